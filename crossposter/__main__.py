@@ -1,0 +1,3 @@
+from crossposter.cli import main
+
+raise SystemExit(main())

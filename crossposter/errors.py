@@ -1,0 +1,66 @@
+"""Exceptions raised by the library.
+
+The CLI maps them to exit codes; nothing here knows about the CLI. A *temporary*
+failure means the same work should succeed on a later run (exit 75), a
+*permanent* one needs a person (exit 1).
+"""
+
+
+class CrossposterError(Exception):
+    """Base class of everything this package raises on purpose."""
+
+
+class ConfigError(CrossposterError):
+    """The configuration file or environment is unusable."""
+
+
+class StateError(CrossposterError):
+    """The state file cannot be used; it is never silently replaced."""
+
+
+class StateLocked(CrossposterError):
+    """Another run holds the state file."""
+
+
+class FeedError(CrossposterError):
+    """A feed could not be fetched or parsed."""
+
+    temporary = False
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TemporaryFeedError(FeedError):
+    """Network trouble, timeouts, 5xx, 429: try again next run."""
+
+    temporary = True
+
+
+class PublishError(CrossposterError):
+    """A toot could not be posted."""
+
+    temporary = False
+
+
+class TemporaryPublishError(PublishError):
+    """Network trouble, timeouts, 5xx: the post stays pending for the next run."""
+
+    temporary = True
+
+
+class RateLimited(TemporaryPublishError):
+    """The account is throttled; `reset_at` says when it may post again."""
+
+    def __init__(self, message: str, reset_at=None):
+        super().__init__(message)
+        self.reset_at = reset_at
+
+
+class RejectedPost(PublishError):
+    """The server refused this toot (403, 422): retrying the same one will not help."""
+
+
+class AuthenticationFailed(PublishError):
+    """The access token is wrong or revoked (401): nothing can be posted."""

@@ -1,0 +1,84 @@
+"""The data that flows between the steps: feed → entries → toots → posted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One article of a feed, as read from it, links already absolute."""
+
+    id: str
+    link: str | None
+    title: str = ""
+    summary_html: str = ""
+    content_html: str = ""
+    author: str = ""
+    categories: tuple[str, ...] = ()
+    published: datetime | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """What a feed says about itself."""
+
+    title: str = ""
+    link: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    info: FeedInfo
+    entries: tuple[Entry, ...]
+    # Why feedparser found the document malformed, when it did; the entries may still be usable.
+    malformed: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceLimits:
+    """What the Mastodon instance accepts; defaults are Mastodon's own."""
+
+    max_characters: int = 500
+    characters_reserved_per_url: int = 23
+    source: str = "default"
+
+
+@dataclass(frozen=True)
+class Toot:
+    """A status ready to post, and what the preview shows about it."""
+
+    text: str
+    language: str | None = None
+    visibility: str | None = None
+    spoiler_text: str = ""
+    hashtags: tuple[str, ...] = ()
+    length: int = 0
+    limit: int = 500
+
+
+@dataclass(frozen=True)
+class Posted:
+    """The status the server created."""
+
+    id: str
+    url: str | None
+
+
+@dataclass
+class FeedReport:
+    """What one pass did to one feed; the CLI turns it into a log line."""
+
+    name: str
+    new: int = 0
+    posted: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    not_modified: bool = False
+    errors: list[str] = field(default_factory=list)
+    temporary_failure: bool = False
+    permanent_failure: bool = False
+    previews: list[tuple[Entry, Toot]] = field(default_factory=list)
