@@ -1,0 +1,268 @@
+"""Fetching feeds: conditional, bounded in size and time, several at once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import requests
+
+from crossposter import __version__
+from crossposter.errors import FeedError, TemporaryFeedError
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"crossposter/{__version__} (+https://pypi.org/project/crossposter/)"
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
+)
+PERMANENT_REDIRECTS = {301, 308}
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the server gave us to ask 'has it changed?' next time."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    name: str
+    url: str
+    validators: Validators = Validators()
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    name: str
+    url: str
+    not_modified: bool = False
+    content: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    final_url: str = ""
+    validators: Validators = Validators()
+    # Set when the feed moved for good, so the user can update the configuration.
+    moved_permanently_to: str | None = None
+    error: FeedError | None = None
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    timeout: float = 20.0
+    max_bytes: int = 10 * 1024 * 1024
+    workers: int = 8
+    max_redirects: int = 10
+
+
+def is_local(url: str) -> bool:
+    return urlsplit(url).scheme.lower() in ("", "file")
+
+
+def fetch_all(
+    requests_: Iterable[FetchRequest],
+    options: FetchOptions = FetchOptions(),
+    on_result: Callable[[FetchResult], None] | None = None,
+) -> list[FetchResult]:
+    """Fetch every feed through a bounded pool; failures come back as results, never raised."""
+    pending = list(requests_)
+    if not pending:
+        return []
+    sessions = _ThreadSessions()
+    workers = max(1, min(options.workers, len(pending)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+        futures = [
+            pool.submit(_fetch_one_safely, request, options, sessions) for request in pending
+        ]
+        results = []
+        for future in futures:
+            result = future.result()
+            if on_result:
+                on_result(result)
+            results.append(result)
+    sessions.close()
+    return results
+
+
+def fetch_one(
+    request: FetchRequest,
+    options: FetchOptions = FetchOptions(),
+    session: requests.Session | None = None,
+) -> FetchResult:
+    """Fetch one feed or raise FeedError (TemporaryFeedError when a later run may succeed)."""
+    if is_local(request.url):
+        return _read_local(request, options)
+    own_session = session is None
+    session = session or new_session()
+    try:
+        return _fetch_http(request, options, session)
+    finally:
+        if own_session:
+            session.close()
+
+
+def new_session() -> requests.Session:
+    session = requests.Session()
+    session.headers.update(
+        {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
+    )
+    return session
+
+
+class _ThreadSessions:
+    """One connection pool per worker thread: requests.Session is not thread-safe."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._all: list[requests.Session] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = new_session()
+            self._local.session = session
+            with self._lock:
+                self._all.append(session)
+        return session
+
+    def close(self) -> None:
+        for session in self._all:
+            session.close()
+
+
+def _fetch_one_safely(
+    request: FetchRequest, options: FetchOptions, sessions: _ThreadSessions
+) -> FetchResult:
+    try:
+        session = None if is_local(request.url) else sessions.get()
+        return fetch_one(request, options, session)
+    except FeedError as error:
+        return FetchResult(name=request.name, url=request.url, error=error)
+    except Exception as error:  # a bug must not stop the other feeds
+        log.debug("unexpected error fetching %s", request.url, exc_info=True)
+        return FetchResult(
+            name=request.name,
+            url=request.url,
+            error=FeedError(f"unexpected error: {type(error).__name__}: {error}"),
+        )
+
+
+def _read_local(request: FetchRequest, options: FetchOptions) -> FetchResult:
+    parts = urlsplit(request.url)
+    path = Path(unquote(parts.path)) if parts.scheme.lower() == "file" else Path(request.url)
+    try:
+        with path.open("rb") as handle:
+            content = handle.read(options.max_bytes + 1)
+    except OSError as error:
+        raise FeedError(f"cannot read {path}: {error.strerror}") from None
+    if len(content) > options.max_bytes:
+        raise FeedError(f"larger than the {options.max_bytes}-byte limit")
+    return FetchResult(
+        name=request.name, url=request.url, content=content, final_url=path.resolve().as_uri()
+    )
+
+
+def _fetch_http(
+    request: FetchRequest, options: FetchOptions, session: requests.Session
+) -> FetchResult:
+    headers = {}
+    if request.validators.etag:
+        headers["If-None-Match"] = request.validators.etag
+    if request.validators.last_modified:
+        headers["If-Modified-Since"] = request.validators.last_modified
+    session.max_redirects = options.max_redirects
+    try:
+        response = session.get(
+            request.url, headers=headers, timeout=options.timeout, stream=True
+        )
+    except requests.TooManyRedirects:
+        raise FeedError("too many redirects (a redirect loop?)") from None
+    except requests.Timeout:
+        raise TemporaryFeedError(f"timed out after {options.timeout:g} s") from None
+    except requests.ConnectionError as error:
+        raise TemporaryFeedError(f"connection failed: {_root_cause(error)}") from None
+    except requests.RequestException as error:
+        raise FeedError(f"request failed: {error}") from None
+
+    with response:
+        moved_to = _permanent_redirect_target(response)
+        if response.status_code == 304:
+            return FetchResult(
+                name=request.name,
+                url=request.url,
+                not_modified=True,
+                final_url=response.url,
+                validators=request.validators,
+                moved_permanently_to=moved_to,
+            )
+        _raise_for_status(response)
+        content = _read_capped(response, options)
+        return FetchResult(
+            name=request.name,
+            url=request.url,
+            content=content,
+            headers={key.lower(): value for key, value in response.headers.items()},
+            final_url=response.url,
+            validators=Validators(
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
+            ),
+            moved_permanently_to=moved_to,
+        )
+
+
+def _permanent_redirect_target(response: requests.Response) -> str | None:
+    if any(step.status_code in PERMANENT_REDIRECTS for step in response.history):
+        return response.url
+    return None
+
+
+def _raise_for_status(response: requests.Response) -> None:
+    status = response.status_code
+    if status < 400 and status != 204:
+        return
+    reason = f"HTTP {status} {response.reason or ''}".strip()
+    if status == 410:
+        raise FeedError(f"{reason}: the feed is gone for good; remove it or fix its url")
+    if status == 429 or status >= 500 or status == 408:
+        raise TemporaryFeedError(reason)
+    if status == 204:
+        raise FeedError("HTTP 204: no content")
+    raise FeedError(reason)
+
+
+def _read_capped(response: requests.Response, options: FetchOptions) -> bytes:
+    """Read at most max_bytes *decoded* bytes, which also defuses gzip bombs."""
+    chunks = []
+    size = 0
+    try:
+        for chunk in response.iter_content(chunk_size=64 * 1024):
+            size += len(chunk)
+            if size > options.max_bytes:
+                raise FeedError(f"larger than the {options.max_bytes}-byte limit")
+            chunks.append(chunk)
+    except requests.exceptions.ContentDecodingError:
+        raise FeedError("the compressed body is corrupt") from None
+    except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as error:
+        raise TemporaryFeedError(f"connection broken while reading: {_root_cause(error)}") from None
+    except requests.Timeout:
+        raise TemporaryFeedError(f"timed out after {options.timeout:g} s") from None
+    return b"".join(chunks)
+
+
+def _root_cause(error: BaseException) -> str:
+    while error.__context__ is not None and error.args and not isinstance(error.args[0], str):
+        error = error.__context__
+    text = str(error)
+    # urllib3 messages repeat the pool's repr; the last clause says what happened.
+    if "Caused by" in text:
+        text = text.split("Caused by", 1)[1].strip(" ()")
+    return text[:200]

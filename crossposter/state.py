@@ -1,0 +1,433 @@
+"""What the tool remembers between runs, in one SQLite file.
+
+Every change is committed at once, so a crash at any moment leaves a
+consistent file: an entry is `pending` (with its idempotency key and the exact
+toot) before its request is sent, and `posted` after the server answered.
+A second run on the same file is kept out by an exclusive lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from crossposter.errors import StateError, StateLocked
+from crossposter.fetch import Validators
+from crossposter.models import Entry, InstanceLimits, Posted, Toot
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feeds (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    last_fetch TEXT,
+    last_result TEXT,
+    last_parsed TEXT
+);
+CREATE TABLE IF NOT EXISTS entries (
+    feed TEXT NOT NULL,
+    entry_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('seen', 'pending', 'posted', 'failed')),
+    link TEXT,
+    title TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    idempotency_key TEXT,
+    toot TEXT,
+    pending_since TEXT,
+    toot_id TEXT,
+    toot_url TEXT,
+    reason TEXT,
+    updated TEXT NOT NULL,
+    PRIMARY KEY (feed, entry_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_by_status ON entries (status) WHERE status != 'seen';
+CREATE TABLE IF NOT EXISTS instances (
+    url TEXT PRIMARY KEY,
+    limits TEXT NOT NULL,
+    fetched_at TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class FeedState:
+    name: str
+    url: str
+    validators: Validators
+    last_fetch: datetime | None
+    last_result: str | None
+    last_parsed: datetime | None
+
+
+@dataclass(frozen=True)
+class PendingPost:
+    feed: str
+    entry_id: str
+    idempotency_key: str
+    toot: Toot
+    pending_since: datetime
+
+
+@dataclass(frozen=True)
+class EntryRecord:
+    feed: str
+    entry_id: str
+    status: str
+    link: str | None
+    title: str | None
+    first_seen: datetime
+    toot_url: str | None
+    reason: str | None
+    updated: datetime
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+class State:
+    """The state file. Open with `State.open(...)` as a context manager."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path | None, lock_fd: int | None):
+        self._db = connection
+        self.path = path
+        self._lock_fd = lock_fd
+        self.read_only = lock_fd is None
+
+    # -- opening and closing -------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, lock_timeout: float = 0.0) -> State:
+        """Open (creating it, mode 0600) and lock the state file for a run that writes."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StateError(f"{path.parent}: cannot create the state directory: {error}") from None
+        lock_fd = _acquire_lock(Path(f"{path}.lock"), lock_timeout)
+        try:
+            if not path.exists():
+                # sqlite would create it with the umask's mode; the state names the user's feeds.
+                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            new = path.stat().st_size == 0
+            connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        state = cls(connection, path, lock_fd)
+        state._prepare(create=new)
+        return state
+
+    @classmethod
+    def open_read_only(cls, path: str | os.PathLike[str]) -> State:
+        """A view that cannot write, for --dry-run; an absent file reads as empty."""
+        path = Path(path)
+        if path.exists() and path.stat().st_size > 0:
+            connection = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+            )
+            state = cls(connection, path, None)
+            state._prepare(create=False)
+        else:
+            connection = sqlite3.connect(":memory:", isolation_level=None)
+            state = cls(connection, None, None)
+            state._prepare(create=True)
+        return state
+
+    def close(self) -> None:
+        self._db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _prepare(self, *, create: bool) -> None:
+        where = self.path or "state"
+        try:
+            if create:
+                self._db.execute("PRAGMA synchronous = FULL")
+                # One transaction: a crash here must not leave a file that is half a state.
+                self._db.executescript(
+                    f"BEGIN IMMEDIATE; {SCHEMA} INSERT OR IGNORE INTO meta (key, value) "
+                    f"VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
+                )
+            row = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+        except sqlite3.DatabaseError as error:
+            self.close()
+            raise StateError(
+                f"{where}: not a usable crossposter state file ({error}); it was left untouched. "
+                "Restore it from a backup; moving it away starts afresh, and every feed's "
+                "first run then records its entries without announcing them"
+            ) from None
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            self.close()
+            raise StateError(
+                f"{where}: written by a newer crossposter (state version {version}, this one "
+                f"reads {SCHEMA_VERSION}); upgrade crossposter"
+            )
+        if version < 1:
+            self.close()
+            raise StateError(f"{where}: not a crossposter state file; it was left untouched")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- feeds ---------------------------------------------------------------
+
+    def feed(self, name: str) -> FeedState | None:
+        row = self._db.execute(
+            "SELECT name, url, etag, last_modified, last_fetch, last_result, last_parsed "
+            "FROM feeds WHERE name = ?",
+            (name,),
+        ).fetchone()
+        return _feed_state(row) if row else None
+
+    def feeds(self) -> list[FeedState]:
+        rows = self._db.execute(
+            "SELECT name, url, etag, last_modified, last_fetch, last_result, last_parsed "
+            "FROM feeds ORDER BY name"
+        ).fetchall()
+        return [_feed_state(row) for row in rows]
+
+    def record_fetch(
+        self,
+        name: str,
+        url: str,
+        result: str,
+        *,
+        parsed_at: datetime | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Note that a feed was fetched. `parsed_at` is set when its entries were read."""
+        at = at or now_utc()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO feeds (name, url, last_fetch, last_result, last_parsed) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET url = excluded.url, "
+                "last_fetch = excluded.last_fetch, last_result = excluded.last_result, "
+                "last_parsed = COALESCE(excluded.last_parsed, feeds.last_parsed)",
+                (name, url, _iso(at), result, _iso(parsed_at)),
+            )
+
+    def save_validators(self, name: str, validators: Validators) -> None:
+        """Remember ETag/Last-Modified; call only once every new entry has been handled."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE feeds SET etag = ?, last_modified = ? WHERE name = ?",
+                (validators.etag, validators.last_modified, name),
+            )
+
+    # -- entries -------------------------------------------------------------
+
+    def known_ids(self, feed: str) -> set[str]:
+        rows = self._db.execute("SELECT entry_id FROM entries WHERE feed = ?", (feed,))
+        return {row[0] for row in rows}
+
+    def mark_seen(self, feed: str, entries: Iterable[Entry], at: datetime | None = None) -> None:
+        """Record entries as known without announcing them; known ones are left as they are."""
+        stamp = _iso(at or now_utc())
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen, "
+                "updated) VALUES (?, ?, 'seen', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(feed, e.id, e.link, e.title, stamp, stamp, stamp) for e in entries],
+            )
+
+    def touch(self, feed: str, entry_ids: Iterable[str], at: datetime | None = None) -> None:
+        """The entries are still in the feed: keep them from being pruned."""
+        stamp = _iso(at or now_utc())
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE entries SET last_seen = ? WHERE feed = ? AND entry_id = ?",
+                [(stamp, feed, entry_id) for entry_id in entry_ids],
+            )
+
+    def mark_pending(self, feed: str, entry: Entry, idempotency_key: str, toot: Toot) -> None:
+        stamp = _iso(now_utc())
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen, "
+                "idempotency_key, toot, pending_since, updated) "
+                "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (feed, entry_id) DO UPDATE SET status = 'pending', "
+                "idempotency_key = excluded.idempotency_key, toot = excluded.toot, "
+                "pending_since = excluded.pending_since, reason = NULL, updated = excluded.updated",
+                (
+                    feed,
+                    entry.id,
+                    entry.link,
+                    entry.title,
+                    stamp,
+                    stamp,
+                    idempotency_key,
+                    json.dumps(asdict(toot), ensure_ascii=False),
+                    stamp,
+                    stamp,
+                ),
+            )
+
+    def mark_posted(self, feed: str, entry_id: str, posted: Posted) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE entries SET status = 'posted', toot_id = ?, toot_url = ?, reason = NULL, "
+                "updated = ? WHERE feed = ? AND entry_id = ?",
+                (posted.id, posted.url, _iso(now_utc()), feed, entry_id),
+            )
+
+    def mark_failed(self, feed: str, entry_id: str, reason: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE entries SET status = 'failed', reason = ?, updated = ? "
+                "WHERE feed = ? AND entry_id = ?",
+                (reason, _iso(now_utc()), feed, entry_id),
+            )
+
+    def pending(self, feed: str) -> list[PendingPost]:
+        rows = self._db.execute(
+            "SELECT feed, entry_id, idempotency_key, toot, pending_since FROM entries "
+            "WHERE feed = ? AND status = 'pending' ORDER BY pending_since, entry_id",
+            (feed,),
+        ).fetchall()
+        return [
+            PendingPost(
+                feed=row[0],
+                entry_id=row[1],
+                idempotency_key=row[2],
+                toot=_toot_from_json(row[3]),
+                pending_since=_moment(row[4]),
+            )
+            for row in rows
+        ]
+
+    def entries(self, feed: str | None = None, limit: int = 50) -> list[EntryRecord]:
+        query = (
+            "SELECT feed, entry_id, status, link, title, first_seen, toot_url, reason, updated "
+            "FROM entries {where} ORDER BY updated DESC, first_seen DESC LIMIT ?"
+        )
+        if feed is None:
+            rows = self._db.execute(query.format(where=""), (limit,))
+        else:
+            rows = self._db.execute(query.format(where="WHERE feed = ?"), (feed, limit))
+        return [
+            EntryRecord(
+                feed=row[0],
+                entry_id=row[1],
+                status=row[2],
+                link=row[3],
+                title=row[4],
+                first_seen=_moment(row[5]),
+                toot_url=row[6],
+                reason=row[7],
+                updated=_moment(row[8]),
+            )
+            for row in rows
+        ]
+
+    def prune(self, feed: str, retention: timedelta) -> int:
+        """Forget entries absent from the feed for `retention` of the feed's own parses.
+
+        Measured against the feed's last successful parse, not the clock: a feed
+        that answers 304 for a year keeps every entry it still holds.
+        """
+        state = self.feed(feed)
+        if state is None or state.last_parsed is None:
+            return 0
+        cutoff = _iso(state.last_parsed - retention)
+        with self._transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM entries WHERE feed = ? AND last_seen < ? "
+                "AND status IN ('seen', 'posted', 'failed')",
+                (feed, cutoff),
+            )
+        return cursor.rowcount
+
+    # -- instance limits -----------------------------------------------------
+
+    def cached_limits(self, instance: str, max_age: timedelta) -> InstanceLimits | None:
+        row = self._db.execute(
+            "SELECT limits, fetched_at FROM instances WHERE url = ?", (instance,)
+        ).fetchone()
+        if not row or now_utc() - _moment(row[1]) > max_age:
+            return None
+        return InstanceLimits(**{**json.loads(row[0]), "source": "cached"})
+
+    def save_limits(self, instance: str, limits: InstanceLimits) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO instances (url, limits, fetched_at) VALUES (?, ?, ?)",
+                (instance, json.dumps(asdict(limits)), _iso(now_utc())),
+            )
+
+
+def _feed_state(row: tuple[Any, ...]) -> FeedState:
+    return FeedState(
+        name=row[0],
+        url=row[1],
+        validators=Validators(etag=row[2], last_modified=row[3]),
+        last_fetch=_moment(row[4]),
+        last_result=row[5],
+        last_parsed=_moment(row[6]),
+    )
+
+
+def _toot_from_json(text: str) -> Toot:
+    data = json.loads(text)
+    data["hashtags"] = tuple(data.get("hashtags") or ())
+    return Toot(**data)
+
+
+def _acquire_lock(lock_path: Path, timeout: float) -> int:
+    try:
+        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError as error:
+        raise StateError(f"{lock_path}: cannot open the lock file: {error.strerror}") from None
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise StateLocked(
+                    f"{lock_path.with_suffix('')}: another crossposter run is using this state "
+                    "file; this run did nothing (set lock_timeout to wait for it)"
+                ) from None
+            time.sleep(0.1)

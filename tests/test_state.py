@@ -1,0 +1,143 @@
+"""The state file: created private, every change durable, refused when unusable, locked."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from datetime import timedelta
+
+import pytest
+
+from crossposter.errors import StateError, StateLocked
+from crossposter.fetch import Validators
+from crossposter.models import Entry, InstanceLimits, Posted, Toot
+from crossposter.state import SCHEMA_VERSION, State
+
+
+def entry(n: int) -> Entry:
+    return Entry(id=f"id-{n}", link=f"https://b.example/{n}", title=f"Post {n}")
+
+
+def test_the_state_file_is_created_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / "sub" / "state.sqlite3"
+    with State.open(path):
+        pass
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_pending_post_survives_reopening_with_its_key_and_exact_toot(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    toot = Toot(text="Hello\n\nhttps://b.example/1", language="fr", visibility="unlisted",
+                hashtags=("#a",), length=30, limit=500)
+    with State.open(path) as state:
+        state.record_fetch("blog", "https://b.example/feed", "ok")
+        state.mark_pending("blog", entry(1), "key-1", toot)
+    with State.open(path) as state:
+        [pending] = state.pending("blog")
+        assert (pending.entry_id, pending.idempotency_key, pending.toot) == ("id-1", "key-1", toot)
+        state.mark_posted("blog", "id-1", Posted(id="9", url="https://m.example/@b/9"))
+        assert state.pending("blog") == []
+        [record] = state.entries("blog")
+        assert (record.status, record.toot_url) == ("posted", "https://m.example/@b/9")
+
+
+def test_mark_seen_never_downgrades_a_posted_entry(tmp_path):
+    with State.open(tmp_path / "s.sqlite3") as state:
+        state.mark_pending("blog", entry(1), "k", Toot(text="t"))
+        state.mark_posted("blog", "id-1", Posted(id="1", url=None))
+        state.mark_seen("blog", [entry(1), entry(2)])
+        statuses = {r.entry_id: r.status for r in state.entries("blog")}
+    assert statuses == {"id-1": "posted", "id-2": "seen"}
+
+
+def test_validators_are_kept_per_feed(tmp_path):
+    with State.open(tmp_path / "s.sqlite3") as state:
+        state.record_fetch("blog", "https://b.example/feed", "ok")
+        state.save_validators("blog", Validators(etag='"abc"', last_modified="Tue, 01 Jan 2026"))
+        assert state.feed("blog").validators == Validators('"abc"', "Tue, 01 Jan 2026")
+        assert state.feed("other") is None
+
+
+def test_a_second_run_on_the_same_file_is_kept_out(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    with State.open(path), pytest.raises(StateLocked, match="another crossposter run"):
+        State.open(path, lock_timeout=0.2)
+    with State.open(path):  # released when the first run ends
+        pass
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"this is not a database at all" * 100, b""],
+    ids=["garbage", "empty-but-not-ours"],
+)
+def test_a_corrupt_state_file_is_refused_and_left_untouched(tmp_path, content):
+    path = tmp_path / "s.sqlite3"
+    if content:
+        path.write_bytes(content)
+    else:
+        sqlite3.connect(path).execute("CREATE TABLE other (x)").connection.commit()
+    before = path.read_bytes()
+    with pytest.raises(StateError):
+        State.open(path)
+    assert path.read_bytes() == before
+
+
+def test_a_state_file_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    with State.open(path):
+        pass
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    db.commit()
+    db.close()
+    with pytest.raises(StateError, match="newer crossposter"):
+        State.open(path)
+
+
+def test_the_read_only_view_writes_nothing_and_creates_nothing(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    with State.open_read_only(path) as state:
+        assert state.feed("blog") is None
+    assert not path.exists() and not os.path.exists(f"{path}.lock")
+    with State.open(path) as state:
+        state.record_fetch("blog", "u", "ok")
+    before = path.read_bytes()
+    with State.open_read_only(path) as state:
+        assert state.feed("blog").url == "u"
+        with pytest.raises(sqlite3.OperationalError):
+            state.mark_seen("blog", [entry(1)])
+    assert path.read_bytes() == before
+
+
+def test_pruning_forgets_only_entries_long_gone_from_the_feed(tmp_path):
+    from datetime import UTC, datetime
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    with State.open(tmp_path / "s.sqlite3") as state:
+        state.mark_seen("blog", [entry(1), entry(2)], at=t0)
+        state.record_fetch("blog", "u", "ok", parsed_at=t0 + timedelta(days=200))
+        state.touch("blog", ["id-2"], at=t0 + timedelta(days=200))
+        assert state.prune("blog", timedelta(days=180)) == 1
+        assert state.known_ids("blog") == {"id-2"}
+
+
+def test_pruning_is_measured_in_parses_not_in_clock_time(tmp_path):
+    """A feed that answered 304 for a year keeps every entry it still holds."""
+    from datetime import UTC, datetime
+
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    with State.open(tmp_path / "s.sqlite3") as state:
+        state.mark_seen("blog", [entry(1)], at=t0)
+        state.record_fetch("blog", "u", "ok", parsed_at=t0)
+        state.record_fetch("blog", "u", "not modified", at=t0 + timedelta(days=400))
+        assert state.prune("blog", timedelta(days=180)) == 0
+
+
+def test_instance_limits_are_cached_for_a_while(tmp_path):
+    with State.open(tmp_path / "s.sqlite3") as state:
+        state.save_limits("https://m.example", InstanceLimits(5000, 23, "api/v2/instance"))
+        cached = state.cached_limits("https://m.example", timedelta(days=1))
+        assert (cached.max_characters, cached.source) == (5000, "cached")
+        assert state.cached_limits("https://m.example", timedelta(seconds=-1)) is None
