@@ -1,0 +1,117 @@
+"""crossposter.language: the language code sent with a status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import feedparser
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crossposter.language import MASTODON_LANGUAGES, choose_language, normalize_language
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("fr", "fr"),
+        ("fr-FR", "fr"),
+        ("fr_FR", "fr"),
+        ("FR", "fr"),
+        (" fr ", "fr"),
+        ("fr-CA", "fr"),
+        ("en-us", "en"),
+        ("en-GB", "en"),
+        ("pt-br", "pt"),
+        ("es-AR", "es"),  # a UI locale in Mastodon, not a posting language
+        ("de-DE-1996", "de"),
+        ("fr_FR.UTF-8", "fr"),
+        ("en-US, fr", "en"),
+        ("ast", "ast"),
+        ("kab", "kab"),
+        ("tok", "tok"),
+        ("zgh", "zgh"),
+        ("zh", "zh"),
+        ("zh-TW", "zh-TW"),
+        ("zh_tw", "zh-TW"),
+        ("zh-cn", "zh-CN"),
+        ("zh-HK", "zh-HK"),
+        ("zh-Hant", "zh-TW"),
+        ("zh-Hans-CN", "zh-CN"),
+        ("zh-Hant-HK", "zh-HK"),
+        ("zh-SG", "zh"),
+        ("yue", "zh-YUE"),
+        ("ms-Arab", "ms-Arab"),
+        ("ms", "ms"),
+        ("iw", "he"),
+        ("in-ID", "id"),
+        ("fra", None),
+        ("eng", None),
+        ("und", None),
+        ("French", None),
+        ("xx-YY", None),
+        ("", None),
+        ("   ", None),
+        ("-", None),
+        (None, None),
+    ],
+)
+def test_normalize_language(code: str | None, expected: str | None) -> None:
+    assert normalize_language(code) == expected
+
+
+def test_accepted_codes_mirror_mastodon() -> None:
+    # 182 two-letter, 21 three-letter and 5 regional keys in SUPPORTED_LOCALES.
+    assert len(MASTODON_LANGUAGES) == 182 + 21 + 5
+    assert {"fr", "en", "de", "ast", "zh-TW", "zh-YUE", "ms-Arab"} <= MASTODON_LANGUAGES
+    assert all(normalize_language(code) == code for code in MASTODON_LANGUAGES)
+
+
+@pytest.mark.parametrize(
+    ("entry", "feed", "configured", "override", "expected"),
+    [
+        ("de", "fr-FR", "en", None, "de"),
+        (None, "fr-FR", "en", None, "fr"),
+        (None, None, "en", None, "en"),
+        ("de", "fr-FR", "en", "es", "es"),
+        ("xx", "bogus", "fr_FR", None, "fr"),
+        ("de", "fr", "en", "not a language", "de"),
+        (None, None, None, None, None),
+        ("", "", "", "", None),
+    ],
+)
+def test_choose_language(
+    entry: str | None,
+    feed: str | None,
+    configured: str | None,
+    override: str | None,
+    expected: str | None,
+) -> None:
+    assert choose_language(entry, feed, configured, override) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.text(max_size=20)))
+def test_normalize_language_gives_an_accepted_code_or_none(code: str | None) -> None:
+    result = normalize_language(code)
+    assert result is None or result in MASTODON_LANGUAGES
+    assert normalize_language(result) == result
+
+
+def test_corpus_feed_languages() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip(f"no corpus at {CORPUS}")
+    found = {}
+    for path in sorted(CORPUS.iterdir()):
+        if path.suffix in {".xml", ".rss", ".atom"}:
+            language = feedparser.parse(str(path)).feed.get("language")
+            if language:
+                found[path.name] = normalize_language(language)
+    assert found["feed-rs__rss_2.0_spiegel.xml"] == "de"
+    assert found["rss-parser__guardian.rss"] == "en"
+    assert found["rss-parser__encoding.rss"] == "pt"
+    assert found["feed-rs__rss_0.91_missing_id.xml"] == "es"
+    assert all(code in MASTODON_LANGUAGES for code in found.values())
