@@ -63,7 +63,7 @@ def _unique_by_id(entries: Sequence[Entry]) -> list[Entry]:
 
 
 def _newest_first(entries: list[Entry]) -> list[Entry]:
-    """By date, newest first; undated entries keep the feed's own order (feeds list newest first)."""
+    """By date, newest first; undated entries keep the feed's order (feeds list newest first)."""
     positions = {entry.id: index for index, entry in enumerate(entries)}
     if all(entry.published for entry in entries):
         return sorted(entries, key=lambda e: (e.published, -positions[e.id]), reverse=True)

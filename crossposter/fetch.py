@@ -180,9 +180,7 @@ def _fetch_http(
         headers["If-Modified-Since"] = request.validators.last_modified
     session.max_redirects = options.max_redirects
     try:
-        response = session.get(
-            request.url, headers=headers, timeout=options.timeout, stream=True
-        )
+        response = session.get(request.url, headers=headers, timeout=options.timeout, stream=True)
     except requests.TooManyRedirects:
         raise FeedError("too many redirects (a redirect loop?)") from None
     except requests.Timeout:

@@ -178,9 +178,7 @@ class State:
                     f"BEGIN IMMEDIATE; {SCHEMA} INSERT OR IGNORE INTO meta (key, value) "
                     f"VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
                 )
-            row = self._db.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as error:
             self.close()
             raise StateError(

@@ -44,7 +44,9 @@ def test_later_runs_announce_unknown_entries_oldest_first():
 
 @pytest.mark.parametrize("first_run", [True, False])
 def test_at_most_max_posts_go_out_and_the_rest_wait(first_run):
-    chosen = select_new(entries(*range(1, 11)), set(), first_run=first_run, backfill=10, max_posts=3)
+    chosen = select_new(
+        entries(*range(1, 11)), set(), first_run=first_run, backfill=10, max_posts=3
+    )
     assert ids(chosen.announce) == ["e1", "e2", "e3"]
     assert ids(chosen.waiting) == [f"e{n}" for n in range(4, 11)]
 
@@ -63,6 +65,9 @@ def test_an_entry_repeated_in_a_feed_is_announced_once():
 
 def test_same_date_keeps_feed_order():
     same = BASE
-    feed = [Entry(id="second", link=None, published=same), Entry(id="first", link=None, published=same)]
+    feed = [
+        Entry(id="second", link=None, published=same),
+        Entry(id="first", link=None, published=same),
+    ]
     chosen = select_new(feed, set(), first_run=False)
     assert ids(chosen.announce) == ["first", "second"]

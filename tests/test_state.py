@@ -28,8 +28,14 @@ def test_the_state_file_is_created_readable_by_its_owner_only(tmp_path):
 
 def test_a_pending_post_survives_reopening_with_its_key_and_exact_toot(tmp_path):
     path = tmp_path / "state.sqlite3"
-    toot = Toot(text="Hello\n\nhttps://b.example/1", language="fr", visibility="unlisted",
-                hashtags=("#a",), length=30, limit=500)
+    toot = Toot(
+        text="Hello\n\nhttps://b.example/1",
+        language="fr",
+        visibility="unlisted",
+        hashtags=("#a",),
+        length=30,
+        limit=500,
+    )
     with State.open(path) as state:
         state.record_fetch("blog", "https://b.example/feed", "ok")
         state.mark_pending("blog", entry(1), "key-1", toot)

@@ -24,6 +24,7 @@ from mastodon import (
     MastodonServiceUnavailableError,
     MastodonUnauthorizedError,
 )
+
 from support import feeds
 from support.feed_server import FeedServer
 from support.mastodon_api import MastodonAPI

@@ -1,0 +1,179 @@
+"""The command line: parse arguments, set up logging, call the library, map errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from crossposter import __version__
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TEMPFAIL = 75
+
+log = logging.getLogger("crossposter")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crossposter",
+        description="Announce new blog posts from RSS/Atom feeds on Mastodon, exactly once.",
+    )
+    parser.add_argument("--version", action="version", version=f"crossposter {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run",
+        help="one pass over every feed",
+        description="Fetch every feed once and announce its new entries on Mastodon.",
+    )
+    add_common(run)
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print each toot that would be posted; change nothing, anywhere",
+    )
+    return parser
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", "-c", required=True, metavar="FILE", help="the YAML configuration file"
+    )
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="log details")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="log errors only")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one JSON object per line, for containers (default: text)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args)
+    from crossposter.errors import ConfigError, StateError, StateLocked
+
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as error:
+        log.error("configuration error: %s", error)
+        return EXIT_USAGE
+    except StateLocked as error:
+        log.error("%s", error)
+        return EXIT_TEMPFAIL
+    except StateError as error:
+        log.error("state error: %s", error)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from crossposter.config import load_settings
+    from crossposter.pipeline import run
+
+    settings = load_settings(args.config)
+    report = run(settings, dry_run=args.dry_run)
+    for feed in report.feeds:
+        log_feed(feed)
+        if args.dry_run:
+            print_previews(feed)
+    if args.dry_run:
+        limits = report.limits
+        source = f" (limit from {limits.source})" if limits else ""
+        count = sum(len(feed.previews) for feed in report.feeds)
+        print(f"dry run: {count} toot(s) would be posted{source}; nothing was changed")
+    if report.stopped:
+        log.error("posting stopped: %s", report.stopped)
+    return report.exit_code
+
+
+def log_feed(feed) -> None:
+    if feed.errors:
+        level = (
+            logging.WARNING
+            if feed.temporary_failure and not feed.permanent_failure
+            else (logging.ERROR)
+        )
+    else:
+        level = logging.INFO
+    summary = (
+        "not modified"
+        if feed.not_modified
+        else (
+            f"new={feed.new} posted={feed.posted} skipped={feed.skipped} deferred={feed.deferred}"
+        )
+    )
+    errors = f" errors={len(feed.errors)}: {'; '.join(feed.errors)}" if feed.errors else ""
+    log.log(
+        level,
+        "feed %s: %s%s",
+        feed.name,
+        summary,
+        errors,
+        extra={"feed": feed.name, "new": feed.new, "posted": feed.posted},
+    )
+
+
+def print_previews(feed) -> None:
+    for entry, toot in feed.previews:
+        tags = " ".join(toot.hashtags) or "none"
+        print(f"=== {feed.name}: {entry.title or entry.id}")
+        language = toot.language or "account default"
+        visibility = toot.visibility or "account default"
+        print(
+            f"--- {toot.length}/{toot.limit} characters · language {language}"
+            f" · visibility {visibility} · hashtags {tags}"
+        )
+        if toot.spoiler_text:
+            print(f"--- content warning: {toot.spoiler_text}")
+        print(toot.text)
+        print()
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        document = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="seconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("feed", "new", "posted"):
+            if hasattr(record, key):
+                document[key] = getattr(record, key)
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        return json.dumps(document, ensure_ascii=False)
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    level = logging.INFO
+    if getattr(args, "verbose", False):
+        level = logging.DEBUG
+    elif getattr(args, "quiet", False):
+        level = logging.ERROR
+    handler = logging.StreamHandler(sys.stderr)
+    if getattr(args, "log_format", "text") == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.set_name("crossposter-cli")
+    # Only our own logger is configured: libraries stay quiet, and a host
+    # application's (or pytest's) handlers on the root logger keep working.
+    ours = logging.getLogger("crossposter")
+    ours.handlers[:] = [h for h in ours.handlers if h.get_name() != "crossposter-cli"] + [handler]
+    ours.setLevel(level)
+
+
+COMMANDS = {"run": command_run}

@@ -1,0 +1,258 @@
+"""The user's configuration: a YAML file, overridden by CROSSPOSTER_* variables.
+
+Configuration is what a person writes; what the tool learns while running
+lives in the state file, never here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from crossposter.compose import DEFAULT_TEMPLATE, ComposeOptions, check_template
+from crossposter.errors import ConfigError
+from crossposter.fetch import is_local
+from crossposter.hashtags import DEFAULT_SKIPPED_CATEGORIES
+
+TOKEN_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN"
+
+
+def default_state_file() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "crossposter" / "state.sqlite3"
+
+
+class FeedOptions(BaseModel):
+    """Settings that may be given per feed, or once under `defaults:`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backfill: int = Field(
+        0, ge=0, description="On a feed's first run, announce its newest N entries."
+    )
+    max_posts_per_run: int = Field(
+        3, ge=1, description="At most this many toots per feed and run; the rest wait."
+    )
+    template: str = Field(DEFAULT_TEMPLATE, description="The toot, as a format string.")
+    visibility: Literal["public", "unlisted", "private", "direct"] | None = Field(
+        None, description="Omitted: the account's default visibility."
+    )
+    language: str | None = Field(
+        None, description="Language when neither the entry nor the feed declares one."
+    )
+    force_language: bool = Field(
+        False, description="Use `language` even when the entry or the feed declares another."
+    )
+    hashtags: list[str] = Field(default_factory=list, description="Hashtags added to every toot.")
+    category_hashtags: bool = Field(True, description="Hashtags from the entry's categories.")
+    hashtag_map: dict[str, str] = Field(
+        default_factory=dict, description="Category names Mastodon cannot express, e.g. C++: Cpp."
+    )
+    skip_categories: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SKIPPED_CATEGORIES),
+        description="Categories that never become hashtags (WordPress's default category).",
+    )
+    max_hashtags: int = Field(5, ge=0, description="At most this many category hashtags.")
+    summary_max: int | None = Field(
+        None, ge=0, description="Cut the summary to this many characters (default: use the room)."
+    )
+    neutralize_mentions: bool = Field(
+        True, description="Keep @user in a summary from notifying that person."
+    )
+    content_warning: str = Field("", description="Content warning (spoiler text) for each toot.")
+    content_warning_categories: list[str] = Field(
+        default_factory=list, description="Only entries in these categories get the warning."
+    )
+
+    @field_validator("template")
+    @classmethod
+    def _template_is_usable(cls, template: str) -> str:
+        check_template(template)
+        return template
+
+    def compose_options(self) -> ComposeOptions:
+        return ComposeOptions(
+            template=self.template,
+            visibility=self.visibility,
+            language=self.language,
+            force_language=self.force_language,
+            hashtags=tuple(self.hashtags),
+            category_hashtags=self.category_hashtags,
+            hashtag_map=dict(self.hashtag_map),
+            skip_categories=tuple(self.skip_categories),
+            max_hashtags=self.max_hashtags,
+            summary_max=self.summary_max,
+            neutralize_mentions=self.neutralize_mentions,
+            content_warning=self.content_warning,
+            content_warning_categories=tuple(self.content_warning_categories),
+        )
+
+    @field_validator("hashtags", mode="before")
+    @classmethod
+    def _one_tag_is_a_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.split()
+        return value
+
+
+class FeedConfig(FeedOptions):
+    name: str = Field(min_length=1, description="A short unique name; the state is kept under it.")
+    url: str = Field(min_length=1, description="http(s) URL, file:// URL or local path.")
+    enabled: bool = True
+
+
+class Settings(BaseSettings):
+    """Everything a run needs; the token only ever comes from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CROSSPOSTER_", extra="forbid")
+
+    instance: AnyHttpUrl = Field(description="Base URL of the Mastodon instance.")
+    state_file: Path = Field(default_factory=default_state_file)
+    access_token: SecretStr | None = Field(None, exclude=True)
+    defaults: FeedOptions = Field(default_factory=FeedOptions)
+    feeds: list[FeedConfig] = Field(default_factory=list)
+
+    fetch_timeout: float = Field(20.0, gt=0, description="Seconds to connect and between bytes.")
+    fetch_workers: int = Field(8, ge=1, le=64, description="Feeds fetched at the same time.")
+    max_feed_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    request_timeout: float = Field(30.0, gt=0, description="Seconds for each Mastodon request.")
+    post_retry_seconds: float = Field(
+        60.0, ge=0, description="Seconds spent retrying one post on network errors and 5xx."
+    )
+    rate_limit_wait: float = Field(
+        30.0, ge=0, description="Wait out a rate limit that resets within this many seconds."
+    )
+    lock_timeout: float = Field(0.0, ge=0, description="Seconds to wait for another run to end.")
+    retention_days: int = Field(
+        180, ge=7, description="Forget entries absent from their feed for this long."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file arrives as init arguments; the environment must win over it.
+        return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _feed_names_unique(self) -> Settings:
+        seen: set[str] = set()
+        for feed in self.feeds:
+            if feed.name in seen:
+                raise ValueError(f"two feeds are named {feed.name!r}; names must be unique")
+            seen.add(feed.name)
+        return self
+
+    @property
+    def instance_url(self) -> str:
+        return str(self.instance).rstrip("/")
+
+    @property
+    def enabled_feeds(self) -> list[FeedConfig]:
+        return [feed for feed in self.feeds if feed.enabled]
+
+
+def load_settings(path: str | os.PathLike[str]) -> Settings:
+    """Read, merge and validate the configuration, or raise ConfigError naming key and file."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    if "access_token" in raw:
+        raise ConfigError(
+            f"{path}: access_token must not be written in the configuration file; "
+            f"export {TOKEN_VARIABLE} instead"
+        )
+    raw = _apply_defaults(raw, path)
+    try:
+        settings = Settings(**raw)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, raw, path)) from None
+    return _relative_to(settings, path.parent)
+
+
+def _relative_to(settings: Settings, folder: Path) -> Settings:
+    """Relative paths in a configuration mean: next to the configuration file."""
+    state_file = settings.state_file.expanduser()
+    if not state_file.is_absolute():
+        state_file = folder / state_file
+    feeds = []
+    for feed in settings.feeds:
+        if is_local(feed.url) and not feed.url.lower().startswith("file:"):
+            local = Path(feed.url).expanduser()
+            if not local.is_absolute():
+                feed = feed.model_copy(update={"url": str(folder / local)})
+        feeds.append(feed)
+    return settings.model_copy(update={"state_file": state_file, "feeds": feeds})
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the configuration: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping of keys to values")
+    return data
+
+
+def _apply_defaults(raw: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Give every feed the `defaults:` it does not set itself."""
+    defaults = raw.get("defaults") or {}
+    feeds = raw.get("feeds") or []
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{path}: defaults must be a mapping of feed settings")
+    if not isinstance(feeds, list):
+        raise ConfigError(f"{path}: feeds must be a list")
+    merged = []
+    for feed in feeds:
+        if not isinstance(feed, dict):
+            raise ConfigError(f"{path}: each entry of feeds must be a mapping (name, url, ...)")
+        merged.append({**defaults, **feed})
+    return {**raw, "feeds": merged}
+
+
+def _describe(error: ValidationError, raw: dict[str, Any], path: Path) -> str:
+    lines = []
+    for problem in error.errors():
+        location = list(problem["loc"])
+        where = _location_name(location, raw)
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{path}: {where}: {message}")
+    return "\n".join(lines)
+
+
+def _location_name(location: list[Any], raw: dict[str, Any]) -> str:
+    if len(location) >= 2 and location[0] == "feeds" and isinstance(location[1], int):
+        index = location[1]
+        feeds = raw.get("feeds") or []
+        name = feeds[index].get("name") if index < len(feeds) else None
+        label = f"feeds[{index}]" + (f" ({name})" if name else "")
+        rest = ".".join(str(part) for part in location[2:])
+        return f"{label}.{rest}" if rest else label
+    return ".".join(str(part) for part in location) or "(top level)"

@@ -1,0 +1,58 @@
+"""What the Mastodon instance accepts: its character limit and URL cost."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import requests
+
+from crossposter import __version__
+from crossposter.models import InstanceLimits
+
+log = logging.getLogger(__name__)
+
+
+def limits_from_documents(v2: Any = None, v1: Any = None) -> InstanceLimits:
+    """Read the limits the way Mastodon and its forks publish them (MASTODON-RULES §1)."""
+    for document, source in ((v2, "api/v2/instance"), (v1, "api/v1/instance")):
+        if not isinstance(document, dict):
+            continue
+        statuses = (document.get("configuration") or {}).get("statuses") or {}
+        max_characters = _positive(statuses.get("max_characters"))
+        if max_characters is None:
+            max_characters = _positive(document.get("max_toot_chars"))
+        if max_characters is None:
+            continue
+        url_cost = statuses.get("characters_reserved_per_url")
+        if not isinstance(url_cost, int) or url_cost < 0:
+            url_cost = 23
+        return InstanceLimits(
+            max_characters=max_characters, characters_reserved_per_url=url_cost, source=source
+        )
+    return InstanceLimits()
+
+
+def fetch_limits(instance_url: str, timeout: float = 10.0) -> InstanceLimits:
+    """Ask the instance; fall back to Mastodon's defaults (500/23) when it will not say."""
+    headers = {"User-Agent": f"crossposter/{__version__}", "Accept": "application/json"}
+    documents = {}
+    with requests.Session() as session:
+        for version in ("v2", "v1"):
+            try:
+                response = session.get(
+                    f"{instance_url}/api/{version}/instance", headers=headers, timeout=timeout
+                )
+                if response.ok:
+                    documents[version] = response.json()
+                    limits = limits_from_documents(**documents)
+                    if limits.source != "default":
+                        return limits
+            except (requests.RequestException, ValueError) as error:
+                log.debug("instance %s: %s lookup failed: %s", instance_url, version, error)
+    log.info("instance %s: limits unknown, assuming Mastodon's 500 characters", instance_url)
+    return InstanceLimits()
+
+
+def _positive(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None

@@ -1,0 +1,169 @@
+"""Parsing fetched bytes into entries with stable identities and absolute links."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from crossposter.errors import FeedError
+from crossposter.models import Entry, FeedInfo, ParsedFeed
+from crossposter.text import clean_title
+
+WEB_SCHEMES = ("http", "https")
+
+
+def parse_feed(content: bytes, *, url: str, headers: dict[str, str] | None = None) -> ParsedFeed:
+    """Parse a feed document; raise FeedError when it is not a feed at all.
+
+    `url` is where the document came from: relative links are resolved against
+    xml:base first (feedparser does that), then this URL when it is a web URL.
+    """
+    headers = dict(headers or {})
+    if _is_web(url):
+        headers.setdefault("content-location", url)
+    if not content.strip():
+        raise FeedError("the server sent an empty document")
+    parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True)
+    malformed = _malformed_reason(parsed)
+    if not parsed.entries and not parsed.get("version"):
+        if _looks_like_html(content, headers):
+            raise FeedError("this is an HTML page, not a feed (wrong url?)")
+        raise FeedError(f"not a feed: {malformed or 'no entries and no feed element'}")
+
+    info = _feed_info(parsed)
+    base = url if _is_web(url) else _feed_base(parsed)
+    entries = tuple(_entry(raw, base) for raw in parsed.entries)
+    return ParsedFeed(info=info, entries=entries, malformed=malformed)
+
+
+def _feed_info(parsed: Any) -> FeedInfo:
+    feed = parsed.feed
+    link = feed.get("link")
+    return FeedInfo(
+        title=clean_title(feed.get("title") or ""),
+        link=link if link and _is_web(link) else None,
+        language=feed.get("language") or _detail_language(feed, "title_detail"),
+    )
+
+
+def _feed_base(parsed: Any) -> str | None:
+    """For a local file, the feed's own web address is the best base for relative links."""
+    feed = parsed.feed
+    for link in feed.get("links", []):
+        if link.get("rel") == "self" and _is_web(link.get("href", "")):
+            return link["href"]
+    link = feed.get("link")
+    return link if link and _is_web(link) else None
+
+
+def _entry(raw: Any, base: str | None) -> Entry:
+    link = _absolute_link(raw, base)
+    title = clean_title(raw.get("title") or "")
+    published = _timestamp(raw.get("published_parsed") or raw.get("updated_parsed"))
+    return Entry(
+        id=_identity(raw, link, title, published),
+        link=link,
+        title=title,
+        summary_html=raw.get("summary") or "",
+        content_html=_content(raw),
+        author=raw.get("author") or "",
+        categories=tuple(_categories(raw)),
+        published=published,
+        language=_entry_language(raw),
+    )
+
+
+def _absolute_link(raw: Any, base: str | None) -> str | None:
+    candidates = [raw.get("link")]
+    candidates += [
+        link.get("href")
+        for link in raw.get("links", [])
+        if link.get("rel", "alternate") == "alternate"
+    ]
+    for candidate in candidates:
+        if not candidate:
+            continue
+        candidate = candidate.strip()
+        absolute = urljoin(base, candidate) if base else candidate
+        if _is_web(absolute):
+            return absolute
+    return None
+
+
+def _identity(raw: Any, link: str | None, title: str, published: datetime | None) -> str:
+    # feedparser copies the link into `id` when there is no guid; that is still the link.
+    guid = (raw.get("id") or "").strip()
+    if guid:
+        return guid
+    if link:
+        return link
+    date = (
+        published.isoformat() if published else (raw.get("published") or raw.get("updated") or "")
+    )
+    digest = hashlib.sha256(f"{title}\x00{date}".encode()).hexdigest()[:32]
+    return f"sha256:{digest}"
+
+
+def _content(raw: Any) -> str:
+    contents = raw.get("content") or []
+    html = [part.get("value", "") for part in contents if part.get("value")]
+    return "\n".join(html)
+
+
+def _categories(raw: Any) -> list[str]:
+    names = []
+    for tag in raw.get("tags") or []:
+        term = (tag.get("term") or tag.get("label") or "").strip()
+        if term and term not in names:
+            names.append(term)
+    return names
+
+
+def _entry_language(raw: Any) -> str | None:
+    for detail in ("title_detail", "summary_detail"):
+        language = _detail_language(raw, detail)
+        if language:
+            return language
+    for content in raw.get("content") or []:
+        if content.get("language"):
+            return content["language"]
+    return None
+
+
+def _detail_language(node: Any, key: str) -> str | None:
+    detail = node.get(key) or {}
+    return detail.get("language") or None
+
+
+def _timestamp(struct: Any) -> datetime | None:
+    if not struct:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(struct), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _malformed_reason(parsed: Any) -> str | None:
+    if not parsed.get("bozo"):
+        return None
+    error = parsed.get("bozo_exception")
+    return f"{type(error).__name__}: {error}" if error else "malformed"
+
+
+def _looks_like_html(content: bytes, headers: dict[str, str]) -> bool:
+    content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+    head = content[:1024].lstrip().lower()
+    return "text/html" in content_type or head.startswith((b"<!doctype html", b"<html"))
+
+
+def _is_web(url: str | None) -> bool:
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc)

@@ -1,0 +1,310 @@
+"""One pass over every feed: fetch → parse → select → compose → publish → state.
+
+Each feed is handled on its own: one that fails is reported and the others go
+on. Nothing is posted without first being recorded as pending in the state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from crossposter.compose import UnpostableEntry, compose
+from crossposter.config import FeedConfig, Settings
+from crossposter.dedupe import select_new
+from crossposter.errors import (
+    AuthenticationFailed,
+    ConfigError,
+    FeedError,
+    PublishError,
+    RateLimited,
+    TemporaryPublishError,
+)
+from crossposter.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
+from crossposter.instance import fetch_limits
+from crossposter.models import Entry, FeedInfo, FeedReport, InstanceLimits, ParsedFeed, Toot
+from crossposter.parse import parse_feed
+from crossposter.publish import Publisher, PublishOptions, idempotency_key
+from crossposter.state import State, now_utc
+
+log = logging.getLogger(__name__)
+
+LIMITS_MAX_AGE = timedelta(days=1)
+DEFAULT_ACCOUNT = "default"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_TEMPFAIL = 75
+
+
+@dataclass
+class RunReport:
+    feeds: list[FeedReport] = field(default_factory=list)
+    # Why posting stopped for the whole account, when it did.
+    stopped: str | None = None
+    rate_limit_reset: datetime | None = None
+    limits: InstanceLimits | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if any(feed.permanent_failure for feed in self.feeds):
+            return EXIT_FAILED
+        if any(feed.temporary_failure for feed in self.feeds):
+            return EXIT_TEMPFAIL
+        return EXIT_OK
+
+
+PublisherFactory = Callable[[Settings], Publisher]
+
+
+def default_publisher(settings: Settings) -> Publisher:
+    token = settings.access_token.get_secret_value() if settings.access_token else ""
+    return Publisher(
+        settings.instance_url,
+        token,
+        PublishOptions(
+            request_timeout=settings.request_timeout,
+            retry_seconds=settings.post_retry_seconds,
+            rate_limit_wait=settings.rate_limit_wait,
+        ),
+    )
+
+
+def run(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    publisher_factory: PublisherFactory = default_publisher,
+) -> RunReport:
+    """Announce what is new in every enabled feed; with dry_run, only say what would be."""
+    if not dry_run and not settings.access_token:
+        raise ConfigError(
+            "no access token: export CROSSPOSTER_ACCESS_TOKEN (see `crossposter login`)"
+        )
+    if dry_run:
+        state = State.open_read_only(settings.state_file)
+    else:
+        state = State.open(settings.state_file, lock_timeout=settings.lock_timeout)
+    with state:
+        return _Pass(settings, state, dry_run, publisher_factory).run()
+
+
+class _Pass:
+    """The work of one run; holds what is shared across feeds (limits, publisher)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        state: State,
+        dry_run: bool,
+        publisher_factory: PublisherFactory,
+    ):
+        self.settings = settings
+        self.state = state
+        self.dry_run = dry_run
+        self.publisher_factory = publisher_factory
+        self.report = RunReport()
+        self._publisher: Publisher | None = None
+        self._limits: InstanceLimits | None = None
+
+    def run(self) -> RunReport:
+        feeds = self.settings.enabled_feeds
+        requests = [self._fetch_request(feed) for feed in feeds]
+        options = FetchOptions(
+            timeout=self.settings.fetch_timeout,
+            max_bytes=self.settings.max_feed_bytes,
+            workers=self.settings.fetch_workers,
+        )
+        results = {result.name: result for result in fetch_all(requests, options)}
+        for feed in feeds:
+            feed_report = FeedReport(name=feed.name)
+            self.report.feeds.append(feed_report)
+            try:
+                self._handle_feed(feed, results[feed.name], feed_report)
+            except FeedError as error:
+                self._feed_failed(feed_report, error)
+        return self.report
+
+    def _fetch_request(self, feed: FeedConfig) -> FetchRequest:
+        known = self.state.feed(feed.name)
+        # A changed URL is a different document: its old validators mean nothing.
+        validators = known.validators if known and known.url == feed.url else Validators()
+        return FetchRequest(name=feed.name, url=feed.url, validators=validators)
+
+    # -- one feed ------------------------------------------------------------
+
+    def _handle_feed(self, feed: FeedConfig, fetched: FetchResult, report: FeedReport) -> None:
+        first_run = self.state.feed(feed.name) is None
+        # Posts left pending by an earlier run go first, whatever the feed says today.
+        if not first_run:
+            self._retry_pending(feed, report)
+
+        if fetched.moved_permanently_to:
+            log.warning(
+                "feed %s moved permanently to %s; update its url in the configuration",
+                feed.name,
+                fetched.moved_permanently_to,
+            )
+        if fetched.error is not None:
+            if not self.dry_run and not first_run:
+                self.state.record_fetch(feed.name, feed.url, f"error: {fetched.error.reason}")
+            raise fetched.error
+        if fetched.not_modified:
+            report.not_modified = True
+            if not self.dry_run:
+                self.state.record_fetch(feed.name, feed.url, "not modified")
+            return
+
+        parsed = parse_feed(fetched.content, url=fetched.final_url, headers=fetched.headers)
+        if parsed.malformed:
+            log.warning(
+                "feed %s is malformed, using what could be read: %s", feed.name, parsed.malformed
+            )
+        self._handle_entries(feed, fetched, parsed, first_run, report)
+
+    def _handle_entries(
+        self,
+        feed: FeedConfig,
+        fetched: FetchResult,
+        parsed: ParsedFeed,
+        first_run: bool,
+        report: FeedReport,
+    ) -> None:
+        selection = select_new(
+            parsed.entries,
+            self.state.known_ids(feed.name),
+            first_run=first_run,
+            backfill=feed.backfill,
+            max_posts=feed.max_posts_per_run,
+        )
+        report.new = len(selection.announce) + len(selection.waiting)
+        report.deferred = len(selection.waiting)
+        if not self.dry_run:
+            now = now_utc()
+            self.state.record_fetch(feed.name, feed.url, "ok", parsed_at=now)
+            self.state.mark_seen(feed.name, selection.mark_seen, at=now)
+            self.state.touch(feed.name, [entry.id for entry in parsed.entries], at=now)
+
+        all_handled = not selection.waiting
+        for entry in selection.announce:
+            if not self._announce(feed, parsed.info, entry, report):
+                all_handled = False
+
+        if self.dry_run:
+            return
+        if all_handled:
+            self.state.save_validators(feed.name, fetched.validators)
+        removed = self.state.prune(feed.name, timedelta(days=self.settings.retention_days))
+        if removed:
+            log.debug("feed %s: forgot %d entries long gone from it", feed.name, removed)
+
+    def _announce(self, feed: FeedConfig, info: FeedInfo, entry: Entry, report: FeedReport) -> bool:
+        """Compose and post one entry; False when it must be tried again on a later run."""
+        try:
+            toot = compose(entry, info, feed.compose_options(), self.limits())
+        except UnpostableEntry as error:
+            log.warning("feed %s: skipping %r: %s", feed.name, entry.title or entry.id, error)
+            report.skipped += 1
+            if not self.dry_run:
+                self.state.mark_seen(feed.name, [entry])
+            return True
+        if self.dry_run:
+            report.previews.append((entry, toot))
+            return True
+        if self.report.stopped:
+            return False
+        key = idempotency_key(self.settings.instance_url, DEFAULT_ACCOUNT, feed.name, entry.id)
+        self.state.mark_pending(feed.name, entry, key, toot)
+        return self._publish(feed.name, entry.id, entry.title or entry.id, toot, key, report)
+
+    def _retry_pending(self, feed: FeedConfig, report: FeedReport) -> None:
+        for pending in self.state.pending(feed.name):
+            if self.dry_run:
+                report.previews.append(
+                    (Entry(id=pending.entry_id, link=None, title="(pending retry)"), pending.toot)
+                )
+                continue
+            if self.report.stopped:
+                report.temporary_failure = True
+                return
+            log.info("feed %s: retrying pending post of %s", feed.name, pending.entry_id)
+            self._publish(
+                feed.name,
+                pending.entry_id,
+                pending.entry_id,
+                pending.toot,
+                pending.idempotency_key,
+                report,
+            )
+
+    def _publish(
+        self, feed: str, entry_id: str, label: str, toot: Toot, key: str, report: FeedReport
+    ) -> bool:
+        if self.report.stopped:
+            report.temporary_failure = True
+            return False
+        try:
+            posted = self.publisher().post(toot, key)
+        except RateLimited as error:
+            reset = error.reset_at.isoformat(timespec="seconds") if error.reset_at else "unknown"
+            self.report.stopped = f"rate limited until {reset}"
+            self.report.rate_limit_reset = error.reset_at
+            log.warning("rate limited by the instance; posting resumes after %s", reset)
+            report.temporary_failure = True
+            return False
+        except TemporaryPublishError as error:
+            log.warning("feed %s: %r stays pending: %s", feed, label, error)
+            report.errors.append(str(error))
+            report.temporary_failure = True
+            return False
+        except AuthenticationFailed as error:
+            self.report.stopped = str(error)
+            log.error("%s", error)
+            report.errors.append("access token refused")
+            report.permanent_failure = True
+            return False
+        except PublishError as error:
+            self.state.mark_failed(feed, entry_id, str(error))
+            log.error("feed %s: %r not posted: %s", feed, label, error)
+            report.errors.append(str(error))
+            report.permanent_failure = True
+            return True
+        self.state.mark_posted(feed, entry_id, posted)
+        report.posted += 1
+        log.info("feed %s: posted %r as %s", feed, label, posted.url or posted.id)
+        return True
+
+    def _feed_failed(self, report: FeedReport, error: FeedError) -> None:
+        report.errors.append(error.reason)
+        if error.temporary:
+            report.temporary_failure = True
+        else:
+            report.permanent_failure = True
+
+    # -- shared per run --------------------------------------------------------
+
+    def limits(self) -> InstanceLimits:
+        if self._limits is None:
+            self._limits = self._load_limits()
+            self.report.limits = self._limits
+        return self._limits
+
+    def _load_limits(self) -> InstanceLimits:
+        instance = self.settings.instance_url
+        cached = self.state.cached_limits(instance, LIMITS_MAX_AGE)
+        if cached:
+            return cached
+        if self.dry_run:
+            # A preview touches nothing, the instance included; the limit shown says so.
+            return InstanceLimits()
+        limits = fetch_limits(instance, timeout=self.settings.request_timeout)
+        if limits.source != "default":
+            self.state.save_limits(instance, limits)
+        return limits
+
+    def publisher(self) -> Publisher:
+        if self._publisher is None:
+            self._publisher = self.publisher_factory(self.settings)
+        return self._publisher

@@ -1,0 +1,171 @@
+"""Posting toots through Mastodon.py, with its errors turned into ours.
+
+Mastodon.py is imported only when a Publisher is made, so a run with nothing
+to post never pays for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from crossposter import __version__
+from crossposter.errors import (
+    AuthenticationFailed,
+    PublishError,
+    RateLimited,
+    RejectedPost,
+    TemporaryPublishError,
+)
+from crossposter.models import Posted, Toot
+
+log = logging.getLogger(__name__)
+
+TOKEN_HELP = (
+    "the access token was refused (HTTP 401): it is wrong or was revoked. "
+    "Create a new one (Preferences → Development → New application, scopes "
+    "write:statuses write:media read:accounts read:statuses, or `crossposter login`) "
+    "and export it as CROSSPOSTER_ACCESS_TOKEN"
+)
+
+
+def idempotency_key(instance: str, account: str, feed: str, entry_id: str) -> str:
+    """The same entry always gets the same key, so a retried post cannot appear twice."""
+    material = "\x00".join((instance.rstrip("/").lower(), account, feed, entry_id))
+    return "crossposter-" + hashlib.sha256(material.encode()).hexdigest()[:48]
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    request_timeout: float = 30.0
+    # Total time spent retrying one post on transient errors before leaving it for the next run.
+    retry_seconds: float = 60.0
+    # A 429 whose reset is further away than this stops posting for the run instead of sleeping.
+    rate_limit_wait: float = 30.0
+
+
+class Publisher:
+    """One Mastodon account, posting statuses."""
+
+    def __init__(
+        self,
+        instance_url: str,
+        access_token: str,
+        options: PublishOptions = PublishOptions(),
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        from mastodon import Mastodon
+
+        self.instance_url = instance_url
+        self.options = options
+        self._sleep = sleep
+        self._api = Mastodon(
+            access_token=access_token,
+            api_base_url=instance_url,
+            version_check_mode="none",
+            ratelimit_method="throw",
+            request_timeout=options.request_timeout,
+            user_agent=f"crossposter/{__version__}",
+        )
+
+    def post(self, toot: Toot, key: str) -> Posted:
+        """Post `toot` once; retries transient failures with the same idempotency key."""
+        retrying = Retrying(
+            retry=retry_if_exception(
+                lambda error: (
+                    isinstance(error, TemporaryPublishError) and not isinstance(error, RateLimited)
+                )
+            ),
+            wait=wait_random_exponential(multiplier=0.5, max=10),
+            stop=stop_after_delay(self.options.retry_seconds),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=lambda state: log.info(
+                "post failed (%s); retrying", state.outcome.exception()
+            ),
+        )
+        return retrying(self._post_waiting_out_short_limits, toot, key)
+
+    def _post_waiting_out_short_limits(self, toot: Toot, key: str) -> Posted:
+        try:
+            return self._post_once(toot, key)
+        except RateLimited as limited:
+            wait = _seconds_until(limited.reset_at)
+            if wait is None or wait > self.options.rate_limit_wait:
+                raise
+            log.info("rate limited; waiting %.0f s for the reset", wait)
+            self._sleep(wait)
+            return self._post_once(toot, key)
+
+    def _post_once(self, toot: Toot, key: str) -> Posted:
+        from mastodon import errors as mastodon_errors
+
+        try:
+            status = self._api.status_post(
+                toot.text,
+                visibility=toot.visibility,
+                language=toot.language,
+                spoiler_text=toot.spoiler_text or None,
+                # Mastodon.py always sends sensitive=0, which unmarks a content warning.
+                sensitive=bool(toot.spoiler_text),
+                idempotency_key=key,
+            )
+        except mastodon_errors.MastodonError as error:
+            raise translate_error(error, self._api) from None
+        return Posted(id=str(status["id"]), url=status.get("url") or status.get("uri"))
+
+
+def translate_error(error: Exception, api: Any = None) -> PublishError:
+    """Mastodon.py's exception as one of ours: temporary, rate limited, rejected or auth."""
+    from mastodon import errors as mastodon_errors
+
+    if isinstance(error, mastodon_errors.MastodonRatelimitError):
+        reset = getattr(api, "ratelimit_reset", None)
+        reset_at = datetime.fromtimestamp(reset, UTC) if reset else None
+        return RateLimited("rate limited by the instance (HTTP 429)", reset_at=reset_at)
+    if isinstance(error, mastodon_errors.MastodonUnauthorizedError):
+        return AuthenticationFailed(TOKEN_HELP)
+    if isinstance(error, mastodon_errors.MastodonServerError):
+        return TemporaryPublishError(f"server error: {_api_message(error)}")
+    if isinstance(error, mastodon_errors.MastodonNetworkError | mastodon_errors.MastodonIOError):
+        return TemporaryPublishError(f"network error: {_short(error)}")
+    if isinstance(error, mastodon_errors.MastodonAPIError):
+        status = _status_code(error)
+        if status in (408, 409, 425):
+            return TemporaryPublishError(f"server asked to retry: {_api_message(error)}")
+        return RejectedPost(f"rejected by the server: {_api_message(error)}")
+    return PublishError(f"unexpected Mastodon.py error: {_short(error)}")
+
+
+def _status_code(error: Exception) -> int | None:
+    args = getattr(error, "args", ())
+    return args[1] if len(args) > 1 and isinstance(args[1], int) else None
+
+
+def _api_message(error: Exception) -> str:
+    args = getattr(error, "args", ())
+    if len(args) >= 4:
+        return f"HTTP {args[1]} {args[3] or args[2]}"
+    return _short(error)
+
+
+def _short(error: Exception) -> str:
+    return str(error)[:300]
+
+
+def _seconds_until(moment: datetime | None) -> float | None:
+    if moment is None:
+        return None
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())

@@ -1,0 +1,118 @@
+"""The configuration: YAML, defaults for every feed, the environment winning, clear refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from crossposter.config import load_settings
+from crossposter.errors import ConfigError
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "feeds.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+MINIMAL = """
+instance: https://mastodon.example
+feeds:
+  - name: blog
+    url: https://blog.example/feed/
+"""
+
+
+def test_minimal_config_gets_the_documented_defaults(tmp_path):
+    settings = load_settings(write(tmp_path, MINIMAL))
+    feed = settings.feeds[0]
+    assert settings.instance_url == "https://mastodon.example"
+    assert (feed.backfill, feed.max_posts_per_run, feed.enabled) == (0, 3, True)
+    assert feed.template == "{title}\n\n{summary}\n\n{url}\n\n{hashtags}"
+    assert settings.state_file == tmp_path / "home/.local/state/crossposter/state.sqlite3"
+
+
+def test_defaults_apply_to_every_feed_unless_the_feed_sets_its_own(tmp_path):
+    settings = load_settings(
+        write(
+            tmp_path,
+            """
+instance: https://mastodon.example
+defaults: {visibility: unlisted, max_posts_per_run: 1, hashtags: [blog]}
+feeds:
+  - {name: a, url: https://a.example/feed}
+  - {name: b, url: https://b.example/feed, visibility: public}
+""",
+        )
+    )
+    a, b = settings.feeds
+    assert (a.visibility, a.max_posts_per_run, a.hashtags) == ("unlisted", 1, ["blog"])
+    assert (b.visibility, b.max_posts_per_run) == ("public", 1)
+
+
+def test_environment_overrides_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("CROSSPOSTER_INSTANCE", "https://other.example")
+    monkeypatch.setenv("CROSSPOSTER_STATE_FILE", "/var/lib/crossposter/state.sqlite3")
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "sekret")
+    settings = load_settings(write(tmp_path, MINIMAL))
+    assert settings.instance_url == "https://other.example"
+    assert str(settings.state_file) == "/var/lib/crossposter/state.sqlite3"
+    assert settings.access_token.get_secret_value() == "sekret"
+    assert "sekret" not in repr(settings) and "sekret" not in str(settings.model_dump())
+
+
+def test_relative_paths_are_read_next_to_the_config_file(tmp_path):
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    path = folder / "feeds.yaml"
+    path.write_text(
+        "instance: https://m.example\nstate_file: s.sqlite3\n"
+        "feeds: [{name: a, url: feed.xml}, {name: b, url: 'file:///srv/feed.xml'}]\n"
+    )
+    settings = load_settings(path)
+    assert settings.state_file == folder / "s.sqlite3"
+    assert settings.feeds[0].url == str(folder / "feed.xml")
+    assert settings.feeds[1].url == "file:///srv/feed.xml"
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        (MINIMAL.replace("url:", "bakfill: 2\n    url:"), "feeds[0] (blog).bakfill: unknown key"),
+        (MINIMAL + "colour: blue\n", "colour: unknown key"),
+        (MINIMAL.replace("url:", "backfill: -1\n    url:"), "feeds[0] (blog).backfill"),
+        (MINIMAL.replace("url:", "visibility: everyone\n    url:"), "feeds[0] (blog).visibility"),
+        (MINIMAL.replace("https://mastodon.example", "not a url"), "instance"),
+        ("feeds: []\n", "instance: Field required"),
+        (MINIMAL.replace("url:", "template: '{title} {nope}'\n    url:"), "unknown template field"),
+        (MINIMAL.replace("url:", "template: '{title'\n    url:"), "malformed template"),
+        (MINIMAL + "  - {name: blog, url: https://x.example}\n", "two feeds are named 'blog'"),
+        ("instance: [unclosed\n", "not valid YAML"),
+        (MINIMAL + "access_token: abc\n", "must not be written in the configuration file"),
+    ],
+)
+def test_bad_configuration_is_refused_naming_the_key_and_the_file(tmp_path, yaml_text, expected):
+    path = write(tmp_path, yaml_text)
+    with pytest.raises(ConfigError) as refused:
+        load_settings(path)
+    assert expected in str(refused.value)
+    assert str(path) in str(refused.value)
+
+
+def test_a_missing_file_is_a_configuration_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(tmp_path / "absent.yaml")
+
+
+def test_the_token_is_never_shown_in_a_refusal(tmp_path, monkeypatch):
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "sekret-token")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(write(tmp_path, MINIMAL + "colour: blue\n"))
+    assert "sekret-token" not in str(refused.value)
+
+
+def test_shipped_examples_are_valid(monkeypatch):
+    from conftest import EXAMPLES
+
+    for path in [EXAMPLES / "demo.yaml", EXAMPLES.parent / "feeds.yaml"]:
+        settings = load_settings(path)
+        assert settings.feeds

@@ -1,0 +1,283 @@
+"""The whole tool, as a user runs it: `crossposter run --config FILE`, a feed on
+loopback, the real Mastodon.py talking HTTP to a loopback Mastodon API."""
+
+from __future__ import annotations
+
+import sqlite3
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crossposter.cli import main
+
+from support.feed_server import FeedServer
+from support.feeds import rss
+from support.mastodon_api import MastodonAPI
+
+TOKEN = "test-token"
+DAY = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def post(n: int, **extra) -> dict:
+    item = {
+        "title": f"Article numéro {n}",
+        "link": f"https://blog.example.org/{n}/",
+        "guid": f"https://blog.example.org/?p={n}",
+        "description": f"<p>Le résumé de l&#8217;article {n}.</p>",
+        "categories": ["Python"],
+        "pubDate": DAY + timedelta(days=n),
+    }
+    item.update(extra)
+    return item
+
+
+def feed_of(*numbers: int, **extra) -> str:
+    return rss([post(n, **extra) for n in sorted(numbers, reverse=True)], language="fr-FR")
+
+
+@pytest.fixture
+def api():
+    with MastodonAPI() as server:
+        yield server
+
+
+@pytest.fixture
+def feeds():
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def token(monkeypatch):
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0.5")
+    return TOKEN
+
+
+def write_config(tmp_path, api, feed_entries: str) -> str:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        f"instance: {api.base_url}\nstate_file: state.sqlite3\nfeeds:\n"
+        + textwrap.indent(textwrap.dedent(feed_entries).strip(), "  ")
+        + "\n",
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+@pytest.fixture
+def blog(tmp_path, api, feeds, token):
+    """One feed with two articles, already seen by a first run."""
+    feeds.set_feed("/feed", feed_of(1, 2))
+    config = write_config(tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}'}}")
+    assert main(["run", "--config", config]) == 0
+    assert api.statuses == []
+    return config
+
+
+def statuses_posted(api) -> int:
+    return api.count("POST", "/api/v1/statuses")
+
+
+def test_first_run_records_the_feed_and_posts_nothing(blog, api):
+    assert api.statuses == []
+    assert statuses_posted(api) == 0
+
+
+def test_a_new_article_is_announced_exactly_once(blog, api, feeds):
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    assert main(["run", "--config", blog]) == 0
+    [status] = api.statuses
+    assert status["text"].startswith("Article numéro 3\n\nLe résumé de l’article 3.")
+    assert "https://blog.example.org/3/" in status["text"]
+    assert "#Python" in status["text"]
+    assert status["language"] == "fr"
+    assert status["idempotency_key"]
+
+    before = len(feeds.requests)
+    assert main(["run", "--config", blog]) == 0
+    assert len(api.statuses) == 1
+    assert statuses_posted(api) == 1
+    _, _, headers = feeds.requests[before]
+    assert headers.get("If-None-Match") == feeds.etag("/feed")
+
+
+def test_an_unchanged_feed_costs_one_conditional_request_and_no_mastodon_call(blog, api, feeds):
+    api.requests.clear()
+    assert main(["run", "--config", blog]) == 0
+    assert api.requests == []
+    assert feeds.count("GET", "/feed") == 2
+
+
+def test_dry_run_shows_the_toot_and_changes_nothing(blog, api, feeds, tmp_path, capsys):
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    state = tmp_path / "state.sqlite3"
+    before = state.read_bytes()
+    api.requests.clear()
+    capsys.readouterr()
+
+    assert main(["run", "--dry-run", "--config", blog]) == 0
+
+    out = capsys.readouterr().out
+    assert "Article numéro 3" in out
+    assert "https://blog.example.org/3/" in out
+    assert "/500 characters" in out and "language fr" in out
+    assert api.requests == []
+    assert state.read_bytes() == before
+    # The real run afterwards still announces it.
+    assert main(["run", "--config", blog]) == 0
+    assert len(api.statuses) == 1
+
+
+def test_dry_run_without_a_token_or_a_state_file(tmp_path, api, feeds, monkeypatch, capsys):
+    feeds.set_feed("/feed", feed_of(1, 2))
+    config = write_config(
+        tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 1}}"
+    )
+    assert main(["run", "--dry-run", "--config", config]) == 0
+    assert "Article numéro 2" in capsys.readouterr().out
+    assert not (tmp_path / "state.sqlite3").exists()
+    assert api.requests == []
+
+
+def test_backfill_announces_the_newest_entries_oldest_first(tmp_path, api, feeds, token):
+    feeds.set_feed("/feed", feed_of(1, 2, 3, 4))
+    config = write_config(
+        tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 2}}"
+    )
+    assert main(["run", "--config", config]) == 0
+    assert [s["text"].split("\n")[0] for s in api.statuses] == [
+        "Article numéro 3",
+        "Article numéro 4",
+    ]
+
+
+def test_a_flood_drains_over_several_runs(blog, api, feeds):
+    feeds.set_feed("/feed", feed_of(*range(1, 9)))
+    assert main(["run", "--config", blog]) == 0
+    assert len(api.statuses) == 3
+    # The rest must not hide behind a 304: validators wait until everything is handled.
+    assert main(["run", "--config", blog]) == 0
+    assert len(api.statuses) == 6
+    assert main(["run", "--config", blog]) == 0
+    assert [s["text"].split("\n")[0][-1] for s in api.statuses] == list("345678")
+
+
+def test_a_broken_feed_does_not_stop_the_others(tmp_path, api, feeds, token, caplog):
+    feeds.set_feed("/good", feed_of(1))
+    feeds.set_feed("/html", "<!DOCTYPE html><html><body>Blog</body></html>", "text/html")
+    config = write_config(
+        tmp_path,
+        api,
+        f"""
+        - {{name: missing, url: '{feeds.url("/missing")}'}}
+        - {{name: html, url: '{feeds.url("/html")}'}}
+        - {{name: good, url: '{feeds.url("/good")}'}}
+        """,
+    )
+    assert main(["run", "--config", config]) == 1
+    feeds.set_feed("/good", feed_of(1, 2))
+    caplog.clear()
+    assert main(["run", "--config", config]) == 1
+    assert len(api.statuses) == 1
+    messages = "\n".join(record.getMessage() for record in caplog.records)
+    assert "feed missing" in messages and "404" in messages
+    assert "feed html" in messages and "HTML page" in messages
+
+
+def test_a_server_error_on_a_feed_is_temporary(tmp_path, api, feeds, token):
+    feeds.set_feed("/feed", feed_of(1))
+    feeds.set_status("/feed", 503)
+    config = write_config(tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}'}}")
+    assert main(["run", "--config", config]) == 75
+
+
+def test_a_second_run_while_the_first_holds_the_state_exits_75(blog, tmp_path, caplog):
+    from crossposter.state import State
+
+    with State.open(tmp_path / "state.sqlite3"):
+        assert main(["run", "--config", blog]) == 75
+    assert "another crossposter run" in caplog.text
+
+
+def test_bad_configuration_exits_2_naming_the_key(tmp_path, api, capsys, caplog):
+    config = write_config(tmp_path, api, "- {name: blog, url: x.xml, bakfill: 1}")
+    assert main(["run", "--config", config]) == 2
+    assert "bakfill" in caplog.text and "feeds.yaml" in caplog.text
+
+
+def test_a_real_run_without_a_token_is_a_configuration_error(tmp_path, api, feeds, caplog):
+    feeds.set_feed("/feed", feed_of(1))
+    config = write_config(tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}'}}")
+    assert main(["run", "--config", config]) == 2
+    assert "CROSSPOSTER_ACCESS_TOKEN" in caplog.text
+
+
+def test_a_refused_token_marks_nothing_posted(blog, api, feeds, monkeypatch, caplog, tmp_path):
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "revoked-sekret")
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    assert main(["run", "--config", blog]) == 1
+    assert api.statuses == []
+    assert "CROSSPOSTER_ACCESS_TOKEN" in caplog.text
+    assert "revoked-sekret" not in caplog.text
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", TOKEN)
+    assert main(["run", "--config", blog]) == 0
+    assert len(api.statuses) == 1
+
+
+def test_a_rejected_toot_is_marked_failed_and_not_retried_every_run(blog, api, feeds, tmp_path):
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    api.fail_next("POST", "/api/v1/statuses", 422, message="Validation failed: Text is invalid")
+    assert main(["run", "--config", blog]) == 1
+    assert main(["run", "--config", blog]) == 0
+    assert api.statuses == []
+    db = sqlite3.connect(tmp_path / "state.sqlite3")
+    [(status, reason)] = db.execute(
+        "SELECT status, reason FROM entries WHERE entry_id LIKE '%p=3'"
+    ).fetchall()
+    assert status == "failed" and "Text is invalid" in reason
+
+
+def test_a_temporary_failure_leaves_the_post_pending_for_the_next_run(blog, api, feeds):
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    api.fail_next("POST", "/api/v1/statuses", 502, times=50)
+    assert main(["run", "--config", blog]) == 75
+    assert api.statuses == []
+    api.clear_faults()
+    assert main(["run", "--config", blog]) == 0
+    assert main(["run", "--config", blog]) == 0
+    assert len(api.statuses) == 1
+
+
+def test_a_lost_answer_is_retried_with_the_same_key_and_posts_once(blog, api, feeds):
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    api.fail_next("POST", "/api/v1/statuses", "drop_after_create")
+    assert main(["run", "--config", blog]) == 0
+    assert len(api.statuses) == 1
+    assert statuses_posted(api) == 2
+
+
+def test_a_distant_rate_limit_stops_posting_at_once(blog, api, feeds):
+    feeds.set_feed("/feed", feed_of(1, 2, 3, 4))
+    api.fail_next("POST", "/api/v1/statuses", "rate_limit", reset_in=3 * 3600)
+    started = time.monotonic()
+    assert main(["run", "--config", blog]) == 75
+    assert time.monotonic() - started < 5
+    assert api.statuses == []
+    assert main(["run", "--config", blog]) == 0
+    assert len(api.statuses) == 2
+
+
+def test_the_demo_previews_toots_with_no_token_and_no_network(capsys):
+    from conftest import EXAMPLES
+
+    assert main(["run", "--dry-run", "--config", str(EXAMPLES / "demo.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "InfiniTime 2.0 : l’été des nouveautés" in out
+    assert "https://codingfield.example/blog/2026/11/infinitime-2-0/" in out
+    assert "#DéveloppementWeb" in out and "#Cpp" in out
+    assert "Continuer la lecture" not in out and "&#8217;" not in out
+    assert "3 toot(s) would be posted" in out
+    assert not (EXAMPLES / "demo-state.sqlite3").exists()
