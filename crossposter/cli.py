@@ -89,10 +89,10 @@ def command_run(args: argparse.Namespace) -> int:
         if args.dry_run:
             print_previews(feed)
     if args.dry_run:
-        limits = report.limits
-        source = f" (limit from {limits.source})" if limits else ""
         count = sum(len(feed.previews) for feed in report.feeds)
-        print(f"dry run: {count} toot(s) would be posted{source}; nothing was changed")
+        print(f"dry run: {count} toot(s) would be posted; nothing was changed")
+        if report.limits:
+            print(f"limits: {describe_limits(report.limits)}")
     if report.stopped:
         log.error("posting stopped: %s", report.stopped)
     return report.exit_code
@@ -122,6 +122,17 @@ def log_feed(feed) -> None:
         summary,
         errors,
         extra={"feed": feed.name, "new": feed.new, "posted": feed.posted},
+    )
+
+
+def describe_limits(limits) -> str:
+    where = {
+        "default": "Mastodon's defaults, the instance was not asked",
+        "cached": "as the instance said on an earlier run",
+    }.get(limits.source, f"from the instance's {limits.source}")
+    return (
+        f"{limits.max_characters} characters, each URL counting "
+        f"{limits.characters_reserved_per_url} ({where})"
     )
 
 
