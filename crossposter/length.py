@@ -1,0 +1,457 @@
+"""Count a status the way a Mastodon server does before it accepts it.
+
+Where each rule comes from (paths in the mastodon/mastodon repository unless
+said otherwise):
+
+* ``app/validators/status_length_validator.rb``: the limit applies to
+  ``spoiler_text`` joined with the "countable" text, measured with
+  ``String#each_grapheme_cluster``. The countable text is the status text with
+  every URL entity replaced by ``'x' * 23`` (``URL_PLACEHOLDER``) and every
+  mention ``@user@domain`` replaced by ``@user``; a blank text (only
+  whitespace) counts as empty. The entities are
+  ``Extractor.extract_urls_with_indices(text, extract_url_without_protocol:
+  false)`` plus ``Extractor.extract_mentions_or_lists_with_indices(text)``,
+  minus overlaps (``remove_overlapping_entities``). Hashtags, custom emoji
+  shortcodes, ``xmpp:`` and ``magnet:`` URIs count literally.
+* ``app/models/status.rb`` (``prepare_contents``): ``text`` and
+  ``spoiler_text`` are ``strip``-ped first, with Ruby's ``String#strip``
+  (ASCII whitespace and NUL only, not NBSP or U+3000).
+* ``app/lib/extractor.rb``: mentions are found with ``Account::MENTION_RE``
+  (``app/models/account.rb``); one followed by ``@``, ``＠``, a Latin accented
+  letter or ``://`` (twitter-text's ``end_mention_match``) is not a mention,
+  nor one whose domain is longer than 253 characters (``MAX_DOMAIN_LENGTH``).
+* ``config/initializers/twitter_regex.rb``: Mastodon's redefinition of
+  twitter-text's ``valid_url``: schemes ``http``, ``https``, ``dat``,
+  ``dweb``, ``ipfs``, ``ipns``, ``ssb``, ``gopher``, ``gemini``; path
+  characters are anything but whitespace, ``<>()?`` (balanced parentheses
+  allowed); a path may not end in ``!*"'「」<>;:=,.$%[]~&|@`` (so a trailing
+  ``.,!?:;`` stays outside the URL); the query may contain non-ASCII.
+* twitter-text 3.1.0 (github.com/twitter/twitter-text, ``rb/lib/twitter-text/
+  regex.rb`` and ``extractor.rb``): the domain must end in a TLD from
+  ``tld_lib.yml`` (see :mod:`crossposter.tlds`) or ``xn--`` punycode, so
+  ``localhost`` and IP addresses are never URLs; URLs without a scheme are
+  skipped because Mastodon passes ``extract_url_without_protocol: false``;
+  ``https://t.co/slug`` URLs are cut after the slug; a domain that
+  ``IDN::Idna.toASCII`` (libidn, IDNA 2003, unassigned code points refused)
+  rejects, or a URL longer than 4096 characters once its domain is in ASCII
+  form, is not a URL.
+
+Grapheme clusters: Mastodon runs on Ruby 3.3/3.4, whose ``\\X`` follows
+Unicode 15.0. ``regex``'s ``\\X`` follows a newer Unicode, which keeps Indic
+conjuncts (consonant + virama + consonant, rule GB9c of Unicode 15.1) in one
+cluster where Ruby 3.4 counts two, and joins newer combining marks to their
+base where an older Unicode sees an unassigned code point. :func:`grapheme_count`
+adds those breaks back (code points unassigned in this Python's
+``unicodedata``, 14.0 on 3.11, count as new), so it never counts fewer clusters
+than the server does. On a server running Ruby 4.0 (Unicode 17) a Hindi
+conjunct is one cluster: there the count is one too high, the safe way.
+
+Known differences from the server, all rare:
+
+* Onigmo applies multi-character case folding under ``/i``: it reads a TLD
+  written ``ß`` as ``ss`` or ``ﬁ`` as ``fi``; ``regex`` (simple folding) does
+  not, so such a URL counts literally here.
+* ``url_cost=0`` (Pleroma/Akkoma) switches off every substitution, mentions
+  included, since those servers count the text as written.
+
+The URL and mention expressions were checked against Ruby's own Onigmo (the
+twitter-text 3.1.0 and Mastodon sources above, evaluated by Ruby 3.1) on tens of
+thousands of generated texts, and the IDNA step against libidn 1.41's
+``idna_to_ascii_8z`` with flags 0, with no difference outside the case above.
+"""
+
+from __future__ import annotations
+
+import encodings.idna
+import stringprep
+import unicodedata
+
+import regex
+
+from crossposter.tlds import COUNTRY_TLDS, GENERIC_TLDS
+
+__all__ = [
+    "find_mentions",
+    "find_urls",
+    "grapheme_count",
+    "is_discounted_url",
+    "mastodon_length",
+    "truncate_graphemes",
+]
+
+# Mastodon's StatusLengthValidator::URL_PLACEHOLDER_CHARS; servers publish
+# their own value as configuration.statuses.characters_reserved_per_url.
+DEFAULT_URL_COST = 23
+
+# twitter-text Extractor constants, and Mastodon's Extractor::MAX_DOMAIN_LENGTH.
+_MAX_URL_LENGTH = 4096
+_MAX_TCO_SLUG_LENGTH = 40
+_MAX_MENTION_DOMAIN_LENGTH = 253
+
+# Ruby's String#strip: "\0", "\t", "\n", "\v", "\f", "\r" and " ", nothing else.
+_RUBY_STRIP_CHARS = "\0\t\n\x0b\x0c\r "
+
+
+def _cls(*items: str | tuple[int, int]) -> str:
+    """A character-class body from code points and (first, last) ranges."""
+    parts = []
+    for item in items:
+        if isinstance(item, tuple):
+            parts.append(f"{_esc(item[0])}-{_esc(item[1])}")
+        else:
+            parts.extend(_esc(ord(ch)) for ch in item)
+    return "".join(parts)
+
+
+def _esc(cp: int) -> str:
+    return f"\\U{cp:08x}"
+
+
+# --- twitter-text's building blocks (rb/lib/twitter-text/regex.rb) ---------
+
+_UNICODE_SPACES = _cls(
+    (0x09, 0x0D), " \x85\xa0\u1680\u180e", (0x2000, 0x200A), "\u2028\u2029\u202f\u205f\u3000"
+)
+_DIRECTIONAL = _cls("\u061c\u200e\u200f", (0x202A, 0x202E), (0x2066, 0x2069))
+_INVALID = _cls("\ufffe\ufeff\uffff")
+_LATIN_ACCENTS = _cls(
+    (0xC0, 0xD6),
+    (0xD8, 0xF6),
+    (0xF8, 0xFF),
+    (0x0100, 0x024F),
+    (0x0253, 0x0254),
+    (0x0256, 0x0257),
+    "\u0259\u025b\u0263\u0268\u026f\u0272\u0289\u028b\u02bb",
+    (0x0300, 0x036F),
+    (0x1E00, 0x1EFF),
+)
+# PUNCTUATION_CHARS as Ruby reads '!"#$%&\'()*+,-./:;<=>?@\[\]^_\`{|}~' inside a
+# character class: the backslash itself is *not* part of it.
+_PUNCTUATION = _cls("!\"#$%&'()*+,-./:;<=>?@[]^_`{|}~")
+_SPACE_CHARS = _cls(" \t\n\x0b\x0c\r")
+_CTRL_CHARS = _cls((0x00, 0x1F), "\x7f")
+
+_DOMAIN_VALID_CHARS = (
+    f"[^{_DIRECTIONAL}{_PUNCTUATION}{_SPACE_CHARS}{_CTRL_CHARS}{_INVALID}{_UNICODE_SPACES}]"
+)
+_D = _DOMAIN_VALID_CHARS
+# A label can only end at its first ".", so making it atomic changes no match.
+_VALID_SUBDOMAIN = rf"(?>(?:{_D}(?:[_\-]|{_D})*)?{_D}\.)"
+_VALID_DOMAIN_NAME = rf"(?>(?:{_D}(?:[\-]|{_D})*)?{_D}\.)"
+
+
+def _ordered_alternation(words: list[str]) -> str:
+    """``(?:w1|w2|...)`` with common prefixes factored out, same matches.
+
+    Alternation is ordered choice, and ``aX|bY|aZ`` matches exactly what
+    ``a(?:X|Z)|bY`` does when ``a`` and ``b`` cannot match the same character,
+    so grouping by first character (keeping the original order inside each
+    group, and never moving a word across an exhausted, empty one) changes
+    nothing but speed: without it, each of the ~1,600 TLDs is tried in turn at
+    every candidate position.
+    """
+    branches: list[str] = []
+    run: dict[str, list[str]] = {}
+
+    def flush() -> None:
+        for members in run.values():
+            if len(members) == 1:
+                branches.append(regex.escape(members[0]))
+            elif len({m[0] for m in members}) > 1:
+                # Distinct characters that fold together: keep them unfactored.
+                branches.extend(regex.escape(m) for m in members)
+            else:
+                rest = _ordered_alternation([m[1:] for m in members])
+                branches.append(regex.escape(members[0][0]) + rest)
+        run.clear()
+
+    for word in words:
+        if not word:
+            flush()
+            branches.append("")
+        else:
+            run.setdefault(word[0].casefold(), []).append(word)
+    flush()
+    return "(?:" + "|".join(branches) + ")"
+
+
+_VALID_GTLD = f"(?:{_ordered_alternation(list(GENERIC_TLDS))}" + r"(?=[^0-9a-z@+\-]|$))"
+_VALID_CCTLD = f"(?:{_ordered_alternation(list(COUNTRY_TLDS))}" + r"(?=[^0-9a-z@+\-]|$))"
+_VALID_PUNYCODE = r"(?:xn--[0-9a-z]+)"
+_VALID_DOMAIN = (
+    f"(?:{_VALID_SUBDOMAIN}*{_VALID_DOMAIN_NAME}(?:{_VALID_GTLD}|{_VALID_CCTLD}|{_VALID_PUNYCODE}))"
+)
+_VALID_URL_PRECEDING_CHARS = rf"(?:[^A-Z0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)"
+
+# twitter-text's own path expressions; Mastodon replaces them, but its new
+# valid_url_path_ending_chars was built while valid_url_balanced_parens was
+# still twitter-text's, so that one survives inside it.
+_TT_GENERAL_PATH_CHARS = rf"[a-z\p{{sc=Cyrillic}}0-9!*';:=+,.$/%#\[\]\p{{Pd}}_~&|@{_LATIN_ACCENTS}]"
+_TT_BALANCED_PARENS = (
+    rf"\((?:{_TT_GENERAL_PATH_CHARS}+|(?:{_TT_GENERAL_PATH_CHARS}*"
+    rf"\({_TT_GENERAL_PATH_CHARS}+\){_TT_GENERAL_PATH_CHARS}*))\)"
+)
+
+# --- Mastodon's config/initializers/twitter_regex.rb -------------------------
+
+_GENERAL_PATH_CHARS = r"[^\p{White_Space}<>()?]"
+_URL_PATH_ENDING_CHARS = (
+    r"(?:[^\p{White_Space}()?!*\"'「」<>;:=,.$%\[\]~&|@]" + f"|(?:{_TT_BALANCED_PARENS}))"
+)
+_G = _GENERAL_PATH_CHARS
+_BALANCED_PARENS = rf"\((?:{_G}+|(?:{_G}*\({_G}+\){_G}*))\)"
+_VALID_URL_PATH = f"(?:(?:{_G}*(?:{_BALANCED_PARENS}{_G}*)*{_URL_PATH_ENDING_CHARS})|(?:{_G}+/))"
+_UCHARS = _cls(
+    (0xA0, 0xD7FF),
+    (0xF900, 0xFDCF),
+    (0xFDF0, 0xFFEF),
+    *((plane, plane + 0xFFFD) for plane in range(0x10000, 0xE0000, 0x10000)),
+    (0xE1000, 0xEFFFD),
+    (0xE000, 0xF8FF),
+    (0xF0000, 0xFFFFD),
+    (0x100000, 0x10FFFD),
+)
+_URL_QUERY_CHARS = rf"[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@^{_UCHARS}]"
+_URL_QUERY_ENDING_CHARS = rf"[a-z0-9_&=#/\-{_UCHARS}]"
+_PROTOCOLS = r"(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://"
+
+_VALID_URL = regex.compile(
+    f"(?P<before>{_VALID_URL_PRECEDING_CHARS})"
+    "(?P<url>"
+    f"(?P<protocol>{_PROTOCOLS})?"
+    f"(?P<domain>{_VALID_DOMAIN})"
+    r"(?::[0-9]+)?"
+    f"(?:/{_VALID_URL_PATH}*)?"
+    rf"(?:\?{_URL_QUERY_CHARS}*{_URL_QUERY_ENDING_CHARS})?"
+    ")",
+    regex.IGNORECASE | regex.MULTILINE | regex.VERSION0,
+)
+_VALID_TCO_URL = regex.compile(r"https?://t\.co/([a-z0-9]+)", regex.IGNORECASE)
+
+# --- Account::MENTION_RE and twitter-text's end_mention_match ------------------
+
+# [[:word:]] as Onigmo defines it for Unicode strings.
+_WORD = r"[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}]"
+_USERNAME_RE = r"(?i:[a-z0-9_]+(?:[.\-]+[a-z0-9_]+)*)"
+_MENTION_RE = regex.compile(
+    rf"(?<![=/\p{{Alphabetic}}\p{{M}}\p{{Nd}}\p{{Pc}}])@({_USERNAME_RE}(?:@{_WORD}+(?:[.\-]+{_WORD}+)*)?)",
+    regex.VERSION0,
+)
+_AT_SIGNS = regex.compile("[@＠]")
+# Anchored with .match(text, pos), which is what "\A" on post_match means.
+_END_MENTION_MATCH = regex.compile(f"(?:[@＠]|[{_LATIN_ACCENTS}]+|://)")
+
+# --- Grapheme clusters ---------------------------------------------------------
+
+_CLUSTER = regex.compile(r"\X", regex.DOTALL)
+_INCB_CONSONANT = regex.compile(r"\p{InCB=Consonant}")
+_INCB_LINKER_OR_EXTEND = regex.compile(r"[\p{InCB=Linker}\p{InCB=Extend}]")
+_EXT_PICT = regex.compile(r"\p{Extended_Pictographic}")
+_PREPEND = regex.compile(r"\p{GCB=Prepend}")
+_BLANK = regex.compile(r"[\p{White_Space}]*")
+
+
+def _extra_breaks(cluster: str) -> int:
+    """Breaks Ruby (Unicode 15.0) makes inside one of ``regex``'s clusters."""
+    extra = 0
+    for i in range(1, len(cluster)):
+        ch, prev = cluster[i], cluster[i - 1]
+        if _INCB_CONSONANT.match(ch):
+            # GB9c (Unicode 15.1) joins a conjunct; before it, a consonant
+            # after a virama or other mark started a new cluster.
+            if _INCB_LINKER_OR_EXTEND.match(prev):
+                extra += 1
+        elif (
+            unicodedata.category(ch) == "Cn"
+            and not _EXT_PICT.match(ch)
+            and not _PREPEND.match(prev)
+        ):
+            # A mark newer than this Python's Unicode database: an older
+            # Unicode sees an unassigned code point, which starts a cluster.
+            extra += 1
+    return extra
+
+
+def _cluster_cost(cluster: str) -> int:
+    return 1 if len(cluster) == 1 else 1 + _extra_breaks(cluster)
+
+
+def grapheme_count(text: str) -> int:
+    """Extended grapheme clusters in ``text``, as Mastodon's Ruby counts them.
+
+    A family emoji (ZWJ sequence), a flag, or "e" + combining accent count 1
+    each; ``len()`` would count several code points.
+    """
+    return sum(_cluster_cost(c) for c in _CLUSTER.findall(text))
+
+
+def truncate_graphemes(text: str, max_graphemes: int) -> str:
+    """The longest prefix of ``text`` that counts at most ``max_graphemes``.
+
+    It ends on an extended grapheme cluster boundary (per ``regex``'s ``\\X``,
+    the stricter segmentation), so it never separates an emoji from its
+    modifiers or a letter from its accents.
+    """
+    if max_graphemes <= 0:
+        return ""
+    used = 0
+    end = 0
+    for match in _CLUSTER.finditer(text):
+        cost = _cluster_cost(match.group())
+        if used + cost > max_graphemes:
+            break
+        used += cost
+        end = match.end()
+    return text[:end]
+
+
+# --- Entity extraction ---------------------------------------------------------
+
+
+def _idna_to_ascii(domain: str) -> str | None:
+    """``IDN::Idna.toASCII(domain)`` (libidn, IDNA 2003, flags 0), or None."""
+    labels = encodings.idna.dots.split(domain)
+    trailing_dot = len(labels) > 1 and not labels[-1]
+    if trailing_dot:
+        labels.pop()  # libidn keeps an empty root label as a trailing "."
+    out = []
+    try:
+        for label in labels:
+            if not label.isascii():
+                # libidn refuses code points unassigned in Unicode 3.2
+                # (AllowUnassigned off); Python's codec lets them through.
+                if any(stringprep.in_table_a1(ch) for ch in label):
+                    return None
+                encodings.idna.nameprep(label)  # prohibited characters, bidi
+            out.append(encodings.idna.ToASCII(label).decode("ascii"))
+    except (UnicodeError, ValueError):
+        return None
+    return ".".join(out) + ("." if trailing_dot else "")
+
+
+def _is_valid_domain(url_length: int, domain: str) -> bool:
+    """twitter-text's ``Extractor#is_valid_domain`` for a URL with a scheme."""
+    encoded = _idna_to_ascii(domain)
+    if encoded is None:
+        return False
+    if len(encoded) > len(domain):
+        url_length += len(encoded) - len(domain)
+    return url_length <= _MAX_URL_LENGTH
+
+
+def _extract_urls(text: str) -> list[tuple[int, int]]:
+    """``extract_urls_with_indices(text, extract_url_without_protocol: false)``."""
+    if ":" not in text:
+        return []
+    urls = []
+    for m in _VALID_URL.finditer(text):
+        if m.group("protocol") is None:
+            continue  # the match is still consumed, as in Ruby's String#scan
+        url = m.group("url")
+        start, end = m.span("url")
+        tco = _VALID_TCO_URL.match(url)
+        if tco:
+            if len(tco.group(1)) > _MAX_TCO_SLUG_LENGTH:
+                continue
+            url = tco.group()
+            end = start + len(url)
+        if _is_valid_domain(len(url), m.group("domain")):
+            urls.append((start, end))
+    return urls
+
+
+def _extract_mentions(text: str) -> list[tuple[int, int]]:
+    """Mastodon's ``Extractor.extract_mentions_or_lists_with_indices``."""
+    if not _AT_SIGNS.search(text):
+        return []
+    mentions = []
+    for m in _MENTION_RE.finditer(text):
+        if _END_MENTION_MATCH.match(text, m.end()):
+            continue
+        _, _, domain = m.group(1).partition("@")
+        if len(domain) > _MAX_MENTION_DOMAIN_LENGTH:
+            continue
+        mentions.append((m.start(1) - 1, m.end(1)))
+    return mentions
+
+
+def _entities(text: str) -> list[tuple[int, int, bool]]:
+    """URL and mention spans, overlaps removed: (start, end, is_url)."""
+    candidates = sorted(
+        [(s, e, True) for s, e in _extract_urls(text)]
+        + [(s, e, False) for s, e in _extract_mentions(text)],
+        key=lambda entity: entity[0],
+    )
+    kept: list[tuple[int, int, bool]] = []
+    for entity in candidates:
+        if kept and kept[-1][1] > entity[0]:
+            continue
+        kept.append(entity)
+    return kept
+
+
+def find_urls(text: str) -> list[tuple[int, int]]:
+    """Spans ``(start, end)`` of the URLs Mastodon counts as ``url_cost``.
+
+    Offsets index ``text`` as given (no stripping); composition code can use
+    them to avoid cutting inside a link.
+    """
+    return [(s, e) for s, e, is_url in _entities(text) if is_url]
+
+
+def find_mentions(text: str) -> list[tuple[int, int]]:
+    """Spans ``(start, end)`` of the mentions Mastodon counts as ``@user``."""
+    return [(s, e) for s, e, is_url in _entities(text) if not is_url]
+
+
+def is_discounted_url(url: str) -> bool:
+    """Whether ``url``, standing alone, is one URL entity from end to end.
+
+    True means it will count as ``url_cost`` and be linked whole; False for
+    ``http://localhost/x``, ``http://127.0.0.1/x``, ``example.com`` (no
+    scheme), an unknown TLD, or a URL whose last character Mastodon leaves
+    outside the link (``https://example.com/a.``).
+    """
+    return find_urls(url) == [(0, len(url))]
+
+
+def _ruby_strip(text: str) -> str:
+    return text.strip(_RUBY_STRIP_CHARS)
+
+
+def _countable_text(text: str, url_cost: int) -> str:
+    """StatusLengthValidator#countable_text."""
+    if _BLANK.fullmatch(text):
+        return ""
+    if url_cost == 0:
+        return text
+    placeholder = "x" * url_cost
+    parts = []
+    last = 0
+    for start, end, is_url in _entities(text):
+        parts.append(text[last:start])
+        if is_url:
+            parts.append(placeholder)
+        else:
+            # "@#{entity[:screen_name].split('@').first}"
+            parts.append("@" + text[start + 1 : end].split("@")[0])
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def mastodon_length(text: str, spoiler_text: str = "", url_cost: int = DEFAULT_URL_COST) -> int:
+    """The length Mastodon's StatusLengthValidator compares with the limit.
+
+    ``text`` and ``spoiler_text`` are stripped as Ruby's ``strip`` does; each
+    URL Mastodon links counts ``url_cost`` (``characters_reserved_per_url``),
+    each ``@user@domain`` mention counts as ``@user``; the result is in
+    extended grapheme clusters (see :func:`grapheme_count`).
+
+    ``url_cost == 0`` is how Pleroma and Akkoma report that they count the text
+    as written: then nothing is substituted, neither URLs nor mentions.
+    """
+    if url_cost < 0:
+        raise ValueError("url_cost must be >= 0")
+    countable = _countable_text(_ruby_strip(text), url_cost)
+    return grapheme_count(_ruby_strip(spoiler_text) + countable)
