@@ -23,9 +23,12 @@ def parse_feed(content: bytes, *, url: str, headers: dict[str, str] | None = Non
     `url` is where the document came from: relative links are resolved against
     xml:base first (feedparser does that), then this URL when it is a web URL.
     """
-    headers = dict(headers or {})
+    headers = {key.lower(): value for key, value in (headers or {}).items()}
     if _is_web(url):
         headers.setdefault("content-location", url)
+    # Without a content type feedparser assumes ISO-8859-1 and garbles UTF-8 feeds;
+    # application/xml lets the document's own XML declaration decide, as it should.
+    headers.setdefault("content-type", "application/xml")
     if not content.strip():
         raise FeedError("the server sent an empty document")
     parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True)
@@ -64,7 +67,7 @@ def _feed_base(parsed: Any) -> str | None:
 def _entry(raw: Any, base: str | None) -> Entry:
     link = _absolute_link(raw, base)
     title = clean_title(raw.get("title") or "")
-    published = _timestamp(raw.get("published_parsed") or raw.get("updated_parsed"))
+    published = _timestamp(_own(raw, "published_parsed") or _own(raw, "updated_parsed"))
     return Entry(
         id=_identity(raw, link, title, published),
         link=link,
@@ -103,10 +106,18 @@ def _identity(raw: Any, link: str | None, title: str, published: datetime | None
     if link:
         return link
     date = (
-        published.isoformat() if published else (raw.get("published") or raw.get("updated") or "")
+        published.isoformat()
+        if published
+        else (_own(raw, "published") or _own(raw, "updated") or "")
     )
     digest = hashlib.sha256(f"{title}\x00{date}".encode()).hexdigest()[:32]
     return f"sha256:{digest}"
+
+
+def _own(raw: Any, key: str) -> Any:
+    """The value the entry really has: feedparser's .get() also answers `updated`
+    with `published` (and warns), which would blur the two dates."""
+    return dict.get(raw, key)
 
 
 def _content(raw: Any) -> str:
@@ -157,7 +168,7 @@ def _malformed_reason(parsed: Any) -> str | None:
 
 
 def _looks_like_html(content: bytes, headers: dict[str, str]) -> bool:
-    content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+    content_type = headers.get("content-type", "")
     head = content[:1024].lstrip().lower()
     return "text/html" in content_type or head.startswith((b"<!doctype html", b"<html"))
 

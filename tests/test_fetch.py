@@ -1,0 +1,155 @@
+"""Fetching: conditional, identified, decompressed, bounded, concurrent.
+
+Failures come back as results or as FeedError, never as a traceback."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from crossposter import __version__
+from crossposter.errors import FeedError, TemporaryFeedError
+from crossposter.fetch import (
+    FetchOptions,
+    FetchRequest,
+    Validators,
+    fetch_all,
+    fetch_one,
+)
+
+from support.feed_server import FeedServer
+from support.feeds import rss
+
+FEED = rss([{"title": "Hello", "link": "https://blog.example.org/hello"}])
+
+
+@pytest.fixture
+def server():
+    with FeedServer() as feeds:
+        feeds.set_feed("/feed", FEED)
+        yield feeds
+
+
+def test_a_fetch_identifies_itself_and_asks_for_gzip(server):
+    result = fetch_one(FetchRequest("blog", server.url("/feed")))
+    assert result.content.decode() == FEED
+    _, _, headers = server.requests[-1]
+    assert headers["User-Agent"].startswith(f"crossposter/{__version__}")
+    assert "gzip" in headers["Accept-Encoding"]
+
+
+def test_the_validators_come_back_and_a_conditional_get_answers_not_modified(server):
+    first = fetch_one(FetchRequest("blog", server.url("/feed")))
+    assert first.validators.etag == server.etag("/feed")
+    again = fetch_one(FetchRequest("blog", server.url("/feed"), first.validators))
+    assert again.not_modified and again.content == b""
+    assert again.validators == first.validators
+
+
+def test_a_permanent_redirect_is_followed_and_reported(server):
+    server.set_redirect("/old", server.url("/feed"), code=301)
+    result = fetch_one(FetchRequest("blog", server.url("/old")))
+    assert result.content.decode() == FEED
+    assert result.moved_permanently_to == server.url("/feed")
+
+
+def test_a_temporary_redirect_is_followed_silently(server):
+    server.set_redirect("/tmp", server.url("/feed"), code=302)
+    result = fetch_one(FetchRequest("blog", server.url("/tmp")))
+    assert result.content.decode() == FEED and result.moved_permanently_to is None
+
+
+def test_a_body_over_the_cap_is_refused(server):
+    server.set_large("/big", 2 * 1024 * 1024, declare_length=False)
+    with pytest.raises(FeedError, match="larger than"):
+        fetch_one(FetchRequest("blog", server.url("/big")), FetchOptions(max_bytes=1024 * 1024))
+
+
+def test_a_gzip_bomb_is_refused_by_its_decompressed_size(server):
+    server.set_gzip_bomb("/bomb", decompressed_size=50 * 1024 * 1024)
+    with pytest.raises(FeedError, match="larger than"):
+        fetch_one(FetchRequest("blog", server.url("/bomb")), FetchOptions(max_bytes=1024 * 1024))
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "words"),
+    [
+        (404, FeedError, "HTTP 404"),
+        (410, FeedError, "gone for good"),
+        (500, TemporaryFeedError, "HTTP 500"),
+        (503, TemporaryFeedError, "HTTP 503"),
+        (429, TemporaryFeedError, "HTTP 429"),
+    ],
+)
+def test_http_errors_say_whether_a_later_run_may_succeed(server, code, error, words):
+    server.set_status("/feed", code)
+    with pytest.raises(error, match=words) as raised:
+        fetch_one(FetchRequest("blog", server.url("/feed")))
+    assert raised.value.temporary is (error is TemporaryFeedError)
+
+
+def test_a_timeout_is_temporary(server):
+    server.set_slow("/feed", 2.0)
+    with pytest.raises(TemporaryFeedError, match="timed out"):
+        fetch_one(FetchRequest("blog", server.url("/feed")), FetchOptions(timeout=0.3))
+
+
+def test_an_unreachable_server_is_temporary():
+    with pytest.raises(TemporaryFeedError, match="connection failed"):
+        fetch_one(FetchRequest("blog", "http://127.0.0.1:9/feed"), FetchOptions(timeout=2))
+
+
+def test_local_files_and_file_urls_are_read(tmp_path):
+    path = tmp_path / "feed.xml"
+    path.write_text(FEED, encoding="utf-8")
+    assert fetch_one(FetchRequest("a", str(path))).content.decode() == FEED
+    assert fetch_one(FetchRequest("b", path.as_uri())).content.decode() == FEED
+    with pytest.raises(FeedError, match="cannot read"):
+        fetch_one(FetchRequest("c", str(tmp_path / "absent.xml")))
+
+
+def test_fetch_all_returns_failures_as_results_in_request_order(server):
+    results = fetch_all(
+        [
+            FetchRequest("missing", server.url("/missing")),
+            FetchRequest("good", server.url("/feed")),
+        ]
+    )
+    assert [r.name for r in results] == ["missing", "good"]
+    assert "404" in results[0].error.reason
+    assert results[1].error is None and results[1].content
+
+
+def test_feeds_are_fetched_at_the_same_time(server):
+    """With 8 workers, 8 slow feeds are all in flight together (the server sees them overlap)."""
+    in_flight, peak = 0, 0
+    lock = threading.Lock()
+    release = threading.Event()
+    original = server.dispatch
+
+    def counting(handler):
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+            if peak >= 4:
+                release.set()
+        release.wait(timeout=5)
+        try:
+            original(handler)
+        finally:
+            with lock:
+                in_flight -= 1
+
+    server.dispatch = counting
+    requests = [FetchRequest(f"f{i}", server.url("/feed")) for i in range(4)]
+    results = fetch_all(requests, FetchOptions(workers=8))
+    assert all(r.error is None for r in results)
+    assert peak >= 4
+
+
+def test_validators_are_sent_only_when_known(server):
+    fetch_one(FetchRequest("blog", server.url("/feed"), Validators()))
+    _, _, headers = server.requests[-1]
+    assert "If-None-Match" not in headers and "If-Modified-Since" not in headers
