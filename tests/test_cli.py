@@ -1,0 +1,70 @@
+"""The command line as a user types it: the installed script, help, logging modes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from crossposter import __version__
+from crossposter.cli import main
+
+from conftest import EXAMPLES
+
+DEMO = str(EXAMPLES / "demo.yaml")
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "crossposter", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+def test_the_demo_preview_runs_as_a_separate_process_with_no_token():
+    done = run_cli("run", "--dry-run", "--config", DEMO)
+    assert done.returncode == 0, done.stderr
+    assert "3 toot(s) would be posted" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+SCRIPT = shutil.which("crossposter", path=os.path.dirname(sys.executable))
+
+
+@pytest.mark.skipif(SCRIPT is None, reason="the crossposter script is not installed")
+def test_the_installed_console_script_works():
+    done = subprocess.run([SCRIPT, "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and __version__ in done.stdout
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["run"])
+    assert exited.value.code == 2
+    assert "--config" in capsys.readouterr().err
+
+
+def test_json_logs_are_one_object_per_line():
+    done = run_cli("run", "--dry-run", "--config", DEMO, "--log-format", "json")
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    summary = [line for line in lines if line.get("feed") == "demo"]
+    assert summary and summary[0]["level"] == "info" and summary[0]["new"] == 3
+
+
+def test_quiet_logs_errors_only():
+    done = run_cli("run", "--dry-run", "--config", DEMO, "-q")
+    assert done.returncode == 0 and done.stderr == ""
+
+
+def test_a_missing_config_file_exits_2_with_one_clear_line(tmp_path):
+    done = run_cli("run", "--config", str(tmp_path / "nope.yaml"))
+    assert done.returncode == 2
+    assert "cannot read the configuration" in done.stderr
+    assert "Traceback" not in done.stderr
