@@ -1,0 +1,63 @@
+"""Stopping politely: SIGTERM or SIGINT asks the work to end at its next safe point.
+
+A `StopRequest` is an Event: the loop waits on it instead of sleeping, so a stop
+wakes it at once, and a pass checks `stop.is_set` between posts.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class StopRequest(threading.Event):
+    """Set once a stop was asked for; `reason` says by what."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason: str | None = None
+
+    def request(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+        self.set()
+
+
+@contextmanager
+def stop_on_signals(
+    stop: StopRequest | None = None, signals: Sequence[signal.Signals] = STOP_SIGNALS
+) -> Iterator[StopRequest]:
+    """Within the block, the first of `signals` sets `stop` instead of killing the process.
+
+    A second signal acts as it would without us (SIGINT raises KeyboardInterrupt,
+    SIGTERM terminates): a person pressing Ctrl-C twice wants out now. Outside the
+    main thread, where Python cannot install handlers, the request is only returned.
+    """
+    stop = stop or StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {number: signal.getsignal(number) for number in signals}
+
+    def restore() -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    def on_signal(number: int, _frame: object) -> None:
+        restore()
+        # Event.set takes the lock Event.wait may hold in this very thread when the
+        # signal lands; setting it from another thread cannot deadlock.
+        threading.Thread(
+            target=stop.request, args=(signal.Signals(number).name,), daemon=True
+        ).start()
+
+    for number in signals:
+        signal.signal(number, on_signal)
+    try:
+        yield stop
+    finally:
+        restore()
