@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -16,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -29,11 +31,22 @@ from crossposter.fetch import is_local
 from crossposter.hashtags import DEFAULT_SKIPPED_CATEGORIES
 
 TOKEN_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN"
+TOKEN_FILE_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN_FILE"
+# Settings only the environment may give: the schema of the file leaves them out.
+ENVIRONMENT_ONLY = ("access_token",)
 
 
 def default_state_file() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "crossposter" / "state.sqlite3"
+
+
+def default_token_file(instance_url: str) -> Path:
+    """Where `crossposter login` keeps the token for this instance, and where a run looks last."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    host = urlsplit(instance_url).netloc or instance_url
+    safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in host.lower())
+    return Path(base) / "crossposter" / f"{safe}.token"
 
 
 class FeedOptions(BaseModel):
@@ -123,6 +136,16 @@ class Settings(BaseSettings):
     instance: AnyHttpUrl = Field(description="Base URL of the Mastodon instance.")
     state_file: Path = Field(default_factory=default_state_file)
     access_token: SecretStr | None = Field(None, exclude=True)
+    access_token_file: Path | None = Field(
+        None,
+        description="A file holding the access token, such as a Docker or Kubernetes secret; "
+        "read when CROSSPOSTER_ACCESS_TOKEN is not set.",
+    )
+    heartbeat_file: Path | None = Field(
+        None,
+        description="Rewritten after each pass of `run --loop`, for `crossposter health`. "
+        "Default: the state file's path + .heartbeat.",
+    )
     defaults: FeedOptions = Field(default_factory=FeedOptions)
     feeds: list[FeedConfig] = Field(default_factory=list)
 
@@ -137,6 +160,12 @@ class Settings(BaseSettings):
         30.0, ge=0, description="Wait out a rate limit that resets within this many seconds."
     )
     lock_timeout: float = Field(0.0, ge=0, description="Seconds to wait for another run to end.")
+    idempotency_window: float = Field(
+        3600.0,
+        ge=0,
+        description="Seconds the instance remembers an Idempotency-Key; an older pending post "
+        "is first looked for among the account's recent statuses.",
+    )
     retention_days: int = Field(
         180, ge=7, description="Forget entries absent from their feed for this long."
     )
@@ -162,9 +191,20 @@ class Settings(BaseSettings):
             seen.add(feed.name)
         return self
 
+    # Where the token came from, to say so without ever showing it.
+    _token_source: str | None = PrivateAttr(None)
+
     @property
     def instance_url(self) -> str:
         return str(self.instance).rstrip("/")
+
+    @property
+    def token_source(self) -> str | None:
+        return self._token_source
+
+    @property
+    def heartbeat_path(self) -> Path:
+        return self.heartbeat_file or self.state_file.with_name(self.state_file.name + ".heartbeat")
 
     @property
     def enabled_feeds(self) -> list[FeedConfig]:
@@ -185,14 +225,44 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         settings = Settings(**raw)
     except ValidationError as error:
         raise ConfigError(_describe(error, raw, path)) from None
-    return _relative_to(settings, path.parent)
+    return _with_token(_relative_to(settings, path.parent))
+
+
+def _with_token(settings: Settings) -> Settings:
+    """The token: CROSSPOSTER_ACCESS_TOKEN, else access_token_file, else what `login` saved."""
+    if settings.access_token:
+        settings._token_source = TOKEN_VARIABLE
+        return settings
+    token_file = settings.access_token_file
+    if token_file is None:
+        token_file = default_token_file(settings.instance_url)
+        if not token_file.is_file():
+            return settings
+    try:
+        token = token_file.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(
+            f"access_token_file {token_file}: cannot read the token: {error.strerror}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"access_token_file {token_file}: not a text file") from None
+    if not token or len(token.split()) != 1:
+        raise ConfigError(
+            f"access_token_file {token_file}: must hold the access token alone, on one line"
+        )
+    settings = settings.model_copy(update={"access_token": SecretStr(token)})
+    settings._token_source = f"file {token_file}"
+    return settings
 
 
 def _relative_to(settings: Settings, folder: Path) -> Settings:
     """Relative paths in a configuration mean: next to the configuration file."""
-    state_file = settings.state_file.expanduser()
-    if not state_file.is_absolute():
-        state_file = folder / state_file
+    state_file = _next_to(settings.state_file, folder)
+    paths = {
+        name: _next_to(getattr(settings, name), folder)
+        for name in ("access_token_file", "heartbeat_file")
+        if getattr(settings, name) is not None
+    }
     feeds = []
     for feed in settings.feeds:
         if is_local(feed.url) and not feed.url.lower().startswith("file:"):
@@ -200,7 +270,12 @@ def _relative_to(settings: Settings, folder: Path) -> Settings:
             if not local.is_absolute():
                 feed = feed.model_copy(update={"url": str(folder / local)})
         feeds.append(feed)
-    return settings.model_copy(update={"state_file": state_file, "feeds": feeds})
+    return settings.model_copy(update={"state_file": state_file, "feeds": feeds, **paths})
+
+
+def _next_to(path: Path, folder: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else folder / path
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
