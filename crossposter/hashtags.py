@@ -68,6 +68,8 @@ _INVALID_IN_NORMALIZED = regex.compile(r"[^\p{Alphabetic}\p{Nd}\u0e47-\u0e4e_\u0
 
 
 def _is_latin_base(char: str) -> bool:
+    if not char:
+        return False  # a mark with no letter before it belongs to no Latin letter
     code = ord(char)
     return code < 0x0250 or 0x1E00 <= code <= 0x1EFF
 
