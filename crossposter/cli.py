@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print each toot that would be posted; change nothing, anywhere",
     )
+    add_login_parser(commands)
     return parser
 
 
@@ -60,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args)
-    from crossposter.errors import ConfigError, StateError, StateLocked
+    from crossposter.errors import ConfigError, LoginFailed, StateError, StateLocked
 
     try:
         return COMMANDS[args.command](args)
@@ -73,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StateError as error:
         log.error("state error: %s", error)
         return EXIT_USAGE
+    except LoginFailed as error:
+        log.error("login failed: %s", error)
+        return EXIT_TEMPFAIL if error.temporary else EXIT_FAILED
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
@@ -187,4 +191,66 @@ def configure_logging(args: argparse.Namespace) -> None:
     ours.setLevel(level)
 
 
-COMMANDS = {"run": command_run}
+def add_login_parser(commands) -> None:
+    login = commands.add_parser(
+        "login",
+        help="get an access token for the account that will post",
+        description="Register crossposter on your instance, authorize it in a browser, paste "
+        "the code it shows, and get an access token (scopes: write:statuses write:media "
+        "read:accounts read:statuses). The token is saved where `crossposter run` finds it.",
+    )
+    login.add_argument(
+        "--instance", required=True, metavar="URL", help="your instance, e.g. mastodon.social"
+    )
+    where = login.add_mutually_exclusive_group()
+    where.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="save the token here, readable by you only "
+        "(default: $XDG_CONFIG_HOME/crossposter/<instance>.token)",
+    )
+    where.add_argument(
+        "--print",
+        action="store_true",
+        help="print the token instead, for an environment variable or a secret",
+    )
+
+
+def command_login(args: argparse.Namespace) -> int:
+    from crossposter.config import TOKEN_FILE_VARIABLE, default_token_file
+    from crossposter.login import finish_login, save_token, start_login
+
+    authorization = start_login(args.instance)
+    say(
+        "Open this address in a browser where you are logged in to the account that "
+        "will post, and authorize crossposter:\n\n"
+        f"  {authorization.url}\n"
+    )
+    say("Then paste the code it shows here: ", end="")
+    code = sys.stdin.readline().strip()
+    if not code:
+        log.error("no code given; nothing was saved")
+        return EXIT_USAGE
+    logged_in = finish_login(authorization, code)
+    account = f"@{logged_in.account}" if logged_in.account else "your account"
+    if args.print:
+        say(f"Access token for {account}; keep it secret:")
+        print(logged_in.token)
+        return EXIT_OK
+    path = save_token(
+        logged_in.token, args.token_file or default_token_file(authorization.instance_url)
+    )
+    say(f"Access token for {account} saved to {path} (readable by you only).")
+    if not args.token_file:
+        say("`crossposter run` finds it there for this instance.")
+    else:
+        say(f"Point crossposter at it: access_token_file: {path}  (or {TOKEN_FILE_VARIABLE})")
+    return EXIT_OK
+
+
+def say(message: str, end: str = "\n") -> None:
+    """A word to the person at the terminal; stdout stays for what they asked to print."""
+    print(message, end=end, file=sys.stderr, flush=True)
+
+
+COMMANDS = {"run": command_run, "login": command_login}

@@ -64,3 +64,11 @@ class RejectedPost(PublishError):
 
 class AuthenticationFailed(PublishError):
     """The access token is wrong or revoked (401): nothing can be posted."""
+
+
+class LoginFailed(CrossposterError):
+    """`crossposter login` could not get a token; `temporary` when trying again may work."""
+
+    def __init__(self, message: str, *, temporary: bool = False):
+        super().__init__(message)
+        self.temporary = temporary

@@ -1,0 +1,175 @@
+"""`crossposter login`: register the app, the person authorizes it in a browser and
+pastes the code, the token is saved 0600 where `run` finds it (or printed)."""
+
+from __future__ import annotations
+
+import io
+import re
+import stat
+import sys
+
+import pytest
+import requests
+
+from crossposter.cli import main
+from crossposter.config import default_token_file, load_settings
+from crossposter.errors import ConfigError
+from crossposter.login import SCOPES, instance_base_url
+
+from support.mastodon_api import MastodonAPI
+
+
+@pytest.fixture
+def api():
+    with MastodonAPI() as server:
+        yield server
+
+
+class Person:
+    """Stands at the terminal: opens the address crossposter shows, pastes the code."""
+
+    def __init__(self, capsys, api, code: str | None = None):
+        self.capsys = capsys
+        self.api = api
+        self.code = code
+        self.shown = ""
+        self.page = ""
+
+    def readline(self) -> str:
+        self.shown += self.capsys.readouterr().err
+        address = re.search(r"^\s+(http\S+)$", self.shown, re.MULTILINE).group(1)
+        self.page = requests.get(address, timeout=5).text
+        code = self.code or re.search(r'<code id="code">([^<]+)</code>', self.page).group(1)
+        return code + "\n"
+
+
+def log_in(monkeypatch, capsys, api, *args: str, code: str | None = None):
+    person = Person(capsys, api, code)
+    monkeypatch.setattr(sys, "stdin", person)
+    exit_code = main(["login", "--instance", api.base_url, *args])
+    captured = capsys.readouterr()
+    person.shown += captured.err
+    return exit_code, person, captured.out
+
+
+def test_login_saves_a_working_token_readable_only_by_its_owner(monkeypatch, capsys, api):
+    exit_code, person, out = log_in(monkeypatch, capsys, api)
+
+    assert exit_code == 0
+    path = default_token_file(api.base_url)
+    token = path.read_text().strip()
+    assert token in api.valid_tokens
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert f"saved to {path}" in person.shown
+    assert "@bot@127.0.0.1" in person.shown
+    assert token not in person.shown + out
+
+
+def test_the_app_asks_for_the_smallest_scopes_a_poster_needs(monkeypatch, capsys, api):
+    log_in(monkeypatch, capsys, api)
+    (app,) = api.apps.values()
+    assert app["name"] == "crossposter"
+    assert set(app["scopes"]) == set(SCOPES) == {
+        "write:statuses",
+        "write:media",
+        "read:accounts",
+        "read:statuses",
+    }
+    assert app["redirect_uris"] == ["urn:ietf:wg:oauth:2.0:oob"]
+    token = default_token_file(api.base_url).read_text().strip()
+    assert api.token_scopes[token] == set(SCOPES)
+
+
+def test_a_run_finds_the_saved_token_without_being_told(monkeypatch, capsys, api, tmp_path):
+    log_in(monkeypatch, capsys, api)
+    config = tmp_path / "feeds.yaml"
+    config.write_text(f"instance: {api.base_url}\nfeeds: []\n")
+    settings = load_settings(config)
+    assert settings.access_token.get_secret_value() in api.valid_tokens
+
+
+def test_token_file_puts_it_where_asked_creating_folders(monkeypatch, capsys, api, tmp_path):
+    target = tmp_path / "secrets" / "mastodon_token"
+    exit_code, person, _ = log_in(monkeypatch, capsys, api, "--token-file", str(target))
+    assert exit_code == 0
+    assert target.read_text().strip() in api.valid_tokens
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert "access_token_file:" in person.shown
+
+
+def test_logging_in_again_replaces_the_old_token_file(monkeypatch, capsys, api, tmp_path):
+    target = tmp_path / "token"
+    target.write_text("old-token\n")
+    target.chmod(0o644)
+    api.auth_code_single_use = False
+    assert log_in(monkeypatch, capsys, api, "--token-file", str(target))[0] == 0
+    assert target.read_text().strip() != "old-token"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_print_writes_the_token_alone_on_stdout_and_saves_nothing(monkeypatch, capsys, api):
+    exit_code, _, out = log_in(monkeypatch, capsys, api, "--print")
+    assert exit_code == 0
+    assert out.strip() in api.valid_tokens
+    assert out.count("\n") == 1
+    assert not default_token_file(api.base_url).exists()
+
+
+def test_a_wrong_code_fails_precisely_and_saves_nothing(monkeypatch, capsys, api):
+    exit_code, person, _ = log_in(monkeypatch, capsys, api, code="not-the-code")
+    assert exit_code == 1
+    assert "the instance refused the code" in person.shown
+    assert not default_token_file(api.base_url).exists()
+
+
+def test_no_code_pasted_is_a_usage_error(monkeypatch, capsys, api):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["login", "--instance", api.base_url]) == 2
+    assert "no code given" in capsys.readouterr().err
+    assert not default_token_file(api.base_url).exists()
+
+
+def test_an_instance_that_cannot_register_apps_fails_for_good(monkeypatch, capsys, api):
+    api.fail_next("POST", "/api/v1/apps", 403, message="Registrations are closed")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("good-code\n"))
+    assert main(["login", "--instance", api.base_url]) == 1
+    assert "refused to register the app" in capsys.readouterr().err
+
+
+def test_an_unreachable_instance_is_a_temporary_failure(monkeypatch, capsys, api):
+    api.fail_next("POST", "/api/v1/apps", "reset")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("good-code\n"))
+    assert main(["login", "--instance", api.base_url]) == 75
+    assert "did not answer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("mastodon.social", "https://mastodon.social"),
+        ("https://mastodon.social/", "https://mastodon.social"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://localhost:3000/", "http://localhost:3000"),
+    ],
+)
+def test_the_instance_may_be_given_the_way_people_write_it(given, expected):
+    assert instance_base_url(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "reason"),
+    [
+        ("http://mastodon.social", "never sent over plain http"),
+        ("https://mastodon.social/@me", "give the instance's address alone"),
+        ("ftp://mastodon.social", "not the address of a Mastodon instance"),
+    ],
+)
+def test_addresses_that_would_leak_or_miss_the_token_are_refused(given, reason):
+    with pytest.raises(ConfigError, match=reason):
+        instance_base_url(given)
+
+
+def test_plain_http_to_a_real_server_is_refused_before_any_request(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("good-code\n"))
+    assert main(["login", "--instance", "http://mastodon.example"]) == 2
+    assert "never sent over plain http" in capsys.readouterr().err
