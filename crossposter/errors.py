@@ -72,3 +72,11 @@ class LoginFailed(CrossposterError):
     def __init__(self, message: str, *, temporary: bool = False):
         super().__init__(message)
         self.temporary = temporary
+
+
+class ImageUnavailable(CrossposterError):
+    """An entry's image cannot be attached; the toot goes out without it."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

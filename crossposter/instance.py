@@ -1,4 +1,4 @@
-"""What the Mastodon instance accepts: its character limit and URL cost."""
+"""What the Mastodon instance accepts: its character limit, URL cost and media limits."""
 
 from __future__ import annotations
 
@@ -28,9 +28,28 @@ def limits_from_documents(v2: Any = None, v1: Any = None) -> InstanceLimits:
         if not isinstance(url_cost, int) or url_cost < 0:
             url_cost = 23
         return InstanceLimits(
-            max_characters=max_characters, characters_reserved_per_url=url_cost, source=source
+            max_characters=max_characters,
+            characters_reserved_per_url=url_cost,
+            source=source,
+            **_media_limits(document),
         )
     return InstanceLimits()
+
+
+def _media_limits(document: dict[str, Any]) -> dict[str, Any]:
+    """configuration.media_attachments, where the server publishes it; else Mastodon's defaults."""
+    media = (document.get("configuration") or {}).get("media_attachments") or {}
+    if not isinstance(media, dict):
+        return {}
+    limits: dict[str, Any] = {}
+    types = media.get("supported_mime_types")
+    if isinstance(types, list) and all(isinstance(kind, str) for kind in types):
+        limits["supported_mime_types"] = tuple(types)
+    for key in ("image_size_limit", "description_limit"):
+        value = _positive(media.get(key))
+        if value is not None:
+            limits[key] = value
+    return limits
 
 
 def fetch_limits(instance_url: str, timeout: float = 10.0) -> InstanceLimits:

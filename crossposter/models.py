@@ -5,6 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+DEFAULT_IMAGE_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/heic",
+    "image/heif",
+    "image/avif",
+)
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image a feed offers for an entry; `alt` empty when the feed describes none."""
+
+    url: str
+    alt: str = ""
+    # The MIME type the feed declares or the URL suggests; the download has the last word.
+    type: str | None = None
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -19,6 +39,8 @@ class Entry:
     categories: tuple[str, ...] = ()
     published: datetime | None = None
     language: str | None = None
+    # Images the feed declares for it (Media RSS, then enclosures), best first.
+    images: tuple[ImageRef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,6 +67,14 @@ class InstanceLimits:
     max_characters: int = 500
     characters_reserved_per_url: int = 23
     source: str = "default"
+    # configuration.media_attachments (MASTODON-RULES §5); older servers do not say.
+    supported_mime_types: tuple[str, ...] = DEFAULT_IMAGE_TYPES
+    image_size_limit: int = 16 * 1024 * 1024
+    description_limit: int = 1500
+
+    def __post_init__(self) -> None:
+        # Limits cached as JSON come back with a list here.
+        object.__setattr__(self, "supported_mime_types", tuple(self.supported_mime_types))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from crossposter.errors import FeedError
-from crossposter.models import Entry, FeedInfo, ParsedFeed
+from crossposter.images import declared_images, media_rss_images
+from crossposter.models import Entry, FeedInfo, ImageRef, ParsedFeed
 from crossposter.text import clean_title
 
 WEB_SCHEMES = ("http", "https")
@@ -40,7 +41,11 @@ def parse_feed(content: bytes, *, url: str, headers: dict[str, str] | None = Non
 
     info = _feed_info(parsed)
     base = url if _is_web(url) else _feed_base(parsed)
-    entries = tuple(_entry(raw, base) for raw in parsed.entries)
+    media_rss = media_rss_images(content, len(parsed.entries))
+    entries = tuple(
+        _entry(raw, base, media_rss[index] if media_rss else None)
+        for index, raw in enumerate(parsed.entries)
+    )
     return ParsedFeed(info=info, entries=entries, malformed=malformed)
 
 
@@ -64,7 +69,7 @@ def _feed_base(parsed: Any) -> str | None:
     return link if link and _is_web(link) else None
 
 
-def _entry(raw: Any, base: str | None) -> Entry:
+def _entry(raw: Any, base: str | None, media_rss: tuple[ImageRef, ...] | None = None) -> Entry:
     link = _absolute_link(raw, base)
     title = clean_title(raw.get("title") or "")
     published = _timestamp(_own(raw, "published_parsed") or _own(raw, "updated_parsed"))
@@ -78,6 +83,7 @@ def _entry(raw: Any, base: str | None) -> Entry:
         categories=tuple(_categories(raw)),
         published=published,
         language=_entry_language(raw),
+        images=declared_images(raw, base, media_rss),
     )
 
 

@@ -1,0 +1,184 @@
+"""Getting an entry's image onto the instance: download, check, upload, wait.
+
+Anything that goes wrong raises ImageUnavailable with a reason a person can
+act on; the caller posts the toot without the image.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import requests
+
+from crossposter import __version__
+from crossposter.errors import ImageUnavailable
+from crossposter.models import ImageRef, InstanceLimits
+
+USER_AGENT = f"crossposter/{__version__} (+https://pypi.org/project/crossposter/)"
+CHUNK = 64 * 1024
+
+# The first bytes of each image format Mastodon takes: servers often send images
+# as application/octet-stream, and an error page can come back as 200 text/html.
+_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"GIF87a", 0, "image/gif"),
+    (b"GIF89a", 0, "image/gif"),
+    (b"WEBP", 8, "image/webp"),
+)
+_FTYP_BRANDS = {
+    b"avif": "image/avif",
+    b"avis": "image/avif",
+    b"heic": "image/heic",
+    b"heix": "image/heic",
+    b"mif1": "image/heif",
+    b"msf1": "image/heif",
+}
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    data: bytes
+    mime_type: str
+    file_name: str
+
+
+def sniff_type(data: bytes) -> str | None:
+    """The image type the bytes themselves say, or None when they are no image we know."""
+    for signature, offset, mime_type in _SIGNATURES:
+        if data[offset : offset + len(signature)] == signature:
+            if mime_type == "image/webp" and not data.startswith(b"RIFF"):
+                continue
+            return mime_type
+    if data[4:8] == b"ftyp":
+        return _FTYP_BRANDS.get(data[8:12])
+    return None
+
+
+def download_image(
+    image: ImageRef,
+    limits: InstanceLimits,
+    *,
+    timeout: float = 20.0,
+    session: requests.Session | None = None,
+) -> ImageFile:
+    """The image's bytes, once they are known to be an image the instance accepts."""
+    url = image.url
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise ImageUnavailable(f"image {url}: only http(s) images can be fetched")
+    own_session = session is None
+    session = session or requests.Session()
+    try:
+        response = session.get(
+            url,
+            stream=True,
+            timeout=timeout,
+            headers={"User-Agent": USER_AGENT, "Accept": "image/*"},
+        )
+        with response:
+            if response.status_code != 200:
+                raise ImageUnavailable(f"image {url}: HTTP {response.status_code}")
+            declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            data = _read_capped(response, url, limits.image_size_limit, timeout)
+    except requests.RequestException as error:
+        raise ImageUnavailable(f"image {url} unreachable: {_root_cause(error)}") from None
+    finally:
+        if own_session:
+            session.close()
+    mime_type = sniff_type(data) or declared
+    if not mime_type.startswith("image/") or mime_type not in limits.supported_mime_types:
+        raise ImageUnavailable(
+            f"image {url}: {mime_type or 'unknown type'} is not an image type the instance accepts"
+        )
+    return ImageFile(data=data, mime_type=mime_type, file_name=_file_name(url))
+
+
+def _read_capped(response: requests.Response, url: str, limit: int, timeout: float) -> bytes:
+    too_big = ImageUnavailable(f"image {url}: larger than the instance's {_size(limit)} limit")
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_big
+    # `timeout` bounds each read; a server dripping bytes must not hold the run either.
+    deadline = time.monotonic() + 3 * timeout
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        if time.monotonic() > deadline:
+            raise ImageUnavailable(f"image {url}: download too slow")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def upload_image(
+    api: Any,
+    image: ImageFile,
+    description: str,
+    *,
+    timeout: float = 60.0,
+    poll_interval: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> str:
+    """Upload through Mastodon.py's client `api`; the media id once the server has processed it.
+
+    Mastodon.py's synchronous upload polls with no overall limit; this one
+    gives up after `timeout` seconds.
+    """
+    from mastodon.errors import MastodonError
+
+    try:
+        media = api.media_post(
+            image.data,
+            mime_type=image.mime_type,
+            description=description or None,
+            file_name=image.file_name,
+            synchronous=False,
+        )
+        deadline = clock() + timeout
+        while media.get("url") is None:
+            if clock() >= deadline:
+                raise ImageUnavailable(
+                    f"the instance was still processing the image after {timeout:.0f} s"
+                )
+            sleep(poll_interval)
+            media = api.media(media["id"])
+    except MastodonError as error:
+        raise ImageUnavailable(f"image upload failed: {_api_error(error)}") from None
+    return str(media["id"])
+
+
+def _api_error(error: Exception) -> str:
+    from mastodon.errors import MastodonRatelimitError
+
+    if isinstance(error, MastodonRatelimitError):
+        return "rate limited (HTTP 429)"
+    args = getattr(error, "args", ())
+    if len(args) >= 4 and isinstance(args[1], int):
+        return f"HTTP {args[1]} {args[3] or args[2]}"
+    return type(error).__name__ if not str(error) else str(error)[:300]
+
+
+def _file_name(url: str) -> str:
+    # Mastodon ignores the name; other servers show it, so keep the blog's own.
+    name = posixpath.basename(unquote(urlsplit(url).path))
+    return name[:100] or "image"
+
+
+def _size(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MiB" if size >= 1024 * 1024 else f"{size} bytes"
+
+
+def _root_cause(error: BaseException) -> str:
+    text = str(error)
+    # urllib3 messages repeat the pool's repr; the last clause says what happened.
+    if "Caused by" in text:
+        text = text.split("Caused by", 1)[1].strip(" ()")
+    return text[:200] or type(error).__name__

@@ -1,0 +1,140 @@
+"""Which entries a feed announces: include and exclude rules, and the reason given
+for each entry a rule skips."""
+
+from __future__ import annotations
+
+import pytest
+
+from crossposter.filters import EntryFilter, Rules, skip_reason
+from crossposter.models import Entry
+
+
+def entry(title="Hello", categories=(), author="") -> Entry:
+    return Entry(
+        id="1",
+        link="https://blog.example.org/1",
+        title=title,
+        categories=tuple(categories),
+        author=author,
+    )
+
+
+PYTHON_POST = entry("Typing in Python 3.13", ["Python", "Programmation"], "Alice Martin")
+SPONSORED = entry("[Sponsored] The best VPN", ["Ads"], "marketing@blog.example.org (Marketing)")
+DRAFT_BY_BOB = entry("Notes", ["Brouillon"], "Bob")
+
+
+@pytest.mark.parametrize(
+    ("filter_", "announced", "skipped"),
+    [
+        pytest.param(EntryFilter(), [PYTHON_POST, SPONSORED, DRAFT_BY_BOB], {}, id="no rules"),
+        pytest.param(
+            EntryFilter(exclude=Rules.of(categories=["ads"])),
+            [PYTHON_POST, DRAFT_BY_BOB],
+            {SPONSORED: "excluded: category 'Ads'"},
+            id="exclude a category, whatever its case",
+        ),
+        pytest.param(
+            EntryFilter(exclude=Rules.of(title=[r"^\[sponsored\]"])),
+            [PYTHON_POST, DRAFT_BY_BOB],
+            {SPONSORED: "excluded: title matching '^\\\\[sponsored\\\\]'"},
+            id="exclude a title pattern, case-insensitive",
+        ),
+        pytest.param(
+            EntryFilter(exclude=Rules.of(author=["bob"])),
+            [PYTHON_POST, SPONSORED],
+            {DRAFT_BY_BOB: "excluded: author 'bob'"},
+            id="exclude an author",
+        ),
+        pytest.param(
+            EntryFilter(exclude=Rules.of(author=["Marketing"])),
+            [PYTHON_POST, DRAFT_BY_BOB],
+            {SPONSORED: "excluded: author 'Marketing'"},
+            id="an RSS author 'mail (Name)' matches by name",
+        ),
+        pytest.param(
+            EntryFilter(exclude=Rules.of(author=["marketing@blog.example.org"])),
+            [PYTHON_POST, DRAFT_BY_BOB],
+            {SPONSORED: "excluded: author 'marketing@blog.example.org'"},
+            id="an RSS author 'mail (Name)' matches by address",
+        ),
+        pytest.param(
+            EntryFilter(include=Rules.of(categories=["python"])),
+            [PYTHON_POST],
+            {
+                SPONSORED: "not included: matches none of categories 'python'",
+                DRAFT_BY_BOB: "not included: matches none of categories 'python'",
+            },
+            id="include a category: only it is announced",
+        ),
+        pytest.param(
+            EntryFilter(include=Rules.of(categories=["python"], author=["bob"])),
+            [PYTHON_POST, DRAFT_BY_BOB],
+            {SPONSORED: "not included: matches none of categories 'python'; author 'bob'"},
+            id="include rules: any one of them is enough",
+        ),
+        pytest.param(
+            EntryFilter(
+                include=Rules.of(categories=["Python", "Ads"]),
+                exclude=Rules.of(title=["sponsored"]),
+            ),
+            [PYTHON_POST],
+            {
+                SPONSORED: "excluded: title matching 'sponsored'",
+                DRAFT_BY_BOB: "not included: matches none of categories 'Python', 'Ads'",
+            },
+            id="exclude wins over include",
+        ),
+        pytest.param(
+            EntryFilter(include=Rules.of(title=["python", "rust"])),
+            [PYTHON_POST],
+            {
+                SPONSORED: "not included: matches none of title matching 'python' or 'rust'",
+                DRAFT_BY_BOB: "not included: matches none of title matching 'python' or 'rust'",
+            },
+            id="several title patterns",
+        ),
+    ],
+)
+def test_rules_decide_which_entries_are_announced(filter_, announced, skipped):
+    for each in (PYTHON_POST, SPONSORED, DRAFT_BY_BOB):
+        assert skip_reason(each, filter_) == skipped.get(each)
+    assert [e for e in (PYTHON_POST, SPONSORED, DRAFT_BY_BOB) if not skip_reason(e, filter_)] == (
+        announced
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "category", "matches"),
+    [
+        ("Développement Web", "développement  web", True),
+        ("C++", "c++", True),
+        ("ＰＹＴＨＯＮ", "python", True),
+        ("py", "python", False),
+        ("Python", "Pythonic", False),
+    ],
+)
+def test_categories_compare_as_words_not_as_bytes(rule, category, matches):
+    filter_ = EntryFilter(exclude=Rules.of(categories=[rule]))
+    assert (skip_reason(entry(categories=[category]), filter_) is not None) is matches
+
+
+def test_an_author_rule_is_a_name_not_a_fragment_of_one():
+    filter_ = EntryFilter(exclude=Rules.of(author=["Al"]))
+    assert skip_reason(entry(author="Alice Martin"), filter_) is None
+
+
+def test_an_entry_without_categories_author_or_title_is_not_included_by_them():
+    filter_ = EntryFilter(include=Rules.of(categories=["python"], author=["alice"]))
+    assert skip_reason(entry(title=""), filter_) is not None
+
+
+def test_blank_rules_are_no_rules():
+    filter_ = EntryFilter(include=Rules.of(categories=["  "], author=[""]))
+    assert not filter_.include
+    assert skip_reason(SPONSORED, filter_) is None
+
+
+def test_a_broken_regular_expression_is_refused_with_its_text():
+    with pytest.raises(ValueError, match=r"'\[unclosed' is not a valid regular expression"):
+        Rules.of(title=["[unclosed"])

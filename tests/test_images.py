@@ -1,0 +1,385 @@
+"""An entry's image: where it comes from, its alt text, and getting it onto the
+instance — or, when anything about it fails, a reason and no image."""
+
+from __future__ import annotations
+
+import pytest
+from mastodon import Mastodon
+
+from crossposter.errors import ImageUnavailable
+from crossposter.images import choose_image, cut_description
+from crossposter.instance import limits_from_documents
+from crossposter.media import ImageFile, download_image, sniff_type, upload_image
+from crossposter.models import Entry, ImageRef, InstanceLimits
+from crossposter.parse import parse_feed
+
+from support.feed_server import FeedServer
+from support.feeds import rss
+from support.mastodon_api import MastodonAPI
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(200)
+FEED_URL = "https://blog.example.org/feed/"
+LIMITS = InstanceLimits()
+
+
+def media_rss(item_body: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"
+     xmlns:content="http://purl.org/rss/1.0/modules/content/">
+<channel><title>Blog</title><link>https://blog.example.org/</link>
+<item><title>A cat</title><link>https://blog.example.org/cat/</link>{item_body}</item>
+</channel></rss>""".encode()
+
+
+def only_entry(document: bytes | str) -> Entry:
+    if isinstance(document, str):
+        document = document.encode()
+    (entry,) = parse_feed(document, url=FEED_URL).entries
+    return entry
+
+
+def chosen(document: bytes | str, limits: InstanceLimits = LIMITS) -> ImageRef | None:
+    return choose_image(only_entry(document), limits)
+
+
+# -- where the image comes from --------------------------------------------------------
+
+
+def test_media_content_with_its_description_comes_first():
+    image = chosen(
+        media_rss(
+            '<media:content url="/img/cat.jpg" medium="image">'
+            "<media:description>A ginger cat asleep on a keyboard</media:description>"
+            "</media:content>"
+            '<enclosure url="https://cdn.example/other.png" type="image/png" length="1"/>'
+        )
+    )
+    assert image == ImageRef(
+        "https://blog.example.org/img/cat.jpg", "A ginger cat asleep on a keyboard", "image/jpeg"
+    )
+
+
+def test_a_description_of_the_group_or_the_item_applies_to_its_media():
+    grouped = chosen(
+        media_rss(
+            '<media:group><media:content url="https://cdn.example/a.webp" type="image/webp"/>'
+            "<media:description>Described by its group</media:description></media:group>"
+        )
+    )
+    item_level = chosen(
+        media_rss(
+            '<media:thumbnail url="https://cdn.example/t.png"/>'
+            "<media:description>Described by its item</media:description>"
+        )
+    )
+    assert (grouped.alt, grouped.type) == ("Described by its group", "image/webp")
+    assert (item_level.url, item_level.alt) == (
+        "https://cdn.example/t.png",
+        "Described by its item",
+    )
+
+
+def test_a_media_thumbnail_is_an_image_even_without_a_type():
+    image = chosen(media_rss('<media:thumbnail url="https://cdn.example/thumb?id=3"/>'))
+    assert image == ImageRef("https://cdn.example/thumb?id=3", "A cat", None)
+
+
+def test_a_video_or_sound_is_passed_over_for_its_thumbnail():
+    image = chosen(
+        media_rss(
+            '<media:content url="https://cdn.example/talk.mp4" type="video/mp4">'
+            '<media:thumbnail url="https://cdn.example/talk.jpg"/></media:content>'
+        )
+    )
+    assert image.url == "https://cdn.example/talk.jpg"
+
+
+def test_an_image_enclosure_is_used_and_a_podcast_episode_is_not():
+    picture = rss(
+        [{"title": "Photo", "link": "https://b.example/1", "enclosure": {"url": "/p/1.png"}}]
+    )
+    episode = rss(
+        [
+            {
+                "title": "Episode 1",
+                "link": "https://b.example/1",
+                "enclosure": {"url": "https://b.example/1.mp3", "type": "audio/mpeg"},
+            }
+        ]
+    )
+    assert chosen(picture) == ImageRef("https://blog.example.org/p/1.png", "Photo", "image/png")
+    assert chosen(episode) is None
+
+
+def test_the_first_picture_of_the_content_with_its_alt():
+    document = rss(
+        [
+            {
+                "title": "Holiday",
+                "link": "https://blog.example.org/holiday/",
+                "content": '<p><img src="https://s.w.org/images/core/emoji/smile.png" '
+                'class="wp-smiley" alt="🙂"> <img src="https://stats.example/pixel.gif" '
+                'width="1" height="1"> Day one.</p><img src="photos/beach.jpg" '
+                'alt="A  beach\nat dawn"><img src="photos/second.jpg" alt="Second">',
+            }
+        ]
+    )
+    assert chosen(document) == ImageRef(
+        "https://blog.example.org/feed/photos/beach.jpg", "A beach at dawn", "image/jpeg"
+    )
+
+
+def test_a_declared_image_takes_the_alt_the_article_gives_the_same_picture():
+    image = chosen(
+        media_rss(
+            '<media:content url="https://cdn.example/cat.jpg" medium="image"/>'
+            "<content:encoded><![CDATA[<img src='https://cdn.example/cat.jpg' alt='Tom'>]]>"
+            "</content:encoded>"
+        )
+    )
+    assert image.alt == "Tom"
+
+
+def test_an_image_type_the_instance_refuses_is_passed_over():
+    document = rss(
+        [
+            {
+                "title": "Logo",
+                "link": "https://b.example/1",
+                "content": '<img src="/logo.svg" alt="logo"><img src="/shot.png" alt="shot">',
+            }
+        ]
+    )
+    assert chosen(document).alt == "shot"
+
+
+def test_no_image_at_all():
+    assert chosen(rss([{"title": "Words only", "link": "https://b.example/1"}])) is None
+
+
+def test_relative_urls_in_a_local_feed_are_read_against_the_blogs_address():
+    document = media_rss('<media:content url="/img/cat.jpg" medium="image"/>')
+    (entry,) = parse_feed(document, url="/home/me/feed.xml").entries
+    assert [image.url for image in entry.images] == ["https://blog.example.org/img/cat.jpg"]
+
+
+def test_relative_urls_with_no_web_address_to_read_them_against_are_no_image():
+    document = (
+        media_rss('<media:content url="/img/cat.jpg" medium="image"/>')
+        .replace(b"<link>https://blog.example.org/</link>", b"")
+        .replace(b"<link>https://blog.example.org/cat/</link>", b"")
+    )
+    (entry,) = parse_feed(document, url="/home/me/feed.xml").entries
+    assert entry.images == ()
+
+
+# -- alt text length ---------------------------------------------------------------------
+
+
+def test_the_alt_text_is_cut_to_the_instance_limit_between_words():
+    long_alt = "word " * 400
+    image = chosen(
+        media_rss(
+            '<media:content url="https://cdn.example/a.png" medium="image">'
+            f"<media:description>{long_alt}</media:description></media:content>"
+        ),
+        InstanceLimits(description_limit=100),
+    )
+    assert len(image.alt) <= 100
+    assert image.alt.endswith("word…")
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("short", 10, "short"),
+        ("exactly ten", 11, "exactly ten"),
+        ("café crème brûlée", 12, "café crème…"),
+        # e + combining accent is one grapheme but two code points; Mastodon counts code points.
+        ("e\u0301" * 10, 6, "e\u0301" * 2 + "…"),
+        ("👨‍👩‍👧" * 3, 9, "👨‍👩‍👧…"),
+        ("anything", 1, ""),
+    ],
+)
+def test_a_description_is_cut_on_grapheme_boundaries_within_code_points(text, limit, expected):
+    cut = cut_description(text, limit)
+    assert cut == expected
+    assert len(cut) <= limit
+
+
+# -- what the instance accepts -----------------------------------------------------------
+
+
+def test_media_limits_are_read_from_the_instance_document():
+    limits = limits_from_documents(
+        v2={
+            "configuration": {
+                "statuses": {"max_characters": 500},
+                "media_attachments": {
+                    "supported_mime_types": ["image/png", "video/mp4"],
+                    "image_size_limit": 8_000_000,
+                    "description_limit": 10_000,
+                },
+            }
+        }
+    )
+    assert limits.supported_mime_types == ("image/png", "video/mp4")
+    assert (limits.image_size_limit, limits.description_limit) == (8_000_000, 10_000)
+
+
+def test_a_server_that_does_not_say_gets_mastodons_media_defaults():
+    limits = limits_from_documents(v1={"max_toot_chars": 5000})
+    assert "image/jpeg" in limits.supported_mime_types
+    assert (limits.image_size_limit, limits.description_limit) == (16 * 1024 * 1024, 1500)
+
+
+def test_limits_cached_as_json_keep_a_tuple_of_types():
+    assert InstanceLimits(supported_mime_types=["image/png"]).supported_mime_types == ("image/png",)
+
+
+# -- download ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def server():
+    with FeedServer() as feed_server:
+        yield feed_server
+
+
+def test_an_image_is_downloaded_with_its_type(server):
+    server.set_feed("/cat.png", PNG, content_type="image/png")
+    image = download_image(ImageRef(server.url("/cat.png")), LIMITS, timeout=5)
+    assert image == ImageFile(data=PNG, mime_type="image/png", file_name="cat.png")
+
+
+def test_the_bytes_say_the_type_when_the_server_does_not(server):
+    server.set_feed("/photo", JPEG, content_type="application/octet-stream")
+    assert download_image(ImageRef(server.url("/photo")), LIMITS).mime_type == "image/jpeg"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"<!doctype html><p>Not found", "text/html", "text/html is not an image type"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml", r"image/svg\+xml is not"),
+        (b"????", "application/octet-stream", "application/octet-stream is not"),
+    ],
+)
+def test_what_is_not_an_image_the_instance_takes_is_refused(server, body, content_type, reason):
+    server.set_feed("/image", body, content_type=content_type)
+    with pytest.raises(ImageUnavailable, match=reason):
+        download_image(ImageRef(server.url("/image")), LIMITS)
+
+
+def test_a_type_missing_from_the_instance_list_is_refused(server):
+    server.set_feed("/cat.png", PNG, content_type="image/png")
+    with pytest.raises(ImageUnavailable, match="image/png is not an image type"):
+        download_image(
+            ImageRef(server.url("/cat.png")), InstanceLimits(supported_mime_types=("image/jpeg",))
+        )
+
+
+@pytest.mark.parametrize("declare_length", [True, False])
+def test_an_image_over_the_size_limit_is_refused(server, declare_length):
+    server.set_large("/huge.png", 300_000, declare_length=declare_length, content_type="image/png")
+    with pytest.raises(ImageUnavailable, match="larger than the instance's 100000 bytes limit"):
+        download_image(ImageRef(server.url("/huge.png")), InstanceLimits(image_size_limit=100_000))
+
+
+def test_an_image_that_is_gone_is_refused_with_its_status(server):
+    with pytest.raises(ImageUnavailable, match="HTTP 404"):
+        download_image(ImageRef(server.url("/gone.png")), LIMITS)
+
+
+def test_an_unreachable_image_is_refused():
+    with pytest.raises(ImageUnavailable, match=r"image http://127\.0\.0\.1:9/a\.png unreachable"):
+        download_image(ImageRef("http://127.0.0.1:9/a.png"), LIMITS, timeout=2)
+
+
+@pytest.mark.parametrize(
+    ("data", "mime_type"),
+    [
+        (PNG, "image/png"),
+        (JPEG, "image/jpeg"),
+        (b"GIF89a" + bytes(10), "image/gif"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+        (b"\x00\x00\x00\x1cftypavif" + bytes(8), "image/avif"),
+        (b"\x00\x00\x00\x18ftypheic" + bytes(8), "image/heic"),
+        (b"<svg/>", None),
+        (b"RIFF\x00\x00\x00\x00WAVE", None),
+    ],
+)
+def test_image_formats_are_known_by_their_first_bytes(data, mime_type):
+    assert sniff_type(data) == mime_type
+
+
+# -- upload -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def api():
+    with MastodonAPI() as fake:
+        yield fake
+
+
+def client(api: MastodonAPI) -> Mastodon:
+    return Mastodon(
+        access_token="test-token",
+        api_base_url=api.base_url,
+        version_check_mode="none",
+        ratelimit_method="throw",
+        request_timeout=5,
+    )
+
+
+CAT = ImageFile(data=PNG, mime_type="image/png", file_name="cat.png")
+
+
+def test_an_image_processed_at_once_is_uploaded_with_its_alt_text(api):
+    media_id = upload_image(client(api), CAT, "A cat", sleep=pytest.fail)
+    media = api.media[media_id]
+    assert (media["description"], media["_mime"], media["_bytes"]) == (
+        "A cat",
+        "image/png",
+        len(PNG),
+    )
+    assert api.count("POST", "/api/v2/media") == 1
+
+
+def test_an_image_still_processing_is_waited_for(api):
+    api.media_processing_polls = 3
+    naps = []
+    media_id = upload_image(client(api), CAT, "A cat", sleep=naps.append, poll_interval=0)
+    assert api.media[media_id]["url"] is not None
+    assert api.count("GET", f"/api/v1/media/{media_id}") == 3
+    assert len(naps) == 3
+
+
+def test_processing_that_never_ends_is_given_up_after_the_timeout(api):
+    api.media_processing_polls = 1000
+    now = [0.0]
+
+    def nap(seconds):
+        now[0] += seconds
+
+    with pytest.raises(ImageUnavailable, match="still processing the image after 10 s"):
+        upload_image(
+            client(api), CAT, "A cat", timeout=10, poll_interval=2, sleep=nap, clock=lambda: now[0]
+        )
+    assert [method for method, path, _ in api.requests if "/media/" in path] == ["GET"] * 5
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        (422, "image upload failed: HTTP 422"),
+        ("rate_limit", r"image upload failed: rate limited \(HTTP 429\)"),
+        (503, "image upload failed: HTTP 503"),
+        ("reset", "image upload failed"),
+    ],
+)
+def test_a_refused_upload_is_an_unavailable_image(api, fault, reason):
+    api.fail_next("POST", "/api/v2/media", fault)
+    with pytest.raises(ImageUnavailable, match=reason):
+        upload_image(client(api), CAT, "A cat", sleep=pytest.fail)
