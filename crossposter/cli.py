@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print each toot that would be posted; change nothing, anywhere",
     )
+    add_loop_arguments(run)
     add_login_parser(commands)
+    add_health_parser(commands)
     return parser
 
 
@@ -86,6 +88,8 @@ def command_run(args: argparse.Namespace) -> int:
     from crossposter.config import load_settings
     from crossposter.pipeline import run
 
+    if args.loop:
+        return command_run_loop(args)
     settings = load_settings(args.config)
     report = run(settings, dry_run=args.dry_run)
     for feed in report.feeds:
@@ -248,9 +252,97 @@ def command_login(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_loop_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--loop",
+        action="store_true",
+        help="run again and again, every --interval, until SIGTERM or Ctrl-C (for containers)",
+    )
+    run.add_argument(
+        "--interval",
+        type=duration,
+        default="15m",
+        metavar="DURATION",
+        help="with --loop: time between passes, such as 30s, 15m, 1h (default: 15m)",
+    )
+
+
+def duration(text: str) -> float:
+    from crossposter.duration import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def command_run_loop(args: argparse.Namespace) -> int:
+    from crossposter.config import load_settings
+    from crossposter.duration import format_duration
+    from crossposter.loop import run_loop
+    from crossposter.pipeline import run
+    from crossposter.signals import stop_on_signals
+
+    if args.dry_run:
+        log.error("--loop cannot be combined with --dry-run")
+        return EXIT_USAGE
+    settings = load_settings(args.config)
+
+    def run_pass() -> int:
+        report = run(settings)
+        for feed in report.feeds:
+            log_feed(feed)
+        if report.stopped:
+            log.error("posting stopped: %s", report.stopped)
+        return report.exit_code
+
+    log.info(
+        "running every %s; heartbeat in %s",
+        format_duration(args.interval),
+        settings.heartbeat_path,
+    )
+    with stop_on_signals() as stop:
+        run_loop(run_pass, interval=args.interval, stop=stop, heartbeat=settings.heartbeat_path)
+    return EXIT_OK
+
+
+def add_health_parser(commands) -> None:
+    health = commands.add_parser(
+        "health",
+        help="is `run --loop` working? (for a container HEALTHCHECK)",
+        description="Exit 0 when `run --loop` finished a successful pass recently (within "
+        "twice its interval, or --max-age), 1 otherwise, saying why. Reads only the heartbeat "
+        "file next to the state file.",
+    )
+    add_common(health)
+    health.add_argument(
+        "--max-age",
+        type=duration,
+        metavar="DURATION",
+        help="how old the last successful pass may be (default: twice the loop's interval)",
+    )
+
+
+def command_health(args: argparse.Namespace) -> int:
+    from crossposter.config import load_settings
+    from crossposter.health import check_health
+
+    settings = load_settings(args.config)
+    health = check_health(settings.heartbeat_path, max_age=args.max_age)
+    if health.healthy:
+        log.info("healthy: %s", health.message)
+        return EXIT_OK
+    log.error("unhealthy: %s", health.message)
+    return EXIT_FAILED
+
+
 def say(message: str, end: str = "\n") -> None:
     """A word to the person at the terminal; stdout stays for what they asked to print."""
     print(message, end=end, file=sys.stderr, flush=True)
 
 
-COMMANDS = {"run": command_run, "login": command_login}
+COMMANDS = {
+    "run": command_run,
+    "login": command_login,
+    "health": command_health,
+}

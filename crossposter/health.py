@@ -1,0 +1,115 @@
+"""The heartbeat `run --loop` leaves after each pass, and what `crossposter health` makes of it.
+
+A file, not the state: the health check must answer while a pass holds the
+state's lock, and must never be able to damage it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from crossposter.duration import format_duration
+
+EXIT_OK = 0
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    interval_seconds: float
+    last_run_at: datetime
+    last_exit_code: int
+    # The end of the last pass that exited 0; None until one has.
+    last_success_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Health:
+    healthy: bool
+    message: str
+
+
+def record_pass(
+    path: Path, *, interval_seconds: float, exit_code: int, at: datetime | None = None
+) -> Heartbeat:
+    """Note that a pass ended with `exit_code`; a success moves `last_success_at`."""
+    at = at or datetime.now(UTC)
+    previous = _read(path)
+    last_success = at if exit_code == EXIT_OK else (previous.last_success_at if previous else None)
+    heartbeat = Heartbeat(interval_seconds, at, exit_code, last_success)
+    _write(path, heartbeat)
+    return heartbeat
+
+
+def check_health(
+    path: Path, *, max_age: float | None = None, now: datetime | None = None
+) -> Health:
+    """Healthy when a pass succeeded within `max_age` seconds (default: twice the interval)."""
+    now = now or datetime.now(UTC)
+    try:
+        heartbeat = _read(path)
+    except ValueError as error:
+        return Health(False, f"heartbeat {path} is unreadable: {error}")
+    if heartbeat is None:
+        return Health(False, f"no heartbeat at {path}: `run --loop` has not finished a pass")
+    limit = timedelta(seconds=max_age if max_age is not None else 2 * heartbeat.interval_seconds)
+    last_run = (
+        f"last pass {_ago(now - heartbeat.last_run_at)} ago exited {heartbeat.last_exit_code}"
+    )
+    if heartbeat.last_success_at is None:
+        return Health(False, f"no pass has succeeded yet; {last_run}")
+    age = now - heartbeat.last_success_at
+    if age > limit:
+        return Health(
+            False,
+            f"last successful pass {_ago(age)} ago, more than {_ago(limit)}; {last_run}",
+        )
+    return Health(True, f"last successful pass {_ago(age)} ago; {last_run}")
+
+
+def _ago(delta: timedelta) -> str:
+    return format_duration(max(1, round(delta.total_seconds())))
+
+
+def _read(path: Path) -> Heartbeat | None:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(str(error)) from None
+    try:
+        success = document["last_success_at"]
+        return Heartbeat(
+            interval_seconds=float(document["interval_seconds"]),
+            last_run_at=datetime.fromisoformat(document["last_run_at"]),
+            last_exit_code=int(document["last_exit_code"]),
+            last_success_at=datetime.fromisoformat(success) if success else None,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"not a crossposter heartbeat ({error})") from None
+
+
+def _write(path: Path, heartbeat: Heartbeat) -> None:
+    document = {
+        "interval_seconds": heartbeat.interval_seconds,
+        "last_run_at": heartbeat.last_run_at.isoformat(timespec="seconds"),
+        "last_exit_code": heartbeat.last_exit_code,
+        "last_success_at": heartbeat.last_success_at.isoformat(timespec="seconds")
+        if heartbeat.last_success_at
+        else None,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside and renamed, so a health check never reads half a file.
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            json.dump(document, file)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
