@@ -22,6 +22,10 @@ class StateLocked(CrossposterError):
     """Another run holds the state file."""
 
 
+class NotInState(CrossposterError):
+    """A `state` command named a feed or entry the state does not have."""
+
+
 class FeedError(CrossposterError):
     """A feed could not be fetched or parsed."""
 
@@ -60,6 +64,10 @@ class RateLimited(TemporaryPublishError):
 
 class RejectedPost(PublishError):
     """The server refused this toot (403, 422): retrying the same one will not help."""
+
+
+class LookupRefused(PublishError):
+    """The account's own statuses cannot be read, so an old pending post cannot be checked."""
 
 
 class AuthenticationFailed(PublishError):

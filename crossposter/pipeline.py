@@ -7,6 +7,7 @@ on. Nothing is posted without first being recorded as pending in the state.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from crossposter.errors import (
     AuthenticationFailed,
     ConfigError,
     FeedError,
+    LookupRefused,
     PublishError,
     RateLimited,
     TemporaryPublishError,
@@ -27,7 +29,7 @@ from crossposter.instance import fetch_limits
 from crossposter.models import Entry, FeedInfo, FeedReport, InstanceLimits, ParsedFeed, Toot
 from crossposter.parse import parse_feed
 from crossposter.publish import Publisher, PublishOptions, idempotency_key
-from crossposter.state import State, now_utc
+from crossposter.state import PendingPost, State, now_utc
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ class RunReport:
     stopped: str | None = None
     rate_limit_reset: datetime | None = None
     limits: InstanceLimits | None = None
+    # A stop was requested (SIGTERM, SIGINT) and the run ended early.
+    interrupted: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -77,8 +81,13 @@ def run(
     *,
     dry_run: bool = False,
     publisher_factory: PublisherFactory = default_publisher,
+    stop: threading.Event | None = None,
 ) -> RunReport:
-    """Announce what is new in every enabled feed; with dry_run, only say what would be."""
+    """Announce what is new in every enabled feed; with dry_run, only say what would be.
+
+    Setting `stop` (from a signal handler) ends the run early but cleanly: the
+    request in flight is finished, nothing new is sent, the state stays consistent.
+    """
     if not dry_run and not settings.access_token:
         raise ConfigError(
             "no access token: export CROSSPOSTER_ACCESS_TOKEN (see `crossposter login`)"
@@ -88,7 +97,7 @@ def run(
     else:
         state = State.open(settings.state_file, lock_timeout=settings.lock_timeout)
     with state:
-        return _Pass(settings, state, dry_run, publisher_factory).run()
+        return _Pass(settings, state, dry_run, publisher_factory, stop).run()
 
 
 class _Pass:
@@ -100,11 +109,13 @@ class _Pass:
         state: State,
         dry_run: bool,
         publisher_factory: PublisherFactory,
+        stop: threading.Event | None = None,
     ):
         self.settings = settings
         self.state = state
         self.dry_run = dry_run
         self.publisher_factory = publisher_factory
+        self.stop = stop or threading.Event()
         self.report = RunReport()
         self._publisher: Publisher | None = None
         self._limits: InstanceLimits | None = None
@@ -121,11 +132,26 @@ class _Pass:
         for feed in feeds:
             feed_report = FeedReport(name=feed.name)
             self.report.feeds.append(feed_report)
+            if self._stop_requested():
+                feed_report.errors.append("not handled: the run was interrupted")
+                feed_report.temporary_failure = True
+                continue
             try:
                 self._handle_feed(feed, results[feed.name], feed_report)
             except FeedError as error:
                 self._feed_failed(feed_report, error)
+            except Exception as error:  # a bug in one feed's handling must not stop the others
+                log.debug("feed %s: unexpected error", feed.name, exc_info=True)
+                self._feed_failed(
+                    feed_report, FeedError(f"unexpected error: {type(error).__name__}: {error}")
+                )
         return self.report
+
+    def _stop_requested(self) -> bool:
+        if self.stop.is_set() and not self.report.interrupted:
+            self.report.interrupted = True
+            self.report.stopped = self.report.stopped or "interrupted; the rest waits"
+        return self.report.interrupted
 
     def _fetch_request(self, feed: FeedConfig) -> FetchRequest:
         known = self.state.feed(feed.name)
@@ -213,7 +239,7 @@ class _Pass:
         if self.dry_run:
             report.previews.append((entry, toot))
             return True
-        if self.report.stopped:
+        if self._stop_requested() or self.report.stopped:
             return False
         key = idempotency_key(self.settings.instance_url, DEFAULT_ACCOUNT, feed.name, entry.id)
         self.state.mark_pending(feed.name, entry, key, toot)
@@ -226,44 +252,59 @@ class _Pass:
                     (Entry(id=pending.entry_id, link=None, title="(pending retry)"), pending.toot)
                 )
                 continue
-            if self.report.stopped:
+            if self._stop_requested() or self.report.stopped:
                 report.temporary_failure = True
                 return
             log.info("feed %s: retrying pending post of %s", feed.name, pending.entry_id)
-            self._publish(
-                feed.name,
-                pending.entry_id,
-                pending.entry_id,
-                pending.toot,
-                pending.idempotency_key,
-                report,
-            )
+            self._retry_one(feed.name, pending, report)
+
+    def _retry_one(self, feed: str, pending: PendingPost, report: FeedReport) -> None:
+        if self._beyond_idempotency_window(pending) and pending.link:
+            try:
+                found = self.publisher().find_posted(pending.link, pending.pending_since, self.stop)
+            except LookupRefused as error:
+                # Posting blindly could announce it twice: it stays pending until a person acts.
+                log.error("feed %s: %s stays pending: %s", feed, pending.entry_id, error)
+                report.errors.append(str(error))
+                report.permanent_failure = True
+                return
+            except PublishError as error:
+                self._publish_failed_for_the_run(feed, pending.entry_id, error, report)
+                return
+            if found is not None:
+                self.state.mark_posted(feed, pending.entry_id, found)
+                report.posted += 1
+                log.info(
+                    "feed %s: %s was already posted as %s; recorded, not posted again",
+                    feed,
+                    pending.entry_id,
+                    found.url or found.id,
+                )
+                return
+        self._publish(
+            feed, pending.entry_id, pending.entry_id, pending.toot, pending.idempotency_key, report
+        )
+
+    def _beyond_idempotency_window(self, pending: PendingPost) -> bool:
+        """Whether the instance may have forgotten the key of this pending post.
+
+        The margin covers the time one post may spend retrying after its
+        record was written, and one request on top.
+        """
+        margin = self.settings.post_retry_seconds + self.settings.request_timeout
+        age = (now_utc() - pending.pending_since).total_seconds()
+        return age >= self.settings.idempotency_window - margin
 
     def _publish(
         self, feed: str, entry_id: str, label: str, toot: Toot, key: str, report: FeedReport
     ) -> bool:
-        if self.report.stopped:
+        if self._stop_requested() or self.report.stopped:
             report.temporary_failure = True
             return False
         try:
-            posted = self.publisher().post(toot, key)
-        except RateLimited as error:
-            reset = error.reset_at.isoformat(timespec="seconds") if error.reset_at else "unknown"
-            self.report.stopped = f"rate limited until {reset}"
-            self.report.rate_limit_reset = error.reset_at
-            log.warning("rate limited by the instance; posting resumes after %s", reset)
-            report.temporary_failure = True
-            return False
-        except TemporaryPublishError as error:
-            log.warning("feed %s: %r stays pending: %s", feed, label, error)
-            report.errors.append(str(error))
-            report.temporary_failure = True
-            return False
-        except AuthenticationFailed as error:
-            self.report.stopped = str(error)
-            log.error("%s", error)
-            report.errors.append("access token refused")
-            report.permanent_failure = True
+            posted = self.publisher().post(toot, key, self.stop)
+        except (RateLimited, TemporaryPublishError, AuthenticationFailed) as error:
+            self._publish_failed_for_the_run(feed, label, error, report)
             return False
         except PublishError as error:
             self.state.mark_failed(feed, entry_id, str(error))
@@ -275,6 +316,30 @@ class _Pass:
         report.posted += 1
         log.info("feed %s: posted %r as %s", feed, label, posted.url or posted.id)
         return True
+
+    def _publish_failed_for_the_run(
+        self, feed: str, label: str, error: PublishError, report: FeedReport
+    ) -> None:
+        """A failure that leaves the entry pending; some also stop posting for the run."""
+        if isinstance(error, RateLimited):
+            reset = error.reset_at.isoformat(timespec="seconds") if error.reset_at else "unknown"
+            self.report.stopped = f"rate limited until {reset}"
+            self.report.rate_limit_reset = error.reset_at
+            log.warning("rate limited by the instance; posting resumes after %s", reset)
+            report.temporary_failure = True
+        elif isinstance(error, TemporaryPublishError):
+            log.warning("feed %s: %r stays pending: %s", feed, label, error)
+            report.errors.append(str(error))
+            report.temporary_failure = True
+        elif isinstance(error, AuthenticationFailed):
+            self.report.stopped = str(error)
+            log.error("%s", error)
+            report.errors.append("access token refused")
+            report.permanent_failure = True
+        else:
+            log.error("feed %s: %r stays pending: %s", feed, label, error)
+            report.errors.append(str(error))
+            report.permanent_failure = True
 
     def _feed_failed(self, report: FeedReport, error: FeedError) -> None:
         report.errors.append(error.reason)

@@ -7,28 +7,34 @@ to post never pays for it.
 from __future__ import annotations
 
 import hashlib
+import html
 import logging
+import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_delay,
+    stop_any,
     wait_random_exponential,
 )
 
 from crossposter import __version__
 from crossposter.errors import (
     AuthenticationFailed,
+    LookupRefused,
     PublishError,
     RateLimited,
     RejectedPost,
     TemporaryPublishError,
 )
+from crossposter.media import ImageFile, upload_image
 from crossposter.models import Posted, Toot
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,15 @@ TOKEN_HELP = (
     "write:statuses write:media read:accounts read:statuses, or `crossposter login`) "
     "and export it as CROSSPOSTER_ACCESS_TOKEN"
 )
+
+
+# How far back the account's statuses are searched for a toot whose answer was lost.
+LOOKUP_PAGE_SIZE = 40
+LOOKUP_MAX_PAGES = 5
+# Clocks of this machine and the instance may disagree by this much.
+CLOCK_SLACK = timedelta(hours=1)
+
+_HREF = re.compile(r'href="([^"]*)"')
 
 
 def idempotency_key(instance: str, account: str, feed: str, entry_id: str) -> str:
@@ -54,6 +69,8 @@ class PublishOptions:
     retry_seconds: float = 60.0
     # A 429 whose reset is further away than this stops posting for the run instead of sleeping.
     rate_limit_wait: float = 30.0
+    # How long an uploaded image may stay "processing" before the toot goes without it.
+    media_timeout: float = 60.0
 
 
 class Publisher:
@@ -80,25 +97,58 @@ class Publisher:
             user_agent=f"crossposter/{__version__}",
         )
 
-    def post(self, toot: Toot, key: str) -> Posted:
-        """Post `toot` once; retries transient failures with the same idempotency key."""
-        retrying = Retrying(
+    def post(self, toot: Toot, key: str, stop: threading.Event | None = None) -> Posted:
+        """Post `toot` once; retries transient failures with the same idempotency key.
+
+        Once `stop` is set, no new attempt starts and waits end early: the last
+        error is raised and the post stays pending.
+        """
+        return self._retrying(stop)(self._post_waiting_out_short_limits, toot, key, stop)
+
+    def upload_image(self, image: ImageFile, description: str) -> str:
+        """Upload an image with its alt text; its media id. Raises ImageUnavailable."""
+        return upload_image(
+            self._api, image, description, timeout=self.options.media_timeout, sleep=self._sleep
+        )
+
+    def find_posted(
+        self, link: str, since: datetime, stop: threading.Event | None = None
+    ) -> Posted | None:
+        """The account's own status linking to `link`, posted after `since`, or None.
+
+        Asked when a pending post is older than the instance remembers its
+        Idempotency-Key: posting again blindly could announce the article twice.
+        """
+        return self._retrying(stop)(self._find_posted_once, link, since - CLOCK_SLACK)
+
+    def _retrying(self, stop: threading.Event | None) -> Retrying:
+        give_up = stop_after_delay(self.options.retry_seconds)
+        if stop is not None:
+            give_up = stop_any(give_up, lambda _: stop.is_set())
+        return Retrying(
             retry=retry_if_exception(
                 lambda error: (
                     isinstance(error, TemporaryPublishError) and not isinstance(error, RateLimited)
                 )
             ),
             wait=wait_random_exponential(multiplier=0.5, max=10),
-            stop=stop_after_delay(self.options.retry_seconds),
-            sleep=self._sleep,
+            stop=give_up,
+            sleep=self._waiter(stop),
             reraise=True,
             before_sleep=lambda state: log.info(
-                "post failed (%s); retrying", state.outcome.exception()
+                "request failed (%s); retrying", state.outcome.exception()
             ),
         )
-        return retrying(self._post_waiting_out_short_limits, toot, key)
 
-    def _post_waiting_out_short_limits(self, toot: Toot, key: str) -> Posted:
+    def _waiter(self, stop: threading.Event | None) -> Callable[[float], None]:
+        # A stop request (SIGTERM) must not sit out a backoff or a rate-limit wait.
+        if stop is None:
+            return self._sleep
+        return stop.wait
+
+    def _post_waiting_out_short_limits(
+        self, toot: Toot, key: str, stop: threading.Event | None
+    ) -> Posted:
         try:
             return self._post_once(toot, key)
         except RateLimited as limited:
@@ -106,8 +156,36 @@ class Publisher:
             if wait is None or wait > self.options.rate_limit_wait:
                 raise
             log.info("rate limited; waiting %.0f s for the reset", wait)
-            self._sleep(wait)
+            self._waiter(stop)(wait)
+            if stop is not None and stop.is_set():
+                raise
             return self._post_once(toot, key)
+
+    def _find_posted_once(self, link: str, since: datetime) -> Posted | None:
+        from mastodon import errors as mastodon_errors
+
+        try:
+            account = self._api.account_verify_credentials()
+            max_id = None
+            for _ in range(LOOKUP_MAX_PAGES):
+                page = self._api.account_statuses(
+                    account["id"], limit=LOOKUP_PAGE_SIZE, max_id=max_id, exclude_reblogs=True
+                )
+                for status in page:
+                    if links_to(status, link):
+                        return _posted(status)
+                if len(page) < LOOKUP_PAGE_SIZE or _created(page[-1]) < since:
+                    return None
+                max_id = page[-1]["id"]
+        except mastodon_errors.MastodonError as error:
+            translated = translate_error(error, self._api)
+            if type(translated) is RejectedPost:
+                raise LookupRefused(
+                    f"cannot read the account's own statuses ({translated}); the token needs "
+                    "the scopes read:accounts and read:statuses"
+                ) from None
+            raise translated from None
+        return None
 
     def _post_once(self, toot: Toot, key: str) -> Posted:
         from mastodon import errors as mastodon_errors
@@ -120,11 +198,12 @@ class Publisher:
                 spoiler_text=toot.spoiler_text or None,
                 # Mastodon.py always sends sensitive=0, which unmarks a content warning.
                 sensitive=bool(toot.spoiler_text),
+                media_ids=list(toot.media_ids) or None,
                 idempotency_key=key,
             )
         except mastodon_errors.MastodonError as error:
             raise translate_error(error, self._api) from None
-        return Posted(id=str(status["id"]), url=status.get("url") or status.get("uri"))
+        return _posted(status)
 
 
 def translate_error(error: Exception, api: Any = None) -> PublishError:
@@ -147,6 +226,29 @@ def translate_error(error: Exception, api: Any = None) -> PublishError:
             return TemporaryPublishError(f"server asked to retry: {_api_message(error)}")
         return RejectedPost(f"rejected by the server: {_api_message(error)}")
     return PublishError(f"unexpected Mastodon.py error: {_short(error)}")
+
+
+def _posted(status: Any) -> Posted:
+    return Posted(id=str(status["id"]), url=status.get("url") or status.get("uri"))
+
+
+def links_to(status: Any, link: str) -> bool:
+    """Whether a status (as the API returns it) links to `link`, in its text or its card."""
+    content = status.get("content") or ""
+    if any(html.unescape(href) == link for href in _HREF.findall(content)):
+        return True
+    card = status.get("card") or {}
+    return bool(card) and card.get("url") == link
+
+
+def _created(status: Any) -> datetime:
+    created = status.get("created_at")
+    if isinstance(created, str):
+        created = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    if not isinstance(created, datetime):
+        # Without a date the search cannot know it went far enough back: keep looking.
+        return datetime.max.replace(tzinfo=UTC)
+    return created if created.tzinfo else created.replace(tzinfo=UTC)
 
 
 def _status_code(error: Exception) -> int | None:

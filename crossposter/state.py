@@ -25,6 +25,8 @@ from crossposter.fetch import Validators
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 
 SCHEMA_VERSION = 1
+EXPORT_FORMAT = "crossposter-state"
+EXPORTED_TABLES = ("feeds", "entries", "instances")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -80,6 +82,7 @@ class PendingPost:
     idempotency_key: str
     toot: Toot
     pending_since: datetime
+    link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,18 @@ class State:
                 [(feed, e.id, e.link, e.title, stamp, stamp, stamp) for e in entries],
             )
 
+    def mark_filtered(
+        self, feed: str, skipped: Iterable[tuple[Entry, str]], at: datetime | None = None
+    ) -> None:
+        """Record entries a filter rule kept from being announced, with that rule as the reason."""
+        stamp = _iso(at or now_utc())
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen, "
+                "reason, updated) VALUES (?, ?, 'seen', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(feed, e.id, e.link, e.title, stamp, stamp, why, stamp) for e, why in skipped],
+            )
+
     def touch(self, feed: str, entry_ids: Iterable[str], at: datetime | None = None) -> None:
         """The entries are still in the feed: keep them from being pruned."""
         stamp = _iso(at or now_utc())
@@ -319,7 +334,7 @@ class State:
 
     def pending(self, feed: str) -> list[PendingPost]:
         rows = self._db.execute(
-            "SELECT feed, entry_id, idempotency_key, toot, pending_since FROM entries "
+            "SELECT feed, entry_id, idempotency_key, toot, pending_since, link FROM entries "
             "WHERE feed = ? AND status = 'pending' ORDER BY pending_since, entry_id",
             (feed,),
         ).fetchall()
@@ -330,19 +345,28 @@ class State:
                 idempotency_key=row[2],
                 toot=_toot_from_json(row[3]),
                 pending_since=_moment(row[4]),
+                link=row[5],
             )
             for row in rows
         ]
 
-    def entries(self, feed: str | None = None, limit: int = 50) -> list[EntryRecord]:
-        query = (
+    def entries(
+        self, feed: str | None = None, limit: int = 50, status: str | None = None
+    ) -> list[EntryRecord]:
+        """The most recently changed entries first, optionally of one feed or one status."""
+        conditions, values = [], []
+        if feed is not None:
+            conditions.append("feed = ?")
+            values.append(feed)
+        if status is not None:
+            conditions.append("status = ?")
+            values.append(status)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self._db.execute(
             "SELECT feed, entry_id, status, link, title, first_seen, toot_url, reason, updated "
-            "FROM entries {where} ORDER BY updated DESC, first_seen DESC LIMIT ?"
+            f"FROM entries {where} ORDER BY updated DESC, first_seen DESC LIMIT ?",
+            (*values, limit),
         )
-        if feed is None:
-            rows = self._db.execute(query.format(where=""), (limit,))
-        else:
-            rows = self._db.execute(query.format(where="WHERE feed = ?"), (feed, limit))
         return [
             EntryRecord(
                 feed=row[0],
@@ -357,6 +381,93 @@ class State:
             )
             for row in rows
         ]
+
+    def status_counts(self, feed: str) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT status, COUNT(*) FROM entries WHERE feed = ? GROUP BY status", (feed,)
+        )
+        return dict(rows.fetchall())
+
+    # -- repairs by a person (`crossposter state ...`) -------------------------
+
+    def forget(self, feed: str, entry_id: str) -> bool:
+        """Drop what is known of an entry, so the next run finds it new and announces it."""
+        with self._transaction() as db:
+            removed = db.execute(
+                "DELETE FROM entries WHERE feed = ? AND entry_id = ?", (feed, entry_id)
+            ).rowcount
+            if removed:
+                _forget_validators(db, feed)
+        return bool(removed)
+
+    def retry_failed(self, feed: str | None = None) -> int:
+        """Failed entries become unknown again: the next run composes and announces them anew."""
+        with self._transaction() as db:
+            where, values = ("AND feed = ?", (feed,)) if feed is not None else ("", ())
+            feeds = [
+                row[0]
+                for row in db.execute(
+                    f"SELECT DISTINCT feed FROM entries WHERE status = 'failed' {where}", values
+                )
+            ]
+            removed = db.execute(
+                f"DELETE FROM entries WHERE status = 'failed' {where}", values
+            ).rowcount
+            for name in feeds:
+                _forget_validators(db, name)
+        return removed
+
+    def drop_pending(self, feed: str) -> int:
+        """Pending posts of a feed become seen: they will not go out."""
+        with self._transaction() as db:
+            return db.execute(
+                "UPDATE entries SET status = 'seen', idempotency_key = NULL, toot = NULL, "
+                "pending_since = NULL, updated = ? WHERE feed = ? AND status = 'pending'",
+                (_iso(now_utc()), feed),
+            ).rowcount
+
+    # -- backup and restore ----------------------------------------------------
+
+    def export_data(self) -> dict[str, Any]:
+        """Everything the state holds, as JSON-ready data; read in one consistent snapshot."""
+        data: dict[str, Any] = {
+            "format": EXPORT_FORMAT,
+            "version": SCHEMA_VERSION,
+            "exported_at": _iso(now_utc()),
+        }
+        self._db.execute("BEGIN")
+        try:
+            for table in EXPORTED_TABLES:
+                cursor = self._db.execute(f"SELECT * FROM {table} ORDER BY 1, 2")
+                columns = [column[0] for column in cursor.description]
+                data[table] = [dict(zip(columns, row, strict=True)) for row in cursor]
+        finally:
+            self._db.execute("COMMIT")
+        return data
+
+    def replace_with(self, data: Any) -> None:
+        """Replace the whole state by an export (a restore); all or nothing."""
+        if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+            raise StateError("not a crossposter state export")
+        version = data.get("version")
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise StateError(
+                f"the export is from a newer crossposter (state version {version}, this one "
+                f"reads {SCHEMA_VERSION}); upgrade crossposter"
+            )
+        try:
+            with self._transaction() as db:
+                for table in EXPORTED_TABLES:
+                    db.execute(f"DELETE FROM {table}")
+                    for row in data.get(table) or []:
+                        columns = ", ".join(f'"{name}"' for name in row)
+                        marks = ", ".join("?" for _ in row)
+                        db.execute(
+                            f"INSERT INTO {table} ({columns}) VALUES ({marks})",
+                            tuple(row.values()),
+                        )
+        except (sqlite3.Error, TypeError, AttributeError) as error:
+            raise StateError(f"the export cannot be imported ({error}); nothing changed") from None
 
     def prune(self, feed: str, retention: timedelta) -> int:
         """Forget entries absent from the feed for `retention` of the feed's own parses.
@@ -405,9 +516,15 @@ def _feed_state(row: tuple[Any, ...]) -> FeedState:
     )
 
 
+def _forget_validators(db: sqlite3.Connection, feed: str) -> None:
+    # Otherwise the next run gets a 304 and never reads the entry that became new.
+    db.execute("UPDATE feeds SET etag = NULL, last_modified = NULL WHERE name = ?", (feed,))
+
+
 def _toot_from_json(text: str) -> Toot:
     data = json.loads(text)
     data["hashtags"] = tuple(data.get("hashtags") or ())
+    data["media_ids"] = tuple(data.get("media_ids") or ())
     return Toot(**data)
 
 
