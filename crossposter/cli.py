@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_loop_arguments(run)
     add_login_parser(commands)
     add_health_parser(commands)
+    add_check_parser(commands)
     return parser
 
 
@@ -336,6 +337,64 @@ def command_health(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
+def add_check_parser(commands) -> None:
+    check = commands.add_parser(
+        "check",
+        help="try the configuration, feeds and token without posting anything",
+        description="Validate the configuration and its templates, fetch every feed, verify "
+        "the access token and read the instance's limits. Posts nothing, writes nothing. "
+        "Exits 0 when all is well, 1 naming every problem, 2 on a configuration error.",
+    )
+    add_common(check)
+
+
+def command_check(args: argparse.Namespace) -> int:
+    from crossposter.check import check
+    from crossposter.config import load_settings
+
+    settings = load_settings(args.config)
+    enabled = len(settings.enabled_feeds)
+    print(f"config: {args.config} is valid ({len(settings.feeds)} feeds, {enabled} enabled)")
+    report = check(settings)
+    for feed in report.feeds:
+        print(describe_feed_check(feed))
+    account = report.account
+    if account.problem:
+        print(f"token: PROBLEM: {account.problem}")
+    else:
+        print(f"token: ok, posts as @{account.account} (from {account.token_source})")
+    print(f"instance: {describe_limits(report.limits)}")
+    state = report.state
+    if state.problem:
+        print(f"state: PROBLEM: {state.problem}")
+    elif state.feeds_known is None:
+        print(f"state: {state.path} will be created by the first run")
+    else:
+        print(f"state: {state.path} ({state.feeds_known} feeds known)")
+    if report.problems:
+        for problem in report.problems:
+            log.error("%s", problem)
+        print(f"check: {len(report.problems)} problem(s)")
+        return EXIT_FAILED
+    print("check: all good; nothing was posted or written")
+    return EXIT_OK
+
+
+def describe_feed_check(feed) -> str:
+    if not feed.enabled:
+        return f"feed {feed.name}: disabled"
+    if feed.problem:
+        return f"feed {feed.name}: PROBLEM: {feed.problem} ({feed.url})"
+    parts = [f"{feed.entries} entries", f"language {feed.language or 'not declared'}"]
+    if feed.newest:
+        when = feed.newest.published.date().isoformat() if feed.newest.published else "undated"
+        parts.append(f'newest "{feed.newest.title or feed.newest.id}" ({when})')
+    if feed.sample_length:
+        parts.append(f"its toot {feed.sample_length[0]}/{feed.sample_length[1]} characters")
+    notes = "".join(f"; note: {note}" for note in feed.notes)
+    return f"feed {feed.name}: ok, {', '.join(parts)}{notes}"
+
+
 def say(message: str, end: str = "\n") -> None:
     """A word to the person at the terminal; stdout stays for what they asked to print."""
     print(message, end=end, file=sys.stderr, flush=True)
@@ -345,4 +404,5 @@ COMMANDS = {
     "run": command_run,
     "login": command_login,
     "health": command_health,
+    "check": command_check,
 }

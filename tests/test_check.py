@@ -1,0 +1,178 @@
+"""`crossposter check`: every part of a run tried — config, feeds, token, limits, state —
+nothing posted, nothing written; each problem named, exit 1; a bad config, exit 2."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime
+
+import pytest
+
+from crossposter.cli import main
+
+from support.feed_server import FeedServer
+from support.feeds import rss
+from support.mastodon_api import MastodonAPI
+
+
+@pytest.fixture
+def api():
+    with MastodonAPI(max_characters=1000) as server:
+        yield server
+
+
+@pytest.fixture
+def feeds():
+    with FeedServer() as server:
+        server.set_feed(
+            "/blog",
+            rss(
+                [
+                    {
+                        "title": "Le plus récent",
+                        "link": "https://blog.example.org/2/",
+                        "guid": "p2",
+                        "pubDate": datetime(2026, 11, 3, tzinfo=UTC),
+                        "description": "Un résumé.",
+                    },
+                    {
+                        "title": "L'ancien",
+                        "link": "https://blog.example.org/1/",
+                        "guid": "p1",
+                        "pubDate": datetime(2026, 11, 1, tzinfo=UTC),
+                    },
+                ],
+                language="fr-FR",
+            ),
+        )
+        yield server
+
+
+def config_for(tmp_path, api, feeds_yaml: str) -> str:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        f"instance: {api.base_url}\nstate_file: state.sqlite3\nfeeds:\n"
+        + textwrap.indent(textwrap.dedent(feeds_yaml).strip(), "  ")
+        + "\n"
+    )
+    return str(path)
+
+
+@pytest.fixture
+def config(tmp_path, api, feeds):
+    return config_for(tmp_path, api, f"- {{name: blog, url: '{feeds.url('/blog')}'}}")
+
+
+@pytest.fixture
+def token(monkeypatch):
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "test-token")
+
+
+def test_all_good_reports_each_part_and_exits_0(config, api, token, capsys, tmp_path):
+    assert main(["check", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert f"config: {config} is valid (1 feeds, 1 enabled)" in out
+    assert 'feed blog: ok, 2 entries, language fr-FR, newest "Le plus récent" (2026-11-03)' in out
+    assert "/1000 characters" in out
+    assert f"token: ok, posts as @bot@{api.base_url.split('://')[1]}" in out
+    assert "(from CROSSPOSTER_ACCESS_TOKEN)" in out
+    assert "instance: 1000 characters" in out
+    assert "will be created by the first run" in out
+    assert "check: all good" in out
+
+
+def test_check_posts_nothing_and_writes_nothing(config, api, token, tmp_path):
+    before = sorted(path.name for path in tmp_path.iterdir())
+    assert main(["check", "--config", config]) == 0
+    assert api.statuses == []
+    assert api.count("POST", "/api/v1/statuses") == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == before
+
+
+def test_an_existing_state_is_read_not_changed(config, api, token, tmp_path, capsys):
+    assert main(["run", "--config", config]) == 0
+    state = tmp_path / "state.sqlite3"
+    written = state.read_bytes()
+    capsys.readouterr()
+    assert main(["check", "--config", config]) == 0
+    assert "(1 feeds known)" in capsys.readouterr().out
+    assert state.read_bytes() == written
+
+
+def test_a_missing_feed_is_named_with_its_reason(tmp_path, api, feeds, token, capsys):
+    feeds.set_status("/gone", 404)
+    config = config_for(
+        tmp_path,
+        api,
+        f"""
+        - {{name: blog, url: '{feeds.url("/blog")}'}}
+        - {{name: old, url: '{feeds.url("/gone")}'}}
+        """,
+    )
+    assert main(["check", "--config", config]) == 1
+    captured = capsys.readouterr()
+    assert "feed blog: ok" in captured.out
+    assert "feed old: PROBLEM: " in captured.out and "404" in captured.out
+    assert "check: 1 problem(s)" in captured.out
+    assert "feed old:" in captured.err
+
+
+def test_an_html_page_instead_of_a_feed_is_a_problem(tmp_path, api, feeds, token, capsys):
+    feeds.set_html("/page")
+    config = config_for(tmp_path, api, f"- {{name: site, url: '{feeds.url('/page')}'}}")
+    assert main(["check", "--config", config]) == 1
+    assert "HTML page, not a feed" in capsys.readouterr().out
+
+
+def test_a_disabled_feed_is_not_fetched(tmp_path, api, feeds, token, capsys):
+    config = config_for(
+        tmp_path, api, f"- {{name: paused, url: '{feeds.url('/blog')}', enabled: false}}"
+    )
+    assert main(["check", "--config", config]) == 0
+    assert "feed paused: disabled" in capsys.readouterr().out
+    assert feeds.count() == 0
+
+
+def test_no_token_is_a_problem_that_says_how_to_get_one(config, api, capsys):
+    assert main(["check", "--config", config]) == 1
+    out = capsys.readouterr().out
+    assert "token: PROBLEM: no access token: export CROSSPOSTER_ACCESS_TOKEN" in out
+    assert f"crossposter login --instance {api.base_url}" in out
+
+
+def test_a_revoked_token_is_a_problem(config, monkeypatch, capsys):
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "revoked-token")
+    assert main(["check", "--config", config]) == 1
+    assert "token: PROBLEM: cannot verify it: the access token was refused (HTTP 401)" in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_token_without_read_accounts_is_a_problem(config, api, monkeypatch, capsys):
+    api.grant_token("post-only", "write:statuses")
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "post-only")
+    assert main(["check", "--config", config]) == 1
+    assert "HTTP 403" in capsys.readouterr().out
+
+
+def test_the_token_file_in_use_is_named_never_its_content(config, tmp_path, monkeypatch, capsys):
+    (tmp_path / "secret").write_text("test-token\n")
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN_FILE", str(tmp_path / "secret"))
+    assert main(["check", "--config", config]) == 0
+    captured = capsys.readouterr()
+    assert f"(from file {tmp_path / 'secret'})" in captured.out
+    assert "test-token" not in captured.out + captured.err
+
+
+def test_an_unreadable_state_is_a_problem(config, token, tmp_path, capsys):
+    (tmp_path / "state.sqlite3").write_bytes(b"this is not a database, not at all" * 100)
+    assert main(["check", "--config", config]) == 1
+    assert "state: PROBLEM:" in capsys.readouterr().out
+
+
+def test_a_bad_template_is_a_configuration_error(tmp_path, api, feeds, token, capsys):
+    config = config_for(
+        tmp_path, api, f"- {{name: blog, url: '{feeds.url('/blog')}', template: '{{titel}}'}}"
+    )
+    assert main(["check", "--config", config]) == 2
+    assert "unknown template field" in capsys.readouterr().err
