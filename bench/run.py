@@ -1,0 +1,369 @@
+"""crossposter's benchmark, side by side with feed2toot 0.17 and feediverse 0.4.1.
+
+    .venv/bin/python bench/run.py            # everything (about 10 minutes, see BENCHMARKS.md)
+    .venv/bin/python bench/run.py --quick    # a smoke run: crossposter only, fewer repetitions
+
+The anchors are installed from PyPI into bench/.venv on the first run. The feed
+server and the Mastodon API run as separate processes on loopback; each tool
+run is a whole process, timed from spawn to exit, its peak RSS read from
+wait4(), and the requests it made read from the servers' counters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from feed_server import address
+from tools import PROJECT_PYTHON, Crossposter, Feed2toot, Feediverse, Tool, Workload
+from tools import seen_until as seen_until_date
+
+BENCH = Path(__file__).resolve().parent
+ANCHOR_VENV = BENCH / ".venv"
+ANCHORS = ("feed2toot==0.17", "feediverse==0.4.1")
+DELAY = 0.05
+
+
+@dataclass
+class Measure:
+    workload: str
+    tool: str
+    runs: list[float] = field(default_factory=list)
+    rss_mb: float = 0.0
+    feed_requests: dict[str, int] = field(default_factory=dict)
+    mastodon_requests: dict[str, int] = field(default_factory=dict)
+    exit_codes: list[int] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs) if self.runs else float("nan")
+
+
+class Servers:
+    def __init__(self, hosts: int):
+        self._procs = []
+        self.feed_port = self._start([str(BENCH / "feed_server.py"), "--hosts", str(hosts)])
+        self.api_port = self._start([str(BENCH / "mastodon_server.py")])
+        self.instance = f"http://127.0.0.1:{self.api_port}"
+
+    def _start(self, argv: list[str]) -> int:
+        proc = subprocess.Popen(
+            [str(PROJECT_PYTHON), *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self._procs.append(proc)
+        return int(proc.stdout.readline())
+
+    def feeds(self, action: str, **params) -> dict[str, int]:
+        query = "&".join(f"{key}={value}" for key, value in params.items())
+        url = f"http://127.0.0.1:{self.feed_port}/_bench/{action}?{query}"
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return json.load(response)
+
+    def api(self, action: str) -> dict[str, int]:
+        with urllib.request.urlopen(f"{self.instance}/_bench/{action}", timeout=60) as response:
+            return json.load(response)
+
+    def feed_urls(self, count: int) -> list[str]:
+        return [f"http://{address(i)}:{self.feed_port}/feed/{i}.xml" for i in range(count)]
+
+    def close(self) -> None:
+        for proc in self._procs:
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MB) and exit code of one whole process."""
+    log = open(cwd / "last-run.log", "wb")  # noqa: SIM115 - closed below, after wait4
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    log.close()
+    return wall, usage.ru_maxrss / 1024, proc.returncode
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, servers: Servers, workroot: Path):
+        self.args = args
+        self.servers = servers
+        self.workroot = workroot
+        self.results: list[Measure] = []
+        self.anchor_bin = ANCHOR_VENV / "bin" if args.anchors else None
+
+    def tools(self, workload: str, anchors: bool = True) -> list[Tool]:
+        classes = [Crossposter]
+        if anchors and self.anchor_bin:
+            classes += [Feed2toot, Feediverse]
+        made = []
+        for cls in classes:
+            workdir = self.workroot / workload / cls.name
+            workdir.mkdir(parents=True, exist_ok=True)
+            made.append(cls(workdir, self.anchor_bin))
+        return made
+
+    def measure(
+        self, workload: str, tool: Tool, reps: int, before=None, first: bool = False
+    ) -> Measure:
+        result = Measure(workload, tool.name)
+        command = tool.first_run_command() if first else tool.command()
+        for _ in range(reps):
+            if before:
+                before()
+            self.servers.feeds("clear")
+            self.servers.api("clear")
+            wall, rss, code = timed(command, tool.env(), tool.workdir)
+            result.runs.append(wall)
+            result.rss_mb = max(result.rss_mb, rss)
+            result.exit_codes.append(code)
+            result.feed_requests = self.servers.feeds("stats")
+            result.mastodon_requests = self.servers.api("stats")
+        self.results.append(result)
+        print(
+            f"  {workload:<28} {tool.name:<12} {result.median:8.3f} s "
+            f"{result.rss_mb:6.1f} MB  feeds {result.feed_requests} "
+            f"mastodon {result.mastodon_requests} exit {result.exit_codes}",
+            flush=True,
+        )
+        return result
+
+    def populate(self, tool: Tool, workload: Workload) -> None:
+        tool.configure(workload)
+        tool.forget()
+        command = tool.populate_command()
+        if command:
+            _, _, code = timed(command, tool.env(), tool.workdir)
+            if code not in (0,):
+                print(f"  ({tool.name} populate run exited {code})", flush=True)
+        tool.snapshot()
+
+    # -- workloads -------------------------------------------------------------
+
+    def steady(self, feeds: int, delay: float, reps: int, anchor_reps: int) -> None:
+        name = f"steady {feeds} feeds @{delay * 1000:.0f}ms"
+        self.servers.feeds("setup", feeds=feeds, entries=10, new=0, rev=0, delay=0, big=0)
+        workload = Workload(self.servers.feed_urls(feeds), seen_until_date(10), self.instance)
+        tools = self.tools(f"steady-{feeds}", anchors=anchor_reps > 0)
+        for tool in tools:
+            self.populate(tool, workload)
+        self.servers.feeds("setup", delay=delay)
+        for tool in tools:
+            count = reps if tool.name == Crossposter.name else anchor_reps
+            self.measure(name, tool, count, before=tool.restore)
+
+    def new_posts(self, reps: int) -> None:
+        name = "100 new posts, 50 feeds @50ms"
+        self.servers.feeds("setup", feeds=50, entries=10, new=0, rev=0, delay=0, big=0)
+        workload = Workload(self.servers.feed_urls(50), seen_until_date(10), self.instance)
+        tools = self.tools("new-posts")
+        for tool in tools:
+            self.populate(tool, workload)
+
+        for tool in tools:
+
+            def before(tool=tool):
+                tool.restore()
+                self.servers.feeds("setup", new=2, delay=DELAY)
+
+            self.measure(name, tool, reps, before=before)
+            self.servers.feeds("setup", new=0, delay=0)
+
+    def big_feed(self, entries: int, reps: int) -> None:
+        self.servers.feeds("setup", feeds=0, big=entries, rev=0, delay=0)
+        url = f"http://127.0.0.1:{self.servers.feed_port}/big.xml"
+        workload = Workload([url], seen_until_date(entries), self.instance)
+        size = len(urllib.request.urlopen(url).read())
+        label = f"{size / 1e6:.1f} MB feed, {entries} entries"
+        for tool in self.tools("big"):
+            tool.configure(workload)
+            self.measure(f"{label}: first run", tool, reps, before=tool.forget, first=True)
+            tool.snapshot()
+            self.measure(f"{label}: unchanged", tool, reps, before=tool.restore)
+        self.feedparser_baseline(url, label, reps)
+
+    def feedparser_baseline(self, url: str, label: str, reps: int) -> None:
+        """feedparser alone on the same bytes: its parse time, and a whole process doing it."""
+        script = (
+            "import sys, time, urllib.request, feedparser\n"
+            f"data = urllib.request.urlopen({url!r}).read()\n"
+            "start = time.perf_counter()\n"
+            "feedparser.parse(data, sanitize_html=True)\n"
+            "print(time.perf_counter() - start)\n"
+        )
+        workdir = self.workroot / "big" / "feedparser"
+        workdir.mkdir(parents=True, exist_ok=True)
+        parse_times = []
+        result = Measure(f"{label}: first run", "feedparser")
+        for _ in range(reps):
+            wall, rss, code = timed([str(PROJECT_PYTHON), "-c", script], dict(os.environ), workdir)
+            parse_times.append(float((workdir / "last-run.log").read_text().split()[-1]))
+            result.runs.append(wall)
+            result.rss_mb = max(result.rss_mb, rss)
+            result.exit_codes.append(code)
+        result.note = f"feedparser.parse() alone: {statistics.median(parse_times):.3f} s"
+        self.results.append(result)
+        print(
+            f"  feedparser alone: process {result.median:.3f} s, "
+            f"{result.note}, {result.rss_mb:.1f} MB",
+            flush=True,
+        )
+
+    def state_size(self, feeds: int, entries: int, reps: int) -> None:
+        label = f"{feeds} feeds x {entries} entries"
+        self.servers.feeds("setup", feeds=feeds, entries=entries, new=0, rev=0, delay=0, big=0)
+        workload = Workload(self.servers.feed_urls(feeds), seen_until_date(entries), self.instance)
+        (tool,) = self.tools(f"state-{feeds}x{entries}", anchors=False)
+        tool.configure(workload)
+        first = self.measure(f"{label}: first run", tool, 1, before=tool.forget, first=True)
+        first.note = f"state file {tool.state_bytes() / 1e6:.1f} MB"
+        print(f"  state after {label}: {first.note}", flush=True)
+        tool.snapshot()
+        self.measure(f"{label}: unchanged", tool, reps, before=tool.restore)
+        self.servers.feeds("setup", rev=1)
+        self.measure(f"{label}: all changed, none new", tool, reps, before=tool.restore)
+
+    @property
+    def instance(self) -> str:
+        return self.servers.instance
+
+
+def ensure_anchors() -> str | None:
+    """Install the anchors into bench/.venv; the reason they cannot run, or None."""
+    if all((ANCHOR_VENV / "bin" / name).exists() for name in ("feed2toot", "feediverse")):
+        return None
+    print("installing feed2toot 0.17 and feediverse 0.4.1 into bench/.venv ...", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(ANCHOR_VENV)], check=True)
+        subprocess.run(
+            [str(ANCHOR_VENV / "bin" / "pip"), "install", "-q", *ANCHORS],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    except subprocess.CalledProcessError as error:
+        return f"installing {' '.join(ANCHORS)} failed: {(error.stderr or '')[-500:]}"
+    return None
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    version = subprocess.run(
+        [str(PROJECT_PYTHON), "-V"], capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "python": version,
+        "kernel": platform.release(),
+    }
+
+
+def report(results: list[Measure]) -> str:
+    by_key = {(m.workload, m.tool): m for m in results}
+    lines = [
+        "| workload | tool | median wall (s) | runs | peak RSS (MB) | feed requests "
+        "| Mastodon requests | × crossposter | note |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for m in results:
+        ours = by_key.get((m.workload, Crossposter.name))
+        ratio = f"{m.median / ours.median:.1f}×" if ours and m is not ours else ""
+        feeds = ", ".join(f"{k} {v}" for k, v in sorted(m.feed_requests.items())) or "-"
+        api = ", ".join(f"{k} {v}" for k, v in sorted(m.mastodon_requests.items())) or "0"
+        lines.append(
+            f"| {m.workload} | {m.tool} | {m.median:.3f} | {len(m.runs)} | {m.rss_mb:.0f} "
+            f"| {feeds} | {api} | {ratio} | {m.note} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: small, crossposter only")
+    parser.add_argument("--no-anchors", dest="anchors", action="store_false")
+    parser.add_argument(
+        "--workloads",
+        default="steady,new,big,state",
+        help="comma-separated subset of steady,new,big,state",
+    )
+    parser.add_argument("--reps", type=int, default=5, help="measured runs per crossposter case")
+    parser.add_argument("--anchor-reps", type=int, default=3, help="measured runs per anchor case")
+    parser.add_argument("--json", type=Path, help="also write the measures here")
+    args = parser.parse_args()
+    if args.quick:
+        args.anchors = False
+        args.reps = 1
+    wanted = set(args.workloads.split(","))
+
+    skipped_anchors = None
+    if args.anchors:
+        skipped_anchors = ensure_anchors()
+        if skipped_anchors:
+            print(f"anchors not run: {skipped_anchors}", flush=True)
+            args.anchors = False
+
+    info = machine()
+    print(f"machine: {info}", flush=True)
+    feeds_max = 50 if args.quick else 1000
+    servers = Servers(hosts=feeds_max)
+    workroot = Path(tempfile.mkdtemp(prefix="crossposter-bench-"))
+    bench = Bench(args, servers, workroot)
+    anchor_reps = args.anchor_reps if args.anchors else 0
+    try:
+        if "steady" in wanted:
+            bench.steady(50, 0.0, args.reps, anchor_reps)
+            if not args.quick:
+                bench.steady(50, DELAY, args.reps, anchor_reps)
+                bench.steady(1000, 0.0, args.reps, 0)
+                # Each anchor needs over a minute here: one run is enough to see the ratio.
+                bench.steady(1000, DELAY, args.reps, min(anchor_reps, 1))
+        if "new" in wanted:
+            bench.new_posts(args.reps if not args.quick else 1)
+        if "big" in wanted:
+            bench.big_feed(500 if args.quick else 5000, args.reps)
+        if "state" in wanted:
+            if args.quick:
+                bench.state_size(50, 100, 1)
+            else:
+                bench.state_size(1000, 10, args.reps)
+                bench.state_size(1000, 100, args.reps)
+    finally:
+        servers.close()
+        shutil.rmtree(workroot, ignore_errors=True)
+
+    print()
+    print(report(bench.results))
+    if args.json:
+        payload = {
+            "machine": info,
+            "anchors_skipped": skipped_anchors,
+            "results": [{**asdict(m), "median": m.median} for m in bench.results],
+        }
+        args.json.write_text(json.dumps(payload, indent=2))
+    failed = [m for m in bench.results if m.tool == Crossposter.name and any(m.exit_codes)]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
