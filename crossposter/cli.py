@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from crossposter import __version__
-from crossposter.cli_state import add_state_parser, command_state
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -41,9 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_loop_arguments(run)
     add_login_parser(commands)
-    add_state_parser(commands, add_common)
     add_health_parser(commands)
     add_check_parser(commands)
+    commands.add_parser(
+        "config-schema",
+        help="print the JSON Schema of the configuration file, for editors",
+        description="Print the JSON Schema of feeds.yaml. Save it and point your editor at it "
+        "with a `# yaml-language-server: $schema=crossposter.schema.json` line.",
+    )
     return parser
 
 
@@ -93,12 +97,8 @@ def command_run(args: argparse.Namespace) -> int:
 
     if args.loop:
         return command_run_loop(args)
-    from crossposter.signals import stop_on_signals
-
     settings = load_settings(args.config)
-    # The first SIGTERM/SIGINT lets the post in flight finish and ends the run cleanly.
-    with stop_on_signals() as stop:
-        report = run(settings, dry_run=args.dry_run, stop=stop)
+    report = run(settings, dry_run=args.dry_run)
     for feed in report.feeds:
         log_feed(feed)
         if args.dry_run:
@@ -401,6 +401,13 @@ def describe_feed_check(feed) -> str:
     return f"feed {feed.name}: ok, {', '.join(parts)}{notes}"
 
 
+def command_config_schema(args: argparse.Namespace) -> int:
+    from crossposter.schema import config_schema_text
+
+    sys.stdout.write(config_schema_text())
+    return EXIT_OK
+
+
 def say(message: str, end: str = "\n") -> None:
     """A word to the person at the terminal; stdout stays for what they asked to print."""
     print(message, end=end, file=sys.stderr, flush=True)
@@ -411,5 +418,5 @@ COMMANDS = {
     "login": command_login,
     "health": command_health,
     "check": command_check,
-    "state": command_state,
+    "config-schema": command_config_schema,
 }
