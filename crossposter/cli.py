@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from crossposter import __version__
+from crossposter.cli_state import add_state_parser, command_state
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_loop_arguments(run)
     add_login_parser(commands)
+    add_state_parser(commands, add_common)
     add_health_parser(commands)
     add_check_parser(commands)
     commands.add_parser(
@@ -97,8 +99,12 @@ def command_run(args: argparse.Namespace) -> int:
 
     if args.loop:
         return command_run_loop(args)
+    from crossposter.signals import stop_on_signals
+
     settings = load_settings(args.config)
-    report = run(settings, dry_run=args.dry_run)
+    # The first SIGTERM/SIGINT lets the post in flight finish and ends the run cleanly.
+    with stop_on_signals() as stop:
+        report = run(settings, dry_run=args.dry_run, stop=stop)
     for feed in report.feeds:
         log_feed(feed)
         if args.dry_run:
@@ -419,4 +425,5 @@ COMMANDS = {
     "health": command_health,
     "check": command_check,
     "config-schema": command_config_schema,
+    "state": command_state,
 }
