@@ -302,7 +302,8 @@ def command_run_loop(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
 
     def run_pass() -> int:
-        report = run(settings)
+        # A stop during a pass lets the post in flight finish, then the loop ends.
+        report = run(settings, stop=stop)
         for feed in report.feeds:
             log_feed(feed)
         if report.stopped:
