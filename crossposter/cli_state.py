@@ -1,0 +1,183 @@
+"""`crossposter state ...`: the command-line side of looking after the state file.
+
+The work is in crossposter.state_admin; this module only reads arguments and
+prints what it returns. Errors go up to cli.main, which maps them to exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+
+from crossposter.state_admin import ENTRY_STATUSES
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+log = logging.getLogger("crossposter")
+
+
+def add_state_parser(commands, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    state = commands.add_parser(
+        "state",
+        help="look after what crossposter remembers: list, forget, retry, back up",
+        description="Look into the state file and repair it. Commands that change it wait "
+        "for a run using it (up to lock_timeout), like a run does.",
+    )
+    actions = state.add_subparsers(dest="state_command", metavar="ACTION", required=True)
+
+    def action(name: str, help: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(name, help=help, description=help)
+        add_common(parser)
+        return parser
+
+    action("feeds", "list the feeds, their last fetch and how many entries of each status")
+    entries = action("entries", "list recent entries with their status, newest change first")
+    entries.add_argument("--feed", metavar="NAME", help="only this feed's entries")
+    entries.add_argument("--status", choices=ENTRY_STATUSES, help="only entries with this status")
+    entries.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (20)")
+    forget = action("forget", "forget an entry, so the next run announces it again")
+    forget.add_argument("feed", metavar="FEED")
+    forget.add_argument("entry_id", metavar="ENTRY_ID", help="as `state entries` shows it")
+    mark_seen = action(
+        "mark-seen", "record every entry of the feed as seen and drop its pending posts"
+    )
+    mark_seen.add_argument("feed", metavar="FEED")
+    retry = action("retry", "announce failed entries again on the next run")
+    retry.add_argument("feed", metavar="FEED", nargs="?", help="only this feed (default: all)")
+    export = action("export", "write the whole state as JSON (a backup)")
+    export.add_argument("file", metavar="FILE", nargs="?", default="-", help="default: stdout")
+    restore = action("import", "replace the state by a JSON backup made by `state export`")
+    restore.add_argument("file", metavar="FILE")
+
+
+def command_state(args: argparse.Namespace) -> int:
+    from crossposter.config import load_settings
+    from crossposter.errors import NotInState
+
+    settings = load_settings(args.config)
+    try:
+        return ACTIONS[args.state_command](settings, args)
+    except NotInState as error:
+        log.error("%s", error)
+        return EXIT_USAGE
+
+
+def _feeds(settings, args) -> int:
+    from crossposter.state_admin import feeds_overview
+
+    for feed in feeds_overview(settings):
+        when = _when(feed.last_fetch) if feed.last_fetch else "never fetched"
+        counts = ", ".join(f"{count} {status}" for status, count in sorted(feed.counts.items()))
+        note = "" if feed.configured else "  (no longer in the configuration)"
+        print(f"{feed.name}  {feed.url}{note}")
+        print(f"  last fetch: {when}  {feed.last_result or ''}".rstrip())
+        print(f"  entries: {counts or 'none'}")
+    return EXIT_OK
+
+
+def _entries(settings, args) -> int:
+    from crossposter.state_admin import recent_entries
+
+    for entry in recent_entries(settings, feed=args.feed, status=args.status, limit=args.limit):
+        # A seen entry has a reason when an include/exclude rule kept it from being announced.
+        detail = entry.toot_url if entry.status == "posted" else entry.reason
+        print(f"{_when(entry.updated)}  {entry.feed}  {entry.status:<7}  {entry.entry_id}")
+        if entry.title:
+            print(f"    {entry.title}")
+        if detail:
+            print(f"    {'toot' if entry.status == 'posted' else 'reason'}: {detail}")
+    return EXIT_OK
+
+
+def _forget(settings, args) -> int:
+    from crossposter.state_admin import forget
+
+    forget(settings, args.feed, args.entry_id)
+    log.info(
+        "forgot %s of feed %s: the next run announces it if the feed lists it",
+        args.entry_id,
+        args.feed,
+    )
+    return EXIT_OK
+
+
+def _mark_seen(settings, args) -> int:
+    from crossposter.state_admin import mark_seen
+
+    result = mark_seen(settings, args.feed)
+    log.info(
+        "feed %s: %d pending post(s) dropped, %d entries recorded as seen",
+        args.feed,
+        result.pending_dropped,
+        result.entries_recorded,
+    )
+    if result.problem:
+        log.error(
+            "feed %s: %s; entries not yet recorded may still be announced",
+            args.feed,
+            result.problem,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _retry(settings, args) -> int:
+    from crossposter.state_admin import retry
+
+    count = retry(settings, args.feed)
+    log.info(
+        "%d failed entr%s will be announced again on the next run",
+        count,
+        "y" if count == 1 else "ies",
+    )
+    return EXIT_OK
+
+
+def _export(settings, args) -> int:
+    from crossposter.state_admin import export_state
+
+    text = json.dumps(export_state(settings), ensure_ascii=False, indent=1) + "\n"
+    if args.file == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        with open(args.file, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        log.error("%s: cannot write the export: %s", args.file, error.strerror)
+        return EXIT_USAGE
+    log.info("state exported to %s", args.file)
+    return EXIT_OK
+
+
+def _import(settings, args) -> int:
+    from crossposter.state_admin import import_state
+
+    counts = import_state(settings, args.file)
+    log.info(
+        "state replaced from %s: %d feed(s), %d entries",
+        args.file,
+        counts["feeds"],
+        counts["entries"],
+    )
+    return EXIT_OK
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+ACTIONS = {
+    "feeds": _feeds,
+    "entries": _entries,
+    "forget": _forget,
+    "mark-seen": _mark_seen,
+    "retry": _retry,
+    "export": _export,
+    "import": _import,
+}

@@ -1,0 +1,135 @@
+"""What `crossposter state ...` does: look into the state file and repair it by hand.
+
+Commands that change the state take its lock like a run does, so they never
+change it under a run that is posting.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from crossposter.config import FeedConfig, Settings
+from crossposter.errors import FeedError, NotInState, StateError
+from crossposter.fetch import FetchOptions, FetchRequest, fetch_one
+from crossposter.parse import parse_feed
+from crossposter.state import EntryRecord, State, now_utc
+
+ENTRY_STATUSES = ("seen", "pending", "posted", "failed")
+
+
+@dataclass(frozen=True)
+class FeedOverview:
+    name: str
+    url: str
+    configured: bool
+    last_fetch: datetime | None
+    last_result: str | None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MarkSeenResult:
+    pending_dropped: int
+    entries_recorded: int
+    # Why the feed could not be read, when it could not: its unrecorded entries may still go out.
+    problem: str | None = None
+
+
+def feeds_overview(settings: Settings) -> list[FeedOverview]:
+    """Every feed of the state and of the configuration, with its last fetch."""
+    configured = {feed.name: feed for feed in settings.feeds}
+    overview = []
+    with State.open_read_only(settings.state_file) as state:
+        known = {feed.name: feed for feed in state.feeds()}
+        for name in sorted(set(known) | set(configured)):
+            remembered = known.get(name)
+            overview.append(
+                FeedOverview(
+                    name=name,
+                    url=configured[name].url if name in configured else remembered.url,
+                    configured=name in configured,
+                    last_fetch=remembered.last_fetch if remembered else None,
+                    last_result=remembered.last_result if remembered else None,
+                    counts=state.status_counts(name) if remembered else {},
+                )
+            )
+    return overview
+
+
+def recent_entries(
+    settings: Settings, *, feed: str | None = None, status: str | None = None, limit: int = 20
+) -> list[EntryRecord]:
+    with State.open_read_only(settings.state_file) as state:
+        return state.entries(feed, limit=limit, status=status)
+
+
+def forget(settings: Settings, feed: str, entry_id: str) -> None:
+    """The entry is announced again on the next run (if its feed still lists it)."""
+    with _open_for_change(settings) as state:
+        if not state.forget(feed, entry_id):
+            raise NotInState(f"feed {feed!r} has no entry {entry_id!r} in the state")
+
+
+def retry(settings: Settings, feed: str | None = None) -> int:
+    """Failed entries (of one feed, or all) are composed and announced again on the next run."""
+    with _open_for_change(settings) as state:
+        if feed is not None and state.feed(feed) is None:
+            raise NotInState(f"no feed {feed!r} in the state")
+        return state.retry_failed(feed)
+
+
+def mark_seen(settings: Settings, name: str) -> MarkSeenResult:
+    """Nothing of the feed as it is now goes out: pending posts are dropped, entries recorded."""
+    feed = next((feed for feed in settings.feeds if feed.name == name), None)
+    with _open_for_change(settings) as state:
+        if feed is None and state.feed(name) is None:
+            raise NotInState(f"no feed {name!r} in the configuration or the state")
+        dropped = state.drop_pending(name)
+        if feed is None:
+            return MarkSeenResult(dropped, 0, "it is not in the configuration, so it was not read")
+        try:
+            recorded = _record_current_entries(settings, feed, state)
+        except FeedError as error:
+            return MarkSeenResult(dropped, 0, f"the feed could not be read: {error.reason}")
+        return MarkSeenResult(dropped, recorded)
+
+
+def _record_current_entries(settings: Settings, feed: FeedConfig, state: State) -> int:
+    options = FetchOptions(timeout=settings.fetch_timeout, max_bytes=settings.max_feed_bytes)
+    fetched = fetch_one(FetchRequest(name=feed.name, url=feed.url), options)
+    parsed = parse_feed(fetched.content, url=fetched.final_url, headers=fetched.headers)
+    now = now_utc()
+    state.record_fetch(feed.name, feed.url, "ok (state mark-seen)", parsed_at=now)
+    state.mark_seen(feed.name, parsed.entries, at=now)
+    state.touch(feed.name, [entry.id for entry in parsed.entries], at=now)
+    state.save_validators(feed.name, fetched.validators)
+    return len(parsed.entries)
+
+
+def export_state(settings: Settings) -> dict[str, Any]:
+    """A JSON-ready copy of the whole state, for a backup."""
+    if not Path(settings.state_file).exists():
+        raise StateError(f"{settings.state_file}: no state file yet; nothing to export")
+    with State.open_read_only(settings.state_file) as state:
+        return state.export_data()
+
+
+def import_state(settings: Settings, path: str | Path) -> dict[str, int]:
+    """Replace the state by a backup made with export_state; returns how many rows of each."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise StateError(f"{path}: cannot read the backup: {error.strerror}") from None
+    except ValueError as error:
+        raise StateError(f"{path}: not a JSON state export ({error}); nothing changed") from None
+    with _open_for_change(settings) as state:
+        state.replace_with(data)
+    return {table: len(data.get(table) or []) for table in ("feeds", "entries")}
+
+
+def _open_for_change(settings: Settings) -> State:
+    return State.open(settings.state_file, lock_timeout=settings.lock_timeout)

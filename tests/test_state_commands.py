@@ -1,0 +1,206 @@
+"""`crossposter state ...`: a person can see what the tool remembers and repair it."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crossposter.cli import main
+from crossposter.state import State
+
+from support.feed_server import FeedServer
+from support.feeds import rss
+from support.mastodon_api import MastodonAPI
+
+TOKEN = "test-token"
+DAY = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def article(n: int) -> dict:
+    return {
+        "title": f"Article {n}",
+        "link": f"https://blog.example.org/{n}/",
+        "guid": f"https://blog.example.org/?p={n}",
+        "description": f"<p>About {n}.</p>",
+        "pubDate": DAY + timedelta(days=n),
+    }
+
+
+def feed_of(*numbers: int) -> str:
+    return rss([article(n) for n in sorted(numbers, reverse=True)])
+
+
+def guid(n: int) -> str:
+    return f"https://blog.example.org/?p={n}"
+
+
+@pytest.fixture
+def api():
+    with MastodonAPI() as server:
+        yield server
+
+
+@pytest.fixture
+def feeds():
+    with FeedServer() as server:
+        yield server
+
+
+def write_config(folder, api, feeds, state_file="state.sqlite3", extra="") -> str:
+    folder.mkdir(exist_ok=True)
+    path = folder / "feeds.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            instance: {api.base_url}
+            state_file: {state_file}
+            post_retry_seconds: 0.2
+            feeds:
+              - {{name: blog, url: '{feeds.url("/feed")}'{extra}}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+def run(config: str) -> int:
+    return main(["run", "--config", config])
+
+
+def state(*args: str, config: str) -> int:
+    return main(["state", *args, "--config", config])
+
+
+@pytest.fixture
+def posted_and_failed(tmp_path, api, feeds, monkeypatch):
+    """Article 2 posted, article 3 refused by the server (failed)."""
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", TOKEN)
+    feeds.set_feed("/feed", feed_of(1))
+    config = write_config(tmp_path, api, feeds)
+    assert run(config) == 0
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    # Faults fire in order: the first post (article 2) goes through, the second is refused.
+    api.fail_next("POST", "/api/v1/statuses", "delay", seconds=0, create=True)
+    api.fail_next("POST", "/api/v1/statuses", 422, message="Validation failed: Text is odd")
+    assert run(config) == 1
+    assert len(api.statuses) == 1
+    return config
+
+
+def test_feeds_lists_each_feed_with_its_last_fetch_and_counts(posted_and_failed, capsys):
+    capsys.readouterr()
+    assert state("feeds", config=posted_and_failed) == 0
+    out = capsys.readouterr().out
+    assert "blog" in out and "/feed" in out
+    assert "last fetch: 20" in out
+    assert "1 failed" in out and "1 posted" in out and "1 seen" in out
+
+
+def test_entries_show_the_toot_of_a_posted_one_and_the_reason_of_a_failed_one(
+    posted_and_failed, api, capsys
+):
+    capsys.readouterr()
+    assert state("entries", config=posted_and_failed) == 0
+    out = capsys.readouterr().out
+    assert api.statuses[0]["url"] in out
+    assert "Text is odd" in out
+    assert guid(1) in out
+
+    assert state("entries", "--status", "failed", config=posted_and_failed) == 0
+    out = capsys.readouterr().out
+    assert guid(3) in out and guid(2) not in out
+
+    assert state("entries", "--feed", "other", config=posted_and_failed) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_retry_announces_a_failed_entry_again(posted_and_failed, api):
+    assert run(posted_and_failed) == 0, "a failed entry is not retried on every run"
+    assert len(api.statuses) == 1
+    assert state("retry", config=posted_and_failed) == 0
+    assert run(posted_and_failed) == 0
+    assert len(api.statuses) == 2
+    assert "https://blog.example.org/3/" in api.statuses[1]["text"]
+
+
+def test_forget_announces_an_entry_again_even_behind_a_304(posted_and_failed, api, feeds):
+    assert state("forget", "blog", guid(1), config=posted_and_failed) == 0
+    before = len(api.statuses)
+    assert run(posted_and_failed) == 0
+    assert len(api.statuses) == before + 1
+    assert "https://blog.example.org/1/" in api.statuses[-1]["text"]
+
+
+def test_forget_of_an_unknown_entry_is_a_usage_error(posted_and_failed, caplog):
+    assert state("forget", "blog", "nope", config=posted_and_failed) == 2
+    assert "nope" in caplog.text
+
+
+def test_mark_seen_keeps_pending_and_waiting_entries_from_going_out(
+    tmp_path, api, feeds, monkeypatch
+):
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", TOKEN)
+    feeds.set_feed("/feed", feed_of(1))
+    config = write_config(tmp_path, api, feeds, extra=", max_posts_per_run: 1")
+    assert run(config) == 0
+    feeds.set_feed("/feed", feed_of(*range(1, 6)))
+    api.fail_next("POST", "/api/v1/statuses", 500, times=100)
+    assert run(config) == 75  # one pending, three waiting
+    api.clear_faults()
+
+    assert state("mark-seen", "blog", config=config) == 0
+    assert run(config) == 0
+    assert run(config) == 0
+    assert api.statuses == []
+
+
+def test_state_changes_wait_for_a_run_holding_the_lock(posted_and_failed, tmp_path, caplog):
+    with State.open(tmp_path / "state.sqlite3"):
+        assert state("retry", config=posted_and_failed) == 75
+    assert "another crossposter run" in caplog.text
+
+
+def test_export_and_import_round_trip(posted_and_failed, tmp_path, api, feeds, capsys):
+    backup = tmp_path / "backup.json"
+    assert state("export", str(backup), config=posted_and_failed) == 0
+    exported = json.loads(backup.read_text(encoding="utf-8"))
+    assert {row["entry_id"] for row in exported["entries"]} == {guid(1), guid(2), guid(3)}
+
+    elsewhere = write_config(tmp_path / "elsewhere", api, feeds)
+    assert state("import", str(backup), config=elsewhere) == 0
+    capsys.readouterr()
+    assert state("export", config=elsewhere) == 0
+    again = json.loads(capsys.readouterr().out)
+    for document in (exported, again):
+        del document["exported_at"]
+    assert again == exported
+
+    # The restored state remembers everything: nothing is announced twice.
+    posts = len(api.statuses)
+    assert run(elsewhere) == 0
+    assert len(api.statuses) == posts
+
+
+def test_import_of_something_else_is_refused_and_changes_nothing(
+    posted_and_failed, tmp_path, capsys, caplog
+):
+    capsys.readouterr()
+    assert state("export", config=posted_and_failed) == 0
+    before = json.loads(capsys.readouterr().out)
+    for content in (
+        "not json",
+        '{"format": "something"}',
+        '{"format": "crossposter-state", "version": 99}',
+        '{"format": "crossposter-state", "version": 1, "entries": [{"nonsense": 1}]}',
+    ):
+        bad = tmp_path / "bad.json"
+        bad.write_text(content, encoding="utf-8")
+        assert state("import", str(bad), config=posted_and_failed) == 2
+    assert state("export", config=posted_and_failed) == 0
+    after = json.loads(capsys.readouterr().out)
+    del before["exported_at"], after["exported_at"]
+    assert after == before
