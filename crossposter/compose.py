@@ -1,41 +1,58 @@
 """Turning an entry into a toot that Mastodon accepts: pure functions, no I/O.
 
-The budget is spent in this order: the link is never cut; the configured
-hashtags always stay; category hashtags are dropped from the end when the
-title, link and tags alone would not fit; the title is trimmed only when it
-alone leaves no room; the summary gets whatever is left, cut at a sentence or
-word boundary.
+Every length is the one Mastodon's validator computes (`mastodon_length` of
+the whole toot, its content warning included). The room is spent in this
+order: the link is never cut; the configured hashtags always stay; category
+hashtags are dropped from the end when the title, link and tags alone would
+not fit; the title is trimmed only when it alone leaves no room; the summary
+gets whatever is left, cut at a sentence or word boundary.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import regex
 
-from crossposter.hashtags import DEFAULT_SKIPPED_CATEGORIES, hashtags_for
-from crossposter.language import choose_language
-from crossposter.length import (
-    find_mentions,
-    find_urls,
-    grapheme_count,
-    mastodon_length,
+from crossposter.hashtags import (
+    DEFAULT_SKIPPED_CATEGORIES,
+    HASHTAG_RE,
+    find_hashtags,
+    hashtags_for,
+    normalize_tag,
 )
+from crossposter.language import choose_language
+from crossposter.length import find_mentions, find_urls, grapheme_count, mastodon_length
 from crossposter.models import Entry, FeedInfo, InstanceLimits, Toot
 from crossposter.text import clean_title, neutralize_mentions, summary_text
 
 ELLIPSIS = "…"
+# A summary cut shorter than this is left out rather than shown as a scrap.
+MIN_CUT_SUMMARY = 30
 DEFAULT_TEMPLATE = "{title}\n\n{summary}\n\n{url}\n\n{hashtags}"
 TEMPLATE_FIELDS = frozenset(
     {"title", "summary", "url", "hashtags", "author", "feed_title", "categories", "published"}
 )
-_SENTENCE_END = re.compile(r"[.!?…。！？](?=\s)")
-_HASHTAG = re.compile(r"(?<!\S)#\w+")
+# Only a date has a format spec worth giving; on a text field a spec could cut
+# the link (`{url:.20}`) or pad the toot past the limit.
+_FIELDS_WITH_SPEC = frozenset({"published"})
+
+_SENTENCE_END = regex.compile(r"[.!?…](?=\s)|[。！？](?=.)", regex.DOTALL)
+# Scripts written without spaces between words: a cut may fall between two of
+# their characters, or after their punctuation.
+_UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+_UNSPACED_BOUNDARY = regex.compile(
+    rf"(?<=[{_UNSPACED}\u3000-\u303f\uff01-\uff0f\uff1a-\uff1f])(?=[{_UNSPACED}\u3000-\u303f])"
+)
+_CLUSTER = regex.compile(r"\X", regex.DOTALL)
+_WHITESPACE = regex.compile(r"\s+")
+_CUT_DECORATION = " \t\u00a0\u202f,;:–—-"
 
 
 class TemplateError(ValueError):
@@ -43,7 +60,8 @@ class TemplateError(ValueError):
 
 
 class UnpostableEntry(ValueError):
-    """The entry cannot become a toot (no usable link, or a link longer than the limit)."""
+    """The entry cannot become a toot: it has no usable link, or its link (with
+    the configured hashtags and content warning) alone exceeds the limit."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,9 @@ class ComposeOptions:
     content_warning: str = ""
     content_warning_categories: Sequence[str] = ()
 
+    def __post_init__(self) -> None:
+        check_template(self.template)
+
 
 class _Date:
     """Lets `{published:%d/%m/%Y}` work, and render as nothing when the date is unknown."""
@@ -81,13 +102,15 @@ class _Date:
 
 
 def check_template(template: str) -> None:
-    """Refuse a template that could fail or leak when a toot is composed."""
+    """Refuse a template that could fail, leak or lose the link when a toot is composed."""
+    if not isinstance(template, str):
+        raise TemplateError("the template must be text")
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as error:
         raise TemplateError(f"malformed template: {error}") from None
     names = set()
-    for _literal, name, _spec, _conversion in parsed:
+    for _literal, name, spec, conversion in parsed:
         if name is None:
             continue
         if name == "" or not name.isidentifier():
@@ -97,6 +120,17 @@ def check_template(template: str) -> None:
         if name not in TEMPLATE_FIELDS:
             known = ", ".join(sorted(TEMPLATE_FIELDS))
             raise TemplateError(f"unknown template field {{{name}}}; known fields: {known}")
+        if conversion:
+            raise TemplateError(
+                f"template field {{{name}!{conversion}}}: conversions are not allowed"
+            )
+        if spec and name not in _FIELDS_WITH_SPEC:
+            raise TemplateError(
+                f"template field {{{name}:{spec}}}: only {{published}} takes a format, "
+                "such as {published:%d/%m/%Y}"
+            )
+        if spec and "{" in spec:
+            raise TemplateError(f"template field {{{name}}}: its format cannot hold another field")
         names.add(name)
     if "url" not in names:
         raise TemplateError("the template must contain {url}: a toot always links its article")
@@ -112,56 +146,57 @@ def compose(
     options: ComposeOptions,
     limits: InstanceLimits = InstanceLimits(),
 ) -> Toot:
-    """The toot for `entry`, within the instance's limit as Mastodon counts it."""
-    if not entry.link:
-        raise UnpostableEntry("the entry has no usable link")
+    """The toot for `entry`, within the instance's limit as Mastodon counts it.
+
+    Raises UnpostableEntry when the entry has no usable link, or when the link,
+    the configured hashtags and the content warning alone exceed the limit.
+    """
+    link = usable_link(entry.link)
     url_cost = limits.characters_reserved_per_url
     spoiler = _content_warning(entry, options)
-    budget = limits.max_characters - mastodon_length(spoiler)
 
-    title = clean_title(entry.title)
-    summary = summary_text(entry.summary_html, entry.content_html)
-    if options.neutralize_mentions:
-        title = neutralize_mentions(title)
-        summary = neutralize_mentions(summary)
-    if summary and grapheme_count(summary) > 0 and summary.strip() == title.strip():
-        summary = ""  # engines without excerpts repeat the title; once is enough
-    if options.summary_max is not None and grapheme_count(summary) > options.summary_max:
-        summary = shorten(summary, options.summary_max)
+    def measure(fields: Mapping[str, Any]) -> int:
+        return mastodon_length(_render(options.template, fields), spoiler, url_cost=url_cost)
 
-    fixed, from_categories = _hashtags(entry, title, summary, options)
-    fields = {
+    inert = neutralize_mentions if options.neutralize_mentions else _unchanged
+    title = inert(clean_title(entry.title or ""))
+    summary = inert(_summary(entry, title, options.summary_max))
+    categories = [name for name in entry.categories or () if isinstance(name, str)]
+    fields: dict[str, Any] = {
         "title": title,
-        "summary": "",
-        "url": entry.link,
+        "summary": summary,
+        "url": link,
         "hashtags": "",
-        "author": clean_title(entry.author),
-        "feed_title": feed.title,
-        "categories": ", ".join(entry.categories),
+        "author": inert(clean_title(entry.author or "")),
+        "feed_title": inert(clean_title(feed.title or "")),
+        "categories": inert(", ".join(clean_title(name) for name in categories)),
         "published": _Date(entry.published),
     }
+    fixed, from_categories = hashtags_for(
+        categories if options.category_hashtags else (),
+        fixed=options.hashtags,
+        mapping=dict(options.hashtag_map),
+        skip=options.skip_categories,
+        limit=options.max_hashtags,
+        already_in_text=_literal_text(options.template),
+    )
 
-    def length_with(**changes: Any) -> int:
-        return mastodon_length(_render(options.template, {**fields, **changes}), url_cost=url_cost)
+    arranged, tags = _arrange(fields, fixed, from_categories, measure, limits)
+    # A tag the title or summary already shows is not repeated in the tag line;
+    # the room it leaves goes back to the summary when the summary keeps it.
+    shown = _tags_shown(options.template, arranged)
+    repeated = {normalize_tag(tag) for tag in tags} & shown
+    if repeated:
+        kept_fixed = [tag for tag in fixed if normalize_tag(tag) not in repeated]
+        kept_others = [tag for tag in from_categories if normalize_tag(tag) not in repeated]
+        again, again_tags = _arrange(fields, kept_fixed, kept_others, measure, limits)
+        if repeated <= _tags_shown(options.template, again):
+            arranged, tags = again, again_tags
+        else:
+            tags = [tag for tag in tags if normalize_tag(tag) not in repeated]
+            arranged = {**arranged, "hashtags": _tag_line(tags)}
 
-    tags = list(fixed) + list(from_categories)
-    fields["hashtags"] = _tag_line(tags)
-    while len(tags) > len(fixed) and length_with() > budget:
-        tags.pop()
-        fields["hashtags"] = _tag_line(tags)
-
-    if length_with() > budget:
-        fields["title"] = _fit(title, lambda t: length_with(title=t) <= budget)
-        if length_with() > budget:
-            raise UnpostableEntry(
-                f"the link and configured hashtags alone exceed the {limits.max_characters}-"
-                "character limit"
-            )
-
-    if summary:
-        fields["summary"] = _fit(summary, lambda s: length_with(summary=s) <= budget)
-
-    text = _render(options.template, fields)
+    text = _render(options.template, arranged)
     return Toot(
         text=text,
         language=choose_language(
@@ -172,33 +207,110 @@ def compose(
         ),
         visibility=options.visibility,
         spoiler_text=spoiler,
-        hashtags=tuple(f"#{tag}" for tag in tags),
+        hashtags=_hashtags_in(text),
         length=mastodon_length(text, spoiler, url_cost=url_cost),
         limit=limits.max_characters,
     )
 
 
+def usable_link(link: str | None) -> str:
+    """`link` as it goes in the toot, or UnpostableEntry when it is no web link.
+
+    Whitespace inside it is percent-encoded, so Mastodon links all of it.
+    """
+    link = (link or "").strip()
+    if not link:
+        raise UnpostableEntry("the entry has no link")
+    parts = urlsplit(link)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise UnpostableEntry(f"the entry's link {link!r} is not an absolute http(s) URL")
+    return regex.sub(r"[\s\p{Cc}]", lambda match: quote(match.group(0)), link)
+
+
 def shorten(text: str, max_graphemes: int) -> str:
     """`text` cut to at most `max_graphemes`, with an ellipsis, at the best boundary."""
-    return _fit(text, lambda candidate: grapheme_count(candidate) <= max_graphemes)
+    return _fit(text, lambda candidate: grapheme_count(candidate) <= max_graphemes, max_graphemes)
 
 
-def _fit(text: str, fits: Any) -> str:
-    """The longest good cut of `text` that `fits`; '' when not even one word does.
+def _summary(entry: Entry, title: str, summary_max: int | None) -> str:
+    summary = summary_text(entry.summary_html or "", entry.content_html or "")
+    # Engines without excerpts repeat the title, or open the content with it; once is enough.
+    first, _, rest = summary.partition("\n\n")
+    if title and first.strip().casefold() == title.strip().casefold():
+        summary = rest.strip()
+    if summary_max is not None and grapheme_count(summary) > summary_max:
+        summary = shorten(summary, summary_max)
+    return summary
 
-    Cuts fall at sentence ends, else between words, else (for text written
-    without spaces) between grapheme clusters; never inside a URL, mention or
-    hashtag.
+
+def _arrange(
+    fields: Mapping[str, Any],
+    fixed: Sequence[str],
+    optional: Sequence[str],
+    measure: Callable[[Mapping[str, Any]], int],
+    limits: InstanceLimits,
+) -> tuple[dict[str, Any], list[str]]:
+    """The fields within the limit, and the hashtags kept, in the order of the module doc."""
+
+    def fits(candidate: Mapping[str, Any]) -> bool:
+        return measure(candidate) <= limits.max_characters
+
+    summary = fields["summary"]
+    tags = [*fixed, *optional]
+    arranged = {**fields, "summary": "", "hashtags": _tag_line(fixed)}
+    title_fits = fits(arranged)
+    if title_fits:
+        arranged["hashtags"] = _tag_line(tags)
+        while len(tags) > len(fixed) and not fits(arranged):
+            tags.pop()
+            arranged["hashtags"] = _tag_line(tags)
+    else:
+        # The title will be trimmed anyway; category tags may take up to half of its room.
+        arranged["title"] = ""
+        title_room = limits.max_characters - measure(arranged)
+        arranged["hashtags"] = _tag_line(tags)
+        while (
+            len(tags) > len(fixed) and 2 * (limits.max_characters - measure(arranged)) < title_room
+        ):
+            tags.pop()
+            arranged["hashtags"] = _tag_line(tags)
+    if not fits(arranged):
+        raise UnpostableEntry(
+            f"its link, configured hashtags and content warning alone exceed the "
+            f"{limits.max_characters}-character limit"
+        )
+    if not title_fits:
+        arranged["title"] = _fit(
+            fields["title"], lambda t: fits({**arranged, "title": t}), limits.max_characters
+        )
+    if summary:
+        cut = _fit(summary, lambda s: fits({**arranged, "summary": s}), limits.max_characters)
+        # A scrap of a summary reads like a mistake: a summary is whole or worth reading.
+        if cut == summary or grapheme_count(cut) >= MIN_CUT_SUMMARY:
+            arranged["summary"] = cut
+    return arranged, tags
+
+
+def _fit(text: str, fits: Callable[[str], bool], max_cost: int) -> str:
+    """The longest good cut of `text` that `fits`; '' when not even one character does.
+
+    Cuts fall at sentence ends, else between words (or between characters of
+    scripts written without spaces), else, as a last resort, between grapheme
+    clusters; never inside a URL, mention or hashtag. `max_cost` is a length
+    no fitting cut can exceed, so a very long text costs no more than a short one.
     """
     if fits(text):
         return text
-    cuts = _cut_points(text)
-    best = _longest_fitting(cuts, fits)
+    cuts = _cut_points(text, max_cost)
+    best = _longest_fitting([cut for cut in cuts if not cut.grapheme_only], fits)
     if best is None:
-        return ""
+        best = _longest_fitting(cuts, fits)
+        if best is None:
+            return ""
+        return best.render
     sentence_cuts = [cut for cut in cuts if cut.sentence and cut.position <= best.position]
-    # A clean sentence end is better than a few more words, unless it wastes most of the room.
-    if sentence_cuts and sentence_cuts[-1].position >= best.position * 0.6:
+    # A clean sentence end beats a few more words, unless it leaves much of the room unused.
+    if sentence_cuts and len(sentence_cuts[-1].render) >= 0.75 * len(best.render):
         return sentence_cuts[-1].render
     return best.render
 
@@ -207,45 +319,71 @@ def _fit(text: str, fits: Any) -> str:
 class _Cut:
     text: str
     position: int
-    sentence: bool
-    grapheme_cut: bool = False
+    sentence: bool = False
+    grapheme_only: bool = False
 
     @property
     def render(self) -> str:
-        if self.grapheme_cut:
-            return self.text[: self.position] + ELLIPSIS
-        return _with_ellipsis(self.text[: self.position].rstrip(), self.sentence)
+        head = self.text[: self.position].rstrip(_CUT_DECORATION + "\n")
+        if self.sentence and head.endswith((".", "。")):
+            head = head[:-1]
+        if not head:
+            return ""
+        # An ellipsis glued to a link would become part of it: keep them apart.
+        urls = find_urls(head)
+        if urls and urls[-1][1] == len(head):
+            return head + " " + ELLIPSIS
+        return head + ELLIPSIS
 
 
-def _cut_points(text: str) -> list[_Cut]:
-    protected = find_urls(text) + find_mentions(text)
-    protected += [match.span() for match in _HASHTAG.finditer(text)]
+def _cut_points(text: str, max_cost: int) -> list[_Cut]:
+    spans = find_urls(text) + find_mentions(text)
+    # Links and mentions cost little whatever their length; hashtags count in full.
+    discounted = _positions_inside(spans)
+    blocked = discounted | _positions_inside([match.span() for match in HASHTAG_RE.finditer(text)])
 
-    def inside_protected(index: int) -> bool:
-        return any(start < index < end for start, end in protected)
+    # Cluster ends are the only places a cut may fall; past `max_cost` clusters
+    # outside links and mentions nothing can fit, so a huge text costs no more.
+    boundaries: list[int] = []
+    cost = 0
+    for cluster in _CLUSTER.finditer(text):
+        if cluster.start() not in discounted:
+            cost += 1
+        if cost > max_cost + 1:
+            break
+        boundaries.append(cluster.end())
+    reach = boundaries[-1] + 1 if boundaries else 0
 
-    sentence_ends = {match.end() for match in _SENTENCE_END.finditer(text)}
-    cuts = []
-    for match in re.finditer(r"\s+", text):
-        position = match.start()
-        if position == 0 or inside_protected(position):
-            continue
-        cuts.append(_Cut(text, position, sentence=position in sentence_ends))
-    if not cuts:
-        # No spaces at all (Chinese, Japanese): cut between grapheme clusters instead.
-        for cluster in regex.finditer(r"\X", text):
-            position = cluster.end()
-            if position < len(text) and not inside_protected(position):
-                cuts.append(_Cut(text, position, sentence=False, grapheme_cut=True))
-    return cuts
+    sentence_ends = {match.end() for match in _SENTENCE_END.finditer(text, 0, reach)}
+    word_ends = {match.start() for match in _WHITESPACE.finditer(text, 0, reach)}
+    word_ends |= {match.start() for match in _UNSPACED_BOUNDARY.finditer(text, 0, reach)}
+    word_ends |= sentence_ends
+    return [
+        _Cut(
+            text,
+            position,
+            sentence=position in sentence_ends,
+            grapheme_only=position not in word_ends,
+        )
+        for position in boundaries
+        if position < len(text) and position not in blocked
+    ]
 
 
-def _longest_fitting(cuts: list[_Cut], fits: Any) -> _Cut | None:
+def _positions_inside(spans: Sequence[tuple[int, int]]) -> set[int]:
+    """Positions strictly inside a span: cutting there would break it."""
+    inside: set[int] = set()
+    for start, end in spans:
+        inside.update(range(start + 1, end))
+    return inside
+
+
+def _longest_fitting(cuts: list[_Cut], fits: Callable[[str], bool]) -> _Cut | None:
     """Binary search: the length of a cut grows with its position."""
     low, high, best = 0, len(cuts) - 1, None
     while low <= high:
         middle = (low + high) // 2
-        if fits(cuts[middle].render):
+        if cuts[middle].render and fits(cuts[middle].render):
             best = cuts[middle]
             low = middle + 1
         else:
@@ -253,40 +391,46 @@ def _longest_fitting(cuts: list[_Cut], fits: Any) -> _Cut | None:
     return best
 
 
-def _with_ellipsis(head: str, sentence_end: bool) -> str:
-    head = head.rstrip(" ,;:–—-")
-    if sentence_end and head.endswith("."):
-        head = head[:-1]
-    return head + ELLIPSIS
-
-
-def _hashtags(
-    entry: Entry, title: str, summary: str, options: ComposeOptions
-) -> tuple[list[str], list[str]]:
-    template_text = options.template
-    return hashtags_for(
-        entry.categories if options.category_hashtags else (),
-        fixed=options.hashtags,
-        mapping=dict(options.hashtag_map),
-        skip=options.skip_categories,
-        limit=options.max_hashtags,
-        already_in_text=f"{template_text}\n{title}\n{summary}",
-    )
-
-
 def _tag_line(tags: Sequence[str]) -> str:
     return " ".join(f"#{tag}" for tag in tags)
 
 
+def _tags_shown(template: str, fields: Mapping[str, Any]) -> set[str]:
+    """Hashtags the toot shows outside its tag line, as Mastodon matches them."""
+    return {
+        normalize_tag(name) for name in find_hashtags(_render(template, {**fields, "hashtags": ""}))
+    }
+
+
+def _hashtags_in(text: str) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for name in find_hashtags(text):
+        seen.setdefault(normalize_tag(name), f"#{name}")
+    return tuple(seen.values())
+
+
+def _literal_text(template: str) -> str:
+    return "".join(literal for literal, *_ in string.Formatter().parse(template))
+
+
+def _unchanged(text: str) -> str:
+    return text
+
+
 def _content_warning(entry: Entry, options: ComposeOptions) -> str:
-    if not options.content_warning:
-        return ""
-    if not options.content_warning_categories:
-        return options.content_warning.strip()
-    wanted = {name.casefold() for name in options.content_warning_categories}
-    if any(category.casefold() in wanted for category in entry.categories):
-        return options.content_warning.strip()
+    warning = (options.content_warning or "").strip()
+    if not warning or not options.content_warning_categories:
+        return warning
+    wanted = {_category_key(name) for name in options.content_warning_categories}
+    if any(
+        _category_key(name) in wanted for name in entry.categories or () if isinstance(name, str)
+    ):
+        return warning
     return ""
+
+
+def _category_key(name: str) -> str:
+    return " ".join(name.casefold().split())
 
 
 def _render(template: str, fields: Mapping[str, Any]) -> str:

@@ -63,8 +63,11 @@ thousands of generated texts, and the IDNA step against libidn 1.41's
 from __future__ import annotations
 
 import encodings.idna
+import re
 import stringprep
 import unicodedata
+from collections.abc import Iterator
+from typing import Any
 
 import regex
 
@@ -339,12 +342,33 @@ def _is_valid_domain(url_length: int, domain: str) -> bool:
     return url_length <= _MAX_URL_LENGTH
 
 
+# No part of a URL match (domain, path or query) can hold one of these, so
+# matches never cross them; the character before a URL may be one.
+_URL_SEPARATORS = re.compile(r"[\t\n\x0b\x0c\r \x85]+")
+
+
+def _url_candidates(text: str) -> Iterator[Any]:
+    """``_VALID_URL.finditer(text)``, restricted to the words that hold "://".
+
+    Same matches, far faster: the expression backtracks over every long run of
+    letters (a paragraph of Japanese, a row of emoji), and only a word with
+    "://" can hold a URL with a scheme. Matches without a scheme, which Ruby's
+    scan consumes, stay within their word, so each word is scanned on its own.
+    """
+    word_start = 0
+    for separator in [*_URL_SEPARATORS.finditer(text), None]:
+        word_end = separator.start() if separator else len(text)
+        if "://" in text[word_start:word_end]:
+            yield from _VALID_URL.finditer(text, max(word_start - 1, 0), word_end)
+        word_start = separator.end() if separator else len(text)
+
+
 def _extract_urls(text: str) -> list[tuple[int, int]]:
     """``extract_urls_with_indices(text, extract_url_without_protocol: false)``."""
     if ":" not in text:
         return []
     urls = []
-    for m in _VALID_URL.finditer(text):
+    for m in _url_candidates(text):
         if m.group("protocol") is None:
             continue  # the match is still consumed, as in Ruby's String#scan
         url = m.group("url")
