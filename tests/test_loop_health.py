@@ -4,10 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,6 +18,7 @@ from crossposter.signals import StopRequest
 from support.feed_server import FeedServer
 from support.feeds import rss
 from support.mastodon_api import MastodonAPI
+from support.stopping import terminate_when_exists
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -195,27 +192,10 @@ def loopback(tmp_path, monkeypatch):
         yield api, str(config)
 
 
-def terminate_once(path, timeout=10.0):
-    """Send SIGTERM to this process once `path` exists, as `docker stop` would."""
-    unhandled = signal.getsignal(signal.SIGTERM)
-
-    def watch():
-        deadline = time.monotonic() + timeout
-        while not path.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        # Only while crossposter handles SIGTERM: otherwise it would end pytest itself.
-        if signal.getsignal(signal.SIGTERM) is not unhandled:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_run_loop_posts_writes_the_heartbeat_and_stops_on_sigterm(loopback, tmp_path, capsys):
     api, config = loopback
     heartbeat = tmp_path / "data" / "state.sqlite3.heartbeat"
-    watcher = terminate_once(heartbeat)
+    watcher = terminate_when_exists(heartbeat)
 
     assert main(["run", "--loop", "--interval", "1h", "--config", config]) == 0
 
@@ -236,7 +216,7 @@ def test_heartbeat_file_setting_moves_the_heartbeat(loopback, tmp_path):
     _, config = loopback
     with open(config, "a") as file:
         file.write("heartbeat_file: beat.json\n")
-    watcher = terminate_once(tmp_path / "beat.json")
+    watcher = terminate_when_exists(tmp_path / "beat.json")
     assert main(["run", "--loop", "--config", config]) == 0
     watcher.join()
     assert main(["health", "--config", config]) == 0

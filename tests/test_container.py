@@ -1,0 +1,213 @@
+"""The container image and the deployment examples, without a Docker engine: the
+Dockerfile's exact ENTRYPOINT, CMD and HEALTHCHECK run here, with the environment it
+sets and its paths (/config, /data, /run/secrets) moved into a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crossposter.cli import build_parser, main
+
+from support.feed_server import FeedServer
+from support.feeds import rss
+from support.mastodon_api import MastodonAPI
+from support.stopping import terminate_when_exists
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+CONTAINER_PATHS = ("/config", "/data", "/run/secrets")
+
+
+@dataclass
+class Dockerfile:
+    base: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    user: str = ""
+    volumes: list[str] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)
+    entrypoint: list[str] = field(default_factory=list)
+    cmd: list[str] = field(default_factory=list)
+    healthcheck: list[str] = field(default_factory=list)
+
+
+def read_dockerfile(path: Path = ROOT / "Dockerfile") -> Dockerfile:
+    lines = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
+    instructions = " \n".join(lines).replace("\\ \n", " ").splitlines()
+    image = Dockerfile()
+    for instruction in filter(str.strip, instructions):
+        keyword, _, rest = instruction.strip().partition(" ")
+        rest = rest.strip()
+        if keyword == "FROM":
+            image.base = rest
+        elif keyword == "ENV":
+            image.env.update(pair.split("=", 1) for pair in shlex.split(rest))
+        elif keyword == "USER":
+            image.user = rest
+        elif keyword == "VOLUME":
+            image.volumes = json.loads(rest)
+        elif keyword == "RUN":
+            image.runs.append(rest)
+        elif keyword == "ENTRYPOINT":
+            image.entrypoint = json.loads(rest)
+        elif keyword == "CMD":
+            image.cmd = json.loads(rest)
+        elif keyword == "HEALTHCHECK":
+            image.healthcheck = json.loads(rest[rest.index("CMD ") + 4 :])
+    return image
+
+
+def remap(value: str, root: Path) -> str:
+    for container_path in CONTAINER_PATHS:
+        if value == container_path or value.startswith(container_path + "/"):
+            return str(root / container_path.lstrip("/")) + value[len(container_path) :]
+    return value
+
+
+def crossposter_argv(command: list[str], root: Path) -> list[str]:
+    assert command[0] == "crossposter", command
+    return [remap(argument, root) for argument in command[1:]]
+
+
+IMAGE = read_dockerfile()
+
+
+# -- what the image is ------------------------------------------------------------
+
+
+def test_the_image_is_a_slim_python_with_pinned_dependencies():
+    assert IMAGE.base.startswith("python:3.11") and "slim" in IMAGE.base
+    assert any("-c constraints.txt" in run for run in IMAGE.runs)
+
+
+def test_it_runs_as_a_non_root_user_with_the_state_in_a_volume():
+    assert IMAGE.user not in ("", "0", "root")
+    assert IMAGE.volumes == ["/data"]
+    assert IMAGE.env["CROSSPOSTER_STATE_FILE"].startswith("/data/")
+
+
+def test_its_default_command_is_the_loop_and_its_healthcheck_asks_health():
+    command = IMAGE.entrypoint + IMAGE.cmd
+    assert command[:3] == ["crossposter", "run", "--loop"]
+    assert IMAGE.healthcheck[:2] == ["crossposter", "health"]
+    config = command[command.index("--config") + 1]
+    assert IMAGE.healthcheck[IMAGE.healthcheck.index("--config") + 1] == config
+
+
+def test_the_token_comes_from_a_secret_file():
+    assert IMAGE.env["CROSSPOSTER_ACCESS_TOKEN_FILE"].startswith("/run/secrets/")
+    assert not any("ACCESS_TOKEN=" in run for run in IMAGE.runs)
+    assert "CROSSPOSTER_ACCESS_TOKEN" not in IMAGE.env
+
+
+# -- the image's command lines, run here --------------------------------------------
+
+
+@pytest.fixture
+def container(tmp_path, monkeypatch):
+    """The container's world under tmp_path: its env, a mounted config and a secret."""
+    root = tmp_path / "container"
+    with MastodonAPI() as api, FeedServer() as feeds:
+        feeds.set_feed(
+            "/feed",
+            rss([{"title": "Bonjour", "link": "https://blog.example.org/1/", "guid": "p1"}]),
+        )
+        for name, value in IMAGE.env.items():
+            monkeypatch.setenv(name, remap(value, root))
+        config = Path(remap("/config/feeds.yaml", root))
+        config.parent.mkdir(parents=True)
+        config.write_text(
+            f"instance: {api.base_url}\n"
+            f"feeds:\n  - {{name: blog, url: '{feeds.url('/feed')}', backfill: 1}}\n"
+        )
+        secret = Path(remap(IMAGE.env["CROSSPOSTER_ACCESS_TOKEN_FILE"], root))
+        secret.parent.mkdir(parents=True)
+        secret.write_text("test-token\n")
+        Path(remap("/data", root)).mkdir()
+        yield api, root
+
+
+def test_the_image_command_posts_keeps_state_in_data_and_turns_healthy(container):
+    api, root = container
+    healthcheck = crossposter_argv(IMAGE.healthcheck, root)
+    assert main(healthcheck) == 1
+
+    heartbeat = Path(remap(IMAGE.env["CROSSPOSTER_STATE_FILE"], root) + ".heartbeat")
+    watcher = terminate_when_exists(heartbeat)
+    assert main(crossposter_argv(IMAGE.entrypoint + IMAGE.cmd, root)) == 0
+    watcher.join()
+
+    assert len(api.statuses) == 1 and "Bonjour" in api.status_texts()[0]
+    assert Path(remap(IMAGE.env["CROSSPOSTER_STATE_FILE"], root)).is_file()
+    assert main(healthcheck) == 0
+
+
+def test_without_the_secret_the_image_says_which_file_is_missing(container, capsys):
+    _, root = container
+    Path(remap(IMAGE.env["CROSSPOSTER_ACCESS_TOKEN_FILE"], root)).unlink()
+    assert main(crossposter_argv(IMAGE.entrypoint + IMAGE.cmd, root)) == 2
+    assert "crossposter_token: cannot read the token" in capsys.readouterr().err
+
+
+# -- the deployment examples ---------------------------------------------------------
+
+
+def yaml_documents(path: Path) -> list:
+    return [document for document in yaml.safe_load_all(path.read_text()) if document]
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda path: path.name)
+def test_every_yaml_example_parses(path):
+    assert yaml_documents(path)
+
+
+def test_the_compose_service_mounts_what_the_image_expects():
+    service = yaml_documents(EXAMPLES / "compose.yaml")[0]["services"]["crossposter"]
+    assert "./feeds.yaml:/config/feeds.yaml:ro" in service["volumes"]
+    assert any(volume.endswith(":/data") for volume in service["volumes"])
+    (secret,) = service["secrets"]
+    assert IMAGE.env["CROSSPOSTER_ACCESS_TOKEN_FILE"] == f"/run/secrets/{secret}"
+
+
+def test_the_kubernetes_cronjob_mounts_what_the_image_expects():
+    documents = {
+        document["kind"]: document for document in yaml_documents(EXAMPLES / "kubernetes.yaml")
+    }
+    job = documents["CronJob"]
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    build_parser().parse_args(container["args"])
+    mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert "persistentVolumeClaim" in volumes[mounts["/data"]]
+    assert "configMap" in volumes[mounts["/config"]]
+    token_file = Path(IMAGE.env["CROSSPOSTER_ACCESS_TOKEN_FILE"])
+    assert "secret" in volumes[mounts[str(token_file.parent)]]
+    assert pod["securityContext"]["runAsUser"] == int(IMAGE.user)
+
+
+def command_lines() -> list[tuple[str, list[str]]]:
+    """Each crossposter command line an example runs, without the program's path."""
+    found = []
+    cron = (EXAMPLES / "crontab").read_text()
+    for line in cron.splitlines():
+        if line and not line.startswith("#"):
+            found.append(("crontab", shlex.split(line)[5:]))
+    service = (EXAMPLES / "systemd" / "crossposter.service").read_text()
+    for line in service.splitlines():
+        if line.startswith("ExecStart="):
+            found.append(("crossposter.service", shlex.split(line.removeprefix("ExecStart="))))
+    return found
+
+
+@pytest.mark.parametrize(("where", "command"), command_lines(), ids=lambda value: str(value))
+def test_example_command_lines_are_valid_crossposter_commands(where, command):
+    assert command[0].endswith("/crossposter"), where
+    arguments = build_parser().parse_args(command[1:])
+    assert arguments.command == "run"
