@@ -150,7 +150,7 @@ class Settings(BaseSettings):
     feeds: list[FeedConfig] = Field(default_factory=list)
 
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds to connect and between bytes.")
-    fetch_workers: int = Field(8, ge=1, le=64, description="Feeds fetched at the same time.")
+    fetch_workers: int = Field(32, ge=1, le=64, description="Feeds fetched at the same time.")
     max_feed_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     request_timeout: float = Field(30.0, gt=0, description="Seconds for each Mastodon request.")
     post_retry_seconds: float = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -58,8 +59,10 @@ class FetchResult:
 class FetchOptions:
     timeout: float = 20.0
     max_bytes: int = 10 * 1024 * 1024
-    workers: int = 8
+    workers: int = 32
     max_redirects: int = 10
+    # Politeness: feeds that share a host never hold more connections to it than this.
+    per_host: int = 4
 
 
 def is_local(url: str) -> bool:
@@ -76,13 +79,15 @@ def fetch_all(
     if not pending:
         return []
     sessions = _ThreadSessions()
+    hosts = _HostSlots(options.per_host)
     workers = max(1, min(options.workers, len(pending)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-        futures = [
-            pool.submit(_fetch_one_safely, request, options, sessions) for request in pending
-        ]
+        futures = {
+            id(request): pool.submit(_fetch_one_safely, request, options, sessions, hosts)
+            for request in _spread_by_host(pending)
+        }
         results = []
-        for future in futures:
+        for future in (futures[id(request)] for request in pending):
             result = future.result()
             if on_result:
                 on_result(result)
@@ -138,12 +143,45 @@ class _ThreadSessions:
             session.close()
 
 
+class _HostSlots:
+    """A semaphore per host, so many feeds on one host do not open a connection each."""
+
+    def __init__(self, per_host: int) -> None:
+        self._per_host = max(1, per_host)
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
+
+    def slot(self, url: str) -> threading.BoundedSemaphore:
+        host = _host(url)
+        with self._lock:
+            if host not in self._slots:
+                self._slots[host] = threading.BoundedSemaphore(self._per_host)
+            return self._slots[host]
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).netloc or "").lower()
+
+
+def _spread_by_host(requests_: list[FetchRequest]) -> list[FetchRequest]:
+    """Interleave hosts: a worker waiting for a busy host's slot is a worker not fetching."""
+    rank: dict[str, int] = defaultdict(int)
+    keyed = []
+    for index, request in enumerate(requests_):
+        host = _host(request.url)
+        keyed.append((rank[host], index, request))
+        rank[host] += 1
+    return [request for _, _, request in sorted(keyed, key=lambda item: item[:2])]
+
+
 def _fetch_one_safely(
-    request: FetchRequest, options: FetchOptions, sessions: _ThreadSessions
+    request: FetchRequest, options: FetchOptions, sessions: _ThreadSessions, hosts: _HostSlots
 ) -> FetchResult:
     try:
-        session = None if is_local(request.url) else sessions.get()
-        return fetch_one(request, options, session)
+        if is_local(request.url):
+            return fetch_one(request, options)
+        with hosts.slot(request.url):
+            return fetch_one(request, options, sessions.get())
     except FeedError as error:
         return FetchResult(name=request.name, url=request.url, error=error)
     except Exception as error:  # a bug must not stop the other feeds

@@ -1,0 +1,88 @@
+"""The structures behind the benchmark's numbers: per-host limits and batched state writes.
+
+These check behaviour, never time: the timings live in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from crossposter.fetch import FetchOptions, FetchRequest, fetch_all
+from crossposter.models import Entry, Posted, Toot
+from crossposter.state import State
+
+from support.feed_server import FeedServer
+from support.feeds import rss
+
+FEED = rss([{"title": "Hello", "link": "https://b.example/1"}])
+
+
+def test_feeds_on_one_host_share_its_few_connections():
+    with FeedServer() as server:
+        server.set_feed("/feed", FEED)
+        in_flight, peak = 0, 0
+        lock = threading.Lock()
+        original = server.dispatch
+
+        def counting(handler):
+            nonlocal in_flight, peak
+            with lock:
+                in_flight += 1
+                peak = max(peak, in_flight)
+            server.sleep(0.05)
+            try:
+                original(handler)
+            finally:
+                with lock:
+                    in_flight -= 1
+
+        server.dispatch = counting
+        requests = [FetchRequest(f"f{i}", server.url("/feed")) for i in range(8)]
+        results = fetch_all(requests, FetchOptions(workers=8, per_host=2))
+    assert [r.name for r in results] == [f"f{i}" for i in range(8)]
+    assert all(r.error is None for r in results)
+    assert peak == 2
+
+
+def _outside(path) -> sqlite3.Connection:
+    return sqlite3.connect(path, timeout=0)
+
+
+def test_a_batch_commits_its_writes_together_at_its_end(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    with State.open(path) as state:
+        with state.batch():
+            state.record_fetch("blog", "https://b.example/feed", "not modified")
+            state.mark_seen("blog", [Entry(id="a", link=None, title="A")])
+        assert state.known_ids("blog") == {"a"}
+    with State.open(path) as state:
+        assert state.feed("blog").last_result == "not modified"
+
+
+def test_a_write_guarding_a_post_reaches_the_disk_inside_a_batch(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    toot = Toot(text="Hi https://b.example/1", length=25, limit=500)
+    with State.open(path) as state, state.batch():
+        state.record_fetch("blog", "https://b.example/feed", "ok")
+        state.mark_pending("blog", Entry(id="a", link="https://b.example/1", title="A"), "k", toot)
+        # Another process (a crash here) already sees the pending post and what came before.
+        with _outside(path) as other:
+            rows = other.execute("SELECT entry_id, status FROM entries").fetchall()
+        assert rows == [("a", "pending")]
+        state.mark_posted("blog", "a", Posted(id="1", url=None))
+        with _outside(path) as other:
+            assert other.execute("SELECT status FROM entries").fetchone() == ("posted",)
+
+
+def test_a_failed_write_inside_a_batch_keeps_the_others(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    with State.open(path) as state:
+        try:
+            with state.batch():
+                state.record_fetch("blog", "https://b.example/feed", "ok")
+                raise RuntimeError("a bug")
+        except RuntimeError:
+            pass
+    with State.open(path) as state:
+        assert state.feed("blog") is not None
