@@ -57,8 +57,6 @@ _DROPPED = frozenset(
         "figcaption",
     }
 )
-# A summary is prose: a code listing quoted whole would read as noise in a toot.
-_CODE_BLOCKS = frozenset({"pre"})
 # Classes of things blog engines and plugins bolt onto content: the "more" link
 # (WordPress), share buttons and related posts (Jetpack), FeedBurner flares.
 _DROPPED_CLASSES = frozenset({"more-link", "sharedaddy", "jp-relatedposts", "feedflare"})
@@ -185,7 +183,7 @@ def _text_tokens(text: str, in_pre: bool) -> Iterator[str | _Break]:
         yield line
 
 
-def _walk(root: Tag, dropped: frozenset[str] = _DROPPED) -> Iterator[str | _Break]:
+def _walk(root: Tag) -> Iterator[str | _Break]:
     """Text and breaks of `root`, in document order.
 
     Iterative: unclosed tags in malformed feeds can nest thousands deep.
@@ -212,7 +210,7 @@ def _walk(root: Tag, dropped: frozenset[str] = _DROPPED) -> Iterator[str | _Brea
         if not isinstance(child, Tag):
             continue
         name = (child.name or "").lower()
-        if name in dropped or _is_hidden(child) or _DROPPED_CLASSES.intersection(_classes(child)):
+        if name in _DROPPED or _is_hidden(child) or _DROPPED_CLASSES.intersection(_classes(child)):
             continue
         if name == "br":
             yield _BR
@@ -312,21 +310,20 @@ def _soup(markup: str) -> BeautifulSoup:
     return BeautifulSoup(markup + "\n", "html.parser")
 
 
-def html_to_text(html: str, *, code_blocks: bool = True) -> str:
+def html_to_text(html: str) -> str:
     """Plain text of an HTML fragment, paragraphs separated by one blank line.
 
     Scripts, styles, embeds, forms, hidden elements, figure captions, WordPress
-    "more" links and Jetpack/FeedBurner bolt-ons are dropped (and `<pre>` code
-    blocks when `code_blocks` is False); emoji images become their emoji; other
-    images disappear; entities are decoded (also when escaped twice); inline
-    whitespace collapses as a browser would collapse it.
+    "more" links and Jetpack/FeedBurner bolt-ons are dropped; emoji images become
+    their emoji; other images disappear; entities are decoded (also when escaped
+    twice); inline whitespace collapses as a browser would collapse it.
     """
     if not html or not html.strip():
         return ""
     if not _MARKUP.search(html):
         # Plain text: its line breaks are meant, its entities still decoded.
         return _assemble(iter(_plain_tokens(html)))
-    return _assemble(_walk(_soup(html), _DROPPED if code_blocks else _DROPPED | _CODE_BLOCKS))
+    return _assemble(_walk(_soup(html)))
 
 
 _MARKUP = re.compile(r"<[A-Za-z!/?]")
@@ -470,10 +467,9 @@ def summary_text(summary_html: str, content_html: str, max_paragraphs: int = 3) 
     The excerpt (summary/description) wins whenever anything is left of it once
     cleaned; engines that put the whole article in it, or no excerpt at all,
     give their first `max_paragraphs` paragraphs (all of them when it is < 1).
-    Code blocks (`<pre>`) are left out.
     """
     for candidate in (summary_html or "", content_html or ""):
-        text = strip_cruft(html_to_text(candidate, code_blocks=False))
+        text = strip_cruft(html_to_text(candidate))
         if not text:
             continue
         if max_paragraphs >= 1:
