@@ -171,6 +171,10 @@ def print_previews(feed) -> None:
             print(f"--- content warning: {toot.spoiler_text}")
         print(toot.text)
         print()
+    for entry, reason in feed.filtered:
+        print(f"=== {feed.name}: {entry.title or entry.id}")
+        print(f"--- not announced: {reason}")
+        print()
 
 
 class JsonFormatter(logging.Formatter):

@@ -88,6 +88,8 @@ class Toot:
     hashtags: tuple[str, ...] = ()
     length: int = 0
     limit: int = 500
+    # Media already uploaded for it; kept with the pending post so a retry never uploads twice.
+    media_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,3 +114,5 @@ class FeedReport:
     temporary_failure: bool = False
     permanent_failure: bool = False
     previews: list[tuple[Entry, Toot]] = field(default_factory=list)
+    # Entries an include/exclude rule kept from being announced, with that rule in words.
+    filtered: list[tuple[Entry, str]] = field(default_factory=list)

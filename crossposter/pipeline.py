@@ -9,23 +9,28 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from crossposter.accounts import Account, account_of, with_token
 from crossposter.compose import UnpostableEntry, compose
-from crossposter.config import FeedConfig, Settings
+from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
 from crossposter.dedupe import select_new
 from crossposter.errors import (
     AuthenticationFailed,
-    ConfigError,
     FeedError,
+    ImageUnavailable,
     LookupRefused,
     PublishError,
     RateLimited,
+    RejectedPost,
     TemporaryPublishError,
 )
 from crossposter.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
+from crossposter.filters import skip_reason
+from crossposter.images import choose_image
 from crossposter.instance import fetch_limits
+from crossposter.media import download_image
 from crossposter.models import Entry, FeedInfo, FeedReport, InstanceLimits, ParsedFeed, Toot
 from crossposter.parse import parse_feed
 from crossposter.publish import Publisher, PublishOptions, idempotency_key
@@ -34,7 +39,6 @@ from crossposter.state import PendingPost, State, now_utc
 log = logging.getLogger(__name__)
 
 LIMITS_MAX_AGE = timedelta(days=1)
-DEFAULT_ACCOUNT = "default"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -60,14 +64,13 @@ class RunReport:
         return EXIT_OK
 
 
-PublisherFactory = Callable[[Settings], Publisher]
+PublisherFactory = Callable[[Settings, Account], Publisher]
 
 
-def default_publisher(settings: Settings) -> Publisher:
-    token = settings.access_token.get_secret_value() if settings.access_token else ""
+def default_publisher(settings: Settings, account: Account) -> Publisher:
     return Publisher(
-        settings.instance_url,
-        token,
+        account.instance_url,
+        account.token or "",
         PublishOptions(
             request_timeout=settings.request_timeout,
             retry_seconds=settings.post_retry_seconds,
@@ -88,16 +91,23 @@ def run(
     Setting `stop` (from a signal handler) ends the run early but cleanly: the
     request in flight is finished, nothing new is sent, the state stays consistent.
     """
-    if not dry_run and not settings.access_token:
-        raise ConfigError(
-            "no access token: export CROSSPOSTER_ACCESS_TOKEN (see `crossposter login`)"
-        )
+    accounts = {feed.name: account_of(settings, feed) for feed in settings.feeds}
+    if not dry_run:
+        # Every token a run will need is read before anything happens, so a missing one
+        # is a configuration error and not a half-done run.
+        used = {feed.account or DEFAULT_ACCOUNT for feed in settings.enabled_feeds}
+        ready = {
+            account.name: with_token(settings, account)
+            for account in accounts.values()
+            if account.name in used
+        }
+        accounts = {name: ready.get(account.name, account) for name, account in accounts.items()}
     if dry_run:
         state = State.open_read_only(settings.state_file)
     else:
         state = State.open(settings.state_file, lock_timeout=settings.lock_timeout)
     with state:
-        return _Pass(settings, state, dry_run, publisher_factory, stop).run()
+        return _Pass(settings, state, dry_run, publisher_factory, stop, accounts).run()
 
 
 class _Pass:
@@ -110,6 +120,7 @@ class _Pass:
         dry_run: bool,
         publisher_factory: PublisherFactory,
         stop: threading.Event | None = None,
+        accounts: dict[str, Account] | None = None,
     ):
         self.settings = settings
         self.state = state
@@ -117,8 +128,14 @@ class _Pass:
         self.publisher_factory = publisher_factory
         self.stop = stop or threading.Event()
         self.report = RunReport()
-        self._publisher: Publisher | None = None
-        self._limits: InstanceLimits | None = None
+        # Feed name → the account it posts to.
+        self.accounts = accounts or {
+            feed.name: account_of(settings, feed) for feed in settings.feeds
+        }
+        self._publishers: dict[str, Publisher] = {}
+        self._limits: dict[str, InstanceLimits] = {}
+        # Account name → why it posts nothing more this run (rate limit, refused token).
+        self._stopped: dict[str, str] = {}
 
     def run(self) -> RunReport:
         feeds = self.settings.enabled_feeds
@@ -129,24 +146,22 @@ class _Pass:
             workers=self.settings.fetch_workers,
         )
         results = {result.name: result for result in fetch_all(requests, options)}
-        # One commit for the whole pass; the writes that guard a post still commit at once.
-        with self.state.batch():
-            for feed in feeds:
-                feed_report = FeedReport(name=feed.name)
-                self.report.feeds.append(feed_report)
-                if self._stop_requested():
-                    feed_report.errors.append("not handled: the run was interrupted")
-                    feed_report.temporary_failure = True
-                    continue
-                try:
-                    self._handle_feed(feed, results[feed.name], feed_report)
-                except FeedError as error:
-                    self._feed_failed(feed_report, error)
-                except Exception as error:  # a bug in one feed's handling must not stop the others
-                    log.debug("feed %s: unexpected error", feed.name, exc_info=True)
-                    self._feed_failed(
-                        feed_report, FeedError(f"unexpected error: {type(error).__name__}: {error}")
-                    )
+        for feed in feeds:
+            feed_report = FeedReport(name=feed.name)
+            self.report.feeds.append(feed_report)
+            if self._stop_requested():
+                feed_report.errors.append("not handled: the run was interrupted")
+                feed_report.temporary_failure = True
+                continue
+            try:
+                self._handle_feed(feed, results[feed.name], feed_report)
+            except FeedError as error:
+                self._feed_failed(feed_report, error)
+            except Exception as error:  # a bug in one feed's handling must not stop the others
+                log.debug("feed %s: unexpected error", feed.name, exc_info=True)
+                self._feed_failed(
+                    feed_report, FeedError(f"unexpected error: {type(error).__name__}: {error}")
+                )
         return self.report
 
     def _stop_requested(self) -> bool:
@@ -200,9 +215,12 @@ class _Pass:
         first_run: bool,
         report: FeedReport,
     ) -> None:
+        known = self.state.known_ids(feed.name)
+        report.filtered = self._filtered(feed, parsed.entries, known, first_run)
+        filtered_ids = {entry.id for entry, _ in report.filtered}
         selection = select_new(
-            parsed.entries,
-            self.state.known_ids(feed.name),
+            [entry for entry in parsed.entries if entry.id not in filtered_ids],
+            known,
             first_run=first_run,
             backfill=feed.backfill,
             max_posts=feed.max_posts_per_run,
@@ -213,6 +231,7 @@ class _Pass:
             now = now_utc()
             self.state.record_fetch(feed.name, feed.url, "ok", parsed_at=now)
             self.state.mark_seen(feed.name, selection.mark_seen, at=now)
+            self.state.mark_filtered(feed.name, report.filtered, at=now)
             self.state.touch(feed.name, [entry.id for entry in parsed.entries], at=now)
 
         all_handled = not selection.waiting
@@ -228,10 +247,29 @@ class _Pass:
         if removed:
             log.debug("feed %s: forgot %d entries long gone from it", feed.name, removed)
 
+    def _filtered(
+        self, feed: FeedConfig, entries: tuple[Entry, ...], known: set[str], first_run: bool
+    ) -> list[tuple[Entry, str]]:
+        """The new entries an include/exclude rule skips, each with that rule."""
+        entry_filter = feed.entry_filter()
+        # A first run without backfill announces nothing: there is nothing to filter.
+        if first_run and not feed.backfill:
+            return []
+        skipped: dict[str, tuple[Entry, str]] = {}
+        for entry in entries:
+            if entry.id in known or entry.id in skipped:
+                continue
+            reason = skip_reason(entry, entry_filter)
+            if reason:
+                log.info("feed %s: not announcing %r: %s", feed.name, entry.title, reason)
+                skipped[entry.id] = (entry, reason)
+        return list(skipped.values())
+
     def _announce(self, feed: FeedConfig, info: FeedInfo, entry: Entry, report: FeedReport) -> bool:
         """Compose and post one entry; False when it must be tried again on a later run."""
+        limits = self.limits(feed.name)
         try:
-            toot = compose(entry, info, feed.compose_options(), self.limits())
+            toot = compose(entry, info, feed.compose_options(), limits)
         except UnpostableEntry as error:
             log.warning("feed %s: skipping %r: %s", feed.name, entry.title or entry.id, error)
             report.skipped += 1
@@ -241,11 +279,12 @@ class _Pass:
         if self.dry_run:
             report.previews.append((entry, toot))
             return True
-        if self._stop_requested() or self.report.stopped:
-            # Work is left for the next run: the exit code must say so (75), not "done".
-            report.temporary_failure = True
+        if self._halted(feed.name):
             return False
-        key = idempotency_key(self.settings.instance_url, DEFAULT_ACCOUNT, feed.name, entry.id)
+        if feed.image:
+            toot = self._with_image(feed.name, entry, toot, limits)
+        account = self.accounts[feed.name]
+        key = idempotency_key(account.instance_url, account.name, feed.name, entry.id)
         self.state.mark_pending(feed.name, entry, key, toot)
         return self._publish(feed.name, entry.id, entry.title or entry.id, toot, key, report)
 
@@ -256,7 +295,7 @@ class _Pass:
                     (Entry(id=pending.entry_id, link=None, title="(pending retry)"), pending.toot)
                 )
                 continue
-            if self._stop_requested() or self.report.stopped:
+            if self._halted(feed.name):
                 report.temporary_failure = True
                 return
             log.info("feed %s: retrying pending post of %s", feed.name, pending.entry_id)
@@ -265,7 +304,9 @@ class _Pass:
     def _retry_one(self, feed: str, pending: PendingPost, report: FeedReport) -> None:
         if self._beyond_idempotency_window(pending) and pending.link:
             try:
-                found = self.publisher().find_posted(pending.link, pending.pending_since, self.stop)
+                found = self.publisher(feed).find_posted(
+                    pending.link, pending.pending_since, self.stop
+                )
             except LookupRefused as error:
                 # Posting blindly could announce it twice: it stays pending until a person acts.
                 log.error("feed %s: %s stays pending: %s", feed, pending.entry_id, error)
@@ -302,15 +343,26 @@ class _Pass:
     def _publish(
         self, feed: str, entry_id: str, label: str, toot: Toot, key: str, report: FeedReport
     ) -> bool:
-        if self._stop_requested() or self.report.stopped:
+        if self._halted(feed):
             report.temporary_failure = True
             return False
         try:
-            posted = self.publisher().post(toot, key, self.stop)
+            posted = self.publisher(feed).post(toot, key, self.stop)
         except (RateLimited, TemporaryPublishError, AuthenticationFailed) as error:
             self._publish_failed_for_the_run(feed, label, error, report)
             return False
         except PublishError as error:
+            if isinstance(error, RejectedPost) and toot.media_ids:
+                # An image never costs the post: its media may have expired or been refused.
+                log.warning(
+                    "feed %s: %r refused with its image (%s); posting it without",
+                    feed,
+                    label,
+                    error,
+                )
+                return self._publish(
+                    feed, entry_id, label, replace(toot, media_ids=()), key, report
+                )
             self.state.mark_failed(feed, entry_id, str(error))
             log.error("feed %s: %r not posted: %s", feed, label, error)
             report.errors.append(str(error))
@@ -327,16 +379,20 @@ class _Pass:
         """A failure that leaves the entry pending; some also stop posting for the run."""
         if isinstance(error, RateLimited):
             reset = error.reset_at.isoformat(timespec="seconds") if error.reset_at else "unknown"
-            self.report.stopped = f"rate limited until {reset}"
+            self._stop_account(feed, f"rate limited until {reset}")
             self.report.rate_limit_reset = error.reset_at
-            log.warning("rate limited by the instance; posting resumes after %s", reset)
+            log.warning(
+                "%s: rate limited by the instance; posting resumes after %s",
+                self._account_label(feed),
+                reset,
+            )
             report.temporary_failure = True
         elif isinstance(error, TemporaryPublishError):
             log.warning("feed %s: %r stays pending: %s", feed, label, error)
             report.errors.append(str(error))
             report.temporary_failure = True
         elif isinstance(error, AuthenticationFailed):
-            self.report.stopped = str(error)
+            self._stop_account(feed, str(error))
             log.error("%s", error)
             report.errors.append("access token refused")
             report.permanent_failure = True
@@ -354,14 +410,48 @@ class _Pass:
 
     # -- shared per run --------------------------------------------------------
 
-    def limits(self) -> InstanceLimits:
-        if self._limits is None:
-            self._limits = self._load_limits()
-            self.report.limits = self._limits
-        return self._limits
+    def _halted(self, feed: str) -> bool:
+        """Whether nothing more may be posted for `feed`: a stop request, or its account stopped."""
+        return self._stop_requested() or self.accounts[feed].name in self._stopped
 
-    def _load_limits(self) -> InstanceLimits:
-        instance = self.settings.instance_url
+    def _stop_account(self, feed: str, why: str) -> None:
+        account = self.accounts[feed].name
+        self._stopped[account] = why
+        self.report.stopped = "; ".join(
+            why if name == DEFAULT_ACCOUNT else f"account {name}: {why}"
+            for name, why in self._stopped.items()
+        )
+
+    def _account_label(self, feed: str) -> str:
+        account = self.accounts[feed]
+        return (
+            account.instance_url if account.name == DEFAULT_ACCOUNT else f"account {account.name}"
+        )
+
+    def _with_image(self, feed: str, entry: Entry, toot: Toot, limits: InstanceLimits) -> Toot:
+        """`toot` with the entry's image uploaded and attached; without it if anything fails."""
+        image = choose_image(entry, limits)
+        if image is None:
+            return toot
+        try:
+            data = download_image(image, limits, timeout=self.settings.fetch_timeout)
+            media_id = self.publisher(feed).upload_image(data, image.alt)
+        except ImageUnavailable as error:
+            log.warning(
+                "feed %s: %r goes out without its image: %s", feed, entry.title or entry.id, error
+            )
+            return toot
+        return replace(toot, media_ids=(media_id,))
+
+    def limits(self, feed: str) -> InstanceLimits:
+        """The limits of the instance `feed` posts to, asked once per run and instance."""
+        instance = self.accounts[feed].instance_url
+        if instance not in self._limits:
+            self._limits[instance] = self._load_limits(instance)
+            self.report.limits = self.report.limits or self._limits[instance]
+        return self._limits[instance]
+
+    def _load_limits(self, instance: str) -> InstanceLimits:
         cached = self.state.cached_limits(instance, LIMITS_MAX_AGE)
         if cached:
             return cached
@@ -373,7 +463,8 @@ class _Pass:
             self.state.save_limits(instance, limits)
         return limits
 
-    def publisher(self) -> Publisher:
-        if self._publisher is None:
-            self._publisher = self.publisher_factory(self.settings)
-        return self._publisher
+    def publisher(self, feed: str) -> Publisher:
+        account = self.accounts[feed]
+        if account.name not in self._publishers:
+            self._publishers[account.name] = self.publisher_factory(self.settings, account)
+        return self._publishers[account.name]

@@ -3,10 +3,19 @@ for each entry a rule skips."""
 
 from __future__ import annotations
 
+import sqlite3
+import textwrap
+from types import SimpleNamespace
+
 import pytest
 
+from crossposter.cli import main
 from crossposter.filters import EntryFilter, Rules, skip_reason
 from crossposter.models import Entry
+
+from support.feed_server import FeedServer
+from support.feeds import rss
+from support.mastodon_api import MastodonAPI
 
 
 def entry(title="Hello", categories=(), author="") -> Entry:
@@ -138,3 +147,105 @@ def test_blank_rules_are_no_rules():
 def test_a_broken_regular_expression_is_refused_with_its_text():
     with pytest.raises(ValueError, match=r"'\[unclosed' is not a valid regular expression"):
         Rules.of(title=["[unclosed"])
+
+
+# -- in a run -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def blog(tmp_path, monkeypatch):
+    """A feed seen once, with include/exclude rules; `publish(*items)` adds entries."""
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "test-token")
+    with FeedServer() as feeds, MastodonAPI() as api:
+        items = [{"title": "Old", "link": "https://blog.example.org/old/"}]
+        feeds.set_feed("/feed", rss(items))
+        config = tmp_path / "feeds.yaml"
+        config.write_text(
+            textwrap.dedent(
+                f"""
+                instance: {api.base_url}
+                state_file: state.sqlite3
+                feeds:
+                  - name: blog
+                    url: {feeds.url("/feed")}
+                    include: {{categories: [Python, Rust]}}
+                    exclude: {{title: '^\\[Sponsored\\]'}}
+                """
+            ),
+            encoding="utf-8",
+        )
+        assert main(["run", "--config", str(config)]) == 0
+
+        def publish(*new_items):
+            items[:0] = new_items
+            feeds.set_feed("/feed", rss(items))
+
+        yield SimpleNamespace(config=str(config), api=api, publish=publish, state=tmp_path)
+
+
+NEW_POSTS = [
+    {"title": "Typing in Python", "link": "https://blog.example.org/1/", "categories": ["Python"]},
+    {"title": "[Sponsored] A VPN", "link": "https://blog.example.org/2/", "categories": ["Rust"]},
+    {"title": "My holidays", "link": "https://blog.example.org/3/", "categories": ["Life"]},
+]
+
+
+def test_only_entries_the_rules_let_through_are_announced(blog):
+    blog.publish(*NEW_POSTS)
+    assert main(["run", "--config", blog.config]) == 0
+    assert [status["text"].splitlines()[0] for status in blog.api.statuses] == ["Typing in Python"]
+
+
+def test_a_filtered_entry_is_remembered_as_seen_with_the_rule_that_skipped_it(blog, capsys):
+    blog.publish(*NEW_POSTS)
+    assert main(["run", "--config", blog.config]) == 0
+    with sqlite3.connect(blog.state / "state.sqlite3") as db:
+        rows = dict(db.execute("SELECT title, status || ': ' || COALESCE(reason, '') FROM entries"))
+    assert rows["[Sponsored] A VPN"] == "seen: excluded: title matching '^\\\\[Sponsored\\\\]'"
+    assert rows["My holidays"] == "seen: not included: matches none of categories 'Python', 'Rust'"
+    assert rows["Typing in Python"] == "posted: "
+
+    capsys.readouterr()
+    assert main(["state", "entries", "--config", blog.config]) == 0
+    assert "reason: not included: matches none of categories" in capsys.readouterr().out
+    # Seen, so a later run does not consider them again.
+    assert main(["run", "--config", blog.config]) == 0
+    assert len(blog.api.statuses) == 1
+
+
+def test_dry_run_says_which_entries_a_rule_skips_and_why(blog, capsys):
+    blog.publish(*NEW_POSTS)
+    capsys.readouterr()
+    assert main(["run", "--dry-run", "--config", blog.config]) == 0
+    out = capsys.readouterr().out
+    assert "=== blog: My holidays\n--- not announced: not included: matches none of" in out
+    assert "=== blog: [Sponsored] A VPN\n--- not announced: excluded: title matching" in out
+
+
+def test_filtered_entries_leave_room_for_the_others_in_max_posts_per_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "test-token")
+    posts = [
+        {"title": f"Post {n}", "link": f"https://b.example/{n}/", "categories": [category]}
+        for n, category in enumerate(["Python", "Life", "Life", "Python"])
+    ]
+    with FeedServer() as feeds, MastodonAPI() as api:
+        feeds.set_feed("/feed", rss(posts))
+        config = tmp_path / "feeds.yaml"
+        config.write_text(
+            f"instance: {api.base_url}\nfeeds:\n  - {{name: b, url: '{feeds.url('/feed')}', "
+            "backfill: 2, max_posts_per_run: 2, exclude: {categories: Life}}\n",
+            encoding="utf-8",
+        )
+        assert main(["run", "--config", str(config)]) == 0
+        assert sorted(s["text"].splitlines()[0] for s in api.statuses) == ["Post 0", "Post 3"]
+
+
+def test_a_broken_title_pattern_is_a_configuration_error(tmp_path, caplog):
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "instance: https://mastodon.example\n"
+        "feeds: [{name: b, url: feed.xml, include: {title: '[unclosed'}}]\n",
+        encoding="utf-8",
+    )
+    assert main(["run", "--dry-run", "--config", str(config)]) == 2
+    assert "not a valid regular expression" in caplog.text

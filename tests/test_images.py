@@ -3,15 +3,23 @@ instance — or, when anything about it fails, a reason and no image."""
 
 from __future__ import annotations
 
+import sqlite3
+import textwrap
+
 import pytest
 from mastodon import Mastodon
 
+from crossposter.accounts import Account
+from crossposter.cli import main
+from crossposter.config import load_settings
 from crossposter.errors import ImageUnavailable
 from crossposter.images import choose_image, cut_description
 from crossposter.instance import limits_from_documents
 from crossposter.media import ImageFile, download_image, sniff_type, upload_image
 from crossposter.models import Entry, ImageRef, InstanceLimits
 from crossposter.parse import parse_feed
+from crossposter.pipeline import run
+from crossposter.publish import Publisher, PublishOptions
 
 from support.feed_server import FeedServer
 from support.feeds import rss
@@ -383,3 +391,140 @@ def test_a_refused_upload_is_an_unavailable_image(api, fault, reason):
     api.fail_next("POST", "/api/v2/media", fault)
     with pytest.raises(ImageUnavailable, match=reason):
         upload_image(client(api), CAT, "A cat", sleep=pytest.fail)
+
+
+# -- a run with `image: true` -----------------------------------------------------------
+
+
+@pytest.fixture
+def blog(tmp_path, api, server, monkeypatch):
+    """A feed with `image: true`, already seen once; `publish(*items)` adds entries."""
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "test-token")
+    monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0.2")
+    items = [{"title": "Old", "link": "https://blog.example.org/old/"}]
+    server.set_feed("/feed", rss(items))
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            instance: {api.base_url}
+            state_file: state.sqlite3
+            feeds:
+              - {{name: blog, url: '{server.url("/feed")}', image: true}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    assert main(["run", "--config", str(config)]) == 0
+
+    def publish(*new_items):
+        items[:0] = new_items
+        server.set_feed("/feed", rss(items))
+
+    blog.publish = publish
+    blog.config = str(config)
+    return blog
+
+
+def article(n: int, **extra) -> dict:
+    return {"title": f"Article {n}", "link": f"https://blog.example.org/{n}/", **extra}
+
+
+def attached(api, status) -> list[tuple[str | None, str]]:
+    return [(api.media[i]["description"], api.media[i]["type"]) for i in status["media_ids"]]
+
+
+def test_the_image_goes_with_the_toot_described(blog, api, server):
+    server.set_feed("/img/1.png", PNG, content_type="image/png")
+    blog.publish(article(1, enclosure={"url": server.url("/img/1.png"), "type": "image/png"}))
+    assert main(["run", "--config", blog.config]) == 0
+    [status] = api.statuses
+    assert attached(api, status) == [("Article 1", "image")]
+
+
+def test_an_image_still_processing_is_waited_for_before_the_toot(blog, api, server):
+    api.media_processing_polls = 2
+    server.set_feed("/img/1.png", PNG, content_type="image/png")
+    blog.publish(article(1, content=f'<p><img src="{server.url("/img/1.png")}" alt="Sunset"></p>'))
+
+    def publisher(settings, account: Account) -> Publisher:
+        return Publisher(account.instance_url, account.token, PublishOptions(), sleep=lambda _: 0)
+
+    report = run(load_settings(blog.config), publisher_factory=publisher)
+    assert report.exit_code == 0
+    [status] = api.statuses
+    assert attached(api, status) == [("Sunset", "image")]
+
+
+@pytest.mark.parametrize(
+    ("serve", "reason"),
+    [
+        (lambda s: s.set_large("/img/1.png", 17 * 1024 * 1024, content_type="image/png"), "larger"),
+        (lambda s: s.set_feed("/img/1.png", b"<html>", content_type="text/html"), "text/html"),
+        (lambda s: s.set_reset("/img/1.png"), "unreachable"),
+        (lambda s: None, "HTTP 404"),
+    ],
+    ids=["too big", "wrong type", "unreachable", "gone"],
+)
+def test_an_image_that_fails_never_costs_the_post(blog, api, server, caplog, serve, reason):
+    serve(server)
+    blog.publish(article(1, enclosure={"url": server.url("/img/1.png"), "type": "image/png"}))
+    assert main(["run", "--config", blog.config]) == 0
+    [status] = api.statuses
+    assert status["media_ids"] == []
+    assert "goes out without its image" in caplog.text and reason in caplog.text
+
+
+def test_a_refused_upload_never_costs_the_post(blog, api, server, caplog):
+    server.set_feed("/img/1.png", PNG, content_type="image/png")
+    api.fail_next("POST", "/api/v2/media", 422)
+    blog.publish(article(1, enclosure={"url": server.url("/img/1.png"), "type": "image/png"}))
+    assert main(["run", "--config", blog.config]) == 0
+    [status] = api.statuses
+    assert status["media_ids"] == []
+    assert "image upload failed: HTTP 422" in caplog.text
+
+
+def test_a_post_left_pending_keeps_its_uploaded_image(blog, api, server, tmp_path):
+    server.set_feed("/img/1.png", PNG, content_type="image/png")
+    api.fail_next("POST", "/api/v1/statuses", 503, times=1000)
+    blog.publish(article(1, enclosure={"url": server.url("/img/1.png"), "type": "image/png"}))
+    assert main(["run", "--config", blog.config]) == 75
+    with sqlite3.connect(tmp_path / "state.sqlite3") as db:
+        [(status, toot)] = db.execute("SELECT status, toot FROM entries WHERE title = 'Article 1'")
+    [media_id] = api.media
+    assert status == "pending" and media_id in toot
+
+    api.clear_faults()
+    assert main(["run", "--config", blog.config]) == 0
+    [status] = api.statuses
+    assert status["media_ids"] == [media_id]
+    assert api.count("POST", "/api/v2/media") == 1
+
+
+def test_a_toot_refused_with_its_image_goes_out_without_it(blog, api, server, caplog):
+    server.set_feed("/img/1.png", PNG, content_type="image/png")
+    # As a server answers an attachment it has since deleted (unattached media expire).
+    api.fail_next("POST", "/api/v1/statuses", 422, message="Validation failed: media not found")
+    blog.publish(article(1, enclosure={"url": server.url("/img/1.png"), "type": "image/png"}))
+    assert main(["run", "--config", blog.config]) == 0
+    [status] = api.statuses
+    assert status["media_ids"] == []
+    assert "refused with its image" in caplog.text
+
+
+def test_without_image_true_no_image_is_fetched(tmp_path, api, server, monkeypatch):
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "test-token")
+    server.set_feed("/img/1.png", PNG, content_type="image/png")
+    enclosure = {"url": server.url("/img/1.png"), "type": "image/png"}
+    server.set_feed("/feed", rss([article(1, enclosure=enclosure)]))
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        f"instance: {api.base_url}\nstate_file: s.sqlite3\n"
+        f"feeds: [{{name: blog, url: '{server.url('/feed')}', backfill: 1}}]\n",
+        encoding="utf-8",
+    )
+    assert main(["run", "--config", str(config)]) == 0
+    [status] = api.statuses
+    assert status["media_ids"] == []
+    assert server.count("GET", "/img/1.png") == 0

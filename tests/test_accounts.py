@@ -1,0 +1,200 @@
+"""Several accounts in one configuration: each feed posts to its own account, with
+that account's token, limits and rate limit."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from crossposter.cli import main
+from crossposter.publish import idempotency_key
+
+from support.feed_server import FeedServer
+from support.feeds import rss
+from support.mastodon_api import MastodonAPI
+
+
+@pytest.fixture
+def feeds():
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def home():
+    with MastodonAPI(valid_tokens={"home-token"}) as api:
+        yield api
+
+
+@pytest.fixture
+def work():
+    with MastodonAPI(valid_tokens={"work-token"}, max_characters=1000) as api:
+        yield api
+
+
+def article(n: int) -> dict:
+    return {
+        "title": f"Article {n}",
+        "link": f"https://blog.example.org/{n}/",
+        "guid": f"https://blog.example.org/?p={n}",
+    }
+
+
+def write(tmp_path, text: str) -> str:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def two_blogs(tmp_path, feeds, home, work, monkeypatch):
+    """`personal` posts with the default account (home), `company` with `work`; seen once."""
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "home-token")
+    monkeypatch.setenv("WORK_TOKEN", "work-token")
+    monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0.2")
+    feeds.set_feed("/personal", rss([article(1)]))
+    feeds.set_feed("/company", rss([article(1)]))
+    config = write(
+        tmp_path,
+        f"""
+        instance: {home.base_url}
+        state_file: state.sqlite3
+        accounts:
+          work: {{instance: '{work.base_url}', access_token_env: WORK_TOKEN}}
+        feeds:
+          - {{name: personal, url: '{feeds.url("/personal")}'}}
+          - {{name: company, url: '{feeds.url("/company")}', account: work}}
+        """,
+    )
+    assert main(["run", "--config", config]) == 0
+    feeds.set_feed("/personal", rss([article(2), article(1)]))
+    feeds.set_feed("/company", rss([article(2), article(1)]))
+    return config
+
+
+def test_each_feed_posts_to_its_own_account_with_its_own_token(two_blogs, home, work):
+    assert main(["run", "--config", two_blogs]) == 0
+    [personal] = home.statuses
+    [company] = work.statuses
+    assert (personal["token"], company["token"]) == ("home-token", "work-token")
+
+
+def test_idempotency_keys_belong_to_the_account(two_blogs, home, work):
+    assert main(["run", "--config", two_blogs]) == 0
+    assert home.statuses[0]["idempotency_key"] == idempotency_key(
+        home.base_url, "default", "personal", "https://blog.example.org/?p=2"
+    )
+    assert work.statuses[0]["idempotency_key"] == idempotency_key(
+        work.base_url, "work", "company", "https://blog.example.org/?p=2"
+    )
+
+
+def test_limits_are_asked_of_each_instance(two_blogs, home, work):
+    assert main(["run", "--config", two_blogs]) == 0
+    assert home.count("GET", "/api/v2/instance") == 1
+    assert work.count("GET", "/api/v2/instance") == 1
+
+
+def test_a_rate_limit_on_one_account_does_not_stop_the_other(two_blogs, home, work, caplog):
+    home.fail_next("POST", "/api/v1/statuses", "rate_limit", reset_in=3600, times=10)
+    assert main(["run", "--config", two_blogs]) == 75
+    assert home.statuses == []
+    assert len(work.statuses) == 1
+    assert "rate limited" in caplog.text
+
+    home.clear_faults()
+    assert main(["run", "--config", two_blogs]) == 0
+    assert len(home.statuses) == 1 and len(work.statuses) == 1
+
+
+def test_a_rate_limited_account_stops_all_its_feeds(tmp_path, feeds, home, work, monkeypatch):
+    monkeypatch.setenv("WORK_TOKEN", "work-token")
+    for name in ("a", "b"):
+        feeds.set_feed(f"/{name}", rss([article(1)]))
+    config = write(
+        tmp_path,
+        f"""
+        instance: {home.base_url}
+        accounts:
+          work: {{instance: '{work.base_url}', access_token_env: WORK_TOKEN}}
+        defaults: {{account: work, backfill: 1}}
+        feeds:
+          - {{name: a, url: '{feeds.url("/a")}'}}
+          - {{name: b, url: '{feeds.url("/b")}'}}
+        """,
+    )
+    work.fail_next("POST", "/api/v1/statuses", "rate_limit", reset_in=3600, times=10)
+    assert main(["run", "--config", config]) == 75
+    assert work.count("POST", "/api/v1/statuses") == 1
+    # Every feed posts to `work`: the top-level account's token is not needed.
+    assert home.requests == []
+
+
+def test_a_token_file_is_read_next_to_the_configuration(tmp_path, feeds, work):
+    (tmp_path / "work.token").write_text("work-token\n", encoding="utf-8")
+    feeds.set_feed("/a", rss([article(1)]))
+    config = write(
+        tmp_path,
+        f"""
+        instance: https://unused.example
+        accounts:
+          work: {{instance: '{work.base_url}', access_token_file: work.token}}
+        feeds:
+          - {{name: a, url: '{feeds.url("/a")}', account: work, backfill: 1}}
+        """,
+    )
+    assert main(["run", "--config", config]) == 0
+    assert work.statuses[0]["token"] == "work-token"
+
+
+@pytest.mark.parametrize(
+    ("accounts", "feed", "message"),
+    [
+        ("{}", "account: work", "unknown account 'work'"),
+        (
+            "{work: {instance: 'https://w.example'}}",
+            "account: work",
+            "exactly one of access_token_env and access_token_file",
+        ),
+        (
+            "{work: {instance: 'https://w.example', access_token_env: A, access_token_file: b}}",
+            "account: work",
+            "exactly one of access_token_env and access_token_file",
+        ),
+        (
+            "{default: {instance: 'https://w.example', access_token_env: A}}",
+            "backfill: 0",
+            "'default' is the top-level instance's account",
+        ),
+    ],
+)
+def test_account_mistakes_are_configuration_errors(tmp_path, caplog, accounts, feed, message):
+    config = write(
+        tmp_path,
+        f"""
+        instance: https://mastodon.example
+        accounts: {accounts}
+        feeds: [{{name: a, url: feed.xml, {feed}}}]
+        """,
+    )
+    assert main(["run", "--dry-run", "--config", config]) == 2
+    assert message in caplog.text
+
+
+def test_a_missing_account_token_is_a_configuration_error(tmp_path, feeds, caplog):
+    feeds.set_feed("/a", rss([article(1)]))
+    config = write(
+        tmp_path,
+        f"""
+        instance: https://mastodon.example
+        accounts:
+          work: {{instance: 'https://w.example', access_token_env: WORK_TOKEN}}
+        feeds:
+          - {{name: a, url: '{feeds.url("/a")}', account: work}}
+        """,
+    )
+    assert main(["run", "--config", config]) == 2
+    assert "account 'work': no access token: export WORK_TOKEN" in caplog.text
+    # A preview needs no token.
+    assert main(["run", "--dry-run", "--config", config]) == 0
