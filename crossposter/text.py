@@ -10,13 +10,10 @@ import html as _html
 import re
 import unicodedata
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import regex
-
-# bs4 is imported where HTML is read (~70 ms): a run that finds nothing new reads none.
-if TYPE_CHECKING:
-    from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, CData, NavigableString, Tag
+from bs4.element import PreformattedString
 
 __all__ = [
     "clean_title",
@@ -57,6 +54,8 @@ _DROPPED = frozenset(
         "figcaption",
     }
 )
+# A summary is prose: a code listing quoted whole would read as noise in a toot.
+_CODE_BLOCKS = frozenset({"pre"})
 # Classes of things blog engines and plugins bolt onto content: the "more" link
 # (WordPress), share buttons and related posts (Jetpack), FeedBurner flares.
 _DROPPED_CLASSES = frozenset({"more-link", "sharedaddy", "jp-relatedposts", "feedflare"})
@@ -183,14 +182,11 @@ def _text_tokens(text: str, in_pre: bool) -> Iterator[str | _Break]:
         yield line
 
 
-def _walk(root: Tag) -> Iterator[str | _Break]:
+def _walk(root: Tag, dropped: frozenset[str] = _DROPPED) -> Iterator[str | _Break]:
     """Text and breaks of `root`, in document order.
 
     Iterative: unclosed tags in malformed feeds can nest thousands deep.
     """
-    from bs4 import CData, NavigableString, Tag
-    from bs4.element import PreformattedString
-
     # Each frame: the children still to visit, whether inside <pre>, what to emit after.
     stack: list[tuple[Iterator[object], bool, tuple[str | _Break, ...]]] = [
         (iter(list(root.children)), False, ())
@@ -210,7 +206,7 @@ def _walk(root: Tag) -> Iterator[str | _Break]:
         if not isinstance(child, Tag):
             continue
         name = (child.name or "").lower()
-        if name in _DROPPED or _is_hidden(child) or _DROPPED_CLASSES.intersection(_classes(child)):
+        if name in dropped or _is_hidden(child) or _DROPPED_CLASSES.intersection(_classes(child)):
             continue
         if name == "br":
             yield _BR
@@ -239,8 +235,6 @@ def _walk(root: Tag) -> Iterator[str | _Break]:
 
 
 def _bullet(item: Tag) -> str:
-    from bs4 import Tag
-
     parent = item.parent
     if isinstance(parent, Tag) and parent.name == "ol":
         start = parent.get("start")
@@ -305,25 +299,24 @@ def _assemble(tokens: Iterator[str | _Break]) -> str:
 def _soup(markup: str) -> BeautifulSoup:
     # The trailing newline works around html.parser losing the "&" of an unknown
     # reference at the very end ("R&D" would become "RD"); it is whitespace anyway.
-    from bs4 import BeautifulSoup
-
     return BeautifulSoup(markup + "\n", "html.parser")
 
 
-def html_to_text(html: str) -> str:
+def html_to_text(html: str, *, code_blocks: bool = True) -> str:
     """Plain text of an HTML fragment, paragraphs separated by one blank line.
 
     Scripts, styles, embeds, forms, hidden elements, figure captions, WordPress
-    "more" links and Jetpack/FeedBurner bolt-ons are dropped; emoji images become
-    their emoji; other images disappear; entities are decoded (also when escaped
-    twice); inline whitespace collapses as a browser would collapse it.
+    "more" links and Jetpack/FeedBurner bolt-ons are dropped (and `<pre>` code
+    blocks when `code_blocks` is False); emoji images become their emoji; other
+    images disappear; entities are decoded (also when escaped twice); inline
+    whitespace collapses as a browser would collapse it.
     """
     if not html or not html.strip():
         return ""
     if not _MARKUP.search(html):
         # Plain text: its line breaks are meant, its entities still decoded.
         return _assemble(iter(_plain_tokens(html)))
-    return _assemble(_walk(_soup(html)))
+    return _assemble(_walk(_soup(html), _DROPPED if code_blocks else _DROPPED | _CODE_BLOCKS))
 
 
 _MARKUP = re.compile(r"<[A-Za-z!/?]")
@@ -467,9 +460,10 @@ def summary_text(summary_html: str, content_html: str, max_paragraphs: int = 3) 
     The excerpt (summary/description) wins whenever anything is left of it once
     cleaned; engines that put the whole article in it, or no excerpt at all,
     give their first `max_paragraphs` paragraphs (all of them when it is < 1).
+    Code blocks (`<pre>`) are left out.
     """
     for candidate in (summary_html or "", content_html or ""):
-        text = strip_cruft(html_to_text(candidate))
+        text = strip_cruft(html_to_text(candidate, code_blocks=False))
         if not text:
             continue
         if max_paragraphs >= 1:
@@ -488,9 +482,6 @@ def _strip_tags_once(text: str) -> str:
     """One round of tag stripping and entity decoding; emoji images become their emoji."""
     if "<" not in text and "&" not in text:
         return text
-    from bs4 import CData
-    from bs4.element import PreformattedString
-
     soup = _soup(text)
     for element in soup.find_all(["script", "style"]):
         element.decompose()

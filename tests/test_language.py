@@ -9,7 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crossposter.compose import ComposeOptions, compose
 from crossposter.language import MASTODON_LANGUAGES, choose_language, normalize_language
+from crossposter.parse import parse_feed
+
+from support.feeds import atom, rss
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -115,3 +119,46 @@ def test_corpus_feed_languages() -> None:
     assert found["rss-parser__encoding.rss"] == "pt"
     assert found["feed-rs__rss_0.91_missing_id.xml"] == "es"
     assert all(code in MASTODON_LANGUAGES for code in found.values())
+
+
+# --- where a toot's language comes from, through parse and compose
+
+LINK = "https://blog.example.org/post/"
+
+
+def toot_language(document: str, options: ComposeOptions | None = None, headers=None) -> list:
+    parsed = parse_feed(document.encode(), url="https://blog.example.org/feed", headers=headers)
+    return [
+        compose(item, parsed.info, options or ComposeOptions()).language for item in parsed.entries
+    ]
+
+
+def test_an_rss_feed_language_becomes_the_toot_language():
+    assert toot_language(rss([{"title": "Bonjour", "link": LINK}], language="fr-FR")) == ["fr"]
+
+
+def test_an_rss_item_language_wins_over_the_feed_language():
+    items = [{"title": "Hallo", "link": LINK, "language": "de"}, {"title": "Salut", "link": LINK}]
+    assert toot_language(rss(items, language="fr-FR")) == ["de", "fr"]
+
+
+def test_an_atom_entry_xml_lang_wins_over_the_feed_xml_lang():
+    items = [{"title": "Hallo", "link": LINK, "language": "de-AT"}, {"title": "Hi", "link": LINK}]
+    assert toot_language(atom(items)) == ["de", "en"]
+
+
+def test_the_configured_language_is_used_when_the_feed_declares_none():
+    document = rss([{"title": "Bonjour", "link": LINK}], language=None)
+    assert toot_language(document) == [None]
+    assert toot_language(document, ComposeOptions(language="fr")) == ["fr"]
+
+
+def test_the_configured_language_does_not_override_unless_forced():
+    document = rss([{"title": "Hello", "link": LINK}], language="en-us")
+    assert toot_language(document, ComposeOptions(language="fr")) == ["en"]
+    assert toot_language(document, ComposeOptions(language="fr", force_language=True)) == ["fr"]
+
+
+def test_a_server_content_language_header_does_not_override_the_document():
+    document = rss([{"title": "Bonjour", "link": LINK}], language="fr-FR")
+    assert toot_language(document, headers={"Content-Language": "en"}) == ["fr"]

@@ -557,3 +557,9 @@ def test_corpus_examples() -> None:
     assert "originally published" not in text and text
     tender = entries["feedjira__TenderLovemaking.xml#0"]
     assert not summary_text(tender.summary, "").endswith("[...]")
+
+
+def test_a_summary_leaves_code_blocks_out() -> None:
+    html_ = "<p>Install it:</p><pre><code>pip install x\n&lt;html&gt;</code></pre><p>Done.</p>"
+    assert summary_text(html_, "") == "Install it:\n\nDone."
+    assert "pip install x\n<html>" in html_to_text(html_)
