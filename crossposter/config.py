@@ -28,10 +28,13 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from crossposter.compose import DEFAULT_TEMPLATE, ComposeOptions, check_template
 from crossposter.errors import ConfigError
 from crossposter.fetch import is_local
+from crossposter.filters import EntryFilter, Rules
 from crossposter.hashtags import DEFAULT_SKIPPED_CATEGORIES
 from crossposter.language import normalize_language
 
 TOKEN_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN"
+# The account of the top-level `instance` and CROSSPOSTER_ACCESS_TOKEN.
+DEFAULT_ACCOUNT = "default"
 TOKEN_FILE_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN_FILE"
 # Settings only the environment may give: the schema of the file leaves them out.
 ENVIRONMENT_ONLY = ("access_token",)
@@ -48,6 +51,56 @@ def default_token_file(instance_url: str) -> Path:
     host = urlsplit(instance_url).netloc or instance_url
     safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in host.lower())
     return Path(base) / "crossposter" / f"{safe}.token"
+
+
+class FilterRules(BaseModel):
+    """An `include:` or `exclude:` block; each key takes one value or a list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    categories: list[str] = Field(default_factory=list, description="Category names.")
+    title: list[str] = Field(
+        default_factory=list, description="Regular expressions searched in the title, any case."
+    )
+    author: list[str] = Field(default_factory=list, description="Author names or addresses.")
+
+    @field_validator("categories", "title", "author", mode="before")
+    @classmethod
+    def _one_value_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("title")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        Rules.of(title=patterns)
+        return patterns
+
+    def rules(self) -> Rules:
+        return Rules.of(categories=self.categories, title=self.title, author=self.author)
+
+
+class AccountConfig(BaseModel):
+    """One entry of `accounts:`: an instance and where its token is found, never the token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instance: AnyHttpUrl = Field(description="Base URL of the account's Mastodon instance.")
+    access_token_env: str | None = Field(
+        None, min_length=1, description="The environment variable holding the account's token."
+    )
+    access_token_file: Path | None = Field(
+        None, description="A file holding the account's token (a Docker or Kubernetes secret)."
+    )
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> AccountConfig:
+        if (self.access_token_env is None) == (self.access_token_file is None):
+            raise ValueError("give exactly one of access_token_env and access_token_file")
+        return self
+
+    @property
+    def instance_url(self) -> str:
+        return str(self.instance).rstrip("/")
 
 
 class FeedOptions(BaseModel):
@@ -91,6 +144,18 @@ class FeedOptions(BaseModel):
     content_warning_categories: list[str] = Field(
         default_factory=list, description="Only entries in these categories get the warning."
     )
+    image: bool = Field(
+        False, description="Attach the entry's image, with its alt text, to the toot."
+    )
+    include: FilterRules | None = Field(
+        None, description="Announce only entries matching one of these rules."
+    )
+    exclude: FilterRules | None = Field(
+        None, description="Never announce entries matching one of these rules."
+    )
+    account: str | None = Field(
+        None, description="The name of an `accounts:` entry (default: the top-level instance)."
+    )
 
     @field_validator("template")
     @classmethod
@@ -105,6 +170,12 @@ class FeedOptions(BaseModel):
         if language is not None and normalize_language(language) is None:
             raise ValueError(f"{language!r} is not a language code Mastodon knows (fr, en, de...)")
         return language
+
+    def entry_filter(self) -> EntryFilter:
+        return EntryFilter(
+            include=self.include.rules() if self.include else Rules(),
+            exclude=self.exclude.rules() if self.exclude else Rules(),
+        )
 
     def compose_options(self) -> ComposeOptions:
         return ComposeOptions(
@@ -157,6 +228,10 @@ class Settings(BaseSettings):
     )
     defaults: FeedOptions = Field(default_factory=FeedOptions)
     feeds: list[FeedConfig] = Field(default_factory=list)
+    accounts: dict[str, AccountConfig] = Field(
+        default_factory=dict,
+        description="More accounts, by name, for feeds that say `account: name`.",
+    )
 
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds to connect and between bytes.")
     fetch_workers: int = Field(32, ge=1, le=64, description="Feeds fetched at the same time.")
@@ -198,6 +273,21 @@ class Settings(BaseSettings):
             if feed.name in seen:
                 raise ValueError(f"two feeds are named {feed.name!r}; names must be unique")
             seen.add(feed.name)
+        return self
+
+    @model_validator(mode="after")
+    def _accounts_known(self) -> Settings:
+        if DEFAULT_ACCOUNT in self.accounts:
+            raise ValueError(
+                f"accounts: {DEFAULT_ACCOUNT!r} is the top-level instance's account; "
+                "give this one another name"
+            )
+        for feed in self.feeds:
+            if feed.account not in (None, DEFAULT_ACCOUNT, *self.accounts):
+                known = ", ".join(sorted(self.accounts)) or "none"
+                raise ValueError(
+                    f"feed {feed.name!r}: unknown account {feed.account!r} (accounts: {known})"
+                )
         return self
 
     # Where the token came from, to say so without ever showing it.
@@ -279,7 +369,17 @@ def _relative_to(settings: Settings, folder: Path) -> Settings:
             if not local.is_absolute():
                 feed = feed.model_copy(update={"url": str(folder / local)})
         feeds.append(feed)
-    return settings.model_copy(update={"state_file": state_file, "feeds": feeds, **paths})
+    accounts = {
+        name: account.model_copy(
+            update={"access_token_file": _next_to(account.access_token_file, folder)}
+        )
+        if account.access_token_file is not None
+        else account
+        for name, account in settings.accounts.items()
+    }
+    return settings.model_copy(
+        update={"state_file": state_file, "feeds": feeds, "accounts": accounts, **paths}
+    )
 
 
 def _next_to(path: Path, folder: Path) -> Path:
