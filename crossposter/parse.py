@@ -27,6 +27,9 @@ def parse_feed(content: bytes, *, url: str, headers: dict[str, str] | None = Non
     headers = {key.lower(): value for key, value in (headers or {}).items()}
     if _is_web(url):
         headers.setdefault("content-location", url)
+    # Languages come from the document only: a server's Content-Language is
+    # often a site-wide default that would override the feed's own <language>.
+    headers.pop("content-language", None)
     # Without a content type feedparser assumes ISO-8859-1 and garbles UTF-8 feeds;
     # application/xml lets the document's own XML declaration decide, as it should.
     headers.setdefault("content-type", "application/xml")
@@ -146,6 +149,8 @@ def _categories(raw: Any) -> list[str]:
 
 
 def _entry_language(raw: Any) -> str | None:
+    if raw.get("language"):  # the item's own <dc:language>
+        return raw["language"]
     for detail in ("title_detail", "summary_detail"):
         language = _detail_language(raw, detail)
         if language:
