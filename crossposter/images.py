@@ -55,7 +55,8 @@ def media_rss_images(document: bytes, entry_count: int) -> list[tuple[ImageRef, 
     try:
         # expat (≥ 2.4) refuses entity expansion bombs and ElementTree never fetches external ones.
         root = ElementTree.fromstring(document)
-    except (ElementTree.ParseError, ValueError):
+    except (ElementTree.ParseError, ValueError, LookupError):
+        # LookupError: an encoding Python does not know, which feedparser may still read.
         return None
     items = [element for element in root.iter() if _local_name(element.tag) in ("item", "entry")]
     if len(items) != entry_count:

@@ -166,6 +166,15 @@ def test_no_image_at_all():
     assert chosen(rss([{"title": "Words only", "link": "https://b.example/1"}])) is None
 
 
+def test_a_feed_only_feedparser_can_read_still_gives_its_media_without_descriptions():
+    document = media_rss('<media:content url="https://cdn.example/a.png" medium="image"/>')
+    for damaged in (
+        document.replace(b'encoding="utf-8"', b'encoding="no-such-encoding"'),
+        document.replace(b"</channel>", b"<unclosed></channel>"),
+    ):
+        assert [image.url for image in only_entry(damaged).images] == ["https://cdn.example/a.png"]
+
+
 def test_relative_urls_in_a_local_feed_are_read_against_the_blogs_address():
     document = media_rss('<media:content url="/img/cat.jpg" medium="image"/>')
     (entry,) = parse_feed(document, url="/home/me/feed.xml").entries
