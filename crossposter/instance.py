@@ -25,8 +25,8 @@ def limits_from_documents(v2: Any = None, v1: Any = None) -> InstanceLimits:
         if max_characters is None:
             continue
         url_cost = statuses.get("characters_reserved_per_url")
-        if not isinstance(url_cost, int) or url_cost < 0:
-            url_cost = 23
+        if not isinstance(url_cost, int) or isinstance(url_cost, bool) or url_cost < 0:
+            url_cost = 23  # Mastodon's own; a server that counts URLs in full says 0
         return InstanceLimits(
             max_characters=max_characters,
             characters_reserved_per_url=url_cost,
