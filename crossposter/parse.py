@@ -37,9 +37,11 @@ def parse_feed(content: bytes, *, url: str, headers: dict[str, str] | None = Non
         raise FeedError("the server sent an empty document")
     try:
         parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True)
-    except ValueError as error:
-        # feedparser trusts the declared encoding: a NUL in it raises instead of reporting.
-        raise FeedError(f"not a feed: unreadable encoding declaration ({error})") from None
+    except Exception as error:
+        # feedparser reports most damage as `bozo`, but some damaged documents crash it
+        # (a NUL in the declared encoding, a truncated <image>): they are not feeds either.
+        reason = f"{type(error).__name__}: {error}"
+        raise FeedError(f"not a feed: it cannot be read ({reason})") from None
     malformed = _malformed_reason(parsed)
     if not parsed.entries and not parsed.get("version"):
         if _looks_like_html(content, headers):
