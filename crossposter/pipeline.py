@@ -280,6 +280,8 @@ class _Pass:
             report.previews.append((entry, toot))
             return True
         if self._halted(feed.name):
+            # Work is left for the next run: the exit code must say so (75), not "done".
+            report.temporary_failure = True
             return False
         if feed.image:
             toot = self._with_image(feed.name, entry, toot, limits)
