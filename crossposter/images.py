@@ -14,7 +14,6 @@ from urllib.parse import urljoin, urlsplit
 from xml.etree import ElementTree
 
 import regex
-from bs4 import BeautifulSoup
 
 from crossposter.models import Entry, ImageRef, InstanceLimits
 from crossposter.text import html_to_text
@@ -151,6 +150,9 @@ def _content_pictures(entry: Entry) -> Iterator[ImageRef]:
     markup = entry.content_html or entry.summary_html
     if "<img" not in markup.lower():
         return
+    # Imported here: bs4 costs ~40 ms at start, and most runs parse no content at all.
+    from bs4 import BeautifulSoup
+
     for image in BeautifulSoup(markup, "html.parser").find_all("img"):
         if _is_decoration(image):
             continue
