@@ -6,6 +6,8 @@ These check behaviour, never time: the timings live in BENCHMARKS.md.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 
 from crossposter.fetch import FetchOptions, FetchRequest, fetch_all
@@ -86,3 +88,13 @@ def test_a_failed_write_inside_a_batch_keeps_the_others(tmp_path):
             pass
     with State.open(path) as state:
         assert state.feed("blog") is not None
+
+
+def test_nothing_heavy_is_imported_before_a_feed_needs_parsing_or_a_toot_posting():
+    # A run whose feeds all answer 304 parses no HTML or feed and posts nothing.
+    code = (
+        "import sys, crossposter.cli, crossposter.config, crossposter.pipeline\n"
+        "print(' '.join(m for m in ('bs4', 'feedparser', 'mastodon') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
