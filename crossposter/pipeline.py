@@ -146,22 +146,24 @@ class _Pass:
             workers=self.settings.fetch_workers,
         )
         results = {result.name: result for result in fetch_all(requests, options)}
-        for feed in feeds:
-            feed_report = FeedReport(name=feed.name)
-            self.report.feeds.append(feed_report)
-            if self._stop_requested():
-                feed_report.errors.append("not handled: the run was interrupted")
-                feed_report.temporary_failure = True
-                continue
-            try:
-                self._handle_feed(feed, results[feed.name], feed_report)
-            except FeedError as error:
-                self._feed_failed(feed_report, error)
-            except Exception as error:  # a bug in one feed's handling must not stop the others
-                log.debug("feed %s: unexpected error", feed.name, exc_info=True)
-                self._feed_failed(
-                    feed_report, FeedError(f"unexpected error: {type(error).__name__}: {error}")
-                )
+        # One commit for the whole pass; the writes that guard a post still commit at once.
+        with self.state.batch():
+            for feed in feeds:
+                feed_report = FeedReport(name=feed.name)
+                self.report.feeds.append(feed_report)
+                if self._stop_requested():
+                    feed_report.errors.append("not handled: the run was interrupted")
+                    feed_report.temporary_failure = True
+                    continue
+                try:
+                    self._handle_feed(feed, results[feed.name], feed_report)
+                except FeedError as error:
+                    self._feed_failed(feed_report, error)
+                except Exception as error:  # a bug in one feed's handling must not stop the others
+                    log.debug("feed %s: unexpected error", feed.name, exc_info=True)
+                    self._feed_failed(
+                        feed_report, FeedError(f"unexpected error: {type(error).__name__}: {error}")
+                    )
         return self.report
 
     def _stop_requested(self) -> bool:
