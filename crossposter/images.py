@@ -156,7 +156,7 @@ def _content_pictures(entry: Entry) -> Iterator[ImageRef]:
     for image in BeautifulSoup(markup, "html.parser").find_all("img"):
         if _is_decoration(image):
             continue
-        url = _absolute((image.get("src") or "").strip(), entry.link)
+        url = _absolute((image.get("src") or "").strip(), entry.content_base or entry.link)
         if url:
             yield ImageRef(url, _one_line(image.get("alt") or ""), _type_from_url(url))
 

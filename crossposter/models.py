@@ -41,6 +41,9 @@ class Entry:
     language: str | None = None
     # Images the feed declares for it (Media RSS, then enclosures), best first.
     images: tuple[ImageRef, ...] = ()
+    # What relative URLs inside summary_html/content_html are relative to (xml:base,
+    # else the feed's address); they are left as written in the HTML.
+    content_base: str | None = None
 
 
 @dataclass(frozen=True)
