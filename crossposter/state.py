@@ -24,7 +24,13 @@ from crossposter.errors import StateError, StateLocked
 from crossposter.fetch import Validators
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 
-SCHEMA_VERSION = 1
+# 2: timestamps in ISO 8601 basic format (20261126T081200Z), ten bytes less each.
+SCHEMA_VERSION = 2
+TIMESTAMP_COLUMNS = {
+    "feeds": ("last_fetch", "last_parsed"),
+    "entries": ("first_seen", "last_seen", "pending_since", "updated"),
+    "instances": ("fetched_at",),
+}
 EXPORT_FORMAT = "crossposter-state"
 EXPORTED_TABLES = ("feeds", "entries", "instances")
 
@@ -103,7 +109,8 @@ def now_utc() -> datetime:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+    # Fixed width and UTC, so SQL compares these strings in time order.
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") if moment else None
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -200,6 +207,17 @@ class State:
         if version < 1:
             self.close()
             raise StateError(f"{where}: not a crossposter state file; it was left untouched")
+        if version < SCHEMA_VERSION and not self.read_only:
+            self._upgrade(version)
+
+    def _upgrade(self, version: int) -> None:
+        """Bring a state file written by an older crossposter up to date, in one transaction."""
+        with self._transaction() as db:
+            if version < 2:
+                _compact_timestamps(db)
+            db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+            )
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -506,6 +524,8 @@ class State:
                             f"INSERT INTO {table} ({columns}) VALUES ({marks})",
                             tuple(row.values()),
                         )
+                if version < 2:
+                    _compact_timestamps(db)
         except (sqlite3.Error, TypeError, AttributeError) as error:
             raise StateError(f"the export cannot be imported ({error}); nothing changed") from None
 
@@ -542,6 +562,16 @@ class State:
             db.execute(
                 "INSERT OR REPLACE INTO instances (url, limits, fetched_at) VALUES (?, ?, ?)",
                 (instance, json.dumps(asdict(limits)), _iso(now_utc())),
+            )
+
+
+def _compact_timestamps(db: sqlite3.Connection) -> None:
+    """Version 1 wrote 2026-11-26T08:12:00+00:00; version 2 writes 20261126T081200Z."""
+    for table, columns in TIMESTAMP_COLUMNS.items():
+        for column in columns:
+            db.execute(
+                f"UPDATE {table} SET {column} = replace(replace(replace({column}, '-', ''), "
+                f"':', ''), '+0000', 'Z') WHERE {column} LIKE '____-__-__T%'"
             )
 
 

@@ -147,3 +147,29 @@ def test_instance_limits_are_cached_for_a_while(tmp_path):
         cached = state.cached_limits("https://m.example", timedelta(days=1))
         assert (cached.max_characters, cached.source) == (5000, "cached")
         assert state.cached_limits("https://m.example", timedelta(seconds=-1)) is None
+
+
+def test_a_version_1_state_is_upgraded_in_place_and_keeps_its_meaning(tmp_path):
+    """Version 1 wrote 2026-01-01T00:00:00+00:00; comparisons need one format throughout."""
+    from datetime import UTC, datetime
+
+    path = tmp_path / "s.sqlite3"
+    with State.open(path) as state:
+        state.mark_seen("blog", [entry(1)])
+        state.record_fetch("blog", "u", "ok", parsed_at=datetime(2026, 1, 1, tzinfo=UTC))
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    db.execute(
+        "UPDATE entries SET first_seen = '2025-01-01T00:00:00+00:00', "
+        "last_seen = '2025-01-01T00:00:00+00:00'"
+    )
+    db.commit()
+    db.close()
+
+    with State.open(path) as state:
+        [record] = state.entries("blog")
+        assert record.first_seen == datetime(2025, 1, 1, tzinfo=UTC)
+        # 2025-01-01 is a year before the last parse: pruned, as it must be.
+        assert state.prune("blog", timedelta(days=180)) == 1
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta").fetchone() == (str(SCHEMA_VERSION),)
