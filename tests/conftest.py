@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from support.blog import TOKEN
+from support.feed_server import FeedServer
+from support.mastodon_api import MastodonAPI
+
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -50,3 +54,24 @@ def corpus_files() -> list[Path]:
 
 
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
+
+
+@pytest.fixture
+def api():
+    """A loopback Mastodon API (support.mastodon_api) that accepts TOKEN."""
+    with MastodonAPI() as server:
+        yield server
+
+
+@pytest.fixture
+def feeds():
+    """A loopback web server for feeds (support.feed_server)."""
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def token(monkeypatch):
+    """TOKEN in CROSSPOSTER_ACCESS_TOKEN, as a user exports it."""
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", TOKEN)
+    return TOKEN

@@ -10,15 +10,10 @@ import pytest
 from crossposter.cli import main
 from crossposter.publish import idempotency_key
 
-from support.feed_server import FeedServer
+from support import blog
+from support.blog import write_config
 from support.feeds import rss
 from support.mastodon_api import MastodonAPI
-
-
-@pytest.fixture
-def feeds():
-    with FeedServer() as server:
-        yield server
 
 
 @pytest.fixture
@@ -34,11 +29,8 @@ def work():
 
 
 def article(n: int) -> dict:
-    return {
-        "title": f"Article {n}",
-        "link": f"https://blog.example.org/{n}/",
-        "guid": f"https://blog.example.org/?p={n}",
-    }
+    """A title, a link and a guid: no summary, no date."""
+    return blog.article(n, description=None, pubDate=None)
 
 
 def write(tmp_path, text: str) -> str:
@@ -55,17 +47,14 @@ def two_blogs(tmp_path, feeds, home, work, monkeypatch):
     monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0.2")
     feeds.set_feed("/personal", rss([article(1)]))
     feeds.set_feed("/company", rss([article(1)]))
-    config = write(
+    config = write_config(
         tmp_path,
+        home,
         f"""
-        instance: {home.base_url}
-        state_file: state.sqlite3
-        accounts:
-          work: {{instance: '{work.base_url}', access_token_env: WORK_TOKEN}}
-        feeds:
-          - {{name: personal, url: '{feeds.url("/personal")}'}}
-          - {{name: company, url: '{feeds.url("/company")}', account: work}}
+        - {{name: personal, url: '{feeds.url("/personal")}'}}
+        - {{name: company, url: '{feeds.url("/company")}', account: work}}
         """,
+        accounts=f"{{work: {{instance: '{work.base_url}', access_token_env: WORK_TOKEN}}}}",
     )
     assert main(["run", "--config", config]) == 0
     feeds.set_feed("/personal", rss([article(2), article(1)]))

@@ -3,14 +3,13 @@ nothing posted, nothing written; each problem named, exit 1; a bad config, exit 
 
 from __future__ import annotations
 
-import textwrap
 from datetime import UTC, datetime
 
 import pytest
 
 from crossposter.cli import main
 
-from support.feed_server import FeedServer
+from support.blog import write_config
 from support.feeds import rss
 from support.mastodon_api import MastodonAPI
 
@@ -22,50 +21,35 @@ def api():
 
 
 @pytest.fixture
-def feeds():
-    with FeedServer() as server:
-        server.set_feed(
-            "/blog",
-            rss(
-                [
-                    {
-                        "title": "Le plus récent",
-                        "link": "https://blog.example.org/2/",
-                        "guid": "p2",
-                        "pubDate": datetime(2026, 11, 3, tzinfo=UTC),
-                        "description": "Un résumé.",
-                    },
-                    {
-                        "title": "L'ancien",
-                        "link": "https://blog.example.org/1/",
-                        "guid": "p1",
-                        "pubDate": datetime(2026, 11, 1, tzinfo=UTC),
-                    },
-                ],
-                language="fr-FR",
-            ),
-        )
-        yield server
-
-
-def config_for(tmp_path, api, feeds_yaml: str) -> str:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(
-        f"instance: {api.base_url}\nstate_file: state.sqlite3\nfeeds:\n"
-        + textwrap.indent(textwrap.dedent(feeds_yaml).strip(), "  ")
-        + "\n"
+def feeds(feeds):
+    """The shared feed server, serving a French blog of two entries at /blog."""
+    feeds.set_feed(
+        "/blog",
+        rss(
+            [
+                {
+                    "title": "Le plus récent",
+                    "link": "https://blog.example.org/2/",
+                    "guid": "p2",
+                    "pubDate": datetime(2026, 11, 3, tzinfo=UTC),
+                    "description": "Un résumé.",
+                },
+                {
+                    "title": "L'ancien",
+                    "link": "https://blog.example.org/1/",
+                    "guid": "p1",
+                    "pubDate": datetime(2026, 11, 1, tzinfo=UTC),
+                },
+            ],
+            language="fr-FR",
+        ),
     )
-    return str(path)
+    return feeds
 
 
 @pytest.fixture
 def config(tmp_path, api, feeds):
-    return config_for(tmp_path, api, f"- {{name: blog, url: '{feeds.url('/blog')}'}}")
-
-
-@pytest.fixture
-def token(monkeypatch):
-    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "test-token")
+    return write_config(tmp_path, api, f"- {{name: blog, url: '{feeds.url('/blog')}'}}")
 
 
 def test_all_good_reports_each_part_and_exits_0(config, api, token, capsys, tmp_path):
@@ -101,7 +85,7 @@ def test_an_existing_state_is_read_not_changed(config, api, token, tmp_path, cap
 
 def test_a_missing_feed_is_named_with_its_reason(tmp_path, api, feeds, token, capsys):
     feeds.set_status("/gone", 404)
-    config = config_for(
+    config = write_config(
         tmp_path,
         api,
         f"""
@@ -119,13 +103,13 @@ def test_a_missing_feed_is_named_with_its_reason(tmp_path, api, feeds, token, ca
 
 def test_an_html_page_instead_of_a_feed_is_a_problem(tmp_path, api, feeds, token, capsys):
     feeds.set_html("/page")
-    config = config_for(tmp_path, api, f"- {{name: site, url: '{feeds.url('/page')}'}}")
+    config = write_config(tmp_path, api, f"- {{name: site, url: '{feeds.url('/page')}'}}")
     assert main(["check", "--config", config]) == 1
     assert "HTML page, not a feed" in capsys.readouterr().out
 
 
 def test_a_disabled_feed_is_not_fetched(tmp_path, api, feeds, token, capsys):
-    config = config_for(
+    config = write_config(
         tmp_path, api, f"- {{name: paused, url: '{feeds.url('/blog')}', enabled: false}}"
     )
     assert main(["check", "--config", config]) == 0
@@ -171,7 +155,7 @@ def test_an_unreadable_state_is_a_problem(config, token, tmp_path, capsys):
 
 
 def test_a_bad_template_is_a_configuration_error(tmp_path, api, feeds, token, capsys):
-    config = config_for(
+    config = write_config(
         tmp_path, api, f"- {{name: blog, url: '{feeds.url('/blog')}', template: '{{titel}}'}}"
     )
     assert main(["check", "--config", config]) == 2

@@ -6,33 +6,27 @@ from __future__ import annotations
 
 import logging
 import textwrap
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from crossposter.cli import main
 from crossposter.length import mastodon_length
 
-from support.feed_server import FeedServer
+from support import blog
+from support.blog import write_config
 from support.feeds import rss
 from support.mastodon_api import MastodonAPI
 
-DAY = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 LONG_ARTICLE = " ".join(
     ["Une phrase assez longue qui raconte l’histoire du déploiement, étape par étape."] * 30
 )
 
 
 @pytest.fixture
-def feeds():
-    with FeedServer() as server:
-        yield server
-
-
-@pytest.fixture
-def token(monkeypatch):
-    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "test-token")
+def token(token, monkeypatch):
+    """The shared token, with posts retried for half a second at most."""
     monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0.5")
+    return token
 
 
 def strict_api(max_characters: int) -> MastodonAPI:
@@ -44,33 +38,19 @@ def strict_api(max_characters: int) -> MastodonAPI:
 
 
 def article(n: int, **fields) -> dict:
-    item = {
-        "title": f"Déployer sans douleur, épisode {n}",
-        "link": f"https://blog.example.org/{n}/",
+    """A long French article with no guid, in three categories."""
+    long_one = {
+        "title": "Déployer sans douleur, épisode {n}",
+        "guid": None,
         "description": f"<p>{LONG_ARTICLE}</p>",
         "categories": ["DevOps", "Développement Web", "Non classé"],
-        "pubDate": DAY + timedelta(days=n),
     }
-    item.update(fields)
-    return item
+    return blog.article(n, **{**long_one, **fields})
 
 
 def config(tmp_path, api, feeds, feed_keys: str = "") -> str:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""\
-            instance: {api.base_url}
-            state_file: state.sqlite3
-            feeds:
-              - name: blog
-                url: '{feeds.url("/feed")}'
-            """
-        )
-        + textwrap.indent(textwrap.dedent(feed_keys), " " * 4),
-        encoding="utf-8",
-    )
-    return str(path)
+    feed = f"- name: blog\n  url: '{feeds.url('/feed')}'\n"
+    return write_config(tmp_path, api, feed + textwrap.indent(textwrap.dedent(feed_keys), "  "))
 
 
 def test_a_long_article_fits_a_small_instance_limit_and_is_accepted(tmp_path, feeds, token):

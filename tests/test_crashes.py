@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -17,64 +16,26 @@ import pytest
 
 from crossposter.cli import main
 
-from support.feed_server import FeedServer
-from support.feeds import rss
-from support.mastodon_api import MastodonAPI
+from support.blog import feed_of, write_config
 
-TOKEN = "test-token"
-DAY = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 HOUR_AND_A_BIT = 3601
 # Long enough that the killed run can only have been killed mid-request.
 STUCK = 60
 
 
-def article(n: int) -> dict:
-    return {
-        "title": f"Article {n}",
-        "link": f"https://blog.example.org/{n}/",
-        "guid": f"https://blog.example.org/?p={n}",
-        "description": f"<p>About {n}.</p>",
-        "pubDate": DAY + timedelta(days=n),
-    }
-
-
-def feed_of(*numbers: int) -> str:
-    return rss([article(n) for n in sorted(numbers, reverse=True)])
-
-
 @pytest.fixture
-def api():
-    with MastodonAPI() as server:
-        yield server
-
-
-@pytest.fixture
-def feeds():
-    with FeedServer() as server:
-        yield server
-
-
-@pytest.fixture
-def blog(tmp_path, api, feeds, monkeypatch):
-    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", TOKEN)
+def blog(tmp_path, api, feeds, token):
     feeds.set_feed("/feed", feed_of(1))
-    config = tmp_path / "feeds.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            instance: {api.base_url}
-            state_file: state.sqlite3
-            lock_timeout: 60
-            request_timeout: {STUCK * 2}
-            post_retry_seconds: 1
-            feeds:
-              - {{name: blog, url: '{feeds.url("/feed")}'}}
-            """
-        ),
-        encoding="utf-8",
+    config = write_config(
+        tmp_path,
+        api,
+        f"- {{name: blog, url: '{feeds.url('/feed')}'}}",
+        lock_timeout=60,
+        request_timeout=STUCK * 2,
+        post_retry_seconds=1,
     )
-    assert main(["run", "--config", str(config)]) == 0
-    return str(config)
+    assert main(["run", "--config", config]) == 0
+    return config
 
 
 def start_run(config: str) -> subprocess.Popen:

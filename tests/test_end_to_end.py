@@ -4,67 +4,33 @@ loopback, the real Mastodon.py talking HTTP to a loopback Mastodon API."""
 from __future__ import annotations
 
 import sqlite3
-import textwrap
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from crossposter.cli import main
 
-from support.feed_server import FeedServer
-from support.feeds import rss
-from support.mastodon_api import MastodonAPI
-
-TOKEN = "test-token"
-DAY = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-
-
-def post(n: int, **extra) -> dict:
-    item = {
-        "title": f"Article numéro {n}",
-        "link": f"https://blog.example.org/{n}/",
-        "guid": f"https://blog.example.org/?p={n}",
-        "description": f"<p>Le résumé de l&#8217;article {n}.</p>",
-        "categories": ["Python"],
-        "pubDate": DAY + timedelta(days=n),
-    }
-    item.update(extra)
-    return item
+from support.blog import TOKEN, write_config
+from support.blog import feed_of as any_feed_of
 
 
 def feed_of(*numbers: int, **extra) -> str:
-    return rss([post(n, **extra) for n in sorted(numbers, reverse=True)], language="fr-FR")
-
-
-@pytest.fixture
-def api():
-    with MastodonAPI() as server:
-        yield server
-
-
-@pytest.fixture
-def feeds():
-    with FeedServer() as server:
-        yield server
-
-
-@pytest.fixture
-def token(monkeypatch):
-    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", TOKEN)
-    monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0.5")
-    return TOKEN
-
-
-def write_config(tmp_path, api, feed_entries: str) -> str:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(
-        f"instance: {api.base_url}\nstate_file: state.sqlite3\nfeeds:\n"
-        + textwrap.indent(textwrap.dedent(feed_entries).strip(), "  ")
-        + "\n",
-        encoding="utf-8",
+    """The blog in French: each article titled and summed up in French, tagged Python."""
+    return any_feed_of(
+        *numbers,
+        language="fr-FR",
+        title="Article numéro {n}",
+        description="<p>Le résumé de l&#8217;article {n}.</p>",
+        categories=["Python"],
+        **extra,
     )
-    return str(path)
+
+
+@pytest.fixture
+def token(token, monkeypatch):
+    """The shared token, with posts retried for half a second at most."""
+    monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0.5")
+    return token
 
 
 @pytest.fixture

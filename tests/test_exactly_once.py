@@ -5,69 +5,30 @@ Idempotency-Key. Driven through `crossposter run` against the loopback API."""
 from __future__ import annotations
 
 import sqlite3
-import textwrap
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from crossposter.cli import main
 
-from support.feed_server import FeedServer
-from support.feeds import rss
-from support.mastodon_api import MastodonAPI
+from support.blog import TOKEN, feed_of, write_config
 
-TOKEN = "test-token"
-DAY = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 HOUR_AND_A_BIT = 3601
 
 
-def article(n: int) -> dict:
-    return {
-        "title": f"Article {n}",
-        "link": f"https://blog.example.org/{n}/",
-        "guid": f"https://blog.example.org/?p={n}",
-        "description": f"<p>About {n}.</p>",
-        "pubDate": DAY + timedelta(days=n),
-    }
-
-
-def feed_of(*numbers: int) -> str:
-    return rss([article(n) for n in sorted(numbers, reverse=True)])
-
-
 @pytest.fixture
-def api():
-    with MastodonAPI() as server:
-        yield server
-
-
-@pytest.fixture
-def feeds():
-    with FeedServer() as server:
-        yield server
-
-
-@pytest.fixture
-def blog(tmp_path, api, feeds, monkeypatch):
+def blog(tmp_path, api, feeds, token):
     """A feed already seen by a first run; posts retried for half a second at most."""
-    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", TOKEN)
     feeds.set_feed("/feed", feed_of(1))
-    config = tmp_path / "feeds.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            instance: {api.base_url}
-            state_file: state.sqlite3
-            post_retry_seconds: 0.5
-            request_timeout: 1
-            feeds:
-              - {{name: blog, url: '{feeds.url("/feed")}'}}
-            """
-        ),
-        encoding="utf-8",
+    config = write_config(
+        tmp_path,
+        api,
+        f"- {{name: blog, url: '{feeds.url('/feed')}'}}",
+        post_retry_seconds=0.5,
+        request_timeout=1,
     )
-    assert main(["run", "--config", str(config)]) == 0
-    return str(config)
+    assert main(["run", "--config", config]) == 0
+    return config
 
 
 def statuses_linking(api, n: int) -> list[dict]:

@@ -4,72 +4,35 @@ never a traceback, and leaves the state as it was; the other feeds go on."""
 from __future__ import annotations
 
 import sqlite3
-import textwrap
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from crossposter.cli import main
 
-from support.feed_server import FeedServer
+from support.blog import article, feed_of, write_config
 from support.feeds import rss
-from support.mastodon_api import MastodonAPI
 
-TOKEN = "test-token"
-DAY = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 MAX_FEED_BYTES = 100_000
 
 
-def article(n: int, title: str | None = None) -> dict:
-    return {
-        "title": title or f"Article {n}",
-        "link": f"https://blog.example.org/{n}/",
-        "guid": f"https://blog.example.org/?p={n}",
-        "description": f"<p>About {n}.</p>",
-        "pubDate": DAY + timedelta(days=n),
-    }
-
-
-def feed_of(*numbers: int) -> str:
-    return rss([article(n) for n in sorted(numbers, reverse=True)])
-
-
 @pytest.fixture
-def api():
-    with MastodonAPI() as server:
-        yield server
-
-
-@pytest.fixture
-def feeds():
-    with FeedServer() as server:
-        yield server
-
-
-@pytest.fixture
-def config(tmp_path, api, feeds, monkeypatch):
+def config(tmp_path, api, feeds, token):
     """Two feeds seen by a first run: `bad` is about to misbehave, `good` gets a new article."""
-    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", TOKEN)
     feeds.set_feed("/bad", feed_of(1))
     feeds.set_feed("/good", feed_of(1))
-    path = tmp_path / "feeds.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""\
-            instance: {api.base_url}
-            state_file: state.sqlite3
-            fetch_timeout: 0.5
-            max_feed_bytes: {MAX_FEED_BYTES}
-            feeds:
-              - {{name: bad, url: '{feeds.url("/bad")}'}}
-              - {{name: good, url: '{feeds.url("/good")}'}}
-            """
-        ),
-        encoding="utf-8",
+    path = write_config(
+        tmp_path,
+        api,
+        f"""
+        - {{name: bad, url: '{feeds.url("/bad")}'}}
+        - {{name: good, url: '{feeds.url("/good")}'}}
+        """,
+        fetch_timeout=0.5,
+        max_feed_bytes=MAX_FEED_BYTES,
     )
-    assert main(["run", "--config", str(path)]) == 0
+    assert main(["run", "--config", path]) == 0
     feeds.set_feed("/good", feed_of(1, 2))
-    return str(path)
+    return path
 
 
 def state_rows(tmp_path) -> tuple[list, list]:

@@ -4,7 +4,6 @@ for each entry a rule skips."""
 from __future__ import annotations
 
 import sqlite3
-import textwrap
 from types import SimpleNamespace
 
 import pytest
@@ -13,9 +12,8 @@ from crossposter.cli import main
 from crossposter.filters import EntryFilter, Rules, skip_reason
 from crossposter.models import Entry
 
-from support.feed_server import FeedServer
+from support.blog import write_config
 from support.feeds import rss
-from support.mastodon_api import MastodonAPI
 
 
 def entry(title="Hello", categories=(), author="") -> Entry:
@@ -153,34 +151,27 @@ def test_a_broken_regular_expression_is_refused_with_its_text():
 
 
 @pytest.fixture
-def blog(tmp_path, monkeypatch):
+def blog(tmp_path, api, feeds, token):
     """A feed seen once, with include/exclude rules; `publish(*items)` adds entries."""
-    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "test-token")
-    with FeedServer() as feeds, MastodonAPI() as api:
-        items = [{"title": "Old", "link": "https://blog.example.org/old/"}]
+    items = [{"title": "Old", "link": "https://blog.example.org/old/"}]
+    feeds.set_feed("/feed", rss(items))
+    config = write_config(
+        tmp_path,
+        api,
+        f"""
+        - name: blog
+          url: {feeds.url("/feed")}
+          include: {{categories: [Python, Rust]}}
+          exclude: {{title: '^\\[Sponsored\\]'}}
+        """,
+    )
+    assert main(["run", "--config", config]) == 0
+
+    def publish(*new_items):
+        items[:0] = new_items
         feeds.set_feed("/feed", rss(items))
-        config = tmp_path / "feeds.yaml"
-        config.write_text(
-            textwrap.dedent(
-                f"""
-                instance: {api.base_url}
-                state_file: state.sqlite3
-                feeds:
-                  - name: blog
-                    url: {feeds.url("/feed")}
-                    include: {{categories: [Python, Rust]}}
-                    exclude: {{title: '^\\[Sponsored\\]'}}
-                """
-            ),
-            encoding="utf-8",
-        )
-        assert main(["run", "--config", str(config)]) == 0
 
-        def publish(*new_items):
-            items[:0] = new_items
-            feeds.set_feed("/feed", rss(items))
-
-        yield SimpleNamespace(config=str(config), api=api, publish=publish, state=tmp_path)
+    return SimpleNamespace(config=config, api=api, publish=publish, state=tmp_path)
 
 
 NEW_POSTS = [
@@ -222,22 +213,23 @@ def test_dry_run_says_which_entries_a_rule_skips_and_why(blog, capsys):
     assert "=== blog: [Sponsored] A VPN\n--- not announced: excluded: title matching" in out
 
 
-def test_filtered_entries_leave_room_for_the_others_in_max_posts_per_run(tmp_path, monkeypatch):
-    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "test-token")
+def test_filtered_entries_leave_room_for_the_others_in_max_posts_per_run(
+    tmp_path, api, feeds, token
+):
     posts = [
         {"title": f"Post {n}", "link": f"https://b.example/{n}/", "categories": [category]}
         for n, category in enumerate(["Python", "Life", "Life", "Python"])
     ]
-    with FeedServer() as feeds, MastodonAPI() as api:
-        feeds.set_feed("/feed", rss(posts))
-        config = tmp_path / "feeds.yaml"
-        config.write_text(
-            f"instance: {api.base_url}\nfeeds:\n  - {{name: b, url: '{feeds.url('/feed')}', "
-            "backfill: 2, max_posts_per_run: 2, exclude: {categories: Life}}\n",
-            encoding="utf-8",
-        )
-        assert main(["run", "--config", str(config)]) == 0
-        assert sorted(s["text"].splitlines()[0] for s in api.statuses) == ["Post 0", "Post 3"]
+    feeds.set_feed("/feed", rss(posts))
+    config = write_config(
+        tmp_path,
+        api,
+        f"- {{name: b, url: '{feeds.url('/feed')}', "
+        "backfill: 2, max_posts_per_run: 2, exclude: {categories: Life}}",
+        state_file=None,
+    )
+    assert main(["run", "--config", config]) == 0
+    assert sorted(s["text"].splitlines()[0] for s in api.statuses) == ["Post 0", "Post 3"]
 
 
 def test_a_broken_title_pattern_is_a_configuration_error(tmp_path, caplog):

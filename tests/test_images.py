@@ -4,7 +4,6 @@ instance — or, when anything about it fails, a reason and no image."""
 from __future__ import annotations
 
 import sqlite3
-import textwrap
 
 import pytest
 from mastodon import Mastodon
@@ -21,7 +20,7 @@ from crossposter.parse import parse_feed
 from crossposter.pipeline import run
 from crossposter.publish import Publisher, PublishOptions
 
-from support.feed_server import FeedServer
+from support.blog import TOKEN, write_config
 from support.feeds import rss
 from support.mastodon_api import MastodonAPI
 
@@ -259,9 +258,9 @@ def test_limits_cached_as_json_keep_a_tuple_of_types():
 
 
 @pytest.fixture
-def server():
-    with FeedServer() as feed_server:
-        yield feed_server
+def server(feeds):
+    """The shared feed server, here serving images as well as feeds."""
+    return feeds
 
 
 def test_an_image_is_downloaded_with_its_type(server):
@@ -334,15 +333,9 @@ def test_image_formats_are_known_by_their_first_bytes(data, mime_type):
 # -- upload -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def api():
-    with MastodonAPI() as fake:
-        yield fake
-
-
 def client(api: MastodonAPI) -> Mastodon:
     return Mastodon(
-        access_token="test-token",
+        access_token=TOKEN,
         api_base_url=api.base_url,
         version_check_mode="none",
         ratelimit_method="throw",
@@ -406,32 +399,22 @@ def test_a_refused_upload_is_an_unavailable_image(api, fault, reason):
 
 
 @pytest.fixture
-def blog(tmp_path, api, server, monkeypatch):
+def blog(tmp_path, api, server, token, monkeypatch):
     """A feed with `image: true`, already seen once; `publish(*items)` adds entries."""
-    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "test-token")
     monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0.2")
     items = [{"title": "Old", "link": "https://blog.example.org/old/"}]
     server.set_feed("/feed", rss(items))
-    config = tmp_path / "feeds.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""
-            instance: {api.base_url}
-            state_file: state.sqlite3
-            feeds:
-              - {{name: blog, url: '{server.url("/feed")}', image: true}}
-            """
-        ),
-        encoding="utf-8",
+    config = write_config(
+        tmp_path, api, f"- {{name: blog, url: '{server.url('/feed')}', image: true}}"
     )
-    assert main(["run", "--config", str(config)]) == 0
+    assert main(["run", "--config", config]) == 0
 
     def publish(*new_items):
         items[:0] = new_items
         server.set_feed("/feed", rss(items))
 
     blog.publish = publish
-    blog.config = str(config)
+    blog.config = config
     return blog
 
 
@@ -522,18 +505,17 @@ def test_a_toot_refused_with_its_image_goes_out_without_it(blog, api, server, ca
     assert "refused with its image" in caplog.text
 
 
-def test_without_image_true_no_image_is_fetched(tmp_path, api, server, monkeypatch):
-    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "test-token")
+def test_without_image_true_no_image_is_fetched(tmp_path, api, server, token):
     server.set_feed("/img/1.png", PNG, content_type="image/png")
     enclosure = {"url": server.url("/img/1.png"), "type": "image/png"}
     server.set_feed("/feed", rss([article(1, enclosure=enclosure)]))
-    config = tmp_path / "feeds.yaml"
-    config.write_text(
-        f"instance: {api.base_url}\nstate_file: s.sqlite3\n"
-        f"feeds: [{{name: blog, url: '{server.url('/feed')}', backfill: 1}}]\n",
-        encoding="utf-8",
+    config = write_config(
+        tmp_path,
+        api,
+        f"- {{name: blog, url: '{server.url('/feed')}', backfill: 1}}",
+        state_file="s.sqlite3",
     )
-    assert main(["run", "--config", str(config)]) == 0
+    assert main(["run", "--config", config]) == 0
     [status] = api.statuses
     assert status["media_ids"] == []
     assert server.count("GET", "/img/1.png") == 0

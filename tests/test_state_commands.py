@@ -3,68 +3,24 @@
 from __future__ import annotations
 
 import json
-import textwrap
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from crossposter.cli import main
 from crossposter.state import State
 
-from support.feed_server import FeedServer
-from support.feeds import rss
-from support.mastodon_api import MastodonAPI
-
-TOKEN = "test-token"
-DAY = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-
-
-def article(n: int) -> dict:
-    return {
-        "title": f"Article {n}",
-        "link": f"https://blog.example.org/{n}/",
-        "guid": f"https://blog.example.org/?p={n}",
-        "description": f"<p>About {n}.</p>",
-        "pubDate": DAY + timedelta(days=n),
-    }
-
-
-def feed_of(*numbers: int) -> str:
-    return rss([article(n) for n in sorted(numbers, reverse=True)])
+from support.blog import feed_of, write_config
 
 
 def guid(n: int) -> str:
     return f"https://blog.example.org/?p={n}"
 
 
-@pytest.fixture
-def api():
-    with MastodonAPI() as server:
-        yield server
-
-
-@pytest.fixture
-def feeds():
-    with FeedServer() as server:
-        yield server
-
-
-def write_config(folder, api, feeds, state_file="state.sqlite3", extra="") -> str:
+def blog_config(folder, api, feeds, extra="") -> str:
+    """The blog's feeds.yaml in `folder`; `extra` adds keys to its feed."""
     folder.mkdir(exist_ok=True)
-    path = folder / "feeds.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""\
-            instance: {api.base_url}
-            state_file: {state_file}
-            post_retry_seconds: 0.2
-            feeds:
-              - {{name: blog, url: '{feeds.url("/feed")}'{extra}}}
-            """
-        ),
-        encoding="utf-8",
-    )
-    return str(path)
+    feed = f"- {{name: blog, url: '{feeds.url('/feed')}'{extra}}}"
+    return write_config(folder, api, feed, post_retry_seconds=0.2)
 
 
 def run(config: str) -> int:
@@ -76,11 +32,10 @@ def state(*args: str, config: str) -> int:
 
 
 @pytest.fixture
-def posted_and_failed(tmp_path, api, feeds, monkeypatch):
+def posted_and_failed(tmp_path, api, feeds, token):
     """Article 2 posted, article 3 refused by the server (failed)."""
-    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", TOKEN)
     feeds.set_feed("/feed", feed_of(1))
-    config = write_config(tmp_path, api, feeds)
+    config = blog_config(tmp_path, api, feeds)
     assert run(config) == 0
     feeds.set_feed("/feed", feed_of(1, 2, 3))
     # Faults fire in order: the first post (article 2) goes through, the second is refused.
@@ -140,12 +95,9 @@ def test_forget_of_an_unknown_entry_is_a_usage_error(posted_and_failed, caplog):
     assert "nope" in caplog.text
 
 
-def test_mark_seen_keeps_pending_and_waiting_entries_from_going_out(
-    tmp_path, api, feeds, monkeypatch
-):
-    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", TOKEN)
+def test_mark_seen_keeps_pending_and_waiting_entries_from_going_out(tmp_path, api, feeds, token):
     feeds.set_feed("/feed", feed_of(1))
-    config = write_config(tmp_path, api, feeds, extra=", max_posts_per_run: 1")
+    config = blog_config(tmp_path, api, feeds, extra=", max_posts_per_run: 1")
     assert run(config) == 0
     feeds.set_feed("/feed", feed_of(*range(1, 6)))
     api.fail_next("POST", "/api/v1/statuses", 500, times=100)
@@ -170,7 +122,7 @@ def test_export_and_import_round_trip(posted_and_failed, tmp_path, api, feeds, c
     exported = json.loads(backup.read_text(encoding="utf-8"))
     assert {row["entry_id"] for row in exported["entries"]} == {guid(1), guid(2), guid(3)}
 
-    elsewhere = write_config(tmp_path / "elsewhere", api, feeds)
+    elsewhere = blog_config(tmp_path / "elsewhere", api, feeds)
     assert state("import", str(backup), config=elsewhere) == 0
     capsys.readouterr()
     assert state("export", config=elsewhere) == 0
