@@ -11,7 +11,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crossposter.config import DEFAULT_ACCOUNT, TOKEN_VARIABLE, FeedConfig, Settings
+from crossposter.config import (
+    DEFAULT_ACCOUNT,
+    TOKEN_VARIABLE,
+    FeedConfig,
+    Settings,
+    read_token_file,
+)
 from crossposter.errors import ConfigError
 
 
@@ -56,22 +62,7 @@ def with_token(settings: Settings, account: Account) -> Account:
                 f"account {account.name!r}: no access token: export {configured.access_token_env}"
             )
     else:
-        token = _read_token_file(account.name, configured.access_token_file)
-    return Account(account.name, account.instance_url, token, account.token_source)
-
-
-def _read_token_file(name: str, path: Path | None) -> str:
-    try:
-        token = Path(path or "").read_text(encoding="utf-8").strip()
-    except OSError as error:
-        raise ConfigError(
-            f"account {name!r}: access_token_file {path}: cannot read the token: {error.strerror}"
-        ) from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"account {name!r}: access_token_file {path}: not a text file") from None
-    if not token or len(token.split()) != 1:
-        raise ConfigError(
-            f"account {name!r}: access_token_file {path}: must hold the access token alone, "
-            "on one line"
+        token = read_token_file(
+            Path(configured.access_token_file or ""), f"account {account.name!r}: "
         )
-    return token
+    return Account(account.name, account.instance_url, token, account.token_source)

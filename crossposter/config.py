@@ -337,21 +337,24 @@ def _with_token(settings: Settings) -> Settings:
         token_file = default_token_file(settings.instance_url)
         if not token_file.is_file():
             return settings
-    try:
-        token = token_file.read_text(encoding="utf-8").strip()
-    except OSError as error:
-        raise ConfigError(
-            f"access_token_file {token_file}: cannot read the token: {error.strerror}"
-        ) from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"access_token_file {token_file}: not a text file") from None
-    if not token or len(token.split()) != 1:
-        raise ConfigError(
-            f"access_token_file {token_file}: must hold the access token alone, on one line"
-        )
+    token = read_token_file(token_file)
     settings = settings.model_copy(update={"access_token": SecretStr(token)})
     settings._token_source = f"file {token_file}"
     return settings
+
+
+def read_token_file(path: Path, owner: str = "") -> str:
+    """The token a file holds, alone on one line; `owner` names whose it is in errors."""
+    where = f"{owner}access_token_file {path}"
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"{where}: cannot read the token: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: not a text file") from None
+    if not token or len(token.split()) != 1:
+        raise ConfigError(f"{where}: must hold the access token alone, on one line")
+    return token
 
 
 def _relative_to(settings: Settings, folder: Path) -> Settings:
