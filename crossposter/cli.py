@@ -169,6 +169,8 @@ def print_previews(feed) -> None:
         )
         if toot.spoiler_text:
             print(f"--- content warning: {toot.spoiler_text}")
+        if toot.image_url:
+            print(f"--- image: {toot.image_url} · alt text: {toot.image_alt}")
         print(toot.text)
         print()
     for entry, reason in feed.filtered:

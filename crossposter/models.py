@@ -93,6 +93,9 @@ class Toot:
     limit: int = 500
     # Media already uploaded for it; kept with the pending post so a retry never uploads twice.
     media_ids: tuple[str, ...] = ()
+    # The image chosen to go with it (`image: true`), for the preview and the state.
+    image_url: str = ""
+    image_alt: str = ""
 
 
 @dataclass(frozen=True)

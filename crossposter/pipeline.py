@@ -279,6 +279,8 @@ class _Pass:
                 self.state.mark_seen(feed.name, [entry])
             return True
         if self.dry_run:
+            if feed.image:
+                toot = self._with_image(feed.name, entry, toot, limits, upload=False)
             report.previews.append((entry, toot))
             return True
         if self._halted(feed.name):
@@ -365,7 +367,12 @@ class _Pass:
                     error,
                 )
                 return self._publish(
-                    feed, entry_id, label, replace(toot, media_ids=()), key, report
+                    feed,
+                    entry_id,
+                    label,
+                    replace(toot, media_ids=(), image_url="", image_alt=""),
+                    key,
+                    report,
                 )
             self.state.mark_failed(feed, entry_id, str(error))
             log.error("feed %s: %r not posted: %s", feed, label, error)
@@ -432,10 +439,18 @@ class _Pass:
             account.instance_url if account.name == DEFAULT_ACCOUNT else f"account {account.name}"
         )
 
-    def _with_image(self, feed: str, entry: Entry, toot: Toot, limits: InstanceLimits) -> Toot:
-        """`toot` with the entry's image uploaded and attached; without it if anything fails."""
+    def _with_image(
+        self, feed: str, entry: Entry, toot: Toot, limits: InstanceLimits, upload: bool = True
+    ) -> Toot:
+        """`toot` with the entry's image uploaded and attached; without it if anything fails.
+
+        Without `upload` (a preview) the image is only chosen, never fetched.
+        """
         image = choose_image(entry, limits)
         if image is None:
+            return toot
+        toot = replace(toot, image_url=image.url, image_alt=image.alt)
+        if not upload:
             return toot
         try:
             data = download_image(image, limits, timeout=self.settings.fetch_timeout)
@@ -444,7 +459,7 @@ class _Pass:
             log.warning(
                 "feed %s: %r goes out without its image: %s", feed, entry.title or entry.id, error
             )
-            return toot
+            return replace(toot, image_url="", image_alt="")
         return replace(toot, media_ids=(media_id,))
 
     def limits(self, feed: str) -> InstanceLimits:

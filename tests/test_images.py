@@ -519,3 +519,17 @@ def test_without_image_true_no_image_is_fetched(tmp_path, api, server, token):
     [status] = api.statuses
     assert status["media_ids"] == []
     assert server.count("GET", "/img/1.png") == 0
+
+
+def test_the_preview_names_the_image_and_its_alt_text_without_fetching_it(
+    blog, api, server, capsys
+):
+    picture = '<p><img src="https://blog.example.org/img/1.png" alt="Le lever du soleil"></p>'
+    blog.publish(article(1, content=picture))
+    before = len(server.requests)
+    capsys.readouterr()
+    assert main(["run", "--dry-run", "--config", blog.config]) == 0
+    out = capsys.readouterr().out
+    assert "--- image: https://blog.example.org/img/1.png · alt text: Le lever du soleil" in out
+    assert [path for _, path, _ in server.requests[before:]] == ["/feed"]
+    assert api.media == {}
