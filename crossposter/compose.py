@@ -10,11 +10,9 @@ gets whatever is left, cut at a sentence or word boundary.
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -30,18 +28,17 @@ from crossposter.hashtags import (
 from crossposter.language import choose_language
 from crossposter.length import find_mentions, find_urls, grapheme_count, mastodon_length
 from crossposter.models import Entry, FeedInfo, InstanceLimits, Toot
+from crossposter.template import (
+    DEFAULT_TEMPLATE,
+    DateField,
+    check_template,
+    render,
+)
 from crossposter.text import clean_title, neutralize_mentions, summary_text
 
 ELLIPSIS = "…"
 # A summary cut shorter than this is left out rather than shown as a scrap.
 MIN_CUT_SUMMARY = 30
-DEFAULT_TEMPLATE = "{title}\n\n{summary}\n\n{url}\n\n{hashtags}"
-TEMPLATE_FIELDS = frozenset(
-    {"title", "summary", "url", "hashtags", "author", "feed_title", "categories", "published"}
-)
-# Only a date has a format spec worth giving; on a text field a spec could cut
-# the link (`{url:.20}`) or pad the toot past the limit.
-_FIELDS_WITH_SPEC = frozenset({"published"})
 
 _SENTENCE_END = regex.compile(r"[.!?…](?=\s)|[。！？](?=.)", regex.DOTALL)
 # Scripts written without spaces between words: a cut may fall between two of
@@ -53,10 +50,6 @@ _UNSPACED_BOUNDARY = regex.compile(
 _CLUSTER = regex.compile(r"\X", regex.DOTALL)
 _WHITESPACE = regex.compile(r"\s+")
 _CUT_DECORATION = " \t\u00a0\u202f,;:–—-"
-
-
-class TemplateError(ValueError):
-    """The template cannot be used; raised when the configuration is loaded."""
 
 
 class UnpostableEntry(ValueError):
@@ -86,60 +79,6 @@ class ComposeOptions:
         check_template(self.template)
 
 
-class _Date:
-    """Lets `{published:%d/%m/%Y}` work, and render as nothing when the date is unknown."""
-
-    def __init__(self, moment: datetime | None):
-        self.moment = moment
-
-    def __format__(self, spec: str) -> str:
-        if self.moment is None:
-            return ""
-        return self.moment.strftime(spec) if spec else self.moment.date().isoformat()
-
-    def __str__(self) -> str:
-        return format(self, "")
-
-
-def check_template(template: str) -> None:
-    """Refuse a template that could fail, leak or lose the link when a toot is composed."""
-    if not isinstance(template, str):
-        raise TemplateError("the template must be text")
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as error:
-        raise TemplateError(f"malformed template: {error}") from None
-    names = set()
-    for _literal, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        if name == "" or not name.isidentifier():
-            raise TemplateError(
-                f"template field {{{name}}} is not allowed: use a name such as {{title}}"
-            )
-        if name not in TEMPLATE_FIELDS:
-            known = ", ".join(sorted(TEMPLATE_FIELDS))
-            raise TemplateError(f"unknown template field {{{name}}}; known fields: {known}")
-        if conversion:
-            raise TemplateError(
-                f"template field {{{name}!{conversion}}}: conversions are not allowed"
-            )
-        if spec and name not in _FIELDS_WITH_SPEC:
-            raise TemplateError(
-                f"template field {{{name}:{spec}}}: only {{published}} takes a format, "
-                "such as {published:%d/%m/%Y}"
-            )
-        if spec and "{" in spec:
-            raise TemplateError(f"template field {{{name}}}: its format cannot hold another field")
-        names.add(name)
-    if "url" not in names:
-        raise TemplateError("the template must contain {url}: a toot always links its article")
-    try:
-        _render(template, _sample_fields())
-    except (ValueError, TypeError, KeyError, IndexError) as error:
-        raise TemplateError(f"template cannot be rendered: {error}") from None
-
-
 def compose(
     entry: Entry,
     feed: FeedInfo,
@@ -156,7 +95,7 @@ def compose(
     spoiler = _content_warning(entry, options)
 
     def measure(fields: Mapping[str, Any]) -> int:
-        return mastodon_length(_render(options.template, fields), spoiler, url_cost=url_cost)
+        return mastodon_length(render(options.template, fields), spoiler, url_cost=url_cost)
 
     inert = neutralize_mentions if options.neutralize_mentions else _unchanged
     title = inert(clean_title(entry.title or ""))
@@ -170,7 +109,7 @@ def compose(
         "author": inert(clean_title(entry.author or "")),
         "feed_title": inert(clean_title(feed.title or "")),
         "categories": inert(", ".join(clean_title(name) for name in categories)),
-        "published": _Date(entry.published),
+        "published": DateField(entry.published),
     }
     fixed, from_categories = hashtags_for(
         categories if options.category_hashtags else (),
@@ -196,7 +135,7 @@ def compose(
             tags = [tag for tag in tags if normalize_tag(tag) not in repeated]
             arranged = {**arranged, "hashtags": _tag_line(tags)}
 
-    text = _render(options.template, arranged)
+    text = render(options.template, arranged)
     return Toot(
         text=text,
         language=choose_language(
@@ -398,7 +337,7 @@ def _tag_line(tags: Sequence[str]) -> str:
 def _tags_shown(template: str, fields: Mapping[str, Any]) -> set[str]:
     """Hashtags the toot shows outside its tag line, as Mastodon matches them."""
     return {
-        normalize_tag(name) for name in find_hashtags(_render(template, {**fields, "hashtags": ""}))
+        normalize_tag(name) for name in find_hashtags(render(template, {**fields, "hashtags": ""}))
     }
 
 
@@ -431,23 +370,3 @@ def _content_warning(entry: Entry, options: ComposeOptions) -> str:
 
 def _category_key(name: str) -> str:
     return " ".join(name.casefold().split())
-
-
-def _render(template: str, fields: Mapping[str, Any]) -> str:
-    text = template.format_map(fields)
-    # An empty field must not leave a hole: trailing spaces and runs of blank lines go.
-    lines = [line.rstrip() for line in text.strip().splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _sample_fields() -> dict[str, Any]:
-    return {
-        "title": "Title",
-        "summary": "Summary.",
-        "url": "https://example.org/post",
-        "hashtags": "#Tag",
-        "author": "Author",
-        "feed_title": "Blog",
-        "categories": "Tag",
-        "published": _Date(datetime(2024, 1, 31, 12, 0)),
-    }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -25,12 +25,15 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from crossposter.compose import DEFAULT_TEMPLATE, ComposeOptions, check_template
 from crossposter.errors import ConfigError
 from crossposter.fetch import is_local
 from crossposter.filters import EntryFilter, Rules
 from crossposter.hashtags import DEFAULT_SKIPPED_CATEGORIES
 from crossposter.language import normalize_language
+from crossposter.template import DEFAULT_TEMPLATE, check_template
+
+if TYPE_CHECKING:
+    from crossposter.compose import ComposeOptions
 
 TOKEN_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN"
 # The account of the top-level `instance` and CROSSPOSTER_ACCESS_TOKEN.
@@ -178,6 +181,10 @@ class FeedOptions(BaseModel):
         )
 
     def compose_options(self) -> ComposeOptions:
+        # Imported here: composing pulls in the text and length machinery, which a
+        # run whose feeds are all unchanged never needs.
+        from crossposter.compose import ComposeOptions
+
         return ComposeOptions(
             template=self.template,
             visibility=self.visibility,
@@ -234,7 +241,7 @@ class Settings(BaseSettings):
     )
 
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds to connect and between bytes.")
-    fetch_workers: int = Field(32, ge=1, le=64, description="Feeds fetched at the same time.")
+    fetch_workers: int = Field(64, ge=1, le=256, description="Feeds fetched at the same time.")
     max_feed_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     request_timeout: float = Field(30.0, gt=0, description="Seconds for each Mastodon request.")
     post_retry_seconds: float = Field(

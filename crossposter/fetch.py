@@ -59,7 +59,7 @@ class FetchResult:
 class FetchOptions:
     timeout: float = 20.0
     max_bytes: int = 10 * 1024 * 1024
-    workers: int = 32
+    workers: int = 64
     max_redirects: int = 10
     # Politeness: feeds that share a host never hold more connections to it than this.
     per_host: int = 4

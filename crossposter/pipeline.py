@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from crossposter.accounts import Account, account_of, with_token
-from crossposter.compose import UnpostableEntry, compose
 from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
 from crossposter.dedupe import select_new
 from crossposter.errors import (
@@ -28,11 +27,8 @@ from crossposter.errors import (
 )
 from crossposter.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.filters import skip_reason
-from crossposter.images import choose_image
 from crossposter.instance import fetch_limits
-from crossposter.media import download_image
 from crossposter.models import Entry, FeedInfo, FeedReport, InstanceLimits, ParsedFeed, Toot
-from crossposter.parse import parse_feed
 from crossposter.publish import Publisher, PublishOptions, idempotency_key
 from crossposter.state import PendingPost, State, now_utc
 
@@ -202,6 +198,10 @@ class _Pass:
                 self.state.record_fetch(feed.name, feed.url, "not modified")
             return
 
+        # Parsing and composing are imported only for a feed that changed: most runs
+        # see nothing but 304s and should start as fast as the network allows.
+        from crossposter.parse import parse_feed
+
         parsed = parse_feed(fetched.content, url=fetched.final_url, headers=fetched.headers)
         if parsed.malformed:
             log.warning(
@@ -270,6 +270,8 @@ class _Pass:
     def _announce(self, feed: FeedConfig, info: FeedInfo, entry: Entry, report: FeedReport) -> bool:
         """Compose and post one entry; False when it must be tried again on a later run."""
         limits = self.limits(feed.name)
+        from crossposter.compose import UnpostableEntry, compose
+
         try:
             toot = compose(entry, info, feed.compose_options(), limits)
         except UnpostableEntry as error:
@@ -446,6 +448,9 @@ class _Pass:
 
         Without `upload` (a preview) the image is only chosen, never fetched.
         """
+        from crossposter.images import choose_image
+        from crossposter.media import download_image
+
         image = choose_image(entry, limits)
         if image is None:
             return toot

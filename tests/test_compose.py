@@ -12,13 +12,7 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crossposter.compose import (
-    ComposeOptions,
-    TemplateError,
-    UnpostableEntry,
-    check_template,
-    compose,
-)
+from crossposter.compose import ComposeOptions, UnpostableEntry, compose
 from crossposter.hashtags import find_hashtags
 from crossposter.length import (
     find_mentions,
@@ -28,6 +22,7 @@ from crossposter.length import (
     mastodon_length,
 )
 from crossposter.models import Entry, FeedInfo, InstanceLimits
+from crossposter.template import TemplateError, check_template
 from crossposter.text import WORD_JOINER
 
 LINK = "https://blog.example.org/2024/03/un-article-de-blog/"
