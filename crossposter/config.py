@@ -28,7 +28,6 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from crossposter.errors import ConfigError
 from crossposter.fetch import is_local
 from crossposter.filters import EntryFilter, Rules
-from crossposter.hashtags import DEFAULT_SKIPPED_CATEGORIES
 from crossposter.language import normalize_language
 from crossposter.template import DEFAULT_TEMPLATE, check_template
 
@@ -41,6 +40,14 @@ DEFAULT_ACCOUNT = "default"
 TOKEN_FILE_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN_FILE"
 # Settings only the environment may give: the schema of the file leaves them out.
 ENVIRONMENT_ONLY = ("access_token",)
+
+
+def _default_skipped_categories() -> list[str]:
+    # Imported when a feed is configured, not with this module: hashtags.py compiles
+    # Mastodon's tag patterns, which only composing needs.
+    from crossposter.hashtags import DEFAULT_SKIPPED_CATEGORIES
+
+    return list(DEFAULT_SKIPPED_CATEGORIES)
 
 
 def default_state_file() -> Path:
@@ -133,7 +140,7 @@ class FeedOptions(BaseModel):
         default_factory=dict, description="Category names Mastodon cannot express, e.g. C++: Cpp."
     )
     skip_categories: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_SKIPPED_CATEGORIES),
+        default_factory=lambda: _default_skipped_categories(),
         description="Categories that never become hashtags (WordPress's default category).",
     )
     max_hashtags: int = Field(5, ge=0, description="At most this many category hashtags.")

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from crossposter.accounts import Account, account_of, with_token
 from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
@@ -29,8 +30,10 @@ from crossposter.fetch import FetchOptions, FetchRequest, FetchResult, Validator
 from crossposter.filters import skip_reason
 from crossposter.instance import fetch_limits
 from crossposter.models import Entry, FeedInfo, FeedReport, InstanceLimits, ParsedFeed, Toot
-from crossposter.publish import Publisher, PublishOptions, idempotency_key
 from crossposter.state import PendingPost, State, now_utc
+
+if TYPE_CHECKING:
+    from crossposter.publish import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +63,13 @@ class RunReport:
         return EXIT_OK
 
 
-PublisherFactory = Callable[[Settings, Account], Publisher]
+PublisherFactory = Callable[[Settings, Account], "Publisher"]
 
 
 def default_publisher(settings: Settings, account: Account) -> Publisher:
+    # Imported here: posting (Mastodon.py, tenacity) is only for runs that found something.
+    from crossposter.publish import Publisher, PublishOptions
+
     return Publisher(
         account.instance_url,
         account.token or "",
@@ -292,6 +298,8 @@ class _Pass:
         if feed.image:
             toot = self._with_image(feed.name, entry, toot, limits)
         account = self.accounts[feed.name]
+        from crossposter.publish import idempotency_key
+
         key = idempotency_key(account.instance_url, account.name, feed.name, entry.id)
         self.state.mark_pending(feed.name, entry, key, toot)
         return self._publish(feed.name, entry.id, entry.title or entry.id, toot, key, report)
