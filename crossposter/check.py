@@ -12,9 +12,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crossposter.accounts import Account, account_of, with_token
 from crossposter.compose import UnpostableEntry, compose
-from crossposter.config import TOKEN_FILE_VARIABLE, TOKEN_VARIABLE, FeedConfig, Settings
-from crossposter.errors import CrossposterError, FeedError
+from crossposter.config import (
+    DEFAULT_ACCOUNT,
+    TOKEN_FILE_VARIABLE,
+    TOKEN_VARIABLE,
+    FeedConfig,
+    Settings,
+)
+from crossposter.errors import ConfigError, CrossposterError, FeedError
 from crossposter.fetch import FetchOptions, FetchRequest, FetchResult, fetch_all
 from crossposter.instance import fetch_limits
 from crossposter.models import Entry, InstanceLimits
@@ -38,10 +45,18 @@ class FeedCheck:
 
 @dataclass
 class AccountCheck:
+    # The account's name: "default" for the top-level instance, else its `accounts:` key.
+    name: str = DEFAULT_ACCOUNT
     # `user@host` the token posts as, once the instance confirmed it.
     account: str | None = None
     token_source: str | None = None
     problem: str | None = None
+    limits: InstanceLimits | None = None
+
+    @property
+    def label(self) -> str:
+        """How the account is named in a report: nothing for the default one."""
+        return "" if self.name == DEFAULT_ACCOUNT else f" (account {self.name})"
 
 
 @dataclass
@@ -54,15 +69,18 @@ class StateCheck:
 @dataclass
 class CheckReport:
     feeds: list[FeedCheck]
-    account: AccountCheck
-    limits: InstanceLimits
+    # Each account the enabled feeds post to, the default one first.
+    accounts: list[AccountCheck]
     state: StateCheck
 
     @property
     def problems(self) -> list[str]:
         found = [f"feed {feed.name}: {feed.problem}" for feed in self.feeds if feed.problem]
-        if self.account.problem:
-            found.append(f"token: {self.account.problem}")
+        found += [
+            f"token{account.label}: {account.problem}"
+            for account in self.accounts
+            if account.problem
+        ]
         if self.state.problem:
             found.append(f"state: {self.state.problem}")
         return found
@@ -70,16 +88,33 @@ class CheckReport:
 
 def check(settings: Settings) -> CheckReport:
     """Try every part of a run except posting and writing the state."""
-    limits = fetch_limits(settings.instance_url, timeout=settings.request_timeout)
+    accounts = {feed.name: account_of(settings, feed) for feed in settings.feeds}
+    used = {accounts[feed.name].name: accounts[feed.name] for feed in settings.enabled_feeds}
+    if not used and settings.instance_url:
+        used = {DEFAULT_ACCOUNT: Account(DEFAULT_ACCOUNT, settings.instance_url)}
+    # Limits are the instance's: asked once per instance, however many accounts live there.
+    limits: dict[str, InstanceLimits] = {}
+    for account in used.values():
+        if account.instance_url not in limits:
+            limits[account.instance_url] = fetch_limits(
+                account.instance_url, timeout=settings.request_timeout
+            )
+    checked = [
+        _check_account(settings, account, limits[account.instance_url])
+        for account in sorted(used.values(), key=lambda a: (a.name != DEFAULT_ACCOUNT, a.name))
+    ]
+    feed_limits = {
+        name: limits.get(account.instance_url, InstanceLimits())
+        for name, account in accounts.items()
+    }
     return CheckReport(
-        feeds=_check_feeds(settings, limits),
-        account=_check_account(settings),
-        limits=limits,
+        feeds=_check_feeds(settings, feed_limits),
+        accounts=checked,
         state=_check_state(settings.state_file),
     )
 
 
-def _check_feeds(settings: Settings, limits: InstanceLimits) -> list[FeedCheck]:
+def _check_feeds(settings: Settings, limits: dict[str, InstanceLimits]) -> list[FeedCheck]:
     enabled = settings.enabled_feeds
     options = FetchOptions(
         timeout=settings.fetch_timeout,
@@ -92,7 +127,7 @@ def _check_feeds(settings: Settings, limits: InstanceLimits) -> list[FeedCheck]:
     checks = []
     for feed in settings.feeds:
         if feed.enabled:
-            checks.append(_check_feed(feed, results[feed.name], limits))
+            checks.append(_check_feed(feed, results[feed.name], limits[feed.name]))
         else:
             checks.append(FeedCheck(feed.name, feed.url, enabled=False))
     return checks
@@ -131,31 +166,38 @@ def _check_feed(feed: FeedConfig, fetched: FetchResult, limits: InstanceLimits) 
     return result
 
 
-def _check_account(settings: Settings) -> AccountCheck:
+def _check_account(settings: Settings, account: Account, limits: InstanceLimits) -> AccountCheck:
     from mastodon import Mastodon
     from mastodon import errors as mastodon_errors
 
-    if not settings.access_token:
-        return AccountCheck(
-            problem=f"no access token: export {TOKEN_VARIABLE}, set access_token_file "
+    checked = AccountCheck(name=account.name, limits=limits)
+    if account.name == DEFAULT_ACCOUNT and not settings.access_token:
+        checked.problem = (
+            f"no access token: export {TOKEN_VARIABLE}, set access_token_file "
             f"(or {TOKEN_FILE_VARIABLE}), or run `crossposter login --instance "
             f"{settings.instance_url}`"
         )
+        return checked
+    try:
+        account = with_token(settings, account)
+    except ConfigError as error:
+        checked.problem = str(error)
+        return checked
+    checked.token_source = account.token_source
     api = Mastodon(
-        access_token=settings.access_token.get_secret_value(),
-        api_base_url=settings.instance_url,
+        access_token=account.token,
+        api_base_url=account.instance_url,
         version_check_mode="none",
         ratelimit_method="throw",
         request_timeout=settings.request_timeout,
     )
-    checked = AccountCheck(token_source=settings.token_source)
     try:
-        account = api.account_verify_credentials()
+        verified = api.account_verify_credentials()
     except mastodon_errors.MastodonError as error:
         checked.problem = f"cannot verify it: {translate_error(error, api)}"
         return checked
-    host = settings.instance_url.split("://", 1)[-1]
-    checked.account = f"{account['acct']}@{host}"
+    host = account.instance_url.split("://", 1)[-1]
+    checked.account = f"{verified['acct']}@{host}"
     return checked
 
 

@@ -377,12 +377,15 @@ def command_check(args: argparse.Namespace) -> int:
     report = check(settings)
     for feed in report.feeds:
         print(describe_feed_check(feed))
-    account = report.account
-    if account.problem:
-        print(f"token: PROBLEM: {account.problem}")
-    else:
-        print(f"token: ok, posts as @{account.account} (from {account.token_source})")
-    print(f"instance: {describe_limits(report.limits)}")
+    for account in report.accounts:
+        if account.problem:
+            print(f"token{account.label}: PROBLEM: {account.problem}")
+        else:
+            print(
+                f"token{account.label}: ok, posts as @{account.account} "
+                f"(from {account.token_source})"
+            )
+        print(f"instance{account.label}: {describe_limits(account.limits)}")
     state = report.state
     if state.problem:
         print(f"state: PROBLEM: {state.problem}")

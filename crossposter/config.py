@@ -225,9 +225,36 @@ class FeedConfig(FeedOptions):
 class Settings(BaseSettings):
     """Everything a run needs; the token only ever comes from the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="CROSSPOSTER_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="CROSSPOSTER_",
+        extra="forbid",
+        # For editors: `instance` may be left out only when every feed names an account.
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["instance"]},
+                {
+                    "required": ["accounts", "defaults"],
+                    "properties": {
+                        "accounts": {"minProperties": 1},
+                        "defaults": {"required": ["account"]},
+                    },
+                },
+                {
+                    "required": ["accounts", "feeds"],
+                    "properties": {
+                        "accounts": {"minProperties": 1},
+                        "feeds": {"items": {"required": ["account"]}},
+                    },
+                },
+            ]
+        },
+    )
 
-    instance: AnyHttpUrl = Field(description="Base URL of the Mastodon instance.")
+    instance: AnyHttpUrl | None = Field(
+        None,
+        description="Base URL of the Mastodon instance of the default account, which every "
+        "feed without `account:` posts to. Required unless every feed names an account.",
+    )
     state_file: Path = Field(default_factory=default_state_file)
     access_token: SecretStr | None = Field(None, exclude=True)
     access_token_file: Path | None = Field(
@@ -290,6 +317,20 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _instance_when_needed(self) -> Settings:
+        if self.instance is not None:
+            return self
+        default_feeds = [f.name for f in self.feeds if f.account in (None, DEFAULT_ACCOUNT)]
+        if default_feeds:
+            raise ValueError(
+                f"instance: required by feed {default_feeds[0]!r}, which posts with the "
+                "top-level account (give `instance`, or `account:` on the feed)"
+            )
+        if not self.accounts:
+            raise ValueError("instance: required: the Mastodon instance the toots go to")
+        return self
+
+    @model_validator(mode="after")
     def _accounts_known(self) -> Settings:
         if DEFAULT_ACCOUNT in self.accounts:
             raise ValueError(
@@ -309,7 +350,8 @@ class Settings(BaseSettings):
 
     @property
     def instance_url(self) -> str:
-        return str(self.instance).rstrip("/")
+        """The default account's instance; "" when every feed names another account."""
+        return str(self.instance).rstrip("/") if self.instance is not None else ""
 
     @property
     def token_source(self) -> str | None:
@@ -348,6 +390,8 @@ def _with_token(settings: Settings) -> Settings:
         return settings
     token_file = settings.access_token_file
     if token_file is None:
+        if not settings.instance_url:
+            return settings
         token_file = default_token_file(settings.instance_url)
         if not token_file.is_file():
             return settings
@@ -441,7 +485,7 @@ def _describe(error: ValidationError, raw: dict[str, Any], path: Path) -> str:
     for problem in error.errors():
         location = list(problem["loc"])
         where = _location_name(location, raw)
-        message = problem["msg"]
+        message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown key"
         lines.append(f"{path}: {where}: {message}")

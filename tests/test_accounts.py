@@ -187,3 +187,38 @@ def test_a_missing_account_token_is_a_configuration_error(tmp_path, feeds, caplo
     assert "account 'work': no access token: export WORK_TOKEN" in caplog.text
     # A preview needs no token.
     assert main(["run", "--dry-run", "--config", config]) == 0
+
+
+def test_the_top_level_instance_is_not_needed_when_every_feed_names_its_account(
+    tmp_path, feeds, work, monkeypatch
+):
+    monkeypatch.setenv("WORK_TOKEN", "work-token")
+    feeds.set_feed("/a", rss([article(1)]))
+    config = write(
+        tmp_path,
+        f"""
+        accounts:
+          work: {{instance: '{work.base_url}', access_token_env: WORK_TOKEN}}
+        defaults: {{account: work}}
+        feeds:
+          - {{name: a, url: '{feeds.url("/a")}', backfill: 1}}
+        """,
+    )
+    assert main(["run", "--config", config]) == 0
+    assert work.statuses[0]["token"] == "work-token"
+    assert main(["check", "--config", config]) == 0
+
+
+def test_a_feed_on_the_top_level_account_needs_the_top_level_instance(tmp_path, caplog):
+    config = write(
+        tmp_path,
+        """
+        accounts:
+          work: {instance: 'https://w.example', access_token_env: WORK_TOKEN}
+        feeds:
+          - {name: company, url: feed.xml, account: work}
+          - {name: personal, url: feed.xml}
+        """,
+    )
+    assert main(["run", "--dry-run", "--config", config]) == 2
+    assert "instance: required by feed 'personal'" in caplog.text

@@ -160,3 +160,65 @@ def test_a_bad_template_is_a_configuration_error(tmp_path, api, feeds, token, ca
     )
     assert main(["check", "--config", config]) == 2
     assert "unknown template field" in capsys.readouterr().err
+
+
+# -- several accounts ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def work():
+    with MastodonAPI(valid_tokens={"work-token"}, max_characters=700) as server:
+        yield server
+
+
+def test_every_account_in_use_is_verified_with_its_own_instance(
+    tmp_path, api, work, feeds, token, monkeypatch, capsys
+):
+    monkeypatch.setenv("WORK_TOKEN", "work-token")
+    config = write_config(
+        tmp_path,
+        api,
+        f"""
+        - {{name: blog, url: '{feeds.url("/blog")}'}}
+        - {{name: company, url: '{feeds.url("/blog")}', account: work}}
+        """,
+        accounts=f"{{work: {{instance: '{work.base_url}', access_token_env: WORK_TOKEN}}}}",
+    )
+    assert main(["check", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert f"token: ok, posts as @bot@{api.base_url.split('://')[1]}" in out
+    assert f"token (account work): ok, posts as @bot@{work.base_url.split('://')[1]}" in out
+    assert "(from WORK_TOKEN)" in out
+    assert "instance (account work): 700 characters" in out
+    # Each feed's sample toot is measured against the instance it posts to.
+    assert "feed company: ok" in out and "/700 characters" in out
+    assert work.count("GET", "/api/v1/accounts/verify_credentials") == 1
+
+
+def test_a_missing_account_token_is_a_problem_naming_the_account(
+    tmp_path, api, work, feeds, token, capsys
+):
+    config = write_config(
+        tmp_path,
+        api,
+        f"- {{name: company, url: '{feeds.url('/blog')}', account: work}}",
+        accounts=f"{{work: {{instance: '{work.base_url}', access_token_env: WORK_TOKEN}}}}",
+    )
+    assert main(["check", "--config", config]) == 1
+    out = capsys.readouterr().out
+    assert "token (account work): PROBLEM: " in out and "export WORK_TOKEN" in out
+
+
+def test_the_top_level_account_is_not_asked_for_when_no_feed_uses_it(
+    tmp_path, api, work, feeds, monkeypatch, capsys
+):
+    monkeypatch.setenv("WORK_TOKEN", "work-token")
+    config = write_config(
+        tmp_path,
+        api,
+        f"- {{name: company, url: '{feeds.url('/blog')}', account: work}}",
+        accounts=f"{{work: {{instance: '{work.base_url}', access_token_env: WORK_TOKEN}}}}",
+    )
+    assert main(["check", "--config", config]) == 0
+    assert "no access token" not in capsys.readouterr().out
+    assert api.requests == []

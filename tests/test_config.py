@@ -82,7 +82,7 @@ def test_relative_paths_are_read_next_to_the_config_file(tmp_path):
         (MINIMAL.replace("url:", "backfill: -1\n    url:"), "feeds[0] (blog).backfill"),
         (MINIMAL.replace("url:", "visibility: everyone\n    url:"), "feeds[0] (blog).visibility"),
         (MINIMAL.replace("https://mastodon.example", "not a url"), "instance"),
-        ("feeds: []\n", "instance: Field required"),
+        ("feeds: []\n", "instance: required"),
         (MINIMAL.replace("url:", "template: '{title} {nope}'\n    url:"), "unknown template field"),
         (MINIMAL.replace("url:", "template: '{title'\n    url:"), "malformed template"),
         (MINIMAL + "  - {name: blog, url: https://x.example}\n", "two feeds are named 'blog'"),

@@ -4,6 +4,7 @@ instance — or, when anything about it fails, a reason and no image."""
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import pytest
 from mastodon import Mastodon
@@ -306,6 +307,15 @@ def test_an_image_over_the_size_limit_is_refused(server, declare_length):
 def test_an_image_that_is_gone_is_refused_with_its_status(server):
     with pytest.raises(ImageUnavailable, match="HTTP 404"):
         download_image(ImageRef(server.url("/gone.png")), LIMITS)
+
+
+def test_an_image_server_that_does_not_answer_is_given_up_after_the_timeout(server):
+    server.set_feed("/slow.png", PNG, content_type="image/png")
+    server.set_slow("/slow.png", 5)
+    started = time.monotonic()
+    with pytest.raises(ImageUnavailable, match=r"image .*/slow\.png unreachable"):
+        download_image(ImageRef(server.url("/slow.png")), LIMITS, timeout=0.5)
+    assert time.monotonic() - started < 3
 
 
 def test_an_unreachable_image_is_refused():

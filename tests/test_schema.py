@@ -68,7 +68,11 @@ def test_configs_naming_the_schema_validate_against_it_and_load(config):
 @pytest.mark.parametrize(
     ("document", "expected"),
     [
-        ({"feeds": []}, "'instance' is a required property"),
+        ({"feeds": []}, "is not valid under any of the given schemas"),
+        (
+            {"accounts": {}, "feeds": [{"name": "b", "url": "u", "account": "w"}]},
+            "is not valid under any of the given schemas",
+        ),
         (
             {"instance": "https://m.example", "feeds": [{"name": "b", "url": "u", "bakfill": 1}]},
             "'bakfill' was unexpected",
