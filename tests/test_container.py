@@ -167,11 +167,25 @@ def test_every_yaml_example_parses(path):
 
 
 def test_the_compose_service_mounts_what_the_image_expects():
-    service = yaml_documents(EXAMPLES / "compose.yaml")[0]["services"]["crossposter"]
-    assert "./feeds.yaml:/config/feeds.yaml:ro" in service["volumes"]
-    assert any(volume.endswith(":/data") for volume in service["volumes"])
-    (secret,) = service["secrets"]
-    assert IMAGE.env["CROSSPOSTER_ACCESS_TOKEN_FILE"] == f"/run/secrets/{secret}"
+    compose = yaml_documents(EXAMPLES / "compose.yaml")[0]
+    service = compose["services"]["crossposter"]
+    # Compose reads relative paths from the compose file's folder, and the README runs
+    # `docker compose -f examples/compose.yaml` in the checkout, where feeds.yaml is.
+    assert (EXAMPLES / service["build"] / "Dockerfile").is_file()
+    mounts = dict(volume.rsplit(":", 2)[:2] for volume in service["volumes"])
+    config = next(source for source, target in mounts.items() if target == "/config/feeds.yaml")
+    assert (EXAMPLES / config).resolve() == ROOT / "feeds.yaml"
+    assert "/config/feeds.yaml:ro" in " ".join(service["volumes"])
+    data = next(source for source, target in mounts.items() if target == "/data")
+    # The volume the README's `docker run` uses and tells to back up.
+    assert compose["volumes"][data]["name"] == "crossposter-data"
+    # A file secret is bind-mounted with its owner and mode: the 0600 file `crossposter
+    # login` writes could not be read by the image's user. The token comes from the
+    # environment of `docker compose up`, and compose refuses to start without it.
+    assert "secrets" not in service
+    assert service["environment"]["CROSSPOSTER_ACCESS_TOKEN"].startswith(
+        "${CROSSPOSTER_ACCESS_TOKEN:?"
+    )
 
 
 def test_the_kubernetes_cronjob_mounts_what_the_image_expects():
@@ -190,6 +204,9 @@ def test_the_kubernetes_cronjob_mounts_what_the_image_expects():
     token_file = Path(IMAGE.env["CROSSPOSTER_ACCESS_TOKEN_FILE"])
     assert "secret" in volumes[mounts[str(token_file.parent)]]
     assert pod["securityContext"]["runAsUser"] == int(IMAGE.user)
+    # Kubernetes mounts the service account's token under /run/secrets (/var/run is /run
+    # in Debian): over a read-only secret volume at /run/secrets, the pod cannot start.
+    assert pod["automountServiceAccountToken"] is False
 
 
 def command_lines() -> list[tuple[str, list[str]]]:
