@@ -144,6 +144,9 @@ class State:
                 os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
             new = path.stat().st_size == 0
             connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as error:
+            os.close(lock_fd)
+            raise _unusable(path, error) from None
         except BaseException:
             os.close(lock_fd)
             raise
@@ -156,9 +159,12 @@ class State:
         """A view that cannot write, for --dry-run; an absent file reads as empty."""
         path = Path(path)
         if path.exists() and path.stat().st_size > 0:
-            connection = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
-            )
+            try:
+                connection = sqlite3.connect(
+                    f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+                )
+            except sqlite3.Error as error:
+                raise _unusable(path, error) from None
             state = cls(connection, path, None)
             state._prepare(create=False)
         else:
@@ -192,11 +198,7 @@ class State:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as error:
             self.close()
-            raise StateError(
-                f"{where}: not a usable crossposter state file ({error}); it was left untouched. "
-                "Restore it from a backup; moving it away starts afresh, and every feed's "
-                "first run then records its entries without announcing them"
-            ) from None
+            raise _unusable(where, error) from None
         version = int(row[0]) if row else 0
         if version > SCHEMA_VERSION:
             self.close()
@@ -207,8 +209,23 @@ class State:
         if version < 1:
             self.close()
             raise StateError(f"{where}: not a crossposter state file; it was left untouched")
+        if not self.read_only:
+            self._check_writable()
         if version < SCHEMA_VERSION and not self.read_only:
             self._upgrade(version)
+
+    def _check_writable(self) -> None:
+        """SQLite opens a file it may not write read-only: say so now, not at the first write."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("UPDATE meta SET value = value WHERE 0")
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            self.close()
+            raise StateError(
+                f"{self.path}: cannot write the state file ({error}); check its permissions and "
+                "its folder's. It was left untouched"
+            ) from None
 
     def _upgrade(self, version: int) -> None:
         """Bring a state file written by an older crossposter up to date, in one transaction."""
@@ -475,6 +492,20 @@ class State:
                 _forget_validators(db, name)
         return removed
 
+    def settings_fingerprints(self) -> dict[str, str]:
+        """Feed name → a digest of the settings its last run used."""
+        rows = self._db.execute(
+            "SELECT substr(key, 10), value FROM meta WHERE key LIKE 'settings:%'"
+        )
+        return dict(rows.fetchall())
+
+    def save_settings_fingerprint(self, feed: str, fingerprint: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (f"settings:{feed}", fingerprint),
+            )
+
     def drop_pending(self, feed: str) -> int:
         """Pending posts of a feed become seen: they will not go out."""
         with self._transaction() as db:
@@ -563,6 +594,14 @@ class State:
                 "INSERT OR REPLACE INTO instances (url, limits, fetched_at) VALUES (?, ?, ?)",
                 (instance, json.dumps(asdict(limits)), _iso(now_utc())),
             )
+
+
+def _unusable(where: object, error: Exception) -> StateError:
+    return StateError(
+        f"{where}: not a usable crossposter state file ({error}); it was left untouched. "
+        "Restore it from a backup; moving it away starts afresh, and every feed's "
+        "first run then records its entries without announcing them"
+    )
 
 
 def _compact_timestamps(db: sqlite3.Connection) -> None:

@@ -6,6 +6,7 @@ import os
 import sqlite3
 import stat
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -173,3 +174,64 @@ def test_a_version_1_state_is_upgraded_in_place_and_keeps_its_meaning(tmp_path):
         assert state.prune("blog", timedelta(days=180)) == 1
     db = sqlite3.connect(path)
     assert db.execute("SELECT value FROM meta").fetchone() == (str(SCHEMA_VERSION),)
+
+
+def test_a_state_file_that_cannot_be_opened_is_refused(tmp_path):
+    """A folder where the file should be: SQLite cannot open it, even for root."""
+    path = tmp_path / "s.sqlite3"
+    path.mkdir()
+    for opener in (State.open, State.open_read_only):
+        with pytest.raises(StateError, match=r"s\.sqlite3"):
+            opener(path)
+    assert path.is_dir() and not any(path.iterdir())
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes any file")
+@pytest.mark.parametrize("mode", [0o000, 0o400], ids=["unreadable", "read-only"])
+def test_a_state_file_the_user_may_not_read_or_write_is_refused(tmp_path, mode):
+    path = tmp_path / "s.sqlite3"
+    with State.open(path) as state:
+        state.record_fetch("blog", "u", "ok")
+    path.chmod(mode)
+    try:
+        with pytest.raises(StateError, match=r"s\.sqlite3"):
+            State.open(path)
+    finally:
+        path.chmod(0o600)
+    with State.open(path) as state:
+        assert state.feed("blog").url == "u"
+
+
+def test_a_state_file_sqlite_can_only_read_is_refused_before_the_run_starts(tmp_path, monkeypatch):
+    """What SQLite does with a file the user may read but not write: it opens it read-only,
+    and the first write would fail halfway through a run. Root may write anything, so the
+    read-only open is forced here."""
+    path = tmp_path / "s.sqlite3"
+    with State.open(path) as state:
+        state.record_fetch("blog", "u", "ok")
+    real_connect = sqlite3.connect
+
+    def read_only(database, **options):
+        return real_connect(f"{Path(database).resolve().as_uri()}?mode=ro", uri=True, **options)
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    with pytest.raises(StateError, match="cannot write"):
+        State.open(path)
+
+
+def test_an_unusable_state_file_exits_2_with_one_clear_line(tmp_path, capsys):
+    from crossposter.cli import main
+
+    (tmp_path / "state.sqlite3").mkdir()
+    (tmp_path / "feed.xml").write_text("<rss/>", encoding="utf-8")
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "instance: https://mastodon.example\nstate_file: state.sqlite3\n"
+        "feeds:\n  - {name: blog, url: feed.xml}\n",
+        encoding="utf-8",
+    )
+    for command in (["run", "--dry-run"], ["state", "feeds"], ["state", "retry"]):
+        capsys.readouterr()
+        assert main([*command, "--config", str(config)]) == 2, command
+        err = capsys.readouterr().err
+        assert "state error" in err and "state.sqlite3" in err and "Traceback" not in err
