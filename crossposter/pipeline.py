@@ -6,6 +6,7 @@ on. Nothing is posted without first being recorded as pending in the state.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -14,10 +15,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from crossposter.accounts import Account, account_of, with_token
-from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
+from crossposter.config import DEFAULT_ACCOUNT, TOKEN_VARIABLE, FeedConfig, Settings
 from crossposter.dedupe import select_new
 from crossposter.errors import (
     AuthenticationFailed,
+    ConfigError,
     FeedError,
     ImageUnavailable,
     LookupRefused,
@@ -99,7 +101,7 @@ def run(
         # is a configuration error and not a half-done run.
         used = {feed.account or DEFAULT_ACCOUNT for feed in settings.enabled_feeds}
         ready = {
-            account.name: with_token(settings, account)
+            account.name: _sendable(with_token(settings, account))
             for account in accounts.values()
             if account.name in used
         }
@@ -110,6 +112,21 @@ def run(
         state = State.open(settings.state_file, lock_timeout=settings.lock_timeout)
     with state:
         return _Pass(settings, state, dry_run, publisher_factory, stop, accounts).run()
+
+
+def _sendable(account: Account) -> Account:
+    """`account` with a token that fits in an HTTP header, or ConfigError that never shows it.
+
+    A line break or control character would make requests refuse the header with an
+    error quoting it, token included; surrounding blanks (a secret written by `echo`) go.
+    """
+    token = (account.token or "").strip()
+    if not token.isascii() or not token.isprintable() or len(token.split()) != 1:
+        raise ConfigError(
+            f"the access token from {account.token_source or TOKEN_VARIABLE} holds a space, a "
+            "line break or a character a token never has; copy it again"
+        )
+    return replace(account, token=token)
 
 
 class _Pass:
@@ -141,6 +158,8 @@ class _Pass:
 
     def run(self) -> RunReport:
         feeds = self.settings.enabled_feeds
+        if not self.dry_run:
+            self._retry_failed_after_settings_change(feeds)
         requests = [self._fetch_request(feed) for feed in feeds]
         options = FetchOptions(
             timeout=self.settings.fetch_timeout,
@@ -167,6 +186,26 @@ class _Pass:
                         feed_report, FeedError(f"unexpected error: {type(error).__name__}: {error}")
                     )
         return self.report
+
+    def _retry_failed_after_settings_change(self, feeds: list[FeedConfig]) -> None:
+        """A toot the server refused (too long, say) is tried again once its feed's settings
+        change: the person may have just fixed them. Before the fetch, as `state retry`."""
+        known = self.state.settings_fingerprints()
+        with self.state.batch():
+            for feed in feeds:
+                fingerprint = hashlib.sha256(feed.model_dump_json().encode()).hexdigest()
+                if known.get(feed.name) == fingerprint:
+                    continue
+                if feed.name in known:
+                    retried = self.state.retry_failed(feed.name)
+                    if retried:
+                        log.info(
+                            "feed %s: its settings changed; %d failed entr%s tried again",
+                            feed.name,
+                            retried,
+                            "y is" if retried == 1 else "ies are",
+                        )
+                self.state.save_settings_fingerprint(feed.name, fingerprint)
 
     def _stop_requested(self) -> bool:
         if self.stop.is_set() and not self.report.interrupted:
@@ -269,7 +308,7 @@ class _Pass:
                 continue
             reason = skip_reason(entry, entry_filter)
             if reason:
-                log.info("feed %s: not announcing %r: %s", feed.name, entry.title, reason)
+                log.debug("feed %s: not announcing %r: %s", feed.name, entry.title, reason)
                 skipped[entry.id] = (entry, reason)
         return list(skipped.values())
 
@@ -314,7 +353,7 @@ class _Pass:
             if self._halted(feed.name):
                 report.temporary_failure = True
                 return
-            log.info("feed %s: retrying pending post of %s", feed.name, pending.entry_id)
+            log.debug("feed %s: retrying pending post of %s", feed.name, pending.entry_id)
             self._retry_one(feed.name, pending, report)
 
     def _retry_one(self, feed: str, pending: PendingPost, report: FeedReport) -> None:
@@ -335,7 +374,7 @@ class _Pass:
             if found is not None:
                 self.state.mark_posted(feed, pending.entry_id, found)
                 report.posted += 1
-                log.info(
+                log.debug(
                     "feed %s: %s was already posted as %s; recorded, not posted again",
                     feed,
                     pending.entry_id,
@@ -391,7 +430,7 @@ class _Pass:
             return True
         self.state.mark_posted(feed, entry_id, posted)
         report.posted += 1
-        log.info("feed %s: posted %r as %s", feed, label, posted.url or posted.id)
+        log.debug("feed %s: posted %r as %s", feed, label, posted.url or posted.id)
         return True
 
     def _publish_failed_for_the_run(

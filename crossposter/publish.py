@@ -135,7 +135,7 @@ class Publisher:
             stop=give_up,
             sleep=self._waiter(stop),
             reraise=True,
-            before_sleep=lambda state: log.info(
+            before_sleep=lambda state: log.debug(
                 "request failed (%s); retrying", state.outcome.exception()
             ),
         )

@@ -247,3 +247,112 @@ def test_the_demo_previews_toots_with_no_token_and_no_network(capsys):
     assert "Continuer la lecture" not in out and "&#8217;" not in out
     assert "3 toot(s) would be posted" in out
     assert not (EXAMPLES / "demo-state.sqlite3").exists()
+
+
+def test_a_permanent_redirect_is_logged_so_the_url_can_be_updated(blog, api, feeds, caplog):
+    feeds.set_feed("/new-feed", feed_of(1, 2, 3))
+    feeds.set_redirect("/feed", "/new-feed", code=301)
+    assert main(["run", "--config", blog]) == 0
+    assert len(api.statuses) == 1
+    [moved] = [r for r in caplog.records if "moved permanently" in r.getMessage()]
+    assert moved.levelname == "WARNING"
+    assert "feed blog" in moved.getMessage() and feeds.url("/new-feed") in moved.getMessage()
+
+
+def test_a_gone_feed_is_reported(blog, api, feeds, caplog):
+    feeds.set_status("/feed", 410)
+    assert main(["run", "--config", blog]) == 1
+    [line] = [r.getMessage() for r in caplog.records if "feed blog" in r.getMessage()]
+    assert "410" in line and "gone for good" in line
+
+
+@pytest.mark.parametrize("code", [403, 422])
+def test_a_forbidden_or_invalid_toot_is_failed_with_the_servers_reason(
+    blog, api, feeds, tmp_path, caplog, code
+):
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    api.fail_next("POST", "/api/v1/statuses", code, message="Nope, said the server")
+    assert main(["run", "--config", blog]) == 1
+    assert "Nope, said the server" in caplog.text
+    assert main(["run", "--config", blog]) == 0
+    assert statuses_posted(api) == 1, "a refused toot is not sent again on every run"
+    db = sqlite3.connect(tmp_path / "state.sqlite3")
+    [(status, reason)] = db.execute("SELECT status, reason FROM entries WHERE reason IS NOT NULL")
+    assert status == "failed" and f"HTTP {code}" in reason
+
+
+def test_the_instance_limits_are_asked_only_when_posting_and_then_kept_for_a_day(
+    blog, api, feeds, tmp_path
+):
+    assert api.count("GET", "/api/v2/instance") == 0, "nothing to post, nothing asked"
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    assert main(["run", "--config", blog]) == 0
+    assert api.count("GET", "/api/v2/instance") == 1
+    feeds.set_feed("/feed", feed_of(1, 2, 3, 4))
+    assert main(["run", "--config", blog]) == 0
+    assert api.count("GET", "/api/v2/instance") == 1, "cached in the state"
+    db = sqlite3.connect(tmp_path / "state.sqlite3")
+    with db:
+        db.execute("UPDATE instances SET fetched_at = '20000101T000000Z'")
+    feeds.set_feed("/feed", feed_of(1, 2, 3, 4, 5))
+    assert main(["run", "--config", blog]) == 0
+    assert api.count("GET", "/api/v2/instance") == 2, "asked again a day later"
+    assert len(api.statuses) == 3
+
+
+def test_default_logging_is_one_line_per_feed_and_v_adds_the_detail(blog, api, feeds, capsys):
+    feeds.set_feed("/feed", feed_of(1, 2, 3, 4))
+    capsys.readouterr()
+    assert main(["run", "--config", blog]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "INFO feed blog: new=2 posted=2 skipped=0 deferred=0"
+    ]
+    feeds.set_feed("/feed", feed_of(1, 2, 3, 4, 5))
+    assert main(["run", "-v", "--config", blog]) == 0
+    err = capsys.readouterr().err
+    assert "INFO feed blog: new=1 posted=1" in err
+    assert api.statuses[-1]["url"] in err, "-v says where each toot went"
+
+
+@pytest.mark.parametrize("bad_token", ["sek\nret-token", "sekret-token\x7f", "sekret\u2019token"])
+def test_a_token_that_cannot_be_sent_is_refused_without_showing_it(
+    blog, api, feeds, monkeypatch, capsys, bad_token
+):
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", bad_token)
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    capsys.readouterr()
+    assert main(["run", "-v", "--config", blog]) == 2
+    out, err = capsys.readouterr()
+    assert "CROSSPOSTER_ACCESS_TOKEN" in err
+    assert "ret-token" not in out + err and "sekret" not in out + err
+    assert api.statuses == []
+
+
+def test_a_token_with_a_trailing_line_break_is_used_as_the_token(blog, api, feeds, monkeypatch):
+    """A Kubernetes secret written with `echo` ends with a newline."""
+    monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", f"{TOKEN}\n")
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    assert main(["run", "--config", blog]) == 0
+    assert len(api.statuses) == 1
+
+
+def test_the_token_never_appears_in_verbose_logs_of_a_run_that_posts(blog, api, feeds):
+    """Only the crossposter logger is set up: requests, urllib3 and Mastodon.py stay silent,
+    so no Authorization header can be written, even with -v; nor in a retried error."""
+    import os
+    import subprocess
+    import sys
+
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    api.fail_next("POST", "/api/v1/statuses", 502)
+    done = subprocess.run(
+        [sys.executable, "-m", "crossposter", "run", "-v", "--config", blog],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CROSSPOSTER_ACCESS_TOKEN": TOKEN},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "DEBUG" in done.stderr and "posted" in done.stderr
+    assert TOKEN not in done.stdout + done.stderr
+    assert "Authorization" not in done.stderr and "Bearer" not in done.stderr

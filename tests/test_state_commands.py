@@ -82,6 +82,21 @@ def test_retry_announces_a_failed_entry_again(posted_and_failed, api):
     assert "https://blog.example.org/3/" in api.statuses[1]["text"]
 
 
+def test_a_change_to_the_feeds_settings_tries_a_failed_entry_again(
+    posted_and_failed, api, feeds, tmp_path, caplog
+):
+    """A toot refused as too long goes out once its template is made shorter."""
+    assert run(posted_and_failed) == 0
+    assert len(api.statuses) == 1, "unchanged settings: not retried"
+    blog_config(tmp_path, api, feeds, extra=", template: '{title} {url}'")
+    assert run(posted_and_failed) == 0
+    assert len(api.statuses) == 2
+    assert api.statuses[1]["text"] == "Article 3 https://blog.example.org/3/"
+    assert "settings changed" in caplog.text
+    assert run(posted_and_failed) == 0
+    assert len(api.statuses) == 2
+
+
 def test_forget_announces_an_entry_again_even_behind_a_304(posted_and_failed, api, feeds):
     assert state("forget", "blog", guid(1), config=posted_and_failed) == 0
     before = len(api.statuses)
