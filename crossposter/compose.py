@@ -34,7 +34,7 @@ from crossposter.template import (
     check_template,
     render,
 )
-from crossposter.text import clean_title, neutralize_mentions, summary_text
+from crossposter.text import clean_title, drop_bylines, neutralize_mentions, summary_text
 
 ELLIPSIS = "…"
 # A summary cut shorter than this is left out rather than shown as a scrap.
@@ -160,7 +160,10 @@ def usable_link(link: str | None) -> str:
     link = (link or "").strip()
     if not link:
         raise UnpostableEntry("the entry has no link")
-    parts = urlsplit(link)
+    try:
+        parts = urlsplit(link)
+    except ValueError:  # an unbalanced "[" or "]" in the host
+        raise UnpostableEntry(f"the entry's link {link!r} is not a valid URL") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise UnpostableEntry(f"the entry's link {link!r} is not an absolute http(s) URL")
     return regex.sub(r"[\s\p{Cc}]", lambda match: quote(match.group(0)), link)
@@ -172,7 +175,8 @@ def shorten(text: str, max_graphemes: int) -> str:
 
 
 def _summary(entry: Entry, title: str, summary_max: int | None) -> str:
-    summary = summary_text(entry.summary_html or "", entry.content_html or "")
+    # A byline says who wrote it, not what it says.
+    summary = drop_bylines(summary_text(entry.summary_html or "", entry.content_html or ""))
     # Engines without excerpts repeat the title, or open the content with it; once is enough.
     first, _, rest = summary.partition("\n\n")
     if title and first.strip().casefold() == title.strip().casefold():

@@ -22,6 +22,7 @@ import regex
 __all__ = [
     "DEFAULT_SKIPPED_CATEGORIES",
     "HASHTAG_RE",
+    "MAX_CATEGORY_TAG_LENGTH",
     "find_hashtags",
     "hashtags_for",
     "normalize_tag",
@@ -216,6 +217,12 @@ DEFAULT_SKIPPED_CATEGORIES: frozenset[str] = frozenset(
 )
 
 
+# A category whose hashtag is longer than this is a phrase, not a topic
+# ("Australian security and counter-terrorism"): it gives no hashtag, unless
+# `hashtag_map` names what it becomes.
+MAX_CATEGORY_TAG_LENGTH = 30
+
+
 def _present(text: str) -> set[str]:
     return {normalize_tag(name) for name in find_hashtags(text)}
 
@@ -234,8 +241,9 @@ def hashtags_for(
     `fixed` are the configured ones, always kept (a composer short of room drops
     category tags first); `category_tags` come from `categories`, at most
     `limit` of them (no cap when None), skipping the `skip` names (WordPress's
-    "Uncategorized" in many languages by default) and any name that gives no
-    valid tag. Both lists are free of duplicates, case- and
+    "Uncategorized" in many languages by default), any name that gives no
+    valid tag and any that gives one longer than MAX_CATEGORY_TAG_LENGTH (unless
+    `mapping` names it). Both lists are free of duplicates, case- and
     accent-insensitively, across each other (fixed wins) and with the hashtags
     Mastodon already finds in `already_in_text`.
     """
@@ -250,6 +258,7 @@ def hashtags_for(
             seen.add(key)
             fixed_tags.append(tag)
 
+    mapped = {_mapping_key(key) for key in mapping or {}}
     skipped = {_skip_key(name) for name in skip or ()}
     skipped.discard("")
     category_tags: list[str] = []
@@ -261,6 +270,8 @@ def hashtags_for(
             continue
         tag = to_hashtag(name, mapping)
         if tag is None:
+            continue
+        if len(tag) > MAX_CATEGORY_TAG_LENGTH and _mapping_key(name) not in mapped:
             continue
         key = normalize_tag(tag)
         if not key or key in seen or key in skipped:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "clean_title",
+    "drop_bylines",
     "html_to_text",
     "neutralize_mentions",
     "strip_cruft",
@@ -308,8 +309,13 @@ def _soup(markup: str) -> BeautifulSoup:
     # The trailing newline works around html.parser losing the "&" of an unknown
     # reference at the very end ("R&D" would become "RD"); it is whitespace anyway.
     from bs4 import BeautifulSoup
+    from bs4.exceptions import ParserRejectedMarkup
 
-    return BeautifulSoup(markup + "\n", "html.parser")
+    try:
+        return BeautifulSoup(markup + "\n", "html.parser")
+    except ParserRejectedMarkup:
+        # html.parser gives up on an unfinished "<![": read every "<!" but a comment as text.
+        return BeautifulSoup(re.sub(r"<!(?!--)", "&lt;!", markup) + "\n", "html.parser")
 
 
 def html_to_text(html: str, *, code_blocks: bool = True) -> str:
@@ -326,7 +332,60 @@ def html_to_text(html: str, *, code_blocks: bool = True) -> str:
     if not _MARKUP.search(html):
         # Plain text: its line breaks are meant, its entities still decoded.
         return _assemble(iter(_plain_tokens(html)))
-    return _assemble(_walk(_soup(html), _DROPPED if code_blocks else _DROPPED | _CODE_BLOCKS))
+    soup = _soup(html)
+    _drop_related_links(soup)
+    return _assemble(_walk(soup, _DROPPED if code_blocks else _DROPPED | _CODE_BLOCKS))
+
+
+# "Related: <a>Another article</a>", "More: <a>X</a> | <a>Y</a>" (The Guardian), "Lire
+# aussi : <a>...</a>": links to other articles, which read as noise in a toot.
+_RELATED_LABEL = re.compile(
+    r"^\s*(?:related(?:\s+(?:articles?|posts?|stories|reading))?|more|see\s+also|read\s+more"
+    r"|read\s+also|also\s+read|(?:à\s+)?lire\s+aussi|voir\s+aussi|lesen\s+sie\s+auch|siehe\s+auch"
+    r"|mehr\s+zum\s+thema|le[ae]r?\s+también|ver\s+también|leia\s+também|veja\s+também"
+    r"|leggi\s+anche|lees\s+ook)\s*:\s*$",
+    re.IGNORECASE,
+)
+_LINK_SEPARATORS = " \t\n\r\f\u00a0|,;•·/–—-"
+_INLINE_WRAPPERS = frozenset({"span", "strong", "b", "em", "i"})
+
+
+def _drop_related_links(soup: BeautifulSoup) -> None:
+    """Remove a related-articles label with the links that follow it on its line.
+
+    Only when nothing but links (and separators) follows the label up to the
+    next line break, and nothing precedes it on its line: "More: the release is
+    out." stays.
+    """
+    from bs4 import NavigableString, Tag
+
+    def is_blank(node: object) -> bool:
+        return isinstance(node, NavigableString) and not str(node).strip(_LINK_SEPARATORS)
+
+    for label in list(soup.find_all(string=_RELATED_LABEL)):
+        node: Tag | NavigableString = label
+        parent = label.parent
+        if (
+            isinstance(parent, Tag)
+            and parent.name in _INLINE_WRAPPERS
+            and len(parent.contents) == 1
+        ):
+            node = parent
+        before = node.previous_sibling
+        while before is not None and is_blank(before):
+            before = before.previous_sibling
+        if before is not None and not (isinstance(before, Tag) and before.name == "br"):
+            continue
+        run = []
+        after = node.next_sibling
+        while after is not None and not (isinstance(after, Tag) and after.name == "br"):
+            run.append(after)
+            after = after.next_sibling
+        links = [item for item in run if not is_blank(item)]
+        if not links or any(not (isinstance(item, Tag) and item.name == "a") for item in links):
+            continue
+        for item in (node, *run):
+            item.extract()
 
 
 _MARKUP = re.compile(r"<[A-Za-z!/?]")
@@ -391,6 +450,8 @@ _MORE_LINK = regex.compile(
     + r")(?:\s*"
     + _ARROWS
     + r"?\s*[\])]?[.!]?"
+    # ... or a date in parentheses ("Leia mais (09/24/2018 - 19h22)", Folha).
+    + r"|\s*\([^()\n]{1,40}\)"
     + r"|\s*(?::|-|–|—|d['’]|(?:de|du|of|on|sur|auf|en|in|at)\b|»|«|\"|“|‘)[^\n]{0,200}"
     + r"(?<![^.]\.))\s*"
     + r")\Z",
@@ -411,6 +472,11 @@ _FOOTERS = (
     r"l['’]articolo\s+[^\n]{1,300}?\s+sembra\s+essere\s+il\s+primo\s+su\s+[^\n]{1,300}",
     r"het\s+bericht\s+[^\n]{1,300}?\s+verscheen\s+eerst\s+op\s+[^\n]{1,300}",
     r"o\s+post\s+[^\n]{1,300}?\s+apareceu\s+primeiro\s+em\s+[^\n]{1,300}",
+    # Podcast hosts: Omny, Megaphone, Acast.
+    r"see\s+omnystudio\.com/listener\s+for\s+privacy\s+information\.?",
+    r"learn\s+more\s+about\s+your\s+ad\s+choices\.\s+visit\s+(?:megaphone\.fm|podcastchoices\.com)"
+    r"/adchoices\.?",
+    r"hosted\s+on\s+acast\.\s+see\s+acast\.com/privacy\s+for\s+more\s+information\.?",
     r"[^\n]{1,300}?\s+was\s+originally\s+published\s+in\s+[^\n]{1,300}?\s+on\s+medium,\s+where\s+people"
     r"\s+are\s+continuing\s+the\s+conversation\s+by\s+highlighting\s+and\s+responding\s+to\s+this"
     r"\s+story\.?",
@@ -419,9 +485,11 @@ _FOOTER = regex.compile(
     r"(?:(?<=\A)|(?<=\n)|(?<=[.!?…»”\"')\]]\s))[ \t\u00a0]*(?:" + "|".join(_FOOTERS) + r")\s*\Z",
     regex.IGNORECASE,
 )
-# "[…]", "[...]", "[&hellip;]", "(…)", or a lone "…" / "..." at the very end.
+# "[…]", "[...]", "[&hellip;]", "(…)", "[?]", or a lone "…" / "..." at the very end.
 _TRAILING_ELLIPSIS = regex.compile(
-    r"(?:\s*[\[(]\s*(?:…|\.{3,}|&hellip;|&#8230;|&#x2026;)\s*[\])]|\s+(?:…|\.{3,}|&hellip;|&#8230;))"
+    r"(?:\s*[\[(]\s*(?:…|\.{3,}|&hellip;|&#8230;|&#x2026;)\s*[\])]|\s+(?:…|\.{3,}|&hellip;|&#8230;)"
+    # "[?]": a "[…]" whose ellipsis a conversion to Latin-1 turned into "?".
+    r"|\s+\[\?\])"
     r"\s*\Z",
     regex.IGNORECASE,
 )
@@ -462,6 +530,26 @@ def strip_cruft(text: str) -> str:
 
 def _paragraphs(text: str) -> list[str]:
     return [part for part in re.split(r"\n\s*\n", text) if part.strip()]
+
+
+# A line that is only a byline ("By Jane Doe and John Smith", "Por Matt Spetalnick e
+# Jason Szep"): who wrote it is no summary of what it says.
+_WORD_OF_NAME = r"\p{Lu}[\p{L}\p{M}'’.-]*"
+_PARTICLE = r"(?:de|da|do|dos|das|del|van|von|der|den|di|le|la)\s+"
+_NAME = rf"{_WORD_OF_NAME}(?:\s+(?:{_PARTICLE})?{_WORD_OF_NAME}){{0,3}}"
+_BYLINE = regex.compile(
+    rf"^[ \t\u00a0]*(?i:by|por|par|von|di|door|av|af)\s+{_NAME}"
+    rf"(?:\s*(?:,|&|\band\b|\be\b|\bet\b|\bund\b|\by\b|\ben\b|\bog\b|\boch\b)\s*{_NAME})*"
+    r"[ \t\u00a0]*\.?[ \t\u00a0]*$",
+    regex.MULTILINE,
+)
+
+
+def drop_bylines(text: str) -> str:
+    """`text` without its lines that only name authors ("By Jane Doe and John Smith")."""
+    if not text or not _BYLINE.search(text):
+        return text
+    return re.sub(r"\n{3,}", "\n\n", _BYLINE.sub("", text)).strip()
 
 
 def summary_text(summary_html: str, content_html: str, max_paragraphs: int = 3) -> str:

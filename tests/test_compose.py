@@ -182,6 +182,96 @@ def test_html_in_a_title_is_stripped_and_a_double_escaped_title_decoded():
     assert toot.text.startswith("L’été & Python\n\n")
 
 
+# Problems found by reading every toot the corpus (../shared/corpus) gives; each
+# snippet is quoted from the feed named. (feed, summary_html, the summary expected)
+CORPUS_SUMMARIES = [
+    (
+        # Omny (and Megaphone, Acast) append their privacy line to every episode.
+        "feed-rs rss_2.0_spiegel",
+        "Die wichtigsten Nachrichten aus der SPIEGEL-Redaktion. <br><br><p>See "
+        '<a href="https://omnystudio.com/listener">omnystudio.com/listener</a> for privacy '
+        "information.</p>",
+        "Die wichtigsten Nachrichten aus der SPIEGEL-Redaktion.",
+    ),
+    (
+        "made-up Megaphone episode",
+        "<p>We talk about tests.</p><p>Learn more about your ad choices. Visit "
+        "megaphone.fm/adchoices</p>",
+        "We talk about tests.",
+    ),
+    (
+        "made-up Acast episode",
+        "<p>We talk about tests.</p><hr><p style='color:grey; font-size:0.75em;'> Hosted on "
+        "Acast. See <a style='color:grey;' target='_blank' rel='noopener noreferrer' "
+        "href='https://acast.com/privacy'>acast.com/privacy</a> for more information.</p>",
+        "We talk about tests.",
+    ),
+    (
+        # Folha: "Leia mais" followed by the time of publication.
+        "rss-parser uolNoticias",
+        "Já são mais de 500 mil testes completos no Match Eleitoral, ferramenta criada pela "
+        "Folha. Leia mais (09/24/2018 - 19h22)",
+        "Já são mais de 500 mil testes completos no Match Eleitoral, ferramenta criada pela Folha.",
+    ),
+    (
+        # A "[…]" that lost its ellipsis to a charset conversion.
+        "rss-parser uolNoticias",
+        "<img src='https://static.congressoemfoco.uol.com.br/2018/09/bolsonaro-haddad.jpg' "
+        'align="left" />  O candidato do PT, Fernando Haddad, aproxima-se de Bolsonaro com 22%, '
+        "uma diferença de 3 pontos percentuais em [?]",
+        "O candidato do PT, Fernando Haddad, aproxima-se de Bolsonaro com 22%, uma diferença "
+        "de 3 pontos percentuais em…",
+    ),
+    (
+        # The Guardian puts links to other articles inside its descriptions.
+        "rss-parser guardian",
+        "<p>The director of US Centers for Disease Control and Prevention has resigned.</p><p> "
+        '<span>Related: </span><a href="https://www.theguardian.com/us-news/2017/dec/16/cdc-'
+        "banned-words-fetus-transgender-diversity\">CDC banned words include 'diversity', "
+        "'transgender' and 'fetus' – report</a> </p> <a href=\"https://www.theguardian.com/\">"
+        "Continue reading...</a>",
+        "The director of US Centers for Disease Control and Prevention has resigned.",
+    ),
+    (
+        "rss-parser guardian",
+        '<p>The decade was full of contradictions for young women.<br><br>More: <a href="https'
+        '://www.theguardian.com/a">Frances Ryan on the 2000s</a> | <a href="https://www.the'
+        'guardian.com/b">Liv Little on the 2010s</a></p><p>I began the 1990s at a disco.</p>',
+        "The decade was full of contradictions for young women.\n\nI began the 1990s at a disco.",
+    ),
+    (
+        # A byline is not a summary.
+        "rss-parser uolNoticias (Reuters)",
+        "Por Matt Spetalnick e Jason Szep",
+        "",
+    ),
+    ("made-up English byline", "<p>By Jane Doe and John Smith</p><p>It rained.</p>", "It rained."),
+]
+
+
+@pytest.mark.parametrize(
+    "summary_html, expected",
+    [case[1:] for case in CORPUS_SUMMARIES],
+    ids=[case[0] for case in CORPUS_SUMMARIES],
+)
+def test_what_the_corpus_showed_is_cleaned_from_summaries(summary_html, expected):
+    toot = toot_for(title="Un titre", summary_html=summary_html)
+    if expected:
+        assert summary_part(toot.text) == expected
+    else:
+        assert toot.text == f"Un titre\n\n{LINK}"
+
+
+def test_a_line_that_only_starts_like_a_related_link_is_kept():
+    for text in (
+        "More: the second release is out, and it is faster.",
+        "Related: we now ship wheels for every platform.",
+        "By the way, the release is out.",
+        "Por fim, a versão saiu.",
+    ):
+        assert summary_part(toot_for(title="T", summary_html=f"<p>{text}</p>").text) == text
+
+
 # --- hashtags
 
 
@@ -207,6 +297,31 @@ def test_hashtags_from_categories(categories, options, expected):
     toot = toot_for(ComposeOptions(**options), title="Titre", categories=categories)
     assert toot.hashtags == expected
     assert toot.text.endswith("\n\n" + " ".join(expected) if expected else LINK)
+
+
+def test_a_category_too_long_to_read_as_a_hashtag_gives_none():
+    # feed-rs rss_2.0_example_4 and rss-parser guardian: phrases, not topics.
+    categories = (
+        "Earthquake breaking news",
+        "Minor World Earthquakes Magnitude -3.9",
+        "Australian security and counter-terrorism",
+        "Spárti",
+    )
+    toot = toot_for(title="Minor earthquake near Aris", categories=categories)
+    assert toot.hashtags == ("#EarthquakeBreakingNews", "#Spárti")
+    # Unless the user says what it becomes, or asks for it.
+    mapped = {"Minor World Earthquakes Magnitude -3.9": "MinorWorldEarthquakesMagnitude39"}
+    toot = toot_for(
+        ComposeOptions(hashtag_map=mapped, hashtags=["AustralianSecurityAndCounterTerrorism"]),
+        title="Minor earthquake near Aris",
+        categories=categories,
+    )
+    assert toot.hashtags == (
+        "#AustralianSecurityAndCounterTerrorism",
+        "#EarthquakeBreakingNews",
+        "#MinorWorldEarthquakesMagnitude39",
+        "#Spárti",
+    )
 
 
 def test_a_tag_already_in_the_title_or_summary_is_not_repeated():
@@ -526,7 +641,17 @@ def test_a_bad_template_is_refused_before_anything_is_posted(template, message):
 
 
 @pytest.mark.parametrize(
-    "link", [None, "", "   ", "/relative/path", "mailto:a@b.org", "javascript:x"]
+    "link",
+    [
+        None,
+        "",
+        "   ",
+        "/relative/path",
+        "mailto:a@b.org",
+        "javascript:x",
+        "http://[x/",
+        "https://a]b/",
+    ],
 )
 def test_an_entry_without_a_usable_link_cannot_be_posted(link):
     with pytest.raises(UnpostableEntry):

@@ -559,6 +559,20 @@ def test_corpus_examples() -> None:
     assert not summary_text(tender.summary, "").endswith("[...]")
 
 
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        # An unfinished marked section made html.parser raise (found by Hypothesis).
+        ("<![", "<!["),
+        ("<p>a</p><![ b", "a\n\n<![ b"),
+        ("a <![ b <p>c</p>", "a <![ b\n\nc"),
+    ],
+)
+def test_markup_html_parser_rejects_is_read_as_text(markup: str, expected: str) -> None:
+    assert html_to_text(markup) == expected
+    assert summary_text("", markup) == expected
+
+
 def test_a_summary_leaves_code_blocks_out() -> None:
     html_ = "<p>Install it:</p><pre><code>pip install x\n&lt;html&gt;</code></pre><p>Done.</p>"
     assert summary_text(html_, "") == "Install it:\n\nDone."
