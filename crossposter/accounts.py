@@ -8,7 +8,7 @@ about to post, so a preview needs none.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from crossposter.config import (
@@ -48,7 +48,27 @@ def account_of(settings: Settings, feed: FeedConfig) -> Account:
 
 
 def with_token(settings: Settings, account: Account) -> Account:
-    """`account` with its token, or ConfigError saying where it was looked for."""
+    """`account` with a token fit to send, or ConfigError saying where it was looked for."""
+    found = _with_raw_token(settings, account)
+    return replace(found, token=_sendable(found.token or "", found.token_source))
+
+
+def _sendable(token: str, source: str | None) -> str:
+    """A token that fits in an HTTP header, or ConfigError that never shows it.
+
+    A line break or control character would make requests refuse the header with an
+    error quoting it, token included; surrounding blanks (a secret written by `echo`) go.
+    """
+    token = token.strip()
+    if not token.isascii() or not token.isprintable() or len(token.split()) != 1:
+        raise ConfigError(
+            f"the access token from {source or TOKEN_VARIABLE} holds a space, a "
+            "line break or a character a token never has; copy it again"
+        )
+    return token
+
+
+def _with_raw_token(settings: Settings, account: Account) -> Account:
     if account.name == DEFAULT_ACCOUNT:
         token = settings.access_token.get_secret_value() if settings.access_token else ""
         if not token:
