@@ -116,7 +116,7 @@ def _absolute_link(raw: Any, base: str | None) -> str | None:
         if not candidate:
             continue
         candidate = candidate.strip()
-        absolute = urljoin(base, candidate) if base else candidate
+        absolute = _join(base, candidate) if base else candidate
         if _is_web(absolute):
             return absolute
     return None
@@ -148,7 +148,7 @@ def _content_base(raw: Any, base: str | None) -> str | None:
     details = [*(raw.get("content") or []), raw.get("summary_detail") or {}]
     for detail in details:
         # A relative xml:base is relative to the feed's own address.
-        declared = urljoin(base, detail["base"]) if base and detail.get("base") else None
+        declared = _join(base, detail["base"]) if base and detail.get("base") else None
         if _is_web(declared or detail.get("base")):
             return declared or detail["base"]
     return base
@@ -209,8 +209,19 @@ def _looks_like_html(content: bytes, headers: dict[str, str]) -> bool:
     return "text/html" in content_type or head.startswith((b"<!doctype html", b"<html"))
 
 
+def _join(base: str, url: str) -> str | None:
+    """`url` resolved against `base`; None when a damaged feed makes either unparsable."""
+    try:
+        return urljoin(base, url)
+    except ValueError:
+        return None
+
+
 def _is_web(url: str | None) -> bool:
     if not url:
         return False
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[broken" is no address at all
+        return False
     return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc)

@@ -158,3 +158,19 @@ def test_every_corpus_feed_parses_to_entries_with_absolute_links_or_none(path):
 @needs_corpus
 def test_the_corpus_is_there_when_the_shared_folder_is():
     assert len(corpus_files()) == 41, CORPUS
+
+
+def test_a_damaged_xml_base_is_ignored_rather_than_fatal():
+    """Found by test_fuzz: urljoin raises on 'https://[' and took the whole feed down."""
+    document = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:f</id>'
+        "<updated>2026-01-01T00:00:00Z</updated>"
+        '<entry><title>e</title><id>urn:e</id><link href="https://b.example/e"/>'
+        "<updated>2026-01-01T00:00:00Z</updated>"
+        '<content type="html" xml:base="https://[broken/">&lt;p&gt;x&lt;/p&gt;</content>'
+        "</entry></feed>"
+    )
+    [entry] = parse(document).entries
+    assert entry.link == "https://b.example/e"
+    assert entry.content_base == URL
