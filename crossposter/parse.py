@@ -106,7 +106,9 @@ def _entry(raw: Any, base: str | None, media_rss: tuple[ImageRef, ...] | None = 
 
 
 def _absolute_link(raw: Any, base: str | None) -> str | None:
-    candidates = [raw.get("link")]
+    # FeedBurner swaps each link for a feedproxy.google.com redirect (a dead service)
+    # and keeps the article's own address in feedburner:origLink.
+    candidates = [raw.get("feedburner_origlink"), raw.get("link")]
     candidates += [
         link.get("href")
         for link in raw.get("links", [])

@@ -174,3 +174,29 @@ def test_a_damaged_xml_base_is_ignored_rather_than_fatal():
     [entry] = parse(document).entries
     assert entry.link == "https://b.example/e"
     assert entry.content_base == URL
+
+
+def test_a_feedburner_feed_links_the_article_not_the_redirect():
+    document = (
+        '<?xml version="1.0"?><rss version="2.0" '
+        'xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0"><channel><title>x</title>'
+        "<item><title>Angie's List prices IPO</title>"
+        "<link>http://feedproxy.google.com/~r/Techcrunch/~3/kTeeGj4FnwU/</link>"
+        '<guid isPermaLink="false">http://techcrunch.com/?p=446154</guid>'
+        "<feedburner:origLink>http://techcrunch.com/2011/11/02/angies-list-prices-ipo/"
+        "</feedburner:origLink></item></channel></rss>"
+    )
+    [entry] = parse(document).entries
+    assert entry.link == "http://techcrunch.com/2011/11/02/angies-list-prices-ipo/"
+    assert entry.id == "http://techcrunch.com/?p=446154"
+
+
+@needs_corpus
+def test_no_corpus_toot_links_through_feedproxy():
+    for path in corpus_files():
+        try:
+            feed = parse_feed(path.read_bytes(), url="https://example.org/feed.xml")
+        except FeedError:
+            continue
+        for entry in feed.entries:
+            assert "feedproxy.google.com" not in (entry.link or ""), (path.name, entry.link)
