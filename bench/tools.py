@@ -17,7 +17,11 @@ from feed_server import newest_base_date
 from mastodon_server import TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
+# The project's own virtualenv when there is one (README, .ci/run), else whichever
+# Python runs the benchmark, with crossposter installed in it.
 PROJECT_PYTHON = ROOT / ".venv" / "bin" / "python"
+if not PROJECT_PYTHON.exists():
+    PROJECT_PYTHON = Path(sys.executable)
 
 
 @dataclass
