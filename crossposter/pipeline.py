@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from crossposter.accounts import Account, account_of, with_token
-from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
+from crossposter.config import DEFAULT_ACCOUNT, TOKEN_VARIABLE, FeedConfig, Settings
 from crossposter.dedupe import select_new
 from crossposter.errors import (
     AuthenticationFailed,
@@ -436,8 +436,11 @@ class _Pass:
             report.errors.append(str(error))
             report.temporary_failure = True
         elif isinstance(error, AuthenticationFailed):
-            self._stop_account(feed, str(error))
-            log.error("%s", error)
+            # Say which token: with several accounts, or a token file, the variable
+            # the user would otherwise look at may not be the one in use.
+            why = f"{error}: {self.accounts[feed].token_source or TOKEN_VARIABLE}"
+            self._stop_account(feed, why)
+            log.error("%s: %s", self._account_label(feed), why)
             report.errors.append("access token refused")
             report.permanent_failure = True
         else:

@@ -43,7 +43,7 @@ TOKEN_HELP = (
     "the access token was refused (HTTP 401): it is wrong or was revoked. "
     "Create a new one (Preferences → Development → New application, scopes "
     "write:statuses write:media read:accounts read:statuses, or `crossposter login`) "
-    "and export it as CROSSPOSTER_ACCESS_TOKEN"
+    "and put it where this one came from"
 )
 
 

@@ -222,3 +222,12 @@ def test_a_feed_on_the_top_level_account_needs_the_top_level_instance(tmp_path, 
     )
     assert main(["run", "--dry-run", "--config", config]) == 2
     assert "instance: required by feed 'personal'" in caplog.text
+
+
+def test_a_refused_token_names_the_variable_it_came_from(two_blogs, home, work, caplog):
+    work.valid_tokens.clear()
+    assert main(["run", "--config", two_blogs]) == 1
+    assert len(home.statuses) == 1
+    refused = [r.getMessage() for r in caplog.records if "HTTP 401" in r.getMessage()]
+    assert refused and all("WORK_TOKEN" in message for message in refused)
+    assert all("CROSSPOSTER_ACCESS_TOKEN" not in message for message in refused)
