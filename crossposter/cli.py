@@ -120,22 +120,25 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def log_feed(feed) -> None:
-    if feed.errors:
-        level = (
-            logging.WARNING
-            if feed.temporary_failure and not feed.permanent_failure
-            else (logging.ERROR)
-        )
-    else:
+    if not feed.errors:
         level = logging.INFO
-    summary = (
-        "not modified"
-        if feed.not_modified
-        else (
+    elif feed.temporary_failure and not feed.permanent_failure:
+        level = logging.WARNING
+    else:
+        level = logging.ERROR
+    counts = (feed.new, feed.posted, feed.skipped, feed.deferred)
+    if feed.not_modified:
+        summary = "not modified"
+    elif feed.errors and not any(counts):
+        # The feed could not be read at all: the reason is the whole story.
+        summary = ""
+    else:
+        summary = (
             f"new={feed.new} posted={feed.posted} skipped={feed.skipped} deferred={feed.deferred}"
         )
-    )
-    errors = f" errors={len(feed.errors)}: {'; '.join(feed.errors)}" if feed.errors else ""
+    errors = "; ".join(feed.errors)
+    if summary and errors:
+        errors = f" errors={len(feed.errors)}: {errors}"
     log.log(
         level,
         "feed %s: %s%s",

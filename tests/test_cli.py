@@ -68,3 +68,16 @@ def test_a_missing_config_file_exits_2_with_one_clear_line(tmp_path):
     assert done.returncode == 2
     assert "cannot read the configuration" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_feed_that_cannot_be_read_is_one_line_with_just_the_reason(tmp_path):
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "instance: https://mastodon.example\nstate_file: s.sqlite3\n"
+        "feeds: [{name: blog, url: missing.xml, backfill: 1}]\n"
+    )
+    done = run_cli("run", "--dry-run", "--config", str(config))
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith("ERROR feed blog: cannot read ") and "missing.xml" in line
+    assert "new=" not in line
