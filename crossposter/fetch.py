@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -295,10 +296,25 @@ def _read_capped(response: requests.Response, options: FetchOptions) -> bytes:
 
 
 def _root_cause(error: BaseException) -> str:
-    while error.__context__ is not None and error.args and not isinstance(error.args[0], str):
-        error = error.__context__
-    text = str(error)
-    # urllib3 messages repeat the pool's repr; the last clause says what happened.
-    if "Caused by" in text:
-        text = text.split("Caused by", 1)[1].strip(" ()")
-    return text[:200]
+    """What went wrong, in words a person reads in a cron mail.
+
+    requests wraps urllib3's errors, which wrap the socket's: the innermost one
+    says what happened; urllib3's messages start with a connection repr that
+    says nothing new.
+    """
+    for _ in range(5):
+        inner = getattr(error, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next(
+                (arg for arg in reversed(error.args) if isinstance(arg, BaseException)), None
+            )
+        if inner is None:
+            break
+        error = inner
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    text = str(error.args[0]) if error.args and isinstance(error.args[0], str) else str(error)
+    return _CONNECTION_REPR.sub("", text)[:200]
+
+
+_CONNECTION_REPR = re.compile(r"^<?\w*Connection(?:Pool)?\b[^:]*: ")

@@ -95,9 +95,11 @@ def test_a_timeout_is_temporary(server):
         fetch_one(FetchRequest("blog", server.url("/feed")), FetchOptions(timeout=0.3))
 
 
-def test_an_unreachable_server_is_temporary():
-    with pytest.raises(TemporaryFeedError, match="connection failed"):
+def test_an_unreachable_server_is_temporary_and_said_plainly():
+    with pytest.raises(TemporaryFeedError, match="connection failed") as raised:
         fetch_one(FetchRequest("blog", "http://127.0.0.1:9/feed"), FetchOptions(timeout=2))
+    assert "Connection refused" in raised.value.reason
+    assert "HTTPConnection(" not in raised.value.reason
 
 
 def test_local_files_and_file_urls_are_read(tmp_path):
