@@ -136,6 +136,12 @@ def log_feed(feed) -> None:
         summary = (
             f"new={feed.new} posted={feed.posted} skipped={feed.skipped} deferred={feed.deferred}"
         )
+        if feed.recorded:
+            # A first run that posts nothing would otherwise look like a broken one.
+            summary += (
+                f" (first run: {feed.recorded} entries already there recorded, not announced;"
+                " `backfill: N` announces the newest N)"
+            )
     errors = "; ".join(feed.errors)
     if summary and errors:
         errors = f" errors={len(feed.errors)}: {errors}"

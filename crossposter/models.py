@@ -115,6 +115,8 @@ class FeedReport:
     posted: int = 0
     skipped: int = 0
     deferred: int = 0
+    # On a feed's first run: the entries recorded as already there, not announced.
+    recorded: int = 0
     not_modified: bool = False
     errors: list[str] = field(default_factory=list)
     temporary_failure: bool = False

@@ -262,6 +262,7 @@ class _Pass:
             now = now_utc()
             self.state.record_fetch(feed.name, feed.url, "ok", parsed_at=now)
             self.state.mark_seen(feed.name, selection.mark_seen, at=now)
+            report.recorded = len(selection.mark_seen)
             self.state.mark_filtered(feed.name, report.filtered, at=now)
             self.state.touch(feed.name, [entry.id for entry in parsed.entries], at=now)
 

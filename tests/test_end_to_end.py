@@ -356,3 +356,15 @@ def test_the_token_never_appears_in_verbose_logs_of_a_run_that_posts(blog, api, 
     assert "DEBUG" in done.stderr and "posted" in done.stderr
     assert TOKEN not in done.stdout + done.stderr
     assert "Authorization" not in done.stderr and "Bearer" not in done.stderr
+
+
+def test_a_first_run_says_it_recorded_the_feed_rather_than_posting(
+    tmp_path, api, feeds, token, caplog
+):
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    config = write_config(tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}'}}")
+    assert main(["run", "--config", config]) == 0
+    assert "first run: 3 entries already there recorded, not announced" in caplog.text
+    caplog.clear()
+    assert main(["run", "--config", config]) == 0
+    assert "first run" not in caplog.text
