@@ -4,7 +4,7 @@ Failures come back as results or as FeedError, never as a traceback."""
 
 from __future__ import annotations
 
-import threading
+import time
 
 import pytest
 
@@ -18,7 +18,7 @@ from crossposter.fetch import (
     fetch_one,
 )
 
-from support.feed_server import FeedServer
+from support.feed_server import FeedServer, InFlight
 from support.feeds import rss
 
 FEED = rss([{"title": "Hello", "link": "https://blog.example.org/hello"}])
@@ -124,31 +124,18 @@ def test_fetch_all_returns_failures_as_results_in_request_order(server):
 
 
 def test_feeds_are_fetched_at_the_same_time(server):
-    """With 8 workers, 8 slow feeds are all in flight together (the server sees them overlap)."""
-    in_flight, peak = 0, 0
-    lock = threading.Lock()
-    release = threading.Event()
-    original = server.dispatch
+    """With 8 workers, 4 feeds are all in flight together (the server sees them overlap)."""
 
-    def counting(handler):
-        nonlocal in_flight, peak
-        with lock:
-            in_flight += 1
-            peak = max(peak, in_flight)
-            if peak >= 4:
-                release.set()
-        release.wait(timeout=5)
-        try:
-            original(handler)
-        finally:
-            with lock:
-                in_flight -= 1
+    def until_all_four_arrive():
+        deadline = time.monotonic() + 5
+        while probe.peak < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
 
-    server.dispatch = counting
+    probe = InFlight(server, hold=until_all_four_arrive)
     requests = [FetchRequest(f"f{i}", server.url("/feed")) for i in range(4)]
     results = fetch_all(requests, FetchOptions(workers=8))
     assert all(r.error is None for r in results)
-    assert peak >= 4
+    assert probe.peak >= 4
 
 
 def test_validators_are_sent_only_when_known(server):

@@ -8,13 +8,12 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import threading
 
 from crossposter.fetch import FetchOptions, FetchRequest, fetch_all
 from crossposter.models import Entry, Posted, Toot
 from crossposter.state import State
 
-from support.feed_server import FeedServer
+from support.feed_server import FeedServer, InFlight
 from support.feeds import rss
 
 FEED = rss([{"title": "Hello", "link": "https://b.example/1"}])
@@ -23,28 +22,12 @@ FEED = rss([{"title": "Hello", "link": "https://b.example/1"}])
 def test_feeds_on_one_host_share_its_few_connections():
     with FeedServer() as server:
         server.set_feed("/feed", FEED)
-        in_flight, peak = 0, 0
-        lock = threading.Lock()
-        original = server.dispatch
-
-        def counting(handler):
-            nonlocal in_flight, peak
-            with lock:
-                in_flight += 1
-                peak = max(peak, in_flight)
-            server.sleep(0.05)
-            try:
-                original(handler)
-            finally:
-                with lock:
-                    in_flight -= 1
-
-        server.dispatch = counting
+        probe = InFlight(server, hold=lambda: server.sleep(0.05))
         requests = [FetchRequest(f"f{i}", server.url("/feed")) for i in range(8)]
         results = fetch_all(requests, FetchOptions(workers=8, per_host=2))
     assert [r.name for r in results] == [f"f{i}" for i in range(8)]
     assert all(r.error is None for r in results)
-    assert peak == 2
+    assert probe.peak == 2
 
 
 def _outside(path) -> sqlite3.Connection:

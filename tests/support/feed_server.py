@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import gzip as _gzip
 import hashlib
+import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler
@@ -50,7 +52,7 @@ from typing import Any
 
 from ._http import LoopbackServer, drop_connection, read_body, reset_connection, send
 
-__all__ = ["ATOM", "HTML", "RSS", "FeedServer", "gzip_bomb"]
+__all__ = ["ATOM", "HTML", "RSS", "FeedServer", "InFlight", "gzip_bomb"]
 
 RSS = "application/rss+xml; charset=utf-8"
 ATOM = "application/atom+xml; charset=utf-8"
@@ -334,3 +336,30 @@ class FeedServer(LoopbackServer):
             sent += len(piece)
         if not declare_length:
             handler.wfile.write(b"0\r\n\r\n")
+
+
+class InFlight:
+    """Counts the requests `server` is answering at the same moment; `peak` is the most.
+
+    `hold` runs inside each answer before it is sent, while the request counts as
+    in flight: a test makes requests overlap (or proves they cannot) with it.
+    """
+
+    def __init__(self, server: FeedServer, hold: Callable[[], None] = lambda: None) -> None:
+        self.now = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+        self._hold = hold
+        self._answer = server.dispatch
+        server.dispatch = self._dispatch
+
+    def _dispatch(self, handler: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        try:
+            self._hold()
+            self._answer(handler)
+        finally:
+            with self._lock:
+                self.now -= 1
