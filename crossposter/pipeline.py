@@ -122,8 +122,8 @@ class _Pass:
         state: State,
         dry_run: bool,
         publisher_factory: PublisherFactory,
-        stop: threading.Event | None = None,
-        accounts: dict[str, Account] | None = None,
+        stop: threading.Event | None,
+        accounts: dict[str, Account],
     ):
         self.settings = settings
         self.state = state
@@ -131,10 +131,8 @@ class _Pass:
         self.publisher_factory = publisher_factory
         self.stop = stop or threading.Event()
         self.report = RunReport()
-        # Feed name → the account it posts to.
-        self.accounts = accounts or {
-            feed.name: account_of(settings, feed) for feed in settings.feeds
-        }
+        # Feed name → the account it posts to (with its token, for a real run).
+        self.accounts = accounts
         self._publishers: dict[str, Publisher] = {}
         self._limits: dict[str, InstanceLimits] = {}
         # Account name → why it posts nothing more this run (rate limit, refused token).
