@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crossposter.accounts import Account, account_of, with_token
-from crossposter.compose import UnpostableEntry, compose
+from crossposter.compose.toot import UnpostableEntry, compose
 from crossposter.config import (
     DEFAULT_ACCOUNT,
     TOKEN_FILE_VARIABLE,
@@ -22,10 +22,10 @@ from crossposter.config import (
     Settings,
 )
 from crossposter.errors import ConfigError, CrossposterError, FeedError
-from crossposter.fetch import FetchOptions, FetchRequest, FetchResult, fetch_all
-from crossposter.instance import fetch_limits
+from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, fetch_all
+from crossposter.mastodon.instance import fetch_limits
+from crossposter.mastodon.publish import translate_error
 from crossposter.models import Entry, InstanceLimits
-from crossposter.publish import translate_error
 from crossposter.state import State
 
 
@@ -134,7 +134,7 @@ def _check_feeds(settings: Settings, limits: dict[str, InstanceLimits]) -> list[
 
 
 def _check_feed(feed: FeedConfig, fetched: FetchResult, limits: InstanceLimits) -> FeedCheck:
-    from crossposter.parse import parse_feed
+    from crossposter.feeds.parse import parse_feed
 
     result = FeedCheck(feed.name, feed.url)
     if fetched.error is not None:

@@ -25,14 +25,14 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from crossposter.compose.language import normalize_language
+from crossposter.compose.template import DEFAULT_TEMPLATE, check_template
 from crossposter.errors import ConfigError
-from crossposter.fetch import is_local
-from crossposter.filters import EntryFilter, Rules
-from crossposter.language import normalize_language
-from crossposter.template import DEFAULT_TEMPLATE, check_template
+from crossposter.feeds.fetch import is_local
+from crossposter.feeds.filters import EntryFilter, Rules
 
 if TYPE_CHECKING:
-    from crossposter.compose import ComposeOptions
+    from crossposter.compose.toot import ComposeOptions
 
 TOKEN_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN"
 # The account of the top-level `instance` and CROSSPOSTER_ACCESS_TOKEN.
@@ -45,7 +45,7 @@ ENVIRONMENT_ONLY = ("access_token",)
 def _default_skipped_categories() -> list[str]:
     # Imported when a feed is configured, not with this module: hashtags.py compiles
     # Mastodon's tag patterns, which only composing needs.
-    from crossposter.hashtags import DEFAULT_SKIPPED_CATEGORIES
+    from crossposter.compose.hashtags import DEFAULT_SKIPPED_CATEGORIES
 
     return list(DEFAULT_SKIPPED_CATEGORIES)
 
@@ -190,7 +190,7 @@ class FeedOptions(BaseModel):
     def compose_options(self) -> ComposeOptions:
         # Imported here: composing pulls in the text and length machinery, which a
         # run whose feeds are all unchanged never needs.
-        from crossposter.compose import ComposeOptions
+        from crossposter.compose.toot import ComposeOptions
 
         return ComposeOptions(
             template=self.template,

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from crossposter.accounts import Account, account_of, with_token
 from crossposter.config import DEFAULT_ACCOUNT, TOKEN_VARIABLE, FeedConfig, Settings
-from crossposter.dedupe import select_new
 from crossposter.errors import (
     AuthenticationFailed,
     FeedError,
@@ -27,14 +26,15 @@ from crossposter.errors import (
     RejectedPost,
     TemporaryPublishError,
 )
-from crossposter.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
-from crossposter.filters import skip_reason
-from crossposter.instance import fetch_limits
+from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
+from crossposter.feeds.filters import skip_reason
+from crossposter.feeds.select import select_new
+from crossposter.mastodon.instance import fetch_limits
 from crossposter.models import Entry, FeedInfo, FeedReport, InstanceLimits, ParsedFeed, Toot
 from crossposter.state import PendingPost, State, now_utc
 
 if TYPE_CHECKING:
-    from crossposter.publish import Publisher
+    from crossposter.mastodon.publish import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ PublisherFactory = Callable[[Settings, Account], "Publisher"]
 
 def default_publisher(settings: Settings, account: Account) -> Publisher:
     # Imported here: posting (Mastodon.py, tenacity) is only for runs that found something.
-    from crossposter.publish import Publisher, PublishOptions
+    from crossposter.mastodon.publish import Publisher, PublishOptions
 
     return Publisher(
         account.instance_url,
@@ -227,7 +227,7 @@ class _Pass:
 
         # Parsing and composing are imported only for a feed that changed: most runs
         # see nothing but 304s and should start as fast as the network allows.
-        from crossposter.parse import parse_feed
+        from crossposter.feeds.parse import parse_feed
 
         parsed = parse_feed(fetched.content, url=fetched.final_url, headers=fetched.headers)
         if parsed.malformed:
@@ -298,7 +298,7 @@ class _Pass:
     def _announce(self, feed: FeedConfig, info: FeedInfo, entry: Entry, report: FeedReport) -> bool:
         """Compose and post one entry; False when it must be tried again on a later run."""
         limits = self.limits(feed.name)
-        from crossposter.compose import UnpostableEntry, compose
+        from crossposter.compose.toot import UnpostableEntry, compose
 
         try:
             toot = compose(entry, info, feed.compose_options(), limits)
@@ -320,7 +320,7 @@ class _Pass:
         if feed.image:
             toot = self._with_image(feed.name, entry, toot, limits)
         account = self.accounts[feed.name]
-        from crossposter.publish import idempotency_key
+        from crossposter.mastodon.publish import idempotency_key
 
         key = idempotency_key(account.instance_url, account.name, feed.name, entry.id)
         self.state.mark_pending(feed.name, entry, key, toot)
@@ -481,8 +481,8 @@ class _Pass:
 
         Without `upload` (a preview) the image is only chosen, never fetched.
         """
-        from crossposter.images import choose_image
-        from crossposter.media import download_image
+        from crossposter.compose.images import choose_image
+        from crossposter.mastodon.media import download_image
 
         image = choose_image(entry, limits)
         if image is None:

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from crossposter.cli import main
-from crossposter.publish import idempotency_key
+from crossposter.mastodon.publish import idempotency_key
 
 from support import blog
 from support.blog import write_config

@@ -1,6 +1,6 @@
-"""crossposter.compose: an entry becomes a toot that reads well and that Mastodon accepts.
+"""crossposter.compose.toot: an entry becomes a toot that reads well and that Mastodon accepts.
 
-Lengths are checked with crossposter.length.mastodon_length, the server's own count
+Lengths are checked with crossposter.compose.length.mastodon_length, the server's own count
 (see tests/test_length.py for how that is verified)."""
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crossposter.compose import ComposeOptions, UnpostableEntry, compose
-from crossposter.hashtags import find_hashtags
-from crossposter.length import (
+from crossposter.compose.hashtags import find_hashtags
+from crossposter.compose.length import (
     find_mentions,
     find_urls,
     grapheme_count,
     is_discounted_url,
     mastodon_length,
 )
+from crossposter.compose.template import TemplateError, check_template
+from crossposter.compose.text import WORD_JOINER
+from crossposter.compose.toot import ComposeOptions, UnpostableEntry, compose
 from crossposter.models import Entry, FeedInfo, InstanceLimits
-from crossposter.template import TemplateError, check_template
-from crossposter.text import WORD_JOINER
 
 LINK = "https://blog.example.org/2024/03/un-article-de-blog/"
 MASTODON = InstanceLimits(max_characters=500, characters_reserved_per_url=23, source="test")

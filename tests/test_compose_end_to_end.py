@@ -1,6 +1,6 @@
 """Composition as a user meets it: the dry-run preview, the instance's own limit, and a
 template mistake caught at start. The loopback Mastodon API counts length exactly as
-Mastodon does (crossposter.length), so a toot one character too long would get a 422."""
+Mastodon does (crossposter.compose.length), so a toot one character too long would get a 422."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from crossposter.cli import main
-from crossposter.length import mastodon_length
+from crossposter.compose.length import mastodon_length
 
 from support import blog
 from support.blog import write_config

@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from crossposter.compose import ComposeOptions, UnpostableEntry, compose
+from crossposter.compose.length import mastodon_length
+from crossposter.compose.toot import ComposeOptions, UnpostableEntry, compose
 from crossposter.errors import FeedError
-from crossposter.length import mastodon_length
+from crossposter.feeds.parse import parse_feed
 from crossposter.models import InstanceLimits
-from crossposter.parse import parse_feed
 
 from conftest import corpus_files, needs_corpus
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crossposter.dedupe import select_new
+from crossposter.feeds.select import select_new
 from crossposter.models import Entry
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)

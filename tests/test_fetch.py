@@ -10,7 +10,7 @@ import pytest
 
 from crossposter import __version__
 from crossposter.errors import FeedError, TemporaryFeedError
-from crossposter.fetch import (
+from crossposter.feeds.fetch import (
     FetchOptions,
     FetchRequest,
     Validators,

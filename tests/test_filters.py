@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from crossposter.cli import main
-from crossposter.filters import EntryFilter, Rules, skip_reason
+from crossposter.feeds.filters import EntryFilter, Rules, skip_reason
 from crossposter.models import Entry
 
 from support.blog import write_config

@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crossposter.cli import main
-from crossposter.compose import UnpostableEntry, compose
+from crossposter.compose.toot import UnpostableEntry, compose
 from crossposter.config import FeedOptions
 from crossposter.errors import FeedError
+from crossposter.feeds.parse import parse_feed
 from crossposter.models import Entry, FeedInfo, InstanceLimits
-from crossposter.parse import parse_feed
 
 from conftest import corpus_files
 from support.feeds import rss

@@ -1,4 +1,4 @@
-"""crossposter.hashtags: categories to Mastodon hashtags."""
+"""crossposter.compose.hashtags: categories to Mastodon hashtags."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crossposter.hashtags import (
+from crossposter.compose.hashtags import (
     DEFAULT_SKIPPED_CATEGORIES,
     find_hashtags,
     hashtags_for,

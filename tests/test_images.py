@@ -11,15 +11,15 @@ from mastodon import Mastodon
 
 from crossposter.accounts import Account
 from crossposter.cli import main
+from crossposter.compose.images import choose_image, cut_description
 from crossposter.config import load_settings
 from crossposter.errors import ImageUnavailable
-from crossposter.images import choose_image, cut_description
-from crossposter.instance import limits_from_documents
-from crossposter.media import ImageFile, download_image, sniff_type, upload_image
+from crossposter.feeds.parse import parse_feed
+from crossposter.mastodon.instance import limits_from_documents
+from crossposter.mastodon.media import ImageFile, download_image, sniff_type, upload_image
+from crossposter.mastodon.publish import Publisher, PublishOptions
 from crossposter.models import Entry, ImageRef, InstanceLimits
-from crossposter.parse import parse_feed
 from crossposter.pipeline import run
-from crossposter.publish import Publisher, PublishOptions
 
 from support.blog import TOKEN, write_config
 from support.feeds import rss

@@ -1,11 +1,11 @@
-"""crossposter.instance: the limit and URL cost a toot is fitted to come from the instance,
+"""crossposter.mastodon.instance: the limit and URL cost a toot is fitted to come from the instance,
 the way Mastodon and its forks publish them (MASTODON-RULES §1), with 500/23 as the fallback."""
 
 from __future__ import annotations
 
 import pytest
 
-from crossposter.instance import fetch_limits, limits_from_documents
+from crossposter.mastodon.instance import fetch_limits, limits_from_documents
 from crossposter.models import InstanceLimits
 
 from support.mastodon_api import MastodonAPI

@@ -1,4 +1,4 @@
-"""crossposter.language: the language code sent with a status."""
+"""crossposter.compose.language: the language code sent with a status."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crossposter.compose import ComposeOptions, compose
-from crossposter.language import MASTODON_LANGUAGES, choose_language, normalize_language
-from crossposter.parse import parse_feed
+from crossposter.compose.language import MASTODON_LANGUAGES, choose_language, normalize_language
+from crossposter.compose.toot import ComposeOptions, compose
+from crossposter.feeds.parse import parse_feed
 
 from support.feeds import atom, rss
 

@@ -1,8 +1,8 @@
-"""Tests for crossposter.length: Mastodon's status length, as the server counts it.
+"""Tests for crossposter.compose.length: Mastodon's status length, as the server counts it.
 
 The expected values follow Mastodon's app/validators/status_length_validator.rb,
 app/lib/extractor.rb, config/initializers/twitter_regex.rb and twitter-text
-3.1.0's regex.rb/extractor.rb (see the module docstring of crossposter.length).
+3.1.0's regex.rb/extractor.rb (see the module docstring of crossposter.compose.length).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import regex
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from crossposter import length
-from crossposter.length import (
+from crossposter.compose import length
+from crossposter.compose.length import (
     find_mentions,
     find_urls,
     grapheme_count,
@@ -23,7 +23,7 @@ from crossposter.length import (
     mastodon_length,
     truncate_graphemes,
 )
-from crossposter.tlds import COUNTRY_TLDS, GENERIC_TLDS, TLDS
+from crossposter.compose.tlds import COUNTRY_TLDS, GENERIC_TLDS, TLDS
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 👨‍👩‍👧‍👦
 FLAG_FR = "\U0001f1eb\U0001f1f7"  # 🇫🇷

@@ -14,7 +14,7 @@ import requests
 from crossposter.cli import main
 from crossposter.config import default_token_file, load_settings
 from crossposter.errors import ConfigError
-from crossposter.login import SCOPES, instance_base_url
+from crossposter.mastodon.login import SCOPES, instance_base_url
 
 from support.mastodon_api import MastodonAPI
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crossposter.errors import FeedError
-from crossposter.parse import parse_feed
+from crossposter.feeds.parse import parse_feed
 
 from conftest import CORPUS, corpus_files, needs_corpus
 from support.feeds import atom, rss

@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 
-from crossposter.fetch import FetchOptions, FetchRequest, fetch_all
+from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_all
 from crossposter.models import Entry, Posted, Toot
 from crossposter.state import State
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from crossposter.errors import StateError, StateLocked
-from crossposter.fetch import Validators
+from crossposter.feeds.fetch import Validators
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 from crossposter.state import SCHEMA_VERSION, State
 

@@ -1,4 +1,4 @@
-"""crossposter.text: feed HTML to toot text."""
+"""crossposter.compose.text: feed HTML to toot text."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from bs4 import BeautifulSoup
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crossposter.text import (
+from crossposter.compose.text import (
     WORD_JOINER,
     clean_title,
     html_to_text,

@@ -179,7 +179,7 @@ def default_length(text: str, spoiler: str, characters_reserved_per_url: int = 2
     """Rough Mastodon count: ``len()`` with each http(s) URL counted as the reserved width.
 
     Not grapheme-aware and counts every http(s) URL (also localhost/IPs); inject
-    ``crossposter.length`` through ``api.length_of`` for the exact rule.
+    ``crossposter.compose.length`` through ``api.length_of`` for the exact rule.
     """
     text = (text or "").strip()
     spoiler = (spoiler or "").strip()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from crossposter import __version__
-from crossposter.cli_state import add_state_parser, command_state
+from crossposter.cli.state import add_state_parser, command_state
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -250,7 +250,7 @@ def add_login_parser(commands) -> None:
 
 def command_login(args: argparse.Namespace) -> int:
     from crossposter.config import TOKEN_FILE_VARIABLE, default_token_file
-    from crossposter.login import finish_login, save_token, start_login
+    from crossposter.mastodon.login import finish_login, save_token, start_login
 
     authorization = start_login(args.instance)
     say(

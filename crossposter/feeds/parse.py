@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from crossposter.compose.images import declared_images, media_rss_images
+from crossposter.compose.text import clean_title
 from crossposter.errors import FeedError
-from crossposter.images import declared_images, media_rss_images
 from crossposter.models import Entry, FeedInfo, ImageRef, ParsedFeed
-from crossposter.text import clean_title
 
 WEB_SCHEMES = ("http", "https")
 

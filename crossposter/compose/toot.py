@@ -18,23 +18,23 @@ from urllib.parse import quote, urlsplit
 
 import regex
 
-from crossposter.hashtags import (
+from crossposter.compose.hashtags import (
     DEFAULT_SKIPPED_CATEGORIES,
     HASHTAG_RE,
     find_hashtags,
     hashtags_for,
     normalize_tag,
 )
-from crossposter.language import choose_language
-from crossposter.length import find_mentions, find_urls, grapheme_count, mastodon_length
-from crossposter.models import Entry, FeedInfo, InstanceLimits, Toot
-from crossposter.template import (
+from crossposter.compose.language import choose_language
+from crossposter.compose.length import find_mentions, find_urls, grapheme_count, mastodon_length
+from crossposter.compose.template import (
     DEFAULT_TEMPLATE,
     DateField,
     check_template,
     render,
 )
-from crossposter.text import clean_title, drop_bylines, neutralize_mentions, summary_text
+from crossposter.compose.text import clean_title, drop_bylines, neutralize_mentions, summary_text
+from crossposter.models import Entry, FeedInfo, InstanceLimits, Toot
 
 ELLIPSIS = "…"
 # A summary cut shorter than this is left out rather than shown as a scrap.

@@ -14,7 +14,7 @@ from typing import Any
 
 from crossposter.config import FeedConfig, Settings
 from crossposter.errors import FeedError, NotInState, StateError
-from crossposter.fetch import FetchOptions, FetchRequest, fetch_one
+from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_one
 from crossposter.state import EntryRecord, State, now_utc
 
 ENTRY_STATUSES = ("seen", "pending", "posted", "failed")
@@ -101,7 +101,7 @@ def _record_current_entries(settings: Settings, feed: FeedConfig, state: State) 
     options = FetchOptions(timeout=settings.fetch_timeout, max_bytes=settings.max_feed_bytes)
     fetched = fetch_one(FetchRequest(name=feed.name, url=feed.url), options)
     # Imported here: the CLI loads this module for every command, most never parse.
-    from crossposter.parse import parse_feed
+    from crossposter.feeds.parse import parse_feed
 
     parsed = parse_feed(fetched.content, url=fetched.final_url, headers=fetched.headers)
     now = now_utc()

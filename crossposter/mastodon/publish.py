@@ -34,7 +34,7 @@ from crossposter.errors import (
     RejectedPost,
     TemporaryPublishError,
 )
-from crossposter.media import ImageFile, upload_image
+from crossposter.mastodon.media import ImageFile, upload_image
 from crossposter.models import Posted, Toot
 
 log = logging.getLogger(__name__)

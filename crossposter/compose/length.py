@@ -28,7 +28,7 @@ said otherwise):
   ``.,!?:;`` stays outside the URL); the query may contain non-ASCII.
 * twitter-text 3.1.0 (github.com/twitter/twitter-text, ``rb/lib/twitter-text/
   regex.rb`` and ``extractor.rb``): the domain must end in a TLD from
-  ``tld_lib.yml`` (see :mod:`crossposter.tlds`) or ``xn--`` punycode, so
+  ``tld_lib.yml`` (see :mod:`crossposter.compose.tlds`) or ``xn--`` punycode, so
   ``localhost`` and IP addresses are never URLs; URLs without a scheme are
   skipped because Mastodon passes ``extract_url_without_protocol: false``;
   ``https://t.co/slug`` URLs are cut after the slug; a domain that
@@ -71,7 +71,7 @@ from typing import Any
 
 import regex
 
-from crossposter.tlds import COUNTRY_TLDS, GENERIC_TLDS
+from crossposter.compose.tlds import COUNTRY_TLDS, GENERIC_TLDS
 
 
 class _LazyPattern:

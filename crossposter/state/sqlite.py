@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from crossposter.errors import StateError, StateLocked
-from crossposter.fetch import Validators
+from crossposter.feeds.fetch import Validators
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 
 # 2: timestamps in ISO 8601 basic format (20261126T081200Z), ten bytes less each.

@@ -1,6 +1,6 @@
 """`crossposter state ...`: the command-line side of looking after the state file.
 
-The work is in crossposter.state_admin; this module only reads arguments and
+The work is in crossposter.state.admin; this module only reads arguments and
 prints what it returns. Errors go up to cli.main, which maps them to exit codes.
 """
 
@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from crossposter.state_admin import ENTRY_STATUSES
+from crossposter.state.admin import ENTRY_STATUSES
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -68,7 +68,7 @@ def command_state(args: argparse.Namespace) -> int:
 
 
 def _feeds(settings, args) -> int:
-    from crossposter.state_admin import feeds_overview
+    from crossposter.state.admin import feeds_overview
 
     for feed in feeds_overview(settings):
         when = _when(feed.last_fetch) if feed.last_fetch else "never fetched"
@@ -81,7 +81,7 @@ def _feeds(settings, args) -> int:
 
 
 def _entries(settings, args) -> int:
-    from crossposter.state_admin import recent_entries
+    from crossposter.state.admin import recent_entries
 
     for entry in recent_entries(settings, feed=args.feed, status=args.status, limit=args.limit):
         # A seen entry has a reason when an include/exclude rule kept it from being announced.
@@ -95,7 +95,7 @@ def _entries(settings, args) -> int:
 
 
 def _forget(settings, args) -> int:
-    from crossposter.state_admin import forget
+    from crossposter.state.admin import forget
 
     forget(settings, args.feed, args.entry_id)
     log.info(
@@ -107,7 +107,7 @@ def _forget(settings, args) -> int:
 
 
 def _mark_seen(settings, args) -> int:
-    from crossposter.state_admin import mark_seen
+    from crossposter.state.admin import mark_seen
 
     result = mark_seen(settings, args.feed)
     log.info(
@@ -127,7 +127,7 @@ def _mark_seen(settings, args) -> int:
 
 
 def _retry(settings, args) -> int:
-    from crossposter.state_admin import retry
+    from crossposter.state.admin import retry
 
     count = retry(settings, args.feed)
     log.info(
@@ -139,7 +139,7 @@ def _retry(settings, args) -> int:
 
 
 def _export(settings, args) -> int:
-    from crossposter.state_admin import export_state
+    from crossposter.state.admin import export_state
 
     text = json.dumps(export_state(settings), ensure_ascii=False, indent=1) + "\n"
     if args.file == "-":
@@ -156,7 +156,7 @@ def _export(settings, args) -> int:
 
 
 def _import(settings, args) -> int:
-    from crossposter.state_admin import import_state
+    from crossposter.state.admin import import_state
 
     counts = import_state(settings, args.file)
     log.info(

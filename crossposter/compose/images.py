@@ -15,8 +15,8 @@ from xml.etree import ElementTree
 
 import regex
 
+from crossposter.compose.text import html_to_text
 from crossposter.models import Entry, ImageRef, InstanceLimits
-from crossposter.text import html_to_text
 
 MEDIA_RSS = "http://search.yahoo.com/mrss/"
 _CONTENT = f"{{{MEDIA_RSS}}}content"
