@@ -75,3 +75,16 @@ def token(monkeypatch):
     """TOKEN in CROSSPOSTER_ACCESS_TOKEN, as a user exports it."""
     monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", TOKEN)
     return TOKEN
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the whole session (support.postgres), or a skip that
+    says how to get one."""
+    from support.postgres import running_postgres, why_unavailable
+
+    reason = why_unavailable()
+    if reason:
+        pytest.skip(reason)
+    with running_postgres() as server:
+        yield server
