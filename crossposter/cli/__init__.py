@@ -249,7 +249,8 @@ def add_login_parser(commands) -> None:
 
 
 def command_login(args: argparse.Namespace) -> int:
-    from crossposter.config import TOKEN_FILE_VARIABLE, default_token_file
+    from crossposter.accounts import default_token_file
+    from crossposter.config import TOKEN_FILE_VARIABLE
     from crossposter.mastodon.login import finish_login, save_token, start_login
 
     authorization = start_login(args.instance)
