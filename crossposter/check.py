@@ -27,6 +27,7 @@ from crossposter.config import (
 )
 from crossposter.errors import ConfigError, CrossposterError, FeedError
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, fetch_all
+from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import fetch_limits
 from crossposter.mastodon.publish import translate_error
 from crossposter.models import Entry, InstanceLimits
@@ -172,7 +173,6 @@ def _check_feed(feed: FeedConfig, fetched: FetchResult, limits: InstanceLimits) 
 
 
 def _check_account(settings: Settings, account: Account, limits: InstanceLimits) -> AccountCheck:
-    from mastodon import Mastodon
     from mastodon import errors as mastodon_errors
 
     checked = AccountCheck(name=account.name, limits=limits)
@@ -182,12 +182,8 @@ def _check_account(settings: Settings, account: Account, limits: InstanceLimits)
         checked.problem = str(error)
         return checked
     checked.token_source = account.token_source
-    api = Mastodon(
-        access_token=account.token,
-        api_base_url=account.instance_url,
-        version_check_mode="none",
-        ratelimit_method="throw",
-        request_timeout=settings.request_timeout,
+    api = mastodon_client(
+        account.instance_url, timeout=settings.request_timeout, access_token=account.token
     )
     try:
         verified = api.account_verify_credentials()

@@ -26,6 +26,7 @@ from crossposter.errors import (
     RejectedPost,
     TemporaryPublishError,
 )
+from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.feeds.filters import skip_reason
 from crossposter.feeds.select import select_new
@@ -39,10 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LIMITS_MAX_AGE = timedelta(days=1)
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_TEMPFAIL = 75
 
 
 @dataclass

@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 
 from crossposter import __version__
 from crossposter.cli.state import add_state_parser, command_state
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_TEMPFAIL = 75
+from crossposter.exit_codes import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TEMPFAIL,
+    EXIT_USAGE,
+)
 
 log = logging.getLogger("crossposter")
 
@@ -90,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_TEMPFAIL if error.temporary else EXIT_FAILED
     except KeyboardInterrupt:
         log.error("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def command_run(args: argparse.Namespace) -> int:

@@ -12,11 +12,8 @@ import logging
 import sys
 from collections.abc import Callable
 
+from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from crossposter.state.admin import ENTRY_STATUSES
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 log = logging.getLogger("crossposter")
 
