@@ -1,8 +1,15 @@
 """Which Mastodon account a feed posts to, and that account's token.
 
-The top-level `instance` with CROSSPOSTER_ACCESS_TOKEN is the account named
-"default"; `accounts:` adds others. Their tokens are read only when a run is
-about to post, so a preview needs none.
+The top-level `instance` is the account named "default"; `accounts:` adds
+others. Every token is read only when a run is about to post (or `check`
+tries it), never when the configuration loads: a preview, `health` and the
+`state` commands need none, and a missing token file must not stop them.
+
+Where a token is looked for, the same rules for every account:
+- a named account: its `access_token_env` variable, or its `access_token_file`;
+- the default one: CROSSPOSTER_ACCESS_TOKEN, else `access_token_file` (or
+  CROSSPOSTER_ACCESS_TOKEN_FILE), else the file `crossposter login` saved for
+  the instance.
 """
 
 from __future__ import annotations
@@ -10,13 +17,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from crossposter.config import (
     DEFAULT_ACCOUNT,
+    TOKEN_FILE_VARIABLE,
     TOKEN_VARIABLE,
     FeedConfig,
     Settings,
-    read_token_file,
 )
 from crossposter.errors import ConfigError
 
@@ -30,30 +38,120 @@ class Account:
     token_source: str = TOKEN_VARIABLE
 
 
+@dataclass(frozen=True)
+class _TokenPlace:
+    """Where one account's token is: a variable, a file, or (default account only) nowhere."""
+
+    variable: str | None = None
+    file: Path | None = None
+
+    def describe(self) -> str:
+        if self.file is not None:
+            return f"file {self.file}"
+        return self.variable or TOKEN_VARIABLE
+
+
+def default_token_file(instance_url: str) -> Path:
+    """Where `crossposter login` keeps the token for this instance, and where a run looks last."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    host = urlsplit(instance_url).netloc or instance_url
+    safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in host.lower())
+    return Path(base) / "crossposter" / f"{safe}.token"
+
+
+def default_account(settings: Settings) -> Account:
+    """The top-level instance's account, its token not read yet."""
+    return _account(settings, DEFAULT_ACCOUNT, settings.instance_url)
+
+
 def account_of(settings: Settings, feed: FeedConfig) -> Account:
     """The account `feed` posts to, its token not read yet."""
     name = feed.account or DEFAULT_ACCOUNT
     if name == DEFAULT_ACCOUNT:
-        return Account(DEFAULT_ACCOUNT, settings.instance_url)
+        return default_account(settings)
     try:
         configured = settings.accounts[name]
     except KeyError:
         raise ConfigError(f"feed {feed.name!r}: unknown account {name!r}") from None
-    source = (
-        configured.access_token_env
-        if configured.access_token_env
-        else f"file {configured.access_token_file}"
-    )
-    return Account(name, configured.instance_url, token_source=source)
+    return _account(settings, name, configured.instance_url)
+
+
+def feed_accounts(settings: Settings) -> dict[str, Account]:
+    """Feed name → the account it posts to, for every configured feed; no token read."""
+    return {feed.name: account_of(settings, feed) for feed in settings.feeds}
+
+
+def accounts_in_use(settings: Settings) -> list[Account]:
+    """Each account an enabled feed posts to, once, the default one first; no token read."""
+    used = {}
+    for feed in settings.enabled_feeds:
+        account = account_of(settings, feed)
+        used[account.name] = account
+    return sorted(used.values(), key=lambda a: (a.name != DEFAULT_ACCOUNT, a.name))
 
 
 def with_token(settings: Settings, account: Account) -> Account:
     """`account` with a token fit to send, or ConfigError saying where it was looked for."""
-    found = _with_raw_token(settings, account)
-    return replace(found, token=_sendable(found.token or "", found.token_source))
+    place = _token_place(settings, account.name)
+    token = _sendable(_read_token(settings, account, place), place.describe())
+    return replace(account, token=token, token_source=place.describe())
 
 
-def _sendable(token: str, source: str | None) -> str:
+def read_token_file(path: Path, owner: str = "") -> str:
+    """The token a file holds, alone on one line; `owner` names whose it is in errors."""
+    where = f"{owner}access_token_file {path}"
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"{where}: cannot read the token: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: not a text file") from None
+    if not token or len(token.split()) != 1:
+        raise ConfigError(f"{where}: must hold the access token alone, on one line")
+    return token
+
+
+def _account(settings: Settings, name: str, instance_url: str) -> Account:
+    return Account(name, instance_url, token_source=_token_place(settings, name).describe())
+
+
+def _token_place(settings: Settings, name: str) -> _TokenPlace:
+    if name != DEFAULT_ACCOUNT:
+        configured = settings.accounts[name]
+        return _TokenPlace(configured.access_token_env, configured.access_token_file)
+    if settings.access_token:
+        return _TokenPlace(variable=TOKEN_VARIABLE)
+    if settings.access_token_file is not None:
+        return _TokenPlace(file=settings.access_token_file)
+    if settings.instance_url:
+        saved = default_token_file(settings.instance_url)
+        # The file `login` saved is only a last resort: its absence is no error of its own.
+        if saved.is_file():
+            return _TokenPlace(file=saved)
+    return _TokenPlace()
+
+
+def _read_token(settings: Settings, account: Account, place: _TokenPlace) -> str:
+    owner = "" if account.name == DEFAULT_ACCOUNT else f"account {account.name!r}: "
+    if place.file is not None:
+        return read_token_file(place.file, owner)
+    if place.variable is None:
+        raise ConfigError(
+            f"no access token: export {TOKEN_VARIABLE}, set access_token_file "
+            f"(or {TOKEN_FILE_VARIABLE}), or run `crossposter login --instance "
+            f"{account.instance_url}`"
+        )
+    if account.name == DEFAULT_ACCOUNT and settings.access_token:
+        # pydantic-settings read this variable with the rest of the environment.
+        token = settings.access_token.get_secret_value()
+    else:
+        token = os.environ.get(place.variable, "")
+    if not token.strip():
+        raise ConfigError(f"{owner}no access token: export {place.variable}")
+    return token
+
+
+def _sendable(token: str, source: str) -> str:
     """A token that fits in an HTTP header, or ConfigError that never shows it.
 
     A line break or control character would make requests refuse the header with an
@@ -62,27 +160,7 @@ def _sendable(token: str, source: str | None) -> str:
     token = token.strip()
     if not token.isascii() or not token.isprintable() or len(token.split()) != 1:
         raise ConfigError(
-            f"the access token from {source or TOKEN_VARIABLE} holds a space, a "
+            f"the access token from {source} holds a space, a "
             "line break or a character a token never has; copy it again"
         )
     return token
-
-
-def _with_raw_token(settings: Settings, account: Account) -> Account:
-    if account.name == DEFAULT_ACCOUNT:
-        token = settings.access_token.get_secret_value() if settings.access_token else ""
-        if not token:
-            raise ConfigError(f"no access token: export {TOKEN_VARIABLE} (see `crossposter login`)")
-        return Account(account.name, account.instance_url, token, settings.token_source or "")
-    configured = settings.accounts[account.name]
-    if configured.access_token_env:
-        token = os.environ.get(configured.access_token_env, "").strip()
-        if not token:
-            raise ConfigError(
-                f"account {account.name!r}: no access token: export {configured.access_token_env}"
-            )
-    else:
-        token = read_token_file(
-            Path(configured.access_token_file or ""), f"account {account.name!r}: "
-        )
-    return Account(account.name, account.instance_url, token, account.token_source)

@@ -12,17 +12,22 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crossposter.accounts import Account, account_of, with_token
+from crossposter.accounts import (
+    Account,
+    accounts_in_use,
+    default_account,
+    feed_accounts,
+    with_token,
+)
 from crossposter.compose.toot import UnpostableEntry, compose
 from crossposter.config import (
     DEFAULT_ACCOUNT,
-    TOKEN_FILE_VARIABLE,
-    TOKEN_VARIABLE,
     FeedConfig,
     Settings,
 )
 from crossposter.errors import ConfigError, CrossposterError, FeedError
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, fetch_all
+from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import fetch_limits
 from crossposter.mastodon.publish import translate_error
 from crossposter.models import Entry, InstanceLimits
@@ -88,20 +93,21 @@ class CheckReport:
 
 def check(settings: Settings) -> CheckReport:
     """Try every part of a run except posting and writing the state."""
-    accounts = {feed.name: account_of(settings, feed) for feed in settings.feeds}
-    used = {accounts[feed.name].name: accounts[feed.name] for feed in settings.enabled_feeds}
+    accounts = feed_accounts(settings)
+    used = accounts_in_use(settings)
     if not used and settings.instance_url:
-        used = {DEFAULT_ACCOUNT: Account(DEFAULT_ACCOUNT, settings.instance_url)}
+        # No feed enabled yet: the top-level token is still worth trying.
+        used = [default_account(settings)]
     # Limits are the instance's: asked once per instance, however many accounts live there.
     limits: dict[str, InstanceLimits] = {}
-    for account in used.values():
+    for account in used:
         if account.instance_url not in limits:
             limits[account.instance_url] = fetch_limits(
                 account.instance_url, timeout=settings.request_timeout
             )
     checked = [
         _check_account(settings, account, limits[account.instance_url])
-        for account in sorted(used.values(), key=lambda a: (a.name != DEFAULT_ACCOUNT, a.name))
+        for account in used
     ]
     feed_limits = {
         name: limits.get(account.instance_url, InstanceLimits())
@@ -167,29 +173,17 @@ def _check_feed(feed: FeedConfig, fetched: FetchResult, limits: InstanceLimits) 
 
 
 def _check_account(settings: Settings, account: Account, limits: InstanceLimits) -> AccountCheck:
-    from mastodon import Mastodon
     from mastodon import errors as mastodon_errors
 
     checked = AccountCheck(name=account.name, limits=limits)
-    if account.name == DEFAULT_ACCOUNT and not settings.access_token:
-        checked.problem = (
-            f"no access token: export {TOKEN_VARIABLE}, set access_token_file "
-            f"(or {TOKEN_FILE_VARIABLE}), or run `crossposter login --instance "
-            f"{settings.instance_url}`"
-        )
-        return checked
     try:
         account = with_token(settings, account)
     except ConfigError as error:
         checked.problem = str(error)
         return checked
     checked.token_source = account.token_source
-    api = Mastodon(
-        access_token=account.token,
-        api_base_url=account.instance_url,
-        version_check_mode="none",
-        ratelimit_method="throw",
-        request_timeout=settings.request_timeout,
+    api = mastodon_client(
+        account.instance_url, timeout=settings.request_timeout, access_token=account.token
     )
     try:
         verified = api.account_verify_credentials()

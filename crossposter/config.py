@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -17,7 +16,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -53,14 +51,6 @@ def _default_skipped_categories() -> list[str]:
 def default_state_file() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "crossposter" / "state.sqlite3"
-
-
-def default_token_file(instance_url: str) -> Path:
-    """Where `crossposter login` keeps the token for this instance, and where a run looks last."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    host = urlsplit(instance_url).netloc or instance_url
-    safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in host.lower())
-    return Path(base) / "crossposter" / f"{safe}.token"
 
 
 class FilterRules(BaseModel):
@@ -345,17 +335,10 @@ class Settings(BaseSettings):
                 )
         return self
 
-    # Where the token came from, to say so without ever showing it.
-    _token_source: str | None = PrivateAttr(None)
-
     @property
     def instance_url(self) -> str:
         """The default account's instance; "" when every feed names another account."""
         return str(self.instance).rstrip("/") if self.instance is not None else ""
-
-    @property
-    def token_source(self) -> str | None:
-        return self._token_source
 
     @property
     def heartbeat_path(self) -> Path:
@@ -380,39 +363,8 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         settings = Settings(**raw)
     except ValidationError as error:
         raise ConfigError(_describe(error, raw, path)) from None
-    return _with_token(_relative_to(settings, path.parent))
-
-
-def _with_token(settings: Settings) -> Settings:
-    """The token: CROSSPOSTER_ACCESS_TOKEN, else access_token_file, else what `login` saved."""
-    if settings.access_token:
-        settings._token_source = TOKEN_VARIABLE
-        return settings
-    token_file = settings.access_token_file
-    if token_file is None:
-        if not settings.instance_url:
-            return settings
-        token_file = default_token_file(settings.instance_url)
-        if not token_file.is_file():
-            return settings
-    token = read_token_file(token_file)
-    settings = settings.model_copy(update={"access_token": SecretStr(token)})
-    settings._token_source = f"file {token_file}"
-    return settings
-
-
-def read_token_file(path: Path, owner: str = "") -> str:
-    """The token a file holds, alone on one line; `owner` names whose it is in errors."""
-    where = f"{owner}access_token_file {path}"
-    try:
-        token = path.read_text(encoding="utf-8").strip()
-    except OSError as error:
-        raise ConfigError(f"{where}: cannot read the token: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{where}: not a text file") from None
-    if not token or len(token.split()) != 1:
-        raise ConfigError(f"{where}: must hold the access token alone, on one line")
-    return token
+    # No token is read here: crossposter.accounts reads each when it is needed.
+    return _relative_to(settings, path.parent)
 
 
 def _relative_to(settings: Settings, folder: Path) -> Settings:

@@ -14,8 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from crossposter.duration import format_duration
-
-EXIT_OK = 0
+from crossposter.exit_codes import EXIT_OK
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from crossposter.duration import format_duration
 from crossposter.errors import StateLocked
+from crossposter.exit_codes import EXIT_TEMPFAIL
 from crossposter.health import record_pass
 from crossposter.signals import StopRequest
 
 log = logging.getLogger(__name__)
 
-EXIT_TEMPFAIL = 75
 # Passes start up to this share of the interval late, so many crossposters
 # started together do not knock on the same feeds and instance at once.
 JITTER = 0.1

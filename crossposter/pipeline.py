@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from crossposter.accounts import Account, account_of, with_token
+from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_token
 from crossposter.config import DEFAULT_ACCOUNT, TOKEN_VARIABLE, FeedConfig, Settings
 from crossposter.errors import (
     AuthenticationFailed,
@@ -26,6 +26,7 @@ from crossposter.errors import (
     RejectedPost,
     TemporaryPublishError,
 )
+from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.feeds.filters import skip_reason
 from crossposter.feeds.select import select_new
@@ -39,10 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LIMITS_MAX_AGE = timedelta(days=1)
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_TEMPFAIL = 75
 
 
 @dataclass
@@ -94,16 +91,12 @@ def run(
     Setting `stop` (from a signal handler) ends the run early but cleanly: the
     request in flight is finished, nothing new is sent, the state stays consistent.
     """
-    accounts = {feed.name: account_of(settings, feed) for feed in settings.feeds}
+    accounts = feed_accounts(settings)
     if not dry_run:
         # Every token a run will need is read before anything happens, so a missing one
-        # is a configuration error and not a half-done run.
-        used = {feed.account or DEFAULT_ACCOUNT for feed in settings.enabled_feeds}
-        ready = {
-            account.name: with_token(settings, account)
-            for account in accounts.values()
-            if account.name in used
-        }
+        # is a configuration error and not a half-done run. A preview reads none.
+        used = accounts_in_use(settings)
+        ready = {account.name: with_token(settings, account) for account in used}
         accounts = {name: ready.get(account.name, account) for name, account in accounts.items()}
     if dry_run:
         state = State.open_read_only(settings.state_file)

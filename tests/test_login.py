@@ -11,8 +11,9 @@ import sys
 import pytest
 import requests
 
+from crossposter.accounts import default_account, default_token_file, with_token
 from crossposter.cli import main
-from crossposter.config import default_token_file, load_settings
+from crossposter.config import load_settings
 from crossposter.errors import ConfigError
 from crossposter.mastodon.login import SCOPES, instance_base_url
 
@@ -81,7 +82,7 @@ def test_a_run_finds_the_saved_token_without_being_told(monkeypatch, capsys, api
     config = tmp_path / "feeds.yaml"
     config.write_text(f"instance: {api.base_url}\nfeeds: []\n")
     settings = load_settings(config)
-    assert settings.access_token.get_secret_value() in api.valid_tokens
+    assert with_token(settings, default_account(settings)).token in api.valid_tokens
 
 
 def test_token_file_puts_it_where_asked_creating_folders(monkeypatch, capsys, api, tmp_path):

@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
-from collections.abc import Callable
 
+from crossposter.cli.common import add_common, log
+from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from crossposter.state.admin import ENTRY_STATUSES
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
-log = logging.getLogger("crossposter")
-
-
-def add_state_parser(commands, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_state_parser(commands) -> None:
     state = commands.add_parser(
         "state",
         help="look after what crossposter remembers: list, forget, retry, back up",

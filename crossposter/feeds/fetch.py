@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -14,12 +13,11 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from crossposter import __version__
 from crossposter.errors import FeedError, TemporaryFeedError
+from crossposter.web import USER_AGENT, root_cause
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"crossposter/{__version__} (+https://pypi.org/project/crossposter/)"
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
@@ -225,7 +223,7 @@ def _fetch_http(
     except requests.Timeout:
         raise TemporaryFeedError(f"timed out after {options.timeout:g} s") from None
     except requests.ConnectionError as error:
-        raise TemporaryFeedError(f"connection failed: {_root_cause(error)}") from None
+        raise TemporaryFeedError(f"connection failed: {root_cause(error)}") from None
     except requests.RequestException as error:
         raise FeedError(f"request failed: {error}") from None
 
@@ -289,32 +287,7 @@ def _read_capped(response: requests.Response, options: FetchOptions) -> bytes:
     except requests.exceptions.ContentDecodingError:
         raise FeedError("the compressed body is corrupt") from None
     except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as error:
-        raise TemporaryFeedError(f"connection broken while reading: {_root_cause(error)}") from None
+        raise TemporaryFeedError(f"connection broken while reading: {root_cause(error)}") from None
     except requests.Timeout:
         raise TemporaryFeedError(f"timed out after {options.timeout:g} s") from None
     return b"".join(chunks)
-
-
-def _root_cause(error: BaseException) -> str:
-    """What went wrong, in words a person reads in a cron mail.
-
-    requests wraps urllib3's errors, which wrap the socket's: the innermost one
-    says what happened; urllib3's messages start with a connection repr that
-    says nothing new.
-    """
-    for _ in range(5):
-        inner = getattr(error, "reason", None)
-        if not isinstance(inner, BaseException):
-            inner = next(
-                (arg for arg in reversed(error.args) if isinstance(arg, BaseException)), None
-            )
-        if inner is None:
-            break
-        error = inner
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    text = str(error.args[0]) if error.args and isinstance(error.args[0], str) else str(error)
-    return _CONNECTION_REPR.sub("", text)[:200]
-
-
-_CONNECTION_REPR = re.compile(r"^<?\w*Connection(?:Pool)?\b[^:]*: ")

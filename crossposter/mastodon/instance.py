@@ -7,8 +7,8 @@ from typing import Any
 
 import requests
 
-from crossposter import __version__
 from crossposter.models import InstanceLimits
+from crossposter.web import USER_AGENT
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _media_limits(document: dict[str, Any]) -> dict[str, Any]:
 
 def fetch_limits(instance_url: str, timeout: float = 10.0) -> InstanceLimits:
     """Ask the instance; fall back to Mastodon's defaults (500/23) when it will not say."""
-    headers = {"User-Agent": f"crossposter/{__version__}", "Accept": "application/json"}
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     documents = {}
     with requests.Session() as session:
         for version in ("v2", "v1"):

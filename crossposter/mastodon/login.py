@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crossposter import __version__
 from crossposter.errors import ConfigError, LoginFailed
+from crossposter.mastodon.client import mastodon_client
+from crossposter.web import USER_AGENT
 
 # The least a posting bot needs: post and attach images, see which account it is,
 # and read its own recent posts to avoid repeating one.
 SCOPES = ("write:statuses", "write:media", "read:accounts", "read:statuses")
 OUT_OF_BAND = "urn:ietf:wg:oauth:2.0:oob"
 APP_NAME = "crossposter"
-USER_AGENT = f"crossposter/{__version__}"
 
 
 @dataclass(frozen=True)
@@ -146,16 +146,8 @@ def save_token(token: str, path: str | os.PathLike[str]) -> Path:
 
 
 def _client(base_url: str, client_id: str, client_secret: str, timeout: float):
-    from mastodon import Mastodon
-
-    return Mastodon(
-        client_id=client_id,
-        client_secret=client_secret,
-        api_base_url=base_url,
-        version_check_mode="none",
-        ratelimit_method="throw",
-        request_timeout=timeout,
-        user_agent=USER_AGENT,
+    return mastodon_client(
+        base_url, timeout=timeout, client_id=client_id, client_secret=client_secret
     )
 
 

@@ -15,11 +15,11 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from crossposter import __version__
 from crossposter.errors import ImageUnavailable
+from crossposter.mastodon.client import describe_api_error
 from crossposter.models import ImageRef, InstanceLimits
+from crossposter.web import USER_AGENT, root_cause
 
-USER_AGENT = f"crossposter/{__version__} (+https://pypi.org/project/crossposter/)"
 CHUNK = 64 * 1024
 
 # The first bytes of each image format Mastodon takes: servers often send images
@@ -86,7 +86,7 @@ def download_image(
             declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
             data = _read_capped(response, url, limits.image_size_limit, timeout)
     except requests.RequestException as error:
-        raise ImageUnavailable(f"image {url} unreachable: {_root_cause(error)}") from None
+        raise ImageUnavailable(f"image {url} unreachable: {root_cause(error)}") from None
     finally:
         if own_session:
             session.close()
@@ -151,19 +151,8 @@ def upload_image(
             sleep(poll_interval)
             media = api.media(media["id"])
     except MastodonError as error:
-        raise ImageUnavailable(f"image upload failed: {_api_error(error)}") from None
+        raise ImageUnavailable(f"image upload failed: {describe_api_error(error)}") from None
     return str(media["id"])
-
-
-def _api_error(error: Exception) -> str:
-    from mastodon.errors import MastodonRatelimitError
-
-    if isinstance(error, MastodonRatelimitError):
-        return "rate limited (HTTP 429)"
-    args = getattr(error, "args", ())
-    if len(args) >= 4 and isinstance(args[1], int):
-        return f"HTTP {args[1]} {args[3] or args[2]}"
-    return type(error).__name__ if not str(error) else str(error)[:300]
 
 
 def _file_name(url: str) -> str:
@@ -174,11 +163,3 @@ def _file_name(url: str) -> str:
 
 def _size(size: int) -> str:
     return f"{size / (1024 * 1024):.0f} MiB" if size >= 1024 * 1024 else f"{size} bytes"
-
-
-def _root_cause(error: BaseException) -> str:
-    text = str(error)
-    # urllib3 messages repeat the pool's repr; the last clause says what happened.
-    if "Caused by" in text:
-        text = text.split("Caused by", 1)[1].strip(" ()")
-    return text[:200] or type(error).__name__

@@ -25,7 +25,6 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from crossposter import __version__
 from crossposter.errors import (
     AuthenticationFailed,
     LookupRefused,
@@ -34,6 +33,7 @@ from crossposter.errors import (
     RejectedPost,
     TemporaryPublishError,
 )
+from crossposter.mastodon.client import describe_api_error, mastodon_client
 from crossposter.mastodon.media import ImageFile, upload_image
 from crossposter.models import Posted, Toot
 
@@ -83,18 +83,11 @@ class Publisher:
         options: PublishOptions = PublishOptions(),
         sleep: Callable[[float], None] = time.sleep,
     ):
-        from mastodon import Mastodon
-
         self.instance_url = instance_url
         self.options = options
         self._sleep = sleep
-        self._api = Mastodon(
-            access_token=access_token,
-            api_base_url=instance_url,
-            version_check_mode="none",
-            ratelimit_method="throw",
-            request_timeout=options.request_timeout,
-            user_agent=f"crossposter/{__version__}",
+        self._api = mastodon_client(
+            instance_url, timeout=options.request_timeout, access_token=access_token
         )
 
     def post(self, toot: Toot, key: str, stop: threading.Event | None = None) -> Posted:
@@ -217,15 +210,15 @@ def translate_error(error: Exception, api: Any = None) -> PublishError:
     if isinstance(error, mastodon_errors.MastodonUnauthorizedError):
         return AuthenticationFailed(TOKEN_HELP)
     if isinstance(error, mastodon_errors.MastodonServerError):
-        return TemporaryPublishError(f"server error: {_api_message(error)}")
+        return TemporaryPublishError(f"server error: {describe_api_error(error)}")
     if isinstance(error, mastodon_errors.MastodonNetworkError | mastodon_errors.MastodonIOError):
-        return TemporaryPublishError(f"network error: {_short(error)}")
+        return TemporaryPublishError(f"network error: {describe_api_error(error)}")
     if isinstance(error, mastodon_errors.MastodonAPIError):
         status = _status_code(error)
         if status in (408, 409, 425):
-            return TemporaryPublishError(f"server asked to retry: {_api_message(error)}")
-        return RejectedPost(f"rejected by the server: {_api_message(error)}")
-    return PublishError(f"unexpected Mastodon.py error: {_short(error)}")
+            return TemporaryPublishError(f"server asked to retry: {describe_api_error(error)}")
+        return RejectedPost(f"rejected by the server: {describe_api_error(error)}")
+    return PublishError(f"unexpected Mastodon.py error: {describe_api_error(error)}")
 
 
 def _posted(status: Any) -> Posted:
@@ -254,17 +247,6 @@ def _created(status: Any) -> datetime:
 def _status_code(error: Exception) -> int | None:
     args = getattr(error, "args", ())
     return args[1] if len(args) > 1 and isinstance(args[1], int) else None
-
-
-def _api_message(error: Exception) -> str:
-    args = getattr(error, "args", ())
-    if len(args) >= 4:
-        return f"HTTP {args[1]} {args[3] or args[2]}"
-    return _short(error)
-
-
-def _short(error: Exception) -> str:
-    return str(error)[:300]
 
 
 def _seconds_until(moment: datetime | None) -> float | None:

@@ -1,0 +1,43 @@
+"""What several commands share: the common options, durations and the instance's limits in words."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+log = logging.getLogger("crossposter")
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", "-c", required=True, metavar="FILE", help="the YAML configuration file"
+    )
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="log details")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="log errors only")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one JSON object per line, for containers (default: text)",
+    )
+
+
+def duration(text: str) -> float:
+    from crossposter.duration import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def describe_limits(limits) -> str:
+    where = {
+        "default": "Mastodon's defaults, the instance was not asked",
+        "cached": "as the instance said on an earlier run",
+    }.get(limits.source, f"from the instance's {limits.source}")
+    return (
+        f"{limits.max_characters} characters, each URL counting "
+        f"{limits.characters_reserved_per_url} ({where})"
+    )

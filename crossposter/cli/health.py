@@ -1,0 +1,38 @@
+"""`crossposter health`: is `run --loop` working? The verdict is crossposter.health's."""
+
+from __future__ import annotations
+
+import argparse
+
+from crossposter.cli.common import add_common, duration, log
+from crossposter.exit_codes import EXIT_FAILED, EXIT_OK
+
+
+def add_health_parser(commands) -> None:
+    health = commands.add_parser(
+        "health",
+        help="is `run --loop` working? (for a container HEALTHCHECK)",
+        description="Exit 0 when `run --loop` finished a successful pass recently (within "
+        "twice its interval, or --max-age), 1 otherwise, saying why. Reads only the heartbeat "
+        "file next to the state file.",
+    )
+    add_common(health)
+    health.add_argument(
+        "--max-age",
+        type=duration,
+        metavar="DURATION",
+        help="how old the last successful pass may be (default: twice the loop's interval)",
+    )
+
+
+def command_health(args: argparse.Namespace) -> int:
+    from crossposter.config import load_settings
+    from crossposter.health import check_health
+
+    settings = load_settings(args.config)
+    health = check_health(settings.heartbeat_path, max_age=args.max_age)
+    if health.healthy:
+        log.info("healthy: %s", health.message)
+        return EXIT_OK
+    log.error("unhealthy: %s", health.message)
+    return EXIT_FAILED

@@ -1,0 +1,76 @@
+"""`crossposter login`: the conversation at the terminal.
+
+The OAuth work is crossposter.mastodon.login's; this module asks for the code
+and says where the token went.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from crossposter.cli.common import log
+from crossposter.exit_codes import EXIT_OK, EXIT_USAGE
+
+
+def add_login_parser(commands) -> None:
+    login = commands.add_parser(
+        "login",
+        help="get an access token for the account that will post",
+        description="Register crossposter on your instance, authorize it in a browser, paste "
+        "the code it shows, and get an access token (scopes: write:statuses write:media "
+        "read:accounts read:statuses). The token is saved where `crossposter run` finds it.",
+    )
+    login.add_argument(
+        "--instance", required=True, metavar="URL", help="your instance, e.g. mastodon.social"
+    )
+    where = login.add_mutually_exclusive_group()
+    where.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="save the token here, readable by you only "
+        "(default: $XDG_CONFIG_HOME/crossposter/<instance>.token)",
+    )
+    where.add_argument(
+        "--print",
+        action="store_true",
+        help="print the token instead, for an environment variable or a secret",
+    )
+
+
+def command_login(args: argparse.Namespace) -> int:
+    from crossposter.accounts import default_token_file
+    from crossposter.config import TOKEN_FILE_VARIABLE
+    from crossposter.mastodon.login import finish_login, save_token, start_login
+
+    authorization = start_login(args.instance)
+    say(
+        "Open this address in a browser where you are logged in to the account that "
+        "will post, and authorize crossposter:\n\n"
+        f"  {authorization.url}\n"
+    )
+    say("Then paste the code it shows here: ", end="")
+    code = sys.stdin.readline().strip()
+    if not code:
+        log.error("no code given; nothing was saved")
+        return EXIT_USAGE
+    logged_in = finish_login(authorization, code)
+    account = f"@{logged_in.account}" if logged_in.account else "your account"
+    if args.print:
+        say(f"Access token for {account}; keep it secret:")
+        print(logged_in.token)
+        return EXIT_OK
+    path = save_token(
+        logged_in.token, args.token_file or default_token_file(authorization.instance_url)
+    )
+    say(f"Access token for {account} saved to {path} (readable by you only).")
+    if not args.token_file:
+        say("`crossposter run` finds it there for this instance.")
+    else:
+        say(f"Point crossposter at it: access_token_file: {path}  (or {TOKEN_FILE_VARIABLE})")
+    return EXIT_OK
+
+
+def say(message: str, end: str = "\n") -> None:
+    """A word to the person at the terminal; stdout stays for what they asked to print."""
+    print(message, end=end, file=sys.stderr, flush=True)

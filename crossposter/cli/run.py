@@ -1,0 +1,159 @@
+"""`crossposter run`: one pass, a preview (`--dry-run`), or passes until stopped (`--loop`).
+
+The passes are crossposter.pipeline's; the loop and its heartbeat crossposter.loop's;
+stopping on SIGTERM/SIGINT crossposter.signals'. This module reads the arguments,
+logs each feed's outcome and prints the previews.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from crossposter.cli.common import add_common, describe_limits, duration, log
+from crossposter.exit_codes import EXIT_OK, EXIT_USAGE
+
+
+def add_run_parser(commands) -> None:
+    run = commands.add_parser(
+        "run",
+        help="one pass over every feed",
+        description="Fetch every feed once and announce its new entries on Mastodon.",
+    )
+    add_common(run)
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print each toot that would be posted; change nothing, anywhere",
+    )
+    add_loop_arguments(run)
+
+
+def add_loop_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--loop",
+        action="store_true",
+        help="run again and again, every --interval, until SIGTERM or Ctrl-C (for containers)",
+    )
+    run.add_argument(
+        "--interval",
+        type=duration,
+        default="15m",
+        metavar="DURATION",
+        help="with --loop: time between passes, such as 30s, 15m, 1h (default: 15m)",
+    )
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from crossposter.config import load_settings
+    from crossposter.pipeline import run
+
+    if args.loop:
+        return command_run_loop(args)
+    from crossposter.signals import stop_on_signals
+
+    settings = load_settings(args.config)
+    # The first SIGTERM/SIGINT lets the post in flight finish and ends the run cleanly.
+    with stop_on_signals() as stop:
+        report = run(settings, dry_run=args.dry_run, stop=stop)
+    for feed in report.feeds:
+        log_feed(feed)
+        if args.dry_run:
+            print_previews(feed)
+    if args.dry_run:
+        count = sum(len(feed.previews) for feed in report.feeds)
+        print(f"dry run: {count} toot(s) would be posted; nothing was changed")
+        if report.limits:
+            print(f"limits: {describe_limits(report.limits)}")
+    if report.stopped:
+        log.error("posting stopped: %s", report.stopped)
+    return report.exit_code
+
+
+def command_run_loop(args: argparse.Namespace) -> int:
+    from crossposter.config import load_settings
+    from crossposter.duration import format_duration
+    from crossposter.loop import run_loop
+    from crossposter.pipeline import run
+    from crossposter.signals import stop_on_signals
+
+    if args.dry_run:
+        log.error("--loop cannot be combined with --dry-run")
+        return EXIT_USAGE
+    settings = load_settings(args.config)
+
+    def run_pass() -> int:
+        # A stop during a pass lets the post in flight finish, then the loop ends.
+        report = run(settings, stop=stop)
+        for feed in report.feeds:
+            log_feed(feed)
+        if report.stopped:
+            log.error("posting stopped: %s", report.stopped)
+        return report.exit_code
+
+    log.info(
+        "running every %s; heartbeat in %s",
+        format_duration(args.interval),
+        settings.heartbeat_path,
+    )
+    with stop_on_signals() as stop:
+        run_loop(run_pass, interval=args.interval, stop=stop, heartbeat=settings.heartbeat_path)
+    return EXIT_OK
+
+
+def log_feed(feed) -> None:
+    if not feed.errors:
+        level = logging.INFO
+    elif feed.temporary_failure and not feed.permanent_failure:
+        level = logging.WARNING
+    else:
+        level = logging.ERROR
+    counts = (feed.new, feed.posted, feed.skipped, feed.deferred)
+    if feed.not_modified:
+        summary = "not modified"
+    elif feed.errors and not any(counts):
+        # The feed could not be read at all: the reason is the whole story.
+        summary = ""
+    else:
+        summary = (
+            f"new={feed.new} posted={feed.posted} skipped={feed.skipped} deferred={feed.deferred}"
+        )
+        if feed.recorded:
+            # A first run that posts nothing would otherwise look like a broken one.
+            summary += (
+                f" (first run: {feed.recorded} entries already there recorded, not announced;"
+                " `backfill: N` announces the newest N)"
+            )
+    errors = "; ".join(feed.errors)
+    if summary and errors:
+        errors = f" errors={len(feed.errors)}: {errors}"
+    log.log(
+        level,
+        "feed %s: %s%s",
+        feed.name,
+        summary,
+        errors,
+        extra={"feed": feed.name, "new": feed.new, "posted": feed.posted},
+    )
+
+
+def print_previews(feed) -> None:
+    for entry, toot in feed.previews:
+        tags = " ".join(toot.hashtags) or "none"
+        print(f"=== {feed.name}: {entry.title or entry.id}")
+        language = toot.language or "account default"
+        visibility = toot.visibility or "account default"
+        print(
+            f"--- {toot.length}/{toot.limit} characters · language {language}"
+            f" · visibility {visibility} · hashtags {tags}"
+        )
+        if toot.spoiler_text:
+            print(f"--- content warning: {toot.spoiler_text}")
+        if toot.image_url:
+            print(f"--- image: {toot.image_url} · alt text: {toot.image_alt}")
+        print(toot.text)
+        print()
+    for entry, reason in feed.filtered:
+        print(f"=== {feed.name}: {entry.title or entry.id}")
+        print(f"--- not announced: {reason}")
+        print()
