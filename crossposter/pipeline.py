@@ -31,7 +31,7 @@ from crossposter.feeds.filters import skip_reason
 from crossposter.feeds.select import select_new
 from crossposter.mastodon.instance import fetch_limits
 from crossposter.models import Entry, FeedInfo, FeedReport, InstanceLimits, ParsedFeed, Toot
-from crossposter.state import PendingPost, State, now_utc
+from crossposter.state import PendingPost, State, now_utc, open_read_only, open_state
 
 if TYPE_CHECKING:
     from crossposter.mastodon.publish import Publisher
@@ -105,10 +105,7 @@ def run(
             if account.name in used
         }
         accounts = {name: ready.get(account.name, account) for name, account in accounts.items()}
-    if dry_run:
-        state = State.open_read_only(settings.state_file)
-    else:
-        state = State.open(settings.state_file, lock_timeout=settings.lock_timeout)
+    state = open_read_only(settings) if dry_run else open_state(settings)
     with state:
         return _Pass(settings, state, dry_run, publisher_factory, stop, accounts).run()
 

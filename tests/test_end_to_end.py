@@ -161,9 +161,9 @@ def test_a_server_error_on_a_feed_is_temporary(tmp_path, api, feeds, token):
 
 
 def test_a_second_run_while_the_first_holds_the_state_exits_75(blog, tmp_path, caplog):
-    from crossposter.state import State
+    from crossposter.state import SqliteState
 
-    with State.open(tmp_path / "state.sqlite3"):
+    with SqliteState.open(tmp_path / "state.sqlite3"):
         assert main(["run", "--config", blog]) == 75
     assert "another crossposter run" in caplog.text
 
