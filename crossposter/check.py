@@ -31,7 +31,7 @@ from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import fetch_limits
 from crossposter.mastodon.publish import translate_error
 from crossposter.models import Entry, InstanceLimits
-from crossposter.state import State
+from crossposter.state import SqliteState
 
 
 @dataclass
@@ -206,7 +206,7 @@ def _check_state(path: Path) -> StateCheck:
         checked.problem = f"{path} is not readable and writable by this user"
         return checked
     try:
-        with State.open_read_only(path) as state:
+        with SqliteState.open_read_only(path) as state:
             checked.feeds_known = len(state.feeds())
     except CrossposterError as error:
         checked.problem = str(error)

@@ -124,3 +124,15 @@ class FeedReport:
     previews: list[tuple[Entry, Toot]] = field(default_factory=list)
     # Entries an include/exclude rule kept from being announced, with that rule in words.
     filtered: list[tuple[Entry, str]] = field(default_factory=list)
+
+    def fail(self, error: Exception, summary: str | None = None) -> None:
+        """Record a failure; the error's own `temporary` flag says whether a later run mends it."""
+        self.errors.append(summary or str(error))
+        if getattr(error, "temporary", False):
+            self.temporary_failure = True
+        else:
+            self.permanent_failure = True
+
+    def left_for_later(self) -> None:
+        """Work stays for the next run (a stop, a rate limit): the exit code must say so (75)."""
+        self.temporary_failure = True

@@ -2,44 +2,47 @@
 
 Each feed is handled on its own: one that fails is reported and the others go
 on. Nothing is posted without first being recorded as pending in the state.
+
+A preview (--dry-run) is the same pass, on a throw-away copy of the state and
+with a recording outbox in place of the instance: what it shows is what a run
+would do, and it changes nothing outside its process.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_token
-from crossposter.config import DEFAULT_ACCOUNT, TOKEN_VARIABLE, FeedConfig, Settings
-from crossposter.errors import (
-    AuthenticationFailed,
-    FeedError,
-    ImageUnavailable,
-    LookupRefused,
-    PublishError,
-    RateLimited,
-    RejectedPost,
-    TemporaryPublishError,
-)
+from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
+from crossposter.errors import FeedError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.feeds.filters import skip_reason
 from crossposter.feeds.select import select_new
-from crossposter.mastodon.instance import fetch_limits
-from crossposter.models import Entry, FeedInfo, FeedReport, InstanceLimits, ParsedFeed, Toot
-from crossposter.state import PendingPost, State, now_utc
+from crossposter.models import Entry, FeedInfo, FeedReport, InstanceLimits, ParsedFeed
+from crossposter.posting import (
+    AccountSession,
+    LiveOutbox,
+    Outbox,
+    PublisherFactory,
+    RecordingOutbox,
+    default_publisher,
+)
+from crossposter.state import State, now_utc, open_preview, open_state
 
 if TYPE_CHECKING:
-    from crossposter.mastodon.publish import Publisher
+    from crossposter.compose.toot import ComposeOptions
 
 log = logging.getLogger(__name__)
 
-LIMITS_MAX_AGE = timedelta(days=1)
+__all__ = ["PublisherFactory", "RunReport", "default_publisher", "run"]
 
 
 @dataclass
@@ -61,24 +64,6 @@ class RunReport:
         return EXIT_OK
 
 
-PublisherFactory = Callable[[Settings, Account], "Publisher"]
-
-
-def default_publisher(settings: Settings, account: Account) -> Publisher:
-    # Imported here: posting (Mastodon.py, tenacity) is only for runs that found something.
-    from crossposter.mastodon.publish import Publisher, PublishOptions
-
-    return Publisher(
-        account.instance_url,
-        account.token or "",
-        PublishOptions(
-            request_timeout=settings.request_timeout,
-            retry_seconds=settings.post_retry_seconds,
-            rate_limit_wait=settings.rate_limit_wait,
-        ),
-    )
-
-
 def run(
     settings: Settings,
     *,
@@ -98,43 +83,62 @@ def run(
         used = accounts_in_use(settings)
         ready = {account.name: with_token(settings, account) for account in used}
         accounts = {name: ready.get(account.name, account) for name, account in accounts.items()}
+    outbox_for: Callable[[Account], Outbox]
     if dry_run:
-        state = State.open_read_only(settings.state_file)
+        state = open_preview(settings)
+        outbox_for = lambda account: RecordingOutbox()  # noqa: E731
     else:
-        state = State.open(settings.state_file, lock_timeout=settings.lock_timeout)
+        state = open_state(settings)
+        outbox_for = lambda account: LiveOutbox(settings, account, publisher_factory)  # noqa: E731
     with state:
-        return _Pass(settings, state, dry_run, publisher_factory, stop, accounts).run()
+        return Pass(settings, state, outbox_for, stop, accounts).run()
 
 
-class _Pass:
-    """The work of one run; holds what is shared across feeds (limits, publisher)."""
+@dataclass(frozen=True)
+class _ChangedFeedSteps:
+    parse_feed: Callable[..., ParsedFeed]
+    compose: Callable[..., Any]
+    unpostable: type[Exception]
+    choose_image: Callable[..., Any]
+
+
+@functools.cache
+def _changed_feed_steps() -> _ChangedFeedSteps:
+    """Parsing and composing, imported the first time a feed has changed: most runs see
+    nothing but 304s and should start as fast as the network allows."""
+    from crossposter.compose.images import choose_image
+    from crossposter.compose.toot import UnpostableEntry, compose
+    from crossposter.feeds.parse import parse_feed
+
+    return _ChangedFeedSteps(parse_feed, compose, UnpostableEntry, choose_image)
+
+
+class Pass:
+    """The work of one run over every feed; accounts get an AccountSession when first needed."""
 
     def __init__(
         self,
         settings: Settings,
         state: State,
-        dry_run: bool,
-        publisher_factory: PublisherFactory,
+        outbox_for: Callable[[Account], Outbox],
         stop: threading.Event | None,
         accounts: dict[str, Account],
     ):
         self.settings = settings
         self.state = state
-        self.dry_run = dry_run
-        self.publisher_factory = publisher_factory
         self.stop = stop or threading.Event()
         self.report = RunReport()
         # Feed name → the account it posts to (with its token, for a real run).
-        self.accounts = accounts
-        self._publishers: dict[str, Publisher] = {}
+        self._accounts = accounts
+        self._outbox_for = outbox_for
+        # Account name → its session, made when the account first has something to do.
+        self._sessions: dict[str, AccountSession] = {}
+        # Instance → its limits, asked once per pass.
         self._limits: dict[str, InstanceLimits] = {}
-        # Account name → why it posts nothing more this run (rate limit, refused token).
-        self._stopped: dict[str, str] = {}
 
     def run(self) -> RunReport:
         feeds = self.settings.enabled_feeds
-        if not self.dry_run:
-            self._retry_failed_after_settings_change(feeds)
+        self._retry_failed_after_settings_change(feeds)
         requests = [self._fetch_request(feed) for feed in feeds]
         options = FetchOptions(
             timeout=self.settings.fetch_timeout,
@@ -148,18 +152,18 @@ class _Pass:
                 feed_report = FeedReport(name=feed.name)
                 self.report.feeds.append(feed_report)
                 if self._stop_requested():
-                    feed_report.errors.append("not handled: the run was interrupted")
-                    feed_report.temporary_failure = True
+                    feed_report.fail(TemporaryFeedError("not handled: the run was interrupted"))
                     continue
                 try:
                     self._handle_feed(feed, results[feed.name], feed_report)
                 except FeedError as error:
-                    self._feed_failed(feed_report, error)
+                    feed_report.fail(error)
                 except Exception as error:  # a bug in one feed's handling must not stop the others
                     log.debug("feed %s: unexpected error", feed.name, exc_info=True)
-                    self._feed_failed(
-                        feed_report, FeedError(f"unexpected error: {type(error).__name__}: {error}")
+                    feed_report.fail(
+                        FeedError(f"unexpected error: {type(error).__name__}: {error}")
                     )
+        self._sum_up_accounts()
         return self.report
 
     def _retry_failed_after_settings_change(self, feeds: list[FeedConfig]) -> None:
@@ -168,7 +172,7 @@ class _Pass:
         known = self.state.settings_fingerprints()
         with self.state.batch():
             for feed in feeds:
-                fingerprint = hashlib.sha256(feed.model_dump_json().encode()).hexdigest()
+                fingerprint = settings_fingerprint(feed)
                 if known.get(feed.name) == fingerprint:
                     continue
                 if feed.name in known:
@@ -183,9 +187,8 @@ class _Pass:
                 self.state.save_settings_fingerprint(feed.name, fingerprint)
 
     def _stop_requested(self) -> bool:
-        if self.stop.is_set() and not self.report.interrupted:
+        if self.stop.is_set():
             self.report.interrupted = True
-            self.report.stopped = self.report.stopped or "interrupted; the rest waits"
         return self.report.interrupted
 
     def _fetch_request(self, feed: FeedConfig) -> FetchRequest:
@@ -193,6 +196,36 @@ class _Pass:
         # A changed URL is a different document: its old validators mean nothing.
         validators = known.validators if known and known.url == feed.url else Validators()
         return FetchRequest(name=feed.name, url=feed.url, validators=validators)
+
+    def _session(self, feed: FeedConfig) -> AccountSession:
+        account = self._accounts[feed.name]
+        if account.name not in self._sessions:
+            self._sessions[account.name] = AccountSession(
+                account,
+                self._outbox_for(account),
+                state=self.state,
+                settings=self.settings,
+                stop=self.stop,
+                interrupted=self._stop_requested,
+                known_limits=self._limits,
+            )
+        return self._sessions[account.name]
+
+    def _sum_up_accounts(self) -> None:
+        stopped = [session for session in self._sessions.values() if session.stopped]
+        if stopped:
+            self.report.stopped = "; ".join(
+                session.stopped
+                if session.account.name == DEFAULT_ACCOUNT
+                else f"account {session.account.name}: {session.stopped}"
+                for session in stopped
+            )
+        elif self.report.interrupted:
+            self.report.stopped = "interrupted; the rest waits"
+        resets = [s.rate_limit_reset for s in stopped if s.rate_limit_reset is not None]
+        self.report.rate_limit_reset = resets[-1] if resets else None
+        # The first instance asked, as the preview shows it.
+        self.report.limits = next(iter(self._limits.values()), None)
 
     # -- one feed ------------------------------------------------------------
 
@@ -209,20 +242,17 @@ class _Pass:
                 fetched.moved_permanently_to,
             )
         if fetched.error is not None:
-            if not self.dry_run and not first_run:
+            if not first_run:
                 self.state.record_fetch(feed.name, feed.url, f"error: {fetched.error.reason}")
             raise fetched.error
         if fetched.not_modified:
             report.not_modified = True
-            if not self.dry_run:
-                self.state.record_fetch(feed.name, feed.url, "not modified")
+            self.state.record_fetch(feed.name, feed.url, "not modified")
             return
 
-        # Parsing and composing are imported only for a feed that changed: most runs
-        # see nothing but 304s and should start as fast as the network allows.
-        from crossposter.feeds.parse import parse_feed
-
-        parsed = parse_feed(fetched.content, url=fetched.final_url, headers=fetched.headers)
+        parsed = _changed_feed_steps().parse_feed(
+            fetched.content, url=fetched.final_url, headers=fetched.headers
+        )
         if parsed.malformed:
             log.warning(
                 "feed %s is malformed, using what could be read: %s", feed.name, parsed.malformed
@@ -249,21 +279,18 @@ class _Pass:
         )
         report.new = len(selection.announce) + len(selection.waiting)
         report.deferred = len(selection.waiting)
-        if not self.dry_run:
-            now = now_utc()
-            self.state.record_fetch(feed.name, feed.url, "ok", parsed_at=now)
-            self.state.mark_seen(feed.name, selection.mark_seen, at=now)
-            report.recorded = len(selection.mark_seen)
-            self.state.mark_filtered(feed.name, report.filtered, at=now)
-            self.state.touch(feed.name, [entry.id for entry in parsed.entries], at=now)
+        now = now_utc()
+        self.state.record_fetch(feed.name, feed.url, "ok", parsed_at=now)
+        self.state.mark_seen(feed.name, selection.mark_seen, at=now)
+        report.recorded = len(selection.mark_seen)
+        self.state.mark_filtered(feed.name, report.filtered, at=now)
+        self.state.touch(feed.name, [entry.id for entry in parsed.entries], at=now)
 
         all_handled = not selection.waiting
         for entry in selection.announce:
             if not self._announce(feed, parsed.info, entry, report):
                 all_handled = False
 
-        if self.dry_run:
-            return
         if all_handled:
             self.state.save_validators(feed.name, fetched.validators)
         removed = self.state.prune(feed.name, timedelta(days=self.settings.retention_days))
@@ -290,231 +317,43 @@ class _Pass:
 
     def _announce(self, feed: FeedConfig, info: FeedInfo, entry: Entry, report: FeedReport) -> bool:
         """Compose and post one entry; False when it must be tried again on a later run."""
-        limits = self.limits(feed.name)
-        from crossposter.compose.toot import UnpostableEntry, compose
-
+        steps = _changed_feed_steps()
+        session = self._session(feed)
         try:
-            toot = compose(entry, info, feed.compose_options(), limits)
-        except UnpostableEntry as error:
+            toot = steps.compose(entry, info, compose_options(feed), session.limits)
+        except steps.unpostable as error:
             log.warning("feed %s: skipping %r: %s", feed.name, entry.title or entry.id, error)
             report.skipped += 1
-            if not self.dry_run:
-                self.state.mark_seen(feed.name, [entry])
+            self.state.mark_seen(feed.name, [entry])
             return True
-        if self.dry_run:
-            if feed.image:
-                toot = self._with_image(feed.name, entry, toot, limits, upload=False)
-            report.previews.append((entry, toot))
-            return True
-        if self._halted(feed.name):
-            # Work is left for the next run: the exit code must say so (75), not "done".
-            report.temporary_failure = True
+        if session.halted():
+            report.left_for_later()
             return False
         if feed.image:
-            toot = self._with_image(feed.name, entry, toot, limits)
-        account = self.accounts[feed.name]
-        from crossposter.mastodon.publish import idempotency_key
-
-        key = idempotency_key(account.instance_url, account.name, feed.name, entry.id)
-        self.state.mark_pending(feed.name, entry, key, toot)
-        return self._publish(feed.name, entry.id, entry.title or entry.id, toot, key, report)
+            image = steps.choose_image(entry, session.limits)
+            if image is not None:
+                toot = session.with_image(toot, image, entry.title or entry.id, feed.name)
+        pending = session.pend(feed.name, entry, toot)
+        return session.publish(pending, report)
 
     def _retry_pending(self, feed: FeedConfig, report: FeedReport) -> None:
         for pending in self.state.pending(feed.name):
-            if self.dry_run:
-                report.previews.append(
-                    (Entry(id=pending.entry_id, link=None, title="(pending retry)"), pending.toot)
-                )
-                continue
-            if self._halted(feed.name):
-                report.temporary_failure = True
+            session = self._session(feed)
+            if session.halted():
+                report.left_for_later()
                 return
             log.debug("feed %s: retrying pending post of %s", feed.name, pending.entry_id)
-            self._retry_one(feed.name, pending, report)
+            session.retry(pending, report)
 
-    def _retry_one(self, feed: str, pending: PendingPost, report: FeedReport) -> None:
-        if self._beyond_idempotency_window(pending) and pending.link:
-            try:
-                found = self.publisher(feed).find_posted(
-                    pending.link, pending.pending_since, self.stop
-                )
-            except LookupRefused as error:
-                # Posting blindly could announce it twice: it stays pending until a person acts.
-                log.error("feed %s: %s stays pending: %s", feed, pending.entry_id, error)
-                report.errors.append(str(error))
-                report.permanent_failure = True
-                return
-            except PublishError as error:
-                self._publish_failed_for_the_run(feed, pending.entry_id, error, report)
-                return
-            if found is not None:
-                self.state.mark_posted(feed, pending.entry_id, found)
-                report.posted += 1
-                log.debug(
-                    "feed %s: %s was already posted as %s; recorded, not posted again",
-                    feed,
-                    pending.entry_id,
-                    found.url or found.id,
-                )
-                return
-        self._publish(
-            feed, pending.entry_id, pending.entry_id, pending.toot, pending.idempotency_key, report
-        )
 
-    def _beyond_idempotency_window(self, pending: PendingPost) -> bool:
-        """Whether the instance may have forgotten the key of this pending post.
+# Where the feed's settings meet composing and the state: kept here, small, so the
+# feed's validated options can replace them in one place.
 
-        The margin covers the time one post may spend retrying after its
-        record was written, and one request on top.
-        """
-        margin = self.settings.post_retry_seconds + self.settings.request_timeout
-        age = (now_utc() - pending.pending_since).total_seconds()
-        return age >= self.settings.idempotency_window - margin
 
-    def _publish(
-        self, feed: str, entry_id: str, label: str, toot: Toot, key: str, report: FeedReport
-    ) -> bool:
-        if self._halted(feed):
-            report.temporary_failure = True
-            return False
-        try:
-            posted = self.publisher(feed).post(toot, key, self.stop)
-        except (RateLimited, TemporaryPublishError, AuthenticationFailed) as error:
-            self._publish_failed_for_the_run(feed, label, error, report)
-            return False
-        except PublishError as error:
-            if isinstance(error, RejectedPost) and toot.media_ids:
-                # An image never costs the post: its media may have expired or been refused.
-                log.warning(
-                    "feed %s: %r refused with its image (%s); posting it without",
-                    feed,
-                    label,
-                    error,
-                )
-                return self._publish(
-                    feed,
-                    entry_id,
-                    label,
-                    replace(toot, media_ids=(), image_url="", image_alt=""),
-                    key,
-                    report,
-                )
-            self.state.mark_failed(feed, entry_id, str(error))
-            log.error("feed %s: %r not posted: %s", feed, label, error)
-            report.errors.append(str(error))
-            report.permanent_failure = True
-            return True
-        self.state.mark_posted(feed, entry_id, posted)
-        report.posted += 1
-        log.debug("feed %s: posted %r as %s", feed, label, posted.url or posted.id)
-        return True
+def compose_options(feed: FeedConfig) -> ComposeOptions:
+    return feed.compose_options()
 
-    def _publish_failed_for_the_run(
-        self, feed: str, label: str, error: PublishError, report: FeedReport
-    ) -> None:
-        """A failure that leaves the entry pending; some also stop posting for the run."""
-        if isinstance(error, RateLimited):
-            reset = error.reset_at.isoformat(timespec="seconds") if error.reset_at else "unknown"
-            self._stop_account(feed, f"rate limited until {reset}")
-            self.report.rate_limit_reset = error.reset_at
-            log.warning(
-                "%s: rate limited by the instance; posting resumes after %s",
-                self._account_label(feed),
-                reset,
-            )
-            report.temporary_failure = True
-        elif isinstance(error, TemporaryPublishError):
-            log.warning("feed %s: %r stays pending: %s", feed, label, error)
-            report.errors.append(str(error))
-            report.temporary_failure = True
-        elif isinstance(error, AuthenticationFailed):
-            # Say which token: with several accounts, or a token file, the variable
-            # the user would otherwise look at may not be the one in use.
-            why = f"{error}: {self.accounts[feed].token_source or TOKEN_VARIABLE}"
-            self._stop_account(feed, why)
-            log.error("%s: %s", self._account_label(feed), why)
-            report.errors.append("access token refused")
-            report.permanent_failure = True
-        else:
-            log.error("feed %s: %r stays pending: %s", feed, label, error)
-            report.errors.append(str(error))
-            report.permanent_failure = True
 
-    def _feed_failed(self, report: FeedReport, error: FeedError) -> None:
-        report.errors.append(error.reason)
-        if error.temporary:
-            report.temporary_failure = True
-        else:
-            report.permanent_failure = True
-
-    # -- shared per run --------------------------------------------------------
-
-    def _halted(self, feed: str) -> bool:
-        """Whether nothing more may be posted for `feed`: a stop request, or its account stopped."""
-        return self._stop_requested() or self.accounts[feed].name in self._stopped
-
-    def _stop_account(self, feed: str, why: str) -> None:
-        account = self.accounts[feed].name
-        self._stopped[account] = why
-        self.report.stopped = "; ".join(
-            why if name == DEFAULT_ACCOUNT else f"account {name}: {why}"
-            for name, why in self._stopped.items()
-        )
-
-    def _account_label(self, feed: str) -> str:
-        account = self.accounts[feed]
-        return (
-            account.instance_url if account.name == DEFAULT_ACCOUNT else f"account {account.name}"
-        )
-
-    def _with_image(
-        self, feed: str, entry: Entry, toot: Toot, limits: InstanceLimits, upload: bool = True
-    ) -> Toot:
-        """`toot` with the entry's image uploaded and attached; without it if anything fails.
-
-        Without `upload` (a preview) the image is only chosen, never fetched.
-        """
-        from crossposter.compose.images import choose_image
-        from crossposter.mastodon.media import download_image
-
-        image = choose_image(entry, limits)
-        if image is None:
-            return toot
-        toot = replace(toot, image_url=image.url, image_alt=image.alt)
-        if not upload:
-            return toot
-        try:
-            data = download_image(image, limits, timeout=self.settings.fetch_timeout)
-            media_id = self.publisher(feed).upload_image(data, image.alt)
-        except ImageUnavailable as error:
-            log.warning(
-                "feed %s: %r goes out without its image: %s", feed, entry.title or entry.id, error
-            )
-            return replace(toot, image_url="", image_alt="")
-        return replace(toot, media_ids=(media_id,))
-
-    def limits(self, feed: str) -> InstanceLimits:
-        """The limits of the instance `feed` posts to, asked once per run and instance."""
-        instance = self.accounts[feed].instance_url
-        if instance not in self._limits:
-            self._limits[instance] = self._load_limits(instance)
-            self.report.limits = self.report.limits or self._limits[instance]
-        return self._limits[instance]
-
-    def _load_limits(self, instance: str) -> InstanceLimits:
-        cached = self.state.cached_limits(instance, LIMITS_MAX_AGE)
-        if cached:
-            return cached
-        if self.dry_run:
-            # A preview touches nothing, the instance included; the limit shown says so.
-            return InstanceLimits()
-        limits = fetch_limits(instance, timeout=self.settings.request_timeout)
-        if limits.source != "default":
-            self.state.save_limits(instance, limits)
-        return limits
-
-    def publisher(self, feed: str) -> Publisher:
-        account = self.accounts[feed]
-        if account.name not in self._publishers:
-            self._publishers[account.name] = self.publisher_factory(self.settings, account)
-        return self._publishers[account.name]
+def settings_fingerprint(feed: FeedConfig) -> str:
+    """A digest of the feed's settings; a change retries its failed entries."""
+    return hashlib.sha256(feed.model_dump_json().encode()).hexdigest()

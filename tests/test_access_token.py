@@ -14,7 +14,7 @@ from crossposter.cli import main
 from crossposter.config import load_settings
 from crossposter.errors import ConfigError
 from crossposter.health import record_pass
-from crossposter.state import State
+from crossposter.state.sqlite import SqliteState
 
 
 def write_config(tmp_path, extra: str = "") -> str:
@@ -141,7 +141,7 @@ def test_health_needs_no_token_even_when_its_file_is_missing(missing_token_file,
 def test_the_state_commands_need_no_token_even_when_its_file_is_missing(
     missing_token_file, tmp_path, capsys
 ):
-    with State.open(tmp_path / "state.sqlite3"):
+    with SqliteState.open(tmp_path / "state.sqlite3"):
         pass
     assert main(["state", "feeds", "--config", missing_token_file]) == 0
     assert "never fetched" in capsys.readouterr().out

@@ -108,6 +108,48 @@ def test_dry_run_without_a_token_or_a_state_file(tmp_path, api, feeds, monkeypat
     assert api.requests == []
 
 
+def test_a_preview_with_a_pending_post_changes_nothing_and_asks_the_instance_nothing(
+    blog, api, feeds, tmp_path, capsys
+):
+    """A preview runs the same pass as a run: the pending post is retried, the new article
+    announced, but on a copy of the state, and through an outbox that sends nothing."""
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    api.fail_next("POST", "/api/v1/statuses", 503, times=1000)
+    assert main(["run", "--config", blog]) == 75
+    api.clear_faults()
+    feeds.set_feed("/feed", feed_of(1, 2, 3, 4))
+    state = tmp_path / "state.sqlite3"
+    before = state.read_bytes()
+    api.requests.clear()
+    capsys.readouterr()
+
+    assert main(["run", "--dry-run", "--config", blog]) == 0
+
+    out = capsys.readouterr().out
+    assert "=== blog: Article numéro 3" in out and "=== blog: Article numéro 4" in out
+    assert "dry run: 2 toot(s) would be posted" in out
+    assert api.requests == []
+    assert state.read_bytes() == before
+    with sqlite3.connect(state) as db:
+        assert db.execute("SELECT status FROM entries WHERE entry_id LIKE '%3%'").fetchall() == [
+            ("pending",)
+        ]
+
+
+def test_a_preview_works_while_a_run_holds_the_state(blog, api, feeds, tmp_path, capsys):
+    from crossposter.state import SqliteState
+
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    state = tmp_path / "state.sqlite3"
+    with SqliteState.open(state) as running, running.batch():
+        # The run holds the lock and has written something it has not committed yet.
+        running.record_fetch("blog", "https://elsewhere.example/feed", "ok")
+        capsys.readouterr()
+        assert main(["run", "--dry-run", "--config", blog]) == 0
+    assert "Article numéro 3" in capsys.readouterr().out
+    assert api.statuses == []
+
+
 def test_backfill_announces_the_newest_entries_oldest_first(tmp_path, api, feeds, token):
     feeds.set_feed("/feed", feed_of(1, 2, 3, 4))
     config = write_config(
@@ -161,9 +203,9 @@ def test_a_server_error_on_a_feed_is_temporary(tmp_path, api, feeds, token):
 
 
 def test_a_second_run_while_the_first_holds_the_state_exits_75(blog, tmp_path, caplog):
-    from crossposter.state import State
+    from crossposter.state import SqliteState
 
-    with State.open(tmp_path / "state.sqlite3"):
+    with SqliteState.open(tmp_path / "state.sqlite3"):
         assert main(["run", "--config", blog]) == 75
     assert "another crossposter run" in caplog.text
 

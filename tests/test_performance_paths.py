@@ -11,7 +11,7 @@ import sys
 
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_all
 from crossposter.models import Entry, Posted, Toot
-from crossposter.state import State
+from crossposter.state import SqliteState
 
 from support.feed_server import FeedServer, InFlight
 from support.feeds import rss
@@ -36,19 +36,19 @@ def _outside(path) -> sqlite3.Connection:
 
 def test_a_batch_commits_its_writes_together_at_its_end(tmp_path):
     path = tmp_path / "state.sqlite3"
-    with State.open(path) as state:
+    with SqliteState.open(path) as state:
         with state.batch():
             state.record_fetch("blog", "https://b.example/feed", "not modified")
             state.mark_seen("blog", [Entry(id="a", link=None, title="A")])
         assert state.known_ids("blog") == {"a"}
-    with State.open(path) as state:
+    with SqliteState.open(path) as state:
         assert state.feed("blog").last_result == "not modified"
 
 
 def test_a_write_guarding_a_post_reaches_the_disk_inside_a_batch(tmp_path):
     path = tmp_path / "state.sqlite3"
     toot = Toot(text="Hi https://b.example/1", length=25, limit=500)
-    with State.open(path) as state, state.batch():
+    with SqliteState.open(path) as state, state.batch():
         state.record_fetch("blog", "https://b.example/feed", "ok")
         state.mark_pending("blog", Entry(id="a", link="https://b.example/1", title="A"), "k", toot)
         # Another process (a crash here) already sees the pending post and what came before.
@@ -62,14 +62,14 @@ def test_a_write_guarding_a_post_reaches_the_disk_inside_a_batch(tmp_path):
 
 def test_a_failed_write_inside_a_batch_keeps_the_others(tmp_path):
     path = tmp_path / "state.sqlite3"
-    with State.open(path) as state:
+    with SqliteState.open(path) as state:
         try:
             with state.batch():
                 state.record_fetch("blog", "https://b.example/feed", "ok")
                 raise RuntimeError("a bug")
         except RuntimeError:
             pass
-    with State.open(path) as state:
+    with SqliteState.open(path) as state:
         assert state.feed("blog") is not None
 
 

@@ -13,7 +13,7 @@ import pytest
 from crossposter.errors import StateError, StateLocked
 from crossposter.feeds.fetch import Validators
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
-from crossposter.state import SCHEMA_VERSION, State
+from crossposter.state import SCHEMA_VERSION, SqliteState
 
 
 def entry(n: int) -> Entry:
@@ -22,7 +22,7 @@ def entry(n: int) -> Entry:
 
 def test_the_state_file_is_created_readable_by_its_owner_only(tmp_path):
     path = tmp_path / "sub" / "state.sqlite3"
-    with State.open(path):
+    with SqliteState.open(path):
         pass
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
@@ -37,10 +37,10 @@ def test_a_pending_post_survives_reopening_with_its_key_and_exact_toot(tmp_path)
         length=30,
         limit=500,
     )
-    with State.open(path) as state:
+    with SqliteState.open(path) as state:
         state.record_fetch("blog", "https://b.example/feed", "ok")
         state.mark_pending("blog", entry(1), "key-1", toot)
-    with State.open(path) as state:
+    with SqliteState.open(path) as state:
         [pending] = state.pending("blog")
         assert (pending.entry_id, pending.idempotency_key, pending.toot) == ("id-1", "key-1", toot)
         state.mark_posted("blog", "id-1", Posted(id="9", url="https://m.example/@b/9"))
@@ -50,7 +50,7 @@ def test_a_pending_post_survives_reopening_with_its_key_and_exact_toot(tmp_path)
 
 
 def test_mark_seen_never_downgrades_a_posted_entry(tmp_path):
-    with State.open(tmp_path / "s.sqlite3") as state:
+    with SqliteState.open(tmp_path / "s.sqlite3") as state:
         state.mark_pending("blog", entry(1), "k", Toot(text="t"))
         state.mark_posted("blog", "id-1", Posted(id="1", url=None))
         state.mark_seen("blog", [entry(1), entry(2)])
@@ -59,7 +59,7 @@ def test_mark_seen_never_downgrades_a_posted_entry(tmp_path):
 
 
 def test_validators_are_kept_per_feed(tmp_path):
-    with State.open(tmp_path / "s.sqlite3") as state:
+    with SqliteState.open(tmp_path / "s.sqlite3") as state:
         state.record_fetch("blog", "https://b.example/feed", "ok")
         state.save_validators("blog", Validators(etag='"abc"', last_modified="Tue, 01 Jan 2026"))
         assert state.feed("blog").validators == Validators('"abc"', "Tue, 01 Jan 2026")
@@ -68,9 +68,9 @@ def test_validators_are_kept_per_feed(tmp_path):
 
 def test_a_second_run_on_the_same_file_is_kept_out(tmp_path):
     path = tmp_path / "s.sqlite3"
-    with State.open(path), pytest.raises(StateLocked, match="another crossposter run"):
-        State.open(path, lock_timeout=0.2)
-    with State.open(path):  # released when the first run ends
+    with SqliteState.open(path), pytest.raises(StateLocked, match="another crossposter run"):
+        SqliteState.open(path, lock_timeout=0.2)
+    with SqliteState.open(path):  # released when the first run ends
         pass
 
 
@@ -87,31 +87,31 @@ def test_a_corrupt_state_file_is_refused_and_left_untouched(tmp_path, content):
         sqlite3.connect(path).execute("CREATE TABLE other (x)").connection.commit()
     before = path.read_bytes()
     with pytest.raises(StateError):
-        State.open(path)
+        SqliteState.open(path)
     assert path.read_bytes() == before
 
 
 def test_a_state_file_from_a_newer_version_is_refused(tmp_path):
     path = tmp_path / "s.sqlite3"
-    with State.open(path):
+    with SqliteState.open(path):
         pass
     db = sqlite3.connect(path)
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
     db.commit()
     db.close()
     with pytest.raises(StateError, match="newer crossposter"):
-        State.open(path)
+        SqliteState.open(path)
 
 
 def test_the_read_only_view_writes_nothing_and_creates_nothing(tmp_path):
     path = tmp_path / "s.sqlite3"
-    with State.open_read_only(path) as state:
+    with SqliteState.open_read_only(path) as state:
         assert state.feed("blog") is None
     assert not path.exists() and not os.path.exists(f"{path}.lock")
-    with State.open(path) as state:
+    with SqliteState.open(path) as state:
         state.record_fetch("blog", "u", "ok")
     before = path.read_bytes()
-    with State.open_read_only(path) as state:
+    with SqliteState.open_read_only(path) as state:
         assert state.feed("blog").url == "u"
         with pytest.raises(sqlite3.OperationalError):
             state.mark_seen("blog", [entry(1)])
@@ -122,7 +122,7 @@ def test_pruning_forgets_only_entries_long_gone_from_the_feed(tmp_path):
     from datetime import UTC, datetime
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    with State.open(tmp_path / "s.sqlite3") as state:
+    with SqliteState.open(tmp_path / "s.sqlite3") as state:
         state.mark_seen("blog", [entry(1), entry(2)], at=t0)
         state.record_fetch("blog", "u", "ok", parsed_at=t0 + timedelta(days=200))
         state.touch("blog", ["id-2"], at=t0 + timedelta(days=200))
@@ -135,7 +135,7 @@ def test_pruning_is_measured_in_parses_not_in_clock_time(tmp_path):
     from datetime import UTC, datetime
 
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
-    with State.open(tmp_path / "s.sqlite3") as state:
+    with SqliteState.open(tmp_path / "s.sqlite3") as state:
         state.mark_seen("blog", [entry(1)], at=t0)
         state.record_fetch("blog", "u", "ok", parsed_at=t0)
         state.record_fetch("blog", "u", "not modified", at=t0 + timedelta(days=400))
@@ -143,7 +143,7 @@ def test_pruning_is_measured_in_parses_not_in_clock_time(tmp_path):
 
 
 def test_instance_limits_are_cached_for_a_while(tmp_path):
-    with State.open(tmp_path / "s.sqlite3") as state:
+    with SqliteState.open(tmp_path / "s.sqlite3") as state:
         state.save_limits("https://m.example", InstanceLimits(5000, 23, "api/v2/instance"))
         cached = state.cached_limits("https://m.example", timedelta(days=1))
         assert (cached.max_characters, cached.source) == (5000, "cached")
@@ -155,7 +155,7 @@ def test_a_version_1_state_is_upgraded_in_place_and_keeps_its_meaning(tmp_path):
     from datetime import UTC, datetime
 
     path = tmp_path / "s.sqlite3"
-    with State.open(path) as state:
+    with SqliteState.open(path) as state:
         state.mark_seen("blog", [entry(1)])
         state.record_fetch("blog", "u", "ok", parsed_at=datetime(2026, 1, 1, tzinfo=UTC))
     db = sqlite3.connect(path)
@@ -167,7 +167,7 @@ def test_a_version_1_state_is_upgraded_in_place_and_keeps_its_meaning(tmp_path):
     db.commit()
     db.close()
 
-    with State.open(path) as state:
+    with SqliteState.open(path) as state:
         [record] = state.entries("blog")
         assert record.first_seen == datetime(2025, 1, 1, tzinfo=UTC)
         # 2025-01-01 is a year before the last parse: pruned, as it must be.
@@ -180,7 +180,7 @@ def test_a_state_file_that_cannot_be_opened_is_refused(tmp_path):
     """A folder where the file should be: SQLite cannot open it, even for root."""
     path = tmp_path / "s.sqlite3"
     path.mkdir()
-    for opener in (State.open, State.open_read_only):
+    for opener in (SqliteState.open, SqliteState.open_read_only):
         with pytest.raises(StateError, match=r"s\.sqlite3"):
             opener(path)
     assert path.is_dir() and not any(path.iterdir())
@@ -190,15 +190,15 @@ def test_a_state_file_that_cannot_be_opened_is_refused(tmp_path):
 @pytest.mark.parametrize("mode", [0o000, 0o400], ids=["unreadable", "read-only"])
 def test_a_state_file_the_user_may_not_read_or_write_is_refused(tmp_path, mode):
     path = tmp_path / "s.sqlite3"
-    with State.open(path) as state:
+    with SqliteState.open(path) as state:
         state.record_fetch("blog", "u", "ok")
     path.chmod(mode)
     try:
         with pytest.raises(StateError, match=r"s\.sqlite3"):
-            State.open(path)
+            SqliteState.open(path)
     finally:
         path.chmod(0o600)
-    with State.open(path) as state:
+    with SqliteState.open(path) as state:
         assert state.feed("blog").url == "u"
 
 
@@ -207,7 +207,7 @@ def test_a_state_file_sqlite_can_only_read_is_refused_before_the_run_starts(tmp_
     and the first write would fail halfway through a run. Root may write anything, so the
     read-only open is forced here."""
     path = tmp_path / "s.sqlite3"
-    with State.open(path) as state:
+    with SqliteState.open(path) as state:
         state.record_fetch("blog", "u", "ok")
     real_connect = sqlite3.connect
 
@@ -216,7 +216,7 @@ def test_a_state_file_sqlite_can_only_read_is_refused_before_the_run_starts(tmp_
 
     monkeypatch.setattr(sqlite3, "connect", read_only)
     with pytest.raises(StateError, match="cannot write"):
-        State.open(path)
+        SqliteState.open(path)
 
 
 def test_an_unusable_state_file_exits_2_with_one_clear_line(tmp_path, capsys):

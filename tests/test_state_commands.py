@@ -7,7 +7,7 @@ import json
 import pytest
 
 from crossposter.cli import main
-from crossposter.state import State
+from crossposter.state import SqliteState
 
 from support.blog import feed_of, write_config
 
@@ -126,7 +126,7 @@ def test_mark_seen_keeps_pending_and_waiting_entries_from_going_out(tmp_path, ap
 
 
 def test_state_changes_wait_for_a_run_holding_the_lock(posted_and_failed, tmp_path, caplog):
-    with State.open(tmp_path / "state.sqlite3"):
+    with SqliteState.open(tmp_path / "state.sqlite3"):
         assert state("retry", config=posted_and_failed) == 75
     assert "another crossposter run" in caplog.text
 

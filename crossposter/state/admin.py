@@ -15,7 +15,7 @@ from typing import Any
 from crossposter.config import FeedConfig, Settings
 from crossposter.errors import FeedError, NotInState, StateError
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_one
-from crossposter.state import EntryRecord, State, now_utc
+from crossposter.state import EntryRecord, State, now_utc, open_read_only, open_state
 
 ENTRY_STATUSES = ("seen", "pending", "posted", "failed")
 
@@ -42,7 +42,7 @@ def feeds_overview(settings: Settings) -> list[FeedOverview]:
     """Every feed of the state and of the configuration, with its last fetch."""
     configured = {feed.name: feed for feed in settings.feeds}
     overview = []
-    with State.open_read_only(settings.state_file) as state:
+    with open_read_only(settings) as state:
         known = {feed.name: feed for feed in state.feeds()}
         for name in sorted(set(known) | set(configured)):
             remembered = known.get(name)
@@ -62,20 +62,20 @@ def feeds_overview(settings: Settings) -> list[FeedOverview]:
 def recent_entries(
     settings: Settings, *, feed: str | None = None, status: str | None = None, limit: int = 20
 ) -> list[EntryRecord]:
-    with State.open_read_only(settings.state_file) as state:
+    with open_read_only(settings) as state:
         return state.entries(feed, limit=limit, status=status)
 
 
 def forget(settings: Settings, feed: str, entry_id: str) -> None:
     """The entry is announced again on the next run (if its feed still lists it)."""
-    with _open_for_change(settings) as state:
+    with open_state(settings) as state:
         if not state.forget(feed, entry_id):
             raise NotInState(f"feed {feed!r} has no entry {entry_id!r} in the state")
 
 
 def retry(settings: Settings, feed: str | None = None) -> int:
     """Failed entries (of one feed, or all) are composed and announced again on the next run."""
-    with _open_for_change(settings) as state:
+    with open_state(settings) as state:
         if feed is not None and state.feed(feed) is None:
             raise NotInState(f"no feed {feed!r} in the state")
         return state.retry_failed(feed)
@@ -84,7 +84,7 @@ def retry(settings: Settings, feed: str | None = None) -> int:
 def mark_seen(settings: Settings, name: str) -> MarkSeenResult:
     """Nothing of the feed as it is now goes out: pending posts are dropped, entries recorded."""
     feed = next((feed for feed in settings.feeds if feed.name == name), None)
-    with _open_for_change(settings) as state:
+    with open_state(settings) as state:
         if feed is None and state.feed(name) is None:
             raise NotInState(f"no feed {name!r} in the configuration or the state")
         dropped = state.drop_pending(name)
@@ -116,7 +116,7 @@ def export_state(settings: Settings) -> dict[str, Any]:
     """A JSON-ready copy of the whole state, for a backup."""
     if not Path(settings.state_file).exists():
         raise StateError(f"{settings.state_file}: no state file yet; nothing to export")
-    with State.open_read_only(settings.state_file) as state:
+    with open_read_only(settings) as state:
         return state.export_data()
 
 
@@ -128,10 +128,7 @@ def import_state(settings: Settings, path: str | Path) -> dict[str, int]:
         raise StateError(f"{path}: cannot read the backup: {error.strerror}") from None
     except ValueError as error:
         raise StateError(f"{path}: not a JSON state export ({error}); nothing changed") from None
-    with _open_for_change(settings) as state:
+    with open_state(settings) as state:
         state.replace_with(data)
     return {table: len(data.get(table) or []) for table in ("feeds", "entries")}
 
-
-def _open_for_change(settings: Settings) -> State:
-    return State.open(settings.state_file, lock_timeout=settings.lock_timeout)

@@ -1,4 +1,4 @@
-"""What the tool remembers between runs, in one SQLite file.
+"""The embedded state backend: what the tool remembers between runs, in one SQLite file.
 
 Every change is committed at once, so a crash at any moment leaves a
 consistent file: an entry is `pending` (with its idempotency key and the exact
@@ -14,8 +14,8 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,8 @@ from typing import Any
 from crossposter.errors import StateError, StateLocked
 from crossposter.feeds.fetch import Validators
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
+from crossposter.state.base import EntryRecord, FeedState, PendingPost, State, now_utc
 
-# 2: timestamps in ISO 8601 basic format (20261126T081200Z), ten bytes less each.
-SCHEMA_VERSION = 2
 TIMESTAMP_COLUMNS = {
     "feeds": ("last_fetch", "last_parsed"),
     "entries": ("first_seen", "last_seen", "pending_since", "updated"),
@@ -71,43 +70,6 @@ CREATE TABLE IF NOT EXISTS instances (
 """
 
 
-@dataclass(frozen=True)
-class FeedState:
-    name: str
-    url: str
-    validators: Validators
-    last_fetch: datetime | None
-    last_result: str | None
-    last_parsed: datetime | None
-
-
-@dataclass(frozen=True)
-class PendingPost:
-    feed: str
-    entry_id: str
-    idempotency_key: str
-    toot: Toot
-    pending_since: datetime
-    link: str | None = None
-
-
-@dataclass(frozen=True)
-class EntryRecord:
-    feed: str
-    entry_id: str
-    status: str
-    link: str | None
-    title: str | None
-    first_seen: datetime
-    toot_url: str | None
-    reason: str | None
-    updated: datetime
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
 def _iso(moment: datetime | None) -> str | None:
     # Fixed width and UTC, so SQL compares these strings in time order.
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") if moment else None
@@ -117,20 +79,28 @@ def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-class State:
-    """The state file. Open with `State.open(...)` as a context manager."""
+class SqliteState(State):
+    """The state file. Open with `SqliteState.open(...)` as a context manager."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path | None, lock_fd: int | None):
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        path: Path | None,
+        lock_fd: int | None,
+        *,
+        read_only: bool | None = None,
+    ):
+        connection.row_factory = sqlite3.Row
         self._db = connection
         self.path = path
         self._lock_fd = lock_fd
-        self.read_only = lock_fd is None
+        self.read_only = lock_fd is None if read_only is None else read_only
         self._batching = False
 
     # -- opening and closing -------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, lock_timeout: float = 0.0) -> State:
+    def open(cls, path: str | os.PathLike[str], *, lock_timeout: float = 0.0) -> SqliteState:
         """Open (creating it, mode 0600) and lock the state file for a run that writes."""
         path = Path(path)
         try:
@@ -155,7 +125,7 @@ class State:
         return state
 
     @classmethod
-    def open_read_only(cls, path: str | os.PathLike[str]) -> State:
+    def open_read_only(cls, path: str | os.PathLike[str]) -> SqliteState:
         """A view that cannot write, for --dry-run; an absent file reads as empty."""
         path = Path(path)
         if path.exists() and path.stat().st_size > 0:
@@ -173,17 +143,24 @@ class State:
             state._prepare(create=True)
         return state
 
+    def preview_copy(self) -> SqliteState:
+        """An in-memory copy made with SQLite's backup API: no lock taken, no file touched."""
+        connection = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            self._db.backup(connection)
+        except sqlite3.Error as error:
+            connection.close()
+            raise _unusable(self.path or "state", error) from None
+        copy = SqliteState(connection, None, None, read_only=False)
+        # A file an older crossposter wrote is read as it is; its copy is brought up to date.
+        copy._prepare(create=False)
+        return copy
+
     def close(self) -> None:
         self._db.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
-
-    def __enter__(self) -> State:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def _prepare(self, *, create: bool) -> None:
         where = self.path or "state"
@@ -199,7 +176,7 @@ class State:
         except sqlite3.DatabaseError as error:
             self.close()
             raise _unusable(where, error) from None
-        version = int(row[0]) if row else 0
+        version = int(row["value"]) if row else 0
         if version > SCHEMA_VERSION:
             self.close()
             raise StateError(
@@ -230,8 +207,7 @@ class State:
     def _upgrade(self, version: int) -> None:
         """Bring a state file written by an older crossposter up to date, in one transaction."""
         with self._transaction() as db:
-            if version < 2:
-                _compact_timestamps(db)
+            _migrate(db, version)
             db.execute(
                 "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
             )
@@ -329,7 +305,7 @@ class State:
 
     def known_ids(self, feed: str) -> set[str]:
         rows = self._db.execute("SELECT entry_id FROM entries WHERE feed = ?", (feed,))
-        return {row[0] for row in rows}
+        return {row["entry_id"] for row in rows}
 
     def mark_seen(self, feed: str, entries: Iterable[Entry], at: datetime | None = None) -> None:
         """Record entries as known without announcing them; known ones are left as they are."""
@@ -367,7 +343,9 @@ class State:
                 [(stamp, feed, entry_id) for entry_id in entry_ids],
             )
 
-    def mark_pending(self, feed: str, entry: Entry, idempotency_key: str, toot: Toot) -> None:
+    def mark_pending(
+        self, feed: str, entry: Entry, idempotency_key: str, toot: Toot
+    ) -> PendingPost:
         stamp = _iso(now_utc())
         with self._transaction(durable=True) as db:
             db.execute(
@@ -390,6 +368,15 @@ class State:
                     stamp,
                 ),
             )
+        return PendingPost(
+            feed=feed,
+            entry_id=entry.id,
+            idempotency_key=idempotency_key,
+            toot=toot,
+            pending_since=_moment(stamp),
+            link=entry.link,
+            title=entry.title,
+        )
 
     def mark_posted(self, feed: str, entry_id: str, posted: Posted) -> None:
         with self._transaction(durable=True) as db:
@@ -409,18 +396,19 @@ class State:
 
     def pending(self, feed: str) -> list[PendingPost]:
         rows = self._db.execute(
-            "SELECT feed, entry_id, idempotency_key, toot, pending_since, link FROM entries "
-            "WHERE feed = ? AND status = 'pending' ORDER BY pending_since, entry_id",
+            "SELECT feed, entry_id, idempotency_key, toot, pending_since, link, title "
+            "FROM entries WHERE feed = ? AND status = 'pending' ORDER BY pending_since, entry_id",
             (feed,),
         ).fetchall()
         return [
             PendingPost(
-                feed=row[0],
-                entry_id=row[1],
-                idempotency_key=row[2],
-                toot=_toot_from_json(row[3]),
-                pending_since=_moment(row[4]),
-                link=row[5],
+                feed=row["feed"],
+                entry_id=row["entry_id"],
+                idempotency_key=row["idempotency_key"],
+                toot=_toot_from_json(row["toot"]),
+                pending_since=_moment(row["pending_since"]),
+                link=row["link"],
+                title=row["title"],
             )
             for row in rows
         ]
@@ -444,24 +432,24 @@ class State:
         )
         return [
             EntryRecord(
-                feed=row[0],
-                entry_id=row[1],
-                status=row[2],
-                link=row[3],
-                title=row[4],
-                first_seen=_moment(row[5]),
-                toot_url=row[6],
-                reason=row[7],
-                updated=_moment(row[8]),
+                feed=row["feed"],
+                entry_id=row["entry_id"],
+                status=row["status"],
+                link=row["link"],
+                title=row["title"],
+                first_seen=_moment(row["first_seen"]),
+                toot_url=row["toot_url"],
+                reason=row["reason"],
+                updated=_moment(row["updated"]),
             )
             for row in rows
         ]
 
     def status_counts(self, feed: str) -> dict[str, int]:
         rows = self._db.execute(
-            "SELECT status, COUNT(*) FROM entries WHERE feed = ? GROUP BY status", (feed,)
+            "SELECT status, COUNT(*) AS count FROM entries WHERE feed = ? GROUP BY status", (feed,)
         )
-        return dict(rows.fetchall())
+        return {row["status"]: row["count"] for row in rows}
 
     # -- repairs by a person (`crossposter state ...`) -------------------------
 
@@ -480,7 +468,7 @@ class State:
         with self._transaction() as db:
             where, values = ("AND feed = ?", (feed,)) if feed is not None else ("", ())
             feeds = [
-                row[0]
+                row["feed"]
                 for row in db.execute(
                     f"SELECT DISTINCT feed FROM entries WHERE status = 'failed' {where}", values
                 )
@@ -495,9 +483,9 @@ class State:
     def settings_fingerprints(self) -> dict[str, str]:
         """Feed name → a digest of the settings its last run used."""
         rows = self._db.execute(
-            "SELECT substr(key, 10), value FROM meta WHERE key LIKE 'settings:%'"
+            "SELECT substr(key, 10) AS feed, value FROM meta WHERE key LIKE 'settings:%'"
         )
-        return dict(rows.fetchall())
+        return {row["feed"]: row["value"] for row in rows}
 
     def save_settings_fingerprint(self, feed: str, fingerprint: str) -> None:
         with self._transaction() as db:
@@ -528,8 +516,7 @@ class State:
         try:
             for table in EXPORTED_TABLES:
                 cursor = self._db.execute(f"SELECT * FROM {table} ORDER BY 1, 2")
-                columns = [column[0] for column in cursor.description]
-                data[table] = [dict(zip(columns, row, strict=True)) for row in cursor]
+                data[table] = [dict(row) for row in cursor]
         finally:
             self._db.execute("COMMIT")
         return data
@@ -555,8 +542,7 @@ class State:
                             f"INSERT INTO {table} ({columns}) VALUES ({marks})",
                             tuple(row.values()),
                         )
-                if version < 2:
-                    _compact_timestamps(db)
+                _migrate(db, version)
         except (sqlite3.Error, TypeError, AttributeError) as error:
             raise StateError(f"the export cannot be imported ({error}); nothing changed") from None
 
@@ -584,9 +570,9 @@ class State:
         row = self._db.execute(
             "SELECT limits, fetched_at FROM instances WHERE url = ?", (instance,)
         ).fetchone()
-        if not row or now_utc() - _moment(row[1]) > max_age:
+        if not row or now_utc() - _moment(row["fetched_at"]) > max_age:
             return None
-        return InstanceLimits(**{**json.loads(row[0]), "source": "cached"})
+        return InstanceLimits(**{**json.loads(row["limits"]), "source": "cached"})
 
     def save_limits(self, instance: str, limits: InstanceLimits) -> None:
         with self._transaction() as db:
@@ -614,14 +600,26 @@ def _compact_timestamps(db: sqlite3.Connection) -> None:
             )
 
 
-def _feed_state(row: tuple[Any, ...]) -> FeedState:
+# MIGRATIONS[n - 1] takes a state from version n to n + 1. They also run on the rows of an
+# older export imported into today's tables (`state import`), so each must accept those.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_compact_timestamps,)
+SCHEMA_VERSION = len(MIGRATIONS) + 1
+
+
+def _migrate(db: sqlite3.Connection, version: int) -> None:
+    """Bring data written at `version` to SCHEMA_VERSION, one step at a time, in order."""
+    for migration in MIGRATIONS[max(version, 1) - 1 :]:
+        migration(db)
+
+
+def _feed_state(row: sqlite3.Row) -> FeedState:
     return FeedState(
-        name=row[0],
-        url=row[1],
-        validators=Validators(etag=row[2], last_modified=row[3]),
-        last_fetch=_moment(row[4]),
-        last_result=row[5],
-        last_parsed=_moment(row[6]),
+        name=row["name"],
+        url=row["url"],
+        validators=Validators(etag=row["etag"], last_modified=row["last_modified"]),
+        last_fetch=_moment(row["last_fetch"]),
+        last_result=row["last_result"],
+        last_parsed=_moment(row["last_parsed"]),
     )
 
 

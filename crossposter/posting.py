@@ -1,0 +1,312 @@
+"""One account's side of a pass: where its toots go, its instance's limits, why it stopped.
+
+New entries and pending retries take one path: a post already recorded as pending
+in the state goes through `AccountSession.publish`. Where it goes is an `Outbox`:
+the instance itself, or, for a preview, a `RecordingOutbox` that sends nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
+
+from crossposter.accounts import Account
+from crossposter.config import DEFAULT_ACCOUNT, TOKEN_VARIABLE, Settings
+from crossposter.errors import (
+    AuthenticationFailed,
+    ImageUnavailable,
+    PublishError,
+    RateLimited,
+    RejectedPost,
+    TemporaryPublishError,
+)
+from crossposter.mastodon.instance import fetch_limits
+from crossposter.mastodon.media import download_image
+from crossposter.models import Entry, FeedReport, ImageRef, InstanceLimits, Posted, Toot
+from crossposter.state import PendingPost, State, now_utc
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from crossposter.mastodon.publish import Publisher
+
+log = logging.getLogger(__name__)
+
+LIMITS_MAX_AGE = timedelta(days=1)
+
+PublisherFactory = Callable[[Settings, Account], "Publisher"]
+
+
+@functools.cache
+def _mastodon_publish() -> ModuleType:
+    """crossposter.mastodon.publish, imported once something is about to be posted.
+
+    It brings Mastodon.py and tenacity, which a pass with nothing new never needs.
+    """
+    from crossposter.mastodon import publish
+
+    return publish
+
+
+def default_publisher(settings: Settings, account: Account) -> Publisher:
+    publish = _mastodon_publish()
+    return publish.Publisher(
+        account.instance_url,
+        account.token or "",
+        publish.PublishOptions(
+            request_timeout=settings.request_timeout,
+            retry_seconds=settings.post_retry_seconds,
+            rate_limit_wait=settings.rate_limit_wait,
+        ),
+    )
+
+
+class Outbox(Protocol):
+    """Everything a pass asks of an account's instance."""
+
+    def limits(self) -> InstanceLimits: ...
+
+    def idempotency_key(self, feed: str, entry_id: str) -> str: ...
+
+    def attach_image(self, image: ImageRef, limits: InstanceLimits) -> str:
+        """The media id of the uploaded image; ImageUnavailable when it cannot be."""
+
+    def post(
+        self, pending: PendingPost, toot: Toot, report: FeedReport, stop: threading.Event
+    ) -> Posted:
+        """Send `toot` for `pending` and say so in `report`; PublishError when it is not sent."""
+
+    def find_posted(self, pending: PendingPost, stop: threading.Event) -> Posted | None:
+        """The account's own status announcing `pending`, when an earlier run sent it."""
+
+
+class LiveOutbox:
+    """The account's instance, through Mastodon.py; its Publisher is made at first use."""
+
+    def __init__(self, settings: Settings, account: Account, publisher_factory: PublisherFactory):
+        self._settings = settings
+        self._account = account
+        self._publisher_factory = publisher_factory
+
+    @functools.cached_property
+    def _publisher(self) -> Publisher:
+        return self._publisher_factory(self._settings, self._account)
+
+    def limits(self) -> InstanceLimits:
+        return fetch_limits(self._account.instance_url, timeout=self._settings.request_timeout)
+
+    def idempotency_key(self, feed: str, entry_id: str) -> str:
+        account = self._account
+        return _mastodon_publish().idempotency_key(
+            account.instance_url, account.name, feed, entry_id
+        )
+
+    def attach_image(self, image: ImageRef, limits: InstanceLimits) -> str:
+        data = download_image(image, limits, timeout=self._settings.fetch_timeout)
+        return self._publisher.upload_image(data, image.alt)
+
+    def post(
+        self, pending: PendingPost, toot: Toot, report: FeedReport, stop: threading.Event
+    ) -> Posted:
+        posted = self._publisher.post(toot, pending.idempotency_key, stop)
+        report.posted += 1
+        return posted
+
+    def find_posted(self, pending: PendingPost, stop: threading.Event) -> Posted | None:
+        return self._publisher.find_posted(pending.link or "", pending.pending_since, stop)
+
+
+class RecordingOutbox:
+    """A preview's instance: it records what would be sent and sends nothing.
+
+    No request leaves: limits are Mastodon's defaults (unless the state remembers the
+    instance's), and an image is named with its alt text but never fetched.
+    """
+
+    def __init__(self) -> None:
+        self.images: list[ImageRef] = []
+
+    def limits(self) -> InstanceLimits:
+        return InstanceLimits()
+
+    def idempotency_key(self, feed: str, entry_id: str) -> str:
+        return f"preview:{feed}:{entry_id}"
+
+    def attach_image(self, image: ImageRef, limits: InstanceLimits) -> str:
+        self.images.append(image)
+        return f"preview-image-{len(self.images)}"
+
+    def post(
+        self, pending: PendingPost, toot: Toot, report: FeedReport, stop: threading.Event
+    ) -> Posted:
+        entry = Entry(id=pending.entry_id, link=pending.link, title=pending.title or "")
+        report.previews.append((entry, toot))
+        return Posted(id=pending.idempotency_key, url=None)
+
+    def find_posted(self, pending: PendingPost, stop: threading.Event) -> Posted | None:
+        # Only the instance knows; a preview shows the post a real run would try.
+        return None
+
+
+class AccountSession:
+    """One account for the length of a pass: its outbox, limits, and why it stopped posting."""
+
+    def __init__(
+        self,
+        account: Account,
+        outbox: Outbox,
+        *,
+        state: State,
+        settings: Settings,
+        stop: threading.Event,
+        interrupted: Callable[[], bool],
+        known_limits: dict[str, InstanceLimits],
+    ):
+        self.account = account
+        self.outbox = outbox
+        self.state = state
+        self.settings = settings
+        self.stop = stop
+        self._interrupted = interrupted
+        # Instance → limits, shared by the accounts of a pass: each instance is asked once.
+        self._known_limits = known_limits
+        # Why this account posts nothing more this pass (rate limit, refused token).
+        self.stopped: str | None = None
+        self.rate_limit_reset: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        account = self.account
+        if account.name == DEFAULT_ACCOUNT:
+            return account.instance_url
+        return f"account {account.name}"
+
+    def halted(self) -> bool:
+        """Whether nothing more may be posted: a stop request, or this account stopped."""
+        return self._interrupted() or self.stopped is not None
+
+    # -- instance limits ---------------------------------------------------------
+
+    @property
+    def limits(self) -> InstanceLimits:
+        instance = self.account.instance_url
+        if instance not in self._known_limits:
+            self._known_limits[instance] = self._load_limits(instance)
+        return self._known_limits[instance]
+
+    def _load_limits(self, instance: str) -> InstanceLimits:
+        cached = self.state.cached_limits(instance, LIMITS_MAX_AGE)
+        if cached:
+            return cached
+        limits = self.outbox.limits()
+        if limits.source != "default":
+            self.state.save_limits(instance, limits)
+        return limits
+
+    # -- the publish path --------------------------------------------------------
+
+    def with_image(self, toot: Toot, image: ImageRef, label: str, feed: str) -> Toot:
+        """`toot` with `image` uploaded and attached; without it if anything fails."""
+        toot = replace(toot, image_url=image.url, image_alt=image.alt)
+        try:
+            media_id = self.outbox.attach_image(image, self.limits)
+        except ImageUnavailable as error:
+            log.warning("feed %s: %r goes out without its image: %s", feed, label, error)
+            return replace(toot, image_url="", image_alt="")
+        return replace(toot, media_ids=(media_id,))
+
+    def pend(self, feed: str, entry: Entry, toot: Toot) -> PendingPost:
+        """Record the toot as pending, before any request: a crash now cannot lose or double it."""
+        key = self.outbox.idempotency_key(feed, entry.id)
+        return self.state.mark_pending(feed, entry, key, toot)
+
+    def retry(self, pending: PendingPost, report: FeedReport) -> bool:
+        """Post a toot an earlier run left pending, unless the instance shows it went out."""
+        if self._beyond_idempotency_window(pending) and pending.link:
+            try:
+                found = self.outbox.find_posted(pending, self.stop)
+            except PublishError as error:
+                # Posting blindly could announce it twice: it stays pending.
+                self._left_pending(pending, error, report)
+                return False
+            if found is not None:
+                self.state.mark_posted(pending.feed, pending.entry_id, found)
+                report.posted += 1
+                log.debug(
+                    "feed %s: %s was already posted as %s; recorded, not posted again",
+                    pending.feed,
+                    pending.entry_id,
+                    found.url or found.id,
+                )
+                return True
+        return self.publish(pending, report)
+
+    def publish(self, pending: PendingPost, report: FeedReport, toot: Toot | None = None) -> bool:
+        """Post a pending toot; False when it stays pending for a later run."""
+        toot = toot or pending.toot
+        if self.halted():
+            report.left_for_later()
+            return False
+        try:
+            posted = self.outbox.post(pending, toot, report, self.stop)
+        except (TemporaryPublishError, AuthenticationFailed) as error:
+            self._left_pending(pending, error, report)
+            return False
+        except PublishError as error:
+            if isinstance(error, RejectedPost) and toot.media_ids:
+                # An image never costs the post: its media may have expired or been refused.
+                log.warning(
+                    "feed %s: %r refused with its image (%s); posting it without",
+                    pending.feed,
+                    pending.label,
+                    error,
+                )
+                return self.publish(
+                    pending, report, replace(toot, media_ids=(), image_url="", image_alt="")
+                )
+            self.state.mark_failed(pending.feed, pending.entry_id, str(error))
+            log.error("feed %s: %r not posted: %s", pending.feed, pending.label, error)
+            report.fail(error)
+            return True
+        self.state.mark_posted(pending.feed, pending.entry_id, posted)
+        log.debug(
+            "feed %s: posted %r as %s", pending.feed, pending.label, posted.url or posted.id
+        )
+        return True
+
+    def _left_pending(self, pending: PendingPost, error: PublishError, report: FeedReport) -> None:
+        """A failure that leaves the entry pending; some also stop the account for the pass."""
+        if isinstance(error, RateLimited):
+            reset = error.reset_at.isoformat(timespec="seconds") if error.reset_at else "unknown"
+            self.stopped = f"rate limited until {reset}"
+            self.rate_limit_reset = error.reset_at
+            log.warning(
+                "%s: rate limited by the instance; posting resumes after %s", self.label, reset
+            )
+            report.left_for_later()
+        elif isinstance(error, AuthenticationFailed):
+            # Say which token: with several accounts, or a token file, the variable
+            # the user would otherwise look at may not be the one in use.
+            self.stopped = f"{error}: {self.account.token_source or TOKEN_VARIABLE}"
+            log.error("%s: %s", self.label, self.stopped)
+            report.fail(error, "access token refused")
+        else:
+            level = logging.WARNING if error.temporary else logging.ERROR
+            log.log(level, "feed %s: %r stays pending: %s", pending.feed, pending.label, error)
+            report.fail(error)
+
+    def _beyond_idempotency_window(self, pending: PendingPost) -> bool:
+        """Whether the instance may have forgotten the key of this pending post.
+
+        The margin covers the time one post may spend retrying after its
+        record was written, and one request on top.
+        """
+        margin = self.settings.post_retry_seconds + self.settings.request_timeout
+        age = (now_utc() - pending.pending_since).total_seconds()
+        return age >= self.settings.idempotency_window - margin

@@ -1,0 +1,202 @@
+"""What the pass and the `state` commands may ask of a state backend, and nothing more.
+
+A backend (SQLite today) implements `State`; the pipeline only ever sees this
+interface, so another one (PostgreSQL) plugs in without touching it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from crossposter.feeds.fetch import Validators
+from crossposter.models import Entry, InstanceLimits, Posted, Toot
+
+
+@dataclass(frozen=True)
+class FeedState:
+    name: str
+    url: str
+    validators: Validators
+    last_fetch: datetime | None
+    last_result: str | None
+    last_parsed: datetime | None
+
+
+@dataclass(frozen=True)
+class PendingPost:
+    """A toot recorded before its request is sent: exactly what goes out, and under which key."""
+
+    feed: str
+    entry_id: str
+    idempotency_key: str
+    toot: Toot
+    pending_since: datetime
+    link: str | None = None
+    title: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How logs and previews name it."""
+        return self.title or self.entry_id
+
+
+@dataclass(frozen=True)
+class EntryRecord:
+    feed: str
+    entry_id: str
+    status: str
+    link: str | None
+    title: str | None
+    first_seen: datetime
+    toot_url: str | None
+    reason: str | None
+    updated: datetime
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class State(ABC):
+    """What the tool remembers between runs. Use as a context manager; `close` ends it.
+
+    Every write that guards a post (`mark_pending`, `mark_posted`, `mark_failed`)
+    is durable when it returns, even inside `batch()`.
+    """
+
+    # -- life cycle ------------------------------------------------------------
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @abstractmethod
+    def preview_copy(self) -> State:
+        """A writable copy that shares nothing with this state, for a preview (--dry-run).
+
+        Taking it locks nothing and changes nothing; what is written to it vanishes
+        when it is closed.
+        """
+
+    @abstractmethod
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Writes made inside are committed together when the block ends (or fails)."""
+
+    # -- feeds -------------------------------------------------------------------
+
+    @abstractmethod
+    def feed(self, name: str) -> FeedState | None: ...
+
+    @abstractmethod
+    def feeds(self) -> list[FeedState]: ...
+
+    @abstractmethod
+    def record_fetch(
+        self,
+        name: str,
+        url: str,
+        result: str,
+        *,
+        parsed_at: datetime | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Note that a feed was fetched. `parsed_at` is set when its entries were read."""
+
+    @abstractmethod
+    def save_validators(self, name: str, validators: Validators) -> None:
+        """Remember ETag/Last-Modified; call only once every new entry has been handled."""
+
+    @abstractmethod
+    def settings_fingerprints(self) -> dict[str, str]:
+        """Feed name → a digest of the settings its last run used."""
+
+    @abstractmethod
+    def save_settings_fingerprint(self, feed: str, fingerprint: str) -> None: ...
+
+    # -- entries -----------------------------------------------------------------
+
+    @abstractmethod
+    def known_ids(self, feed: str) -> set[str]: ...
+
+    @abstractmethod
+    def mark_seen(self, feed: str, entries: Iterable[Entry], at: datetime | None = None) -> None:
+        """Record entries as known without announcing them; known ones are left as they are."""
+
+    @abstractmethod
+    def mark_filtered(
+        self, feed: str, skipped: Iterable[tuple[Entry, str]], at: datetime | None = None
+    ) -> None:
+        """Record entries a filter rule kept from being announced, with that rule as the reason."""
+
+    @abstractmethod
+    def touch(self, feed: str, entry_ids: Iterable[str], at: datetime | None = None) -> None:
+        """The entries are still in the feed: keep them from being pruned."""
+
+    @abstractmethod
+    def mark_pending(
+        self, feed: str, entry: Entry, idempotency_key: str, toot: Toot
+    ) -> PendingPost:
+        """Record the toot about to be sent; what a retry would find, as `pending` returns it."""
+
+    @abstractmethod
+    def mark_posted(self, feed: str, entry_id: str, posted: Posted) -> None: ...
+
+    @abstractmethod
+    def mark_failed(self, feed: str, entry_id: str, reason: str) -> None: ...
+
+    @abstractmethod
+    def pending(self, feed: str) -> list[PendingPost]:
+        """The feed's posts left pending, oldest first."""
+
+    @abstractmethod
+    def prune(self, feed: str, retention: timedelta) -> int:
+        """Forget entries absent from the feed for `retention` of the feed's own parses."""
+
+    @abstractmethod
+    def entries(
+        self, feed: str | None = None, limit: int = 50, status: str | None = None
+    ) -> list[EntryRecord]:
+        """The most recently changed entries first, optionally of one feed or one status."""
+
+    @abstractmethod
+    def status_counts(self, feed: str) -> dict[str, int]: ...
+
+    # -- repairs by a person (`crossposter state ...`) ---------------------------
+
+    @abstractmethod
+    def forget(self, feed: str, entry_id: str) -> bool:
+        """Drop what is known of an entry, so the next run finds it new and announces it."""
+
+    @abstractmethod
+    def retry_failed(self, feed: str | None = None) -> int:
+        """Failed entries become unknown again: the next run composes and announces them anew."""
+
+    @abstractmethod
+    def drop_pending(self, feed: str) -> int:
+        """Pending posts of a feed become seen: they will not go out."""
+
+    @abstractmethod
+    def export_data(self) -> dict[str, Any]:
+        """Everything the state holds, as JSON-ready data, from one consistent snapshot."""
+
+    @abstractmethod
+    def replace_with(self, data: Any) -> None:
+        """Replace the whole state by an export (a restore); all or nothing."""
+
+    # -- instance limits ---------------------------------------------------------
+
+    @abstractmethod
+    def cached_limits(self, instance: str, max_age: timedelta) -> InstanceLimits | None: ...
+
+    @abstractmethod
+    def save_limits(self, instance: str, limits: InstanceLimits) -> None: ...
