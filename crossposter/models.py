@@ -74,6 +74,8 @@ class InstanceLimits:
     supported_mime_types: tuple[str, ...] = DEFAULT_IMAGE_TYPES
     image_size_limit: int = 16 * 1024 * 1024
     description_limit: int = 1500
+    # The server's reported `version`: what Mastodon counts as a URL or a mention changed in 4.3.
+    version: str | None = None
 
     def __post_init__(self) -> None:
         # Limits cached as JSON come back with a list here.

@@ -3,10 +3,13 @@ the way Mastodon and its forks publish them (MASTODON-RULES §1), with 500/23 as
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from crossposter.mastodon.instance import fetch_limits, limits_from_documents
 from crossposter.models import InstanceLimits
+from crossposter.state import State
 
 from support.mastodon_api import MastodonAPI
 
@@ -83,3 +86,21 @@ def test_a_failing_v2_endpoint_falls_back_to_v1():
         api.fail_next("GET", "/api/v2/instance", 503)
         limits = fetch_limits(api.base_url, timeout=5)
     assert (limits.max_characters, limits.source) == (700, "api/v1/instance")
+
+
+@pytest.mark.parametrize("instance_api", ["v2", "v1"])
+def test_the_reported_version_comes_with_the_limits(instance_api):
+    # What Mastodon counts as a URL or a mention depends on it (compose.length).
+    with MastodonAPI(instance_api=instance_api, version="4.2.10") as api:
+        assert fetch_limits(api.base_url, timeout=5).version == "4.2.10"
+
+
+def test_the_reported_version_is_kept_in_the_cached_limits(tmp_path):
+    with State.open(tmp_path / "s.sqlite3") as state:
+        state.save_limits("https://m.example", InstanceLimits(version="4.3.1"))
+        assert state.cached_limits("https://m.example", timedelta(days=1)).version == "4.3.1"
+
+
+def test_a_server_that_reports_no_version_leaves_it_unknown():
+    v2 = {"configuration": {"statuses": {"max_characters": 500}}}
+    assert limits_from_documents(v2=v2).version is None

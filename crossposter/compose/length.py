@@ -24,8 +24,12 @@ said otherwise):
   twitter-text's ``valid_url``: schemes ``http``, ``https``, ``dat``,
   ``dweb``, ``ipfs``, ``ipns``, ``ssb``, ``gopher``, ``gemini``; path
   characters are anything but whitespace, ``<>()?`` (balanced parentheses
-  allowed); a path may not end in ``!*"'「」<>;:=,.$%[]~&|@`` (so a trailing
-  ``.,!?:;`` stays outside the URL); the query may contain non-ASCII.
+  allowed); a path may not end in ``!*"'「」<>;:=,.$%[]~&|`` (so a trailing
+  ``.,!?:;`` stays outside the URL), nor, before v4.3.0, in ``@`` (mastodon/mastodon#31124);
+  the query may contain non-ASCII. With the ``@``, a scheme-less ``a.de/@?https://...``
+  becomes one (skipped) match on 4.3, which swallows the link after it.
+* ``Account::MENTION_RE`` also changed in v4.3.0 (see ``_MENTION_RE_4_2``). The server's
+  reported version picks the rules; an unknown one counts with both, keeping the larger.
 * twitter-text 3.1.0 (github.com/twitter/twitter-text, ``rb/lib/twitter-text/
   regex.rb`` and ``extractor.rb``): the domain must end in a TLD from
   ``tld_lib.yml`` (see :mod:`crossposter.compose.tlds`) or ``xn--`` punycode, so
@@ -48,25 +52,29 @@ conjunct is one cluster: there the count is one too high, the safe way.
 
 Known differences from the server, all rare:
 
-* Onigmo applies multi-character case folding under ``/i``: it reads a TLD
-  written ``ß`` as ``ss`` or ``ﬁ`` as ``fi``; ``regex`` (simple folding) does
-  not, so such a URL counts literally here.
 * ``url_cost=0`` (Pleroma/Akkoma) switches off every substitution, mentions
   included, since those servers count the text as written.
+* The 253-character mention domain limit is applied with 4.2's rules too; were a 4.2
+  server without it, such a mention would count more here than there, the safe way.
 
 The URL and mention expressions were checked against Ruby's own Onigmo (the
 twitter-text 3.1.0 and Mastodon sources above, evaluated by Ruby 3.1) on tens of
 thousands of generated texts, and the IDNA step against libidn 1.41's
-``idna_to_ascii_8z`` with flags 0, with no difference outside the case above.
+``idna_to_ascii_8z`` with flags 0. That comparison missed Onigmo's multi-character case
+folding under ``/i`` (a TLD written ``ß`` is ``ss``, ``ﬁ`` is ``fi``), now reproduced with
+``regex``'s full folding, and ran one release's rules: tests/test_length_mastodon_specs.py
+holds the cases since found, with Mastodon's own spec examples.
 """
 
 from __future__ import annotations
 
 import encodings.idna
+import functools
 import re
 import stringprep
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import regex
@@ -78,13 +86,14 @@ class _LazyPattern:
     """A pattern compiled on first use: compiling these costs ~50 ms at import, which a run
     that finds nothing new (and so counts no toot) should not pay."""
 
-    def __init__(self, pattern: str, flags: int = 0) -> None:
+    def __init__(self, pattern: str | Callable[[], str], flags: int = 0) -> None:
         self._source = (pattern, flags)
         self._compiled: regex.Pattern[str] | None = None
 
     def __getattr__(self, name: str):
         if self._compiled is None:
-            self._compiled = regex.compile(*self._source)
+            pattern, flags = self._source
+            self._compiled = regex.compile(pattern() if callable(pattern) else pattern, flags)
         return getattr(self._compiled, name)
 
 
@@ -193,12 +202,35 @@ def _ordered_alternation(words: list[str]) -> str:
     return "(?:" + "|".join(branches) + ")"
 
 
-_VALID_GTLD = f"(?:{_ordered_alternation(list(GENERIC_TLDS))}" + r"(?=[^0-9a-z@+\-]|$))"
-_VALID_CCTLD = f"(?:{_ordered_alternation(list(COUNTRY_TLDS))}" + r"(?=[^0-9a-z@+\-]|$))"
+_TLD_END = r"(?=[^0-9a-z@+\-]|$)"
+_LONGEST_TLD = max(len(tld) for tld in (*GENERIC_TLDS, *COUNTRY_TLDS))
 _VALID_PUNYCODE = r"(?:xn--[0-9a-z]+)"
-_VALID_DOMAIN = (
-    f"(?:{_VALID_SUBDOMAIN}*{_VALID_DOMAIN_NAME}(?:{_VALID_GTLD}|{_VALID_CCTLD}|{_VALID_PUNYCODE}))"
-)
+
+
+def _tld(words: tuple[str, ...], multi_folding: str) -> str:
+    """twitter-text's ``valid_gTLD`` or ``valid_ccTLD``, as Onigmo matches it under /i.
+
+    Onigmo folds one letter to several inside a literal word ("ﬁ" matches ``fi``, "ß"
+    matches ``ss``); ``regex``'s full case folding (``(?f)``) does too, but only in a
+    plain list of words, not in the factored one that keeps the common case fast. So the
+    plain list is used where such a letter is near enough to be part of the TLD.
+    """
+    near = f"(?=.{{0,{_LONGEST_TLD - 1}}}[{multi_folding}])"
+    words_list = list(words)
+    plain = "|".join(regex.escape(word) for word in words_list)
+    factored = _ordered_alternation(words_list)
+    return f"(?:(?:{near}(?f:{plain})|(?!{near}){factored}){_TLD_END})"
+
+
+@functools.cache
+def _valid_domain() -> str:
+    # Full case folding maps these to several letters; all are below U+FB18.
+    multi_folding = _cls(*(chr(cp) for cp in range(0xDF, 0xFB18) if len(chr(cp).casefold()) > 1))
+    gtld = _tld(GENERIC_TLDS, multi_folding)
+    cctld = _tld(COUNTRY_TLDS, multi_folding)
+    return f"(?:{_VALID_SUBDOMAIN}*{_VALID_DOMAIN_NAME}(?:{gtld}|{cctld}|{_VALID_PUNYCODE}))"
+
+
 _VALID_URL_PRECEDING_CHARS = rf"(?:[^A-Z0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)"
 
 # twitter-text's own path expressions; Mastodon replaces them, but its new
@@ -213,12 +245,8 @@ _TT_BALANCED_PARENS = (
 # --- Mastodon's config/initializers/twitter_regex.rb -------------------------
 
 _GENERAL_PATH_CHARS = r"[^\p{White_Space}<>()?]"
-_URL_PATH_ENDING_CHARS = (
-    r"(?:[^\p{White_Space}()?!*\"'「」<>;:=,.$%\[\]~&|@]" + f"|(?:{_TT_BALANCED_PARENS}))"
-)
 _G = _GENERAL_PATH_CHARS
 _BALANCED_PARENS = rf"\((?:{_G}+|(?:{_G}*\({_G}+\){_G}*))\)"
-_VALID_URL_PATH = f"(?:(?:{_G}*(?:{_BALANCED_PARENS}{_G}*)*{_URL_PATH_ENDING_CHARS})|(?:{_G}+/))"
 _UCHARS = _cls(
     (0xA0, 0xD7FF),
     (0xF900, 0xFDCF),
@@ -231,29 +259,54 @@ _UCHARS = _cls(
 )
 _URL_QUERY_CHARS = rf"[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@^{_UCHARS}]"
 _URL_QUERY_ENDING_CHARS = rf"[a-z0-9_&=#/\-{_UCHARS}]"
-_PROTOCOLS = r"(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://"
+# Onigmo folds "ß" to "ss" and "ﬁ" to "fi" under /i, inside a literal word: a scheme
+# or a TLD written with them is one (`(?f:...)`, full case folding, does the same).
+_PROTOCOLS = r"(?f:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://"
+# What a URL path may not end with; v4.3.0 dropped "@" ("Allow @ at the end of an
+# URL", mastodon/mastodon#31124), so `http://e.co/@` links its "@" from 4.3 on.
+_PATH_END_EXCLUDED_4_3 = r"!*\"'「」<>;:=,.$%\[\]~&|"
+_PATH_END_EXCLUDED_4_2 = _PATH_END_EXCLUDED_4_3 + "@"
 
-_VALID_URL = _LazyPattern(
-    f"(?P<before>{_VALID_URL_PRECEDING_CHARS})"
-    "(?P<url>"
-    f"(?P<protocol>{_PROTOCOLS})?"
-    f"(?P<domain>{_VALID_DOMAIN})"
-    r"(?::[0-9]+)?"
-    f"(?:/{_VALID_URL_PATH}*)?"
-    rf"(?:\?{_URL_QUERY_CHARS}*{_URL_QUERY_ENDING_CHARS})?"
-    ")",
-    regex.IGNORECASE | regex.MULTILINE | regex.VERSION0,
-)
+
+def _valid_url(path_end_excluded: str) -> _LazyPattern:
+    def expression() -> str:
+        path_ending_chars = (
+            rf"(?:[^\p{{White_Space}}()?{path_end_excluded}]" + f"|(?:{_TT_BALANCED_PARENS}))"
+        )
+        path = f"(?:(?:{_G}*(?:{_BALANCED_PARENS}{_G}*)*{path_ending_chars})|(?:{_G}+/))"
+        return (
+            f"(?P<before>{_VALID_URL_PRECEDING_CHARS})"
+            "(?P<url>"
+            f"(?P<protocol>{_PROTOCOLS})?"
+            f"(?P<domain>{_valid_domain()})"
+            r"(?::[0-9]+)?"
+            f"(?:/{path}*)?"
+            rf"(?:\?{_URL_QUERY_CHARS}*{_URL_QUERY_ENDING_CHARS})?"
+            ")"
+        )
+
+    return _LazyPattern(expression, regex.IGNORECASE | regex.MULTILINE | regex.VERSION0)
+
+
 _VALID_TCO_URL = _LazyPattern(r"https?://t\.co/([a-z0-9]+)", regex.IGNORECASE)
 
 # --- Account::MENTION_RE and twitter-text's end_mention_match ------------------
 
 # [[:word:]] as Onigmo defines it for Unicode strings.
-_WORD = r"[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}]"
-_USERNAME_RE = r"(?i:[a-z0-9_]+(?:[.\-]+[a-z0-9_]+)*)"
-_MENTION_RE = _LazyPattern(
-    rf"(?<![=/\p{{Alphabetic}}\p{{M}}\p{{Nd}}\p{{Pc}}])@({_USERNAME_RE}(?:@{_WORD}+(?:[.\-]+{_WORD}+)*)?)",
+_WORD_CHARS = r"\p{Alphabetic}\p{M}\p{Nd}\p{Pc}"
+_WORD = f"[{_WORD_CHARS}]"
+_NOT_AFTER = rf"(?<![=/{_WORD_CHARS}])"
+# v4.3: USERNAME_RE = /[a-z0-9_]+([.-]+[a-z0-9_]+)*/i,
+# MENTION_RE = %r{(?<![=/[:word:]])@((#{USERNAME_RE})(?:@[[:word:]]+([.-]+[[:word:]]+)*)?)}
+_MENTION_RE_4_3 = _LazyPattern(
+    rf"{_NOT_AFTER}@((?i:[a-z0-9_]+(?:[.\-]+[a-z0-9_]+)*)(?:@{_WORD}+(?:[.\-]+{_WORD}+)*)?)",
     regex.VERSION0,
+)
+# v4.2: USERNAME_RE = /[a-z0-9_]+([a-z0-9_.-]+[a-z0-9_]+)?/i,
+# MENTION_RE = %r{(?<![=/[:word:]])@((#{USERNAME_RE})(?:@[[:word:].-]+[[:word:]]+)?)}i
+_MENTION_RE_4_2 = _LazyPattern(
+    rf"{_NOT_AFTER}@([a-z0-9_]+(?:[a-z0-9_.\-]+[a-z0-9_]+)?(?:@[{_WORD_CHARS}.\-]+{_WORD}+)?)",
+    regex.IGNORECASE | regex.VERSION0,
 )
 _AT_SIGNS = _LazyPattern("[@＠]")
 # Anchored with .match(text, pos), which is what "\A" on post_match means.
@@ -362,8 +415,35 @@ def _is_valid_domain(url_length: int, domain: str) -> bool:
 _URL_SEPARATORS = re.compile(r"[\t\n\x0b\x0c\r \x85]+")
 
 
-def _url_candidates(text: str) -> Iterator[Any]:
-    """``_VALID_URL.finditer(text)``, restricted to the words that hold "://".
+@dataclass(frozen=True)
+class _Rules:
+    """The expressions one Mastodon release finds URLs and mentions with."""
+
+    url: _LazyPattern
+    mention: _LazyPattern
+
+
+_RULES_4_2 = _Rules(_valid_url(_PATH_END_EXCLUDED_4_2), _MENTION_RE_4_2)
+_RULES_4_3 = _Rules(_valid_url(_PATH_END_EXCLUDED_4_3), _MENTION_RE_4_3)
+# "4.3.0", "4.2.10", "4.3.0+glitch", "4.4.0-beta.1"; a fork that only imitates the API says
+# "2.7.2 (compatible; Pleroma 2.5.0)", which tells nothing about Mastodon's rules.
+_MASTODON_VERSION = re.compile(r"(\d+)\.(\d+)\.\d+(?:[-+][\w.+-]*)?")
+
+
+def _rules_for(version: str | None) -> tuple[_Rules, ...]:
+    """The rules of the release ``version`` names; both when it names none.
+
+    Releases before 4.2 get 4.2's rules: the ones they differ in count higher there.
+    Releases after 4.3 get 4.3's, the newest read here.
+    """
+    found = _MASTODON_VERSION.fullmatch((version or "").strip())
+    if found is None:
+        return (_RULES_4_3, _RULES_4_2)
+    return (_RULES_4_3,) if (int(found[1]), int(found[2])) >= (4, 3) else (_RULES_4_2,)
+
+
+def _url_candidates(text: str, rules: _Rules) -> Iterator[Any]:
+    """``valid_url.finditer(text)``, restricted to the words that hold "://".
 
     Same matches, far faster: the expression backtracks over every long run of
     letters (a paragraph of Japanese, a row of emoji), and only a word with
@@ -374,16 +454,16 @@ def _url_candidates(text: str) -> Iterator[Any]:
     for separator in [*_URL_SEPARATORS.finditer(text), None]:
         word_end = separator.start() if separator else len(text)
         if "://" in text[word_start:word_end]:
-            yield from _VALID_URL.finditer(text, max(word_start - 1, 0), word_end)
+            yield from rules.url.finditer(text, max(word_start - 1, 0), word_end)
         word_start = separator.end() if separator else len(text)
 
 
-def _extract_urls(text: str) -> list[tuple[int, int]]:
+def _extract_urls(text: str, rules: _Rules) -> list[tuple[int, int]]:
     """``extract_urls_with_indices(text, extract_url_without_protocol: false)``."""
     if ":" not in text:
         return []
     urls = []
-    for m in _url_candidates(text):
+    for m in _url_candidates(text, rules):
         if m.group("protocol") is None:
             continue  # the match is still consumed, as in Ruby's String#scan
         url = m.group("url")
@@ -399,12 +479,12 @@ def _extract_urls(text: str) -> list[tuple[int, int]]:
     return urls
 
 
-def _extract_mentions(text: str) -> list[tuple[int, int]]:
+def _extract_mentions(text: str, rules: _Rules) -> list[tuple[int, int]]:
     """Mastodon's ``Extractor.extract_mentions_or_lists_with_indices``."""
     if not _AT_SIGNS.search(text):
         return []
     mentions = []
-    for m in _MENTION_RE.finditer(text):
+    for m in rules.mention.finditer(text):
         if _END_MENTION_MATCH.match(text, m.end()):
             continue
         _, _, domain = m.group(1).partition("@")
@@ -414,11 +494,11 @@ def _extract_mentions(text: str) -> list[tuple[int, int]]:
     return mentions
 
 
-def _entities(text: str) -> list[tuple[int, int, bool]]:
+def _entities(text: str, rules: _Rules) -> list[tuple[int, int, bool]]:
     """URL and mention spans, overlaps removed: (start, end, is_url)."""
     candidates = sorted(
-        [(s, e, True) for s, e in _extract_urls(text)]
-        + [(s, e, False) for s, e in _extract_mentions(text)],
+        [(s, e, True) for s, e in _extract_urls(text, rules)]
+        + [(s, e, False) for s, e in _extract_mentions(text, rules)],
         key=lambda entity: entity[0],
     )
     kept: list[tuple[int, int, bool]] = []
@@ -429,18 +509,29 @@ def _entities(text: str) -> list[tuple[int, int, bool]]:
     return kept
 
 
-def find_urls(text: str) -> list[tuple[int, int]]:
+def _counted_entities(text: str, version: str | None) -> list[tuple[int, int, bool]]:
+    """The entities of the rules that count ``text`` longest, among those ``version`` allows."""
+    candidates = [_entities(text, rules) for rules in _rules_for(version)]
+    if len(candidates) == 1:
+        return candidates[0]
+    return max(
+        candidates, key=lambda found: grapheme_count(_substituted(text, DEFAULT_URL_COST, found))
+    )
+
+
+def find_urls(text: str, version: str | None = None) -> list[tuple[int, int]]:
     """Spans ``(start, end)`` of the URLs Mastodon counts as ``url_cost``.
 
     Offsets index ``text`` as given (no stripping); composition code can use
-    them to avoid cutting inside a link.
+    them to avoid cutting inside a link. ``version`` is the server's reported
+    version; unknown, the spans are those of the release that counts ``text`` longest.
     """
-    return [(s, e) for s, e, is_url in _entities(text) if is_url]
+    return [(s, e) for s, e, is_url in _counted_entities(text, version) if is_url]
 
 
-def find_mentions(text: str) -> list[tuple[int, int]]:
-    """Spans ``(start, end)`` of the mentions Mastodon counts as ``@user``."""
-    return [(s, e) for s, e, is_url in _entities(text) if not is_url]
+def find_mentions(text: str, version: str | None = None) -> list[tuple[int, int]]:
+    """Spans ``(start, end)`` of the mentions Mastodon counts as ``@user``; see find_urls."""
+    return [(s, e) for s, e, is_url in _counted_entities(text, version) if not is_url]
 
 
 def is_discounted_url(url: str) -> bool:
@@ -458,8 +549,8 @@ def _ruby_strip(text: str) -> str:
     return text.strip(_RUBY_STRIP_CHARS)
 
 
-def _countable_text(text: str, url_cost: int) -> str:
-    """StatusLengthValidator#countable_text."""
+def _substituted(text: str, url_cost: int, entities: list[tuple[int, int, bool]]) -> str:
+    """StatusLengthValidator#countable_text, given the entities found in ``text``."""
     if _BLANK.fullmatch(text):
         return ""
     if url_cost == 0:
@@ -467,7 +558,7 @@ def _countable_text(text: str, url_cost: int) -> str:
     placeholder = "x" * url_cost
     parts = []
     last = 0
-    for start, end, is_url in _entities(text):
+    for start, end, is_url in entities:
         parts.append(text[last:start])
         if is_url:
             parts.append(placeholder)
@@ -479,7 +570,13 @@ def _countable_text(text: str, url_cost: int) -> str:
     return "".join(parts)
 
 
-def mastodon_length(text: str, spoiler_text: str = "", url_cost: int = DEFAULT_URL_COST) -> int:
+def mastodon_length(
+    text: str,
+    spoiler_text: str = "",
+    url_cost: int = DEFAULT_URL_COST,
+    *,
+    version: str | None = None,
+) -> int:
     """The length Mastodon's StatusLengthValidator compares with the limit.
 
     ``text`` and ``spoiler_text`` are stripped as Ruby's ``strip`` does; each
@@ -487,10 +584,18 @@ def mastodon_length(text: str, spoiler_text: str = "", url_cost: int = DEFAULT_U
     each ``@user@domain`` mention counts as ``@user``; the result is in
     extended grapheme clusters (see :func:`grapheme_count`).
 
+    ``version`` is the one the server reports (``InstanceLimits.version``): what
+    counts as a URL or a mention changed in 4.3. Unknown, the count is the larger
+    of 4.2's and 4.3's, which both accept.
+
     ``url_cost == 0`` is how Pleroma and Akkoma report that they count the text
     as written: then nothing is substituted, neither URLs nor mentions.
     """
     if url_cost < 0:
         raise ValueError("url_cost must be >= 0")
-    countable = _countable_text(_ruby_strip(text), url_cost)
+    stripped = _ruby_strip(text)
+    countable = max(
+        (_substituted(stripped, url_cost, _entities(stripped, r)) for r in _rules_for(version)),
+        key=grapheme_count,
+    )
     return grapheme_count(_ruby_strip(spoiler_text) + countable)

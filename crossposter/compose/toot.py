@@ -91,11 +91,11 @@ def compose(
     the configured hashtags and the content warning alone exceed the limit.
     """
     link = usable_link(entry.link)
-    url_cost = limits.characters_reserved_per_url
+    url_cost, version = limits.characters_reserved_per_url, limits.version
     spoiler = _content_warning(entry, options)
 
     def measure(fields: Mapping[str, Any]) -> int:
-        return mastodon_length(render(options.template, fields), spoiler, url_cost=url_cost)
+        return mastodon_length(render(options.template, fields), spoiler, url_cost, version=version)
 
     inert = neutralize_mentions if options.neutralize_mentions else _unchanged
     title = inert(clean_title(entry.title or ""))
@@ -147,7 +147,7 @@ def compose(
         visibility=options.visibility,
         spoiler_text=spoiler,
         hashtags=_hashtags_in(text),
-        length=mastodon_length(text, spoiler, url_cost=url_cost),
+        length=mastodon_length(text, spoiler, url_cost, version=version),
         limit=limits.max_characters,
     )
 

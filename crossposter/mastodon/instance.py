@@ -31,6 +31,7 @@ def limits_from_documents(v2: Any = None, v1: Any = None) -> InstanceLimits:
             max_characters=max_characters,
             characters_reserved_per_url=url_cost,
             source=source,
+            version=document["version"] if isinstance(document.get("version"), str) else None,
             **_media_limits(document),
         )
     return InstanceLimits()
