@@ -25,18 +25,11 @@ from crossposter.compose.text import WORD_JOINER, neutralize_link_mentions
 from crossposter.compose.toot import ComposeOptions, UnpostableEntry, compose
 from crossposter.models import Entry, FeedInfo, InstanceLimits
 
+from support.mentions import MENTION_RE
+
 LINK = "https://blog.example.org/2024/03/un-article-de-blog/"
 MASTODON = InstanceLimits(max_characters=500, characters_reserved_per_url=23, source="test")
 ENTITY = regex.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
-# Account::MENTION_RE (app/models/account.rb), which Mastodon applies to a toot's whole
-# text, links included; Onigmo's [[:word:]] is Alphabetic | Mark | Decimal_Number |
-# Connector_Punctuation.
-_W = r"[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}]"
-MENTION_RE = regex.compile(
-    rf"(?<![=/\p{{Alphabetic}}\p{{M}}\p{{Nd}}\p{{Pc}}])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)"
-    rf"(?:@{_W}+(?:[.-]+{_W}+)*)?",
-    regex.IGNORECASE,
-)
 MARKUP = regex.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import feedparser
 import pytest
-import regex
 from bs4 import BeautifulSoup
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,15 +23,9 @@ from crossposter.compose.text import (
     summary_text,
 )
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from support.mentions import MENTION_RE
 
-# Mastodon's Account::MENTION_RE (app/models/account.rb), transliterated: Onigmo's
-# [[:word:]] is Letter | Mark | Decimal_Number | Connector_Punctuation.
-_W = r"\p{L}\p{M}\p{Nd}\p{Pc}"
-USERNAME_RE = r"[a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?"
-MENTION_RE = regex.compile(
-    rf"(?<![=/{_W}])@({USERNAME_RE})(?:@[{_W}.-]+[{_W}]+)?", regex.IGNORECASE
-)
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 TAG = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
