@@ -21,9 +21,11 @@ from crossposter.compose.length import (
     mastodon_length,
 )
 from crossposter.compose.template import TemplateError, check_template
-from crossposter.compose.text import WORD_JOINER
+from crossposter.compose.text import WORD_JOINER, neutralize_link_mentions
 from crossposter.compose.toot import ComposeOptions, UnpostableEntry, compose
 from crossposter.models import Entry, FeedInfo, InstanceLimits
+
+from support.mentions import MENTION_RE
 
 LINK = "https://blog.example.org/2024/03/un-article-de-blog/"
 MASTODON = InstanceLimits(max_characters=500, characters_reserved_per_url=23, source="test")
@@ -658,10 +660,57 @@ def test_an_entry_without_a_usable_link_cannot_be_posted(link):
         toot_for(link=link, title="T")
 
 
-def test_whitespace_inside_a_link_is_encoded_so_the_whole_link_works():
-    toot = toot_for(link="https://blog.example.org/mon article/", title="T")
-    assert "https://blog.example.org/mon%20article/" in toot.text
-    assert is_discounted_url("https://blog.example.org/mon%20article/")
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://blog.example.org/mon article/",
+        "https://blog.example.org/tab\there/",
+        "https://blog.example.org/\u202eexe.txt",  # RIGHT-TO-LEFT OVERRIDE
+        "https://blog.example.org/\u2066isolate\u2069/",
+        "https://blog.example.org/zero\u200bwidth/",
+        "https://blog.example.org/word\u2060joiner/",
+        "https://blog.example.org/\ufeffbom/",
+        "https://blog.example.org/bell\x07/",
+    ],
+)
+def test_a_link_that_would_not_show_what_it_links_to_cannot_be_posted(link):
+    with pytest.raises(UnpostableEntry, match="link"):
+        toot_for(link=link, title="T")
+
+
+def test_whitespace_around_a_link_is_not_inside_it():
+    toot = toot_for(link=f"  {LINK}\n", title="T")
+    assert toot.text.endswith(LINK)
+
+
+# Mastodon's own examples for Account::MENTION_RE (spec/models/account_spec.rb), as links.
+@pytest.mark.parametrize(
+    ("link", "posted"),
+    [
+        (
+            "https://t.example/post-@Gargron@mastodon.social",
+            "https://t.example/post-%40Gargron%40mastodon.social",
+        ),
+        ("https://t.example/a.@alice/", "https://t.example/a.%40alice/"),
+        ("https://t.example/?q=x(@alice@example.com)", "https://t.example/?q=x(%40alice%40example.com)"),
+        ("https://t.example/#@alice", "https://t.example/#%40alice"),
+        ("https://medium.com/@alice/some-article#.abcdef123", None),
+        ("https://t.example/mail/alice@example.com", None),
+        ("https://t.example/?to=@alice", None),
+        ("https://t.example/@alice@example.com", None),
+        ("https://t.example/just-an-@-sign", None),
+    ],
+)
+def test_a_link_mentions_no_one(link, posted):
+    toot = toot_for(link=link, title="T")
+    assert toot.text.endswith(posted or link)
+    assert not MENTION_RE.search(toot.text)
+
+
+def test_a_link_keeps_its_mentions_when_asked():
+    link = "https://t.example/post-@Gargron@mastodon.social"
+    toot = toot_for(ComposeOptions(neutralize_mentions=False), link=link, title="T")
+    assert toot.text.endswith(link)
 
 
 def test_the_toot_reports_its_length_limit_and_hashtags():
@@ -732,7 +781,13 @@ links = st.one_of(
         lambda host, path: f"https://{host}.example.org/{path}",
         st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True),
         st.text(
-            alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), max_size=40
+            alphabet=st.characters(
+                blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp"),
+                # Links holding these cannot be posted (see the tests above).
+                blacklist_characters="\u200b\u202a\u202b\u202c\u202d\u202e\u2060"
+                "\u2066\u2067\u2068\u2069\ufeff",
+            ),
+            max_size=40,
         ),
     ),
 )
@@ -763,6 +818,8 @@ def test_any_entry_composes_within_the_limit_with_its_link_intact(
 ):
     item = Entry(id="x", link=link, title=title, summary_html=summary, categories=tuple(categories))
     url_cost = limits.characters_reserved_per_url
+    if options.neutralize_mentions:
+        link = neutralize_link_mentions(link)
     try:
         toot = compose(item, FeedInfo(title=title), options, limits)
     except UnpostableEntry:
@@ -786,7 +843,8 @@ def test_any_entry_composes_within_the_limit_with_its_link_intact(
 @given(link=links, limits=limits_strategy, title=texts)
 def test_composition_fails_only_when_the_link_alone_does_not_fit(link, limits, title):
     url_cost = limits.characters_reserved_per_url
-    fits = mastodon_length(link, url_cost=url_cost) <= limits.max_characters
+    posted = neutralize_link_mentions(link)
+    fits = mastodon_length(posted, url_cost=url_cost) <= limits.max_characters
     try:
         compose(Entry(id="x", link=link, title=title), FeedInfo(), ComposeOptions(), limits)
     except UnpostableEntry:

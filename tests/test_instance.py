@@ -9,7 +9,7 @@ import pytest
 
 from crossposter.mastodon.instance import fetch_limits, limits_from_documents
 from crossposter.models import InstanceLimits
-from crossposter.state import State
+from crossposter.state.sqlite import SqliteState
 
 from support.mastodon_api import MastodonAPI
 
@@ -96,7 +96,7 @@ def test_the_reported_version_comes_with_the_limits(instance_api):
 
 
 def test_the_reported_version_is_kept_in_the_cached_limits(tmp_path):
-    with State.open(tmp_path / "s.sqlite3") as state:
+    with SqliteState.open(tmp_path / "s.sqlite3") as state:
         state.save_limits("https://m.example", InstanceLimits(version="4.3.1"))
         assert state.cached_limits("https://m.example", timedelta(days=1)).version == "4.3.1"
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from crossposter.errors import FeedError
-from crossposter.feeds.parse import parse_feed
+from crossposter.feeds.parse import (
+    MAX_AUTHOR,
+    MAX_CATEGORIES,
+    MAX_CATEGORY,
+    MAX_HTML,
+    MAX_TITLE,
+    parse_feed,
+)
 
 from conftest import CORPUS, corpus_files, needs_corpus
 from support.feeds import atom, rss
@@ -200,3 +207,33 @@ def test_no_corpus_toot_links_through_feedproxy():
             continue
         for entry in feed.entries:
             assert "feedproxy.google.com" not in (entry.link or ""), (path.name, entry.link)
+
+
+def test_a_hostile_feeds_fields_are_cut_before_anything_reads_them():
+    [entry] = parse(
+        rss(
+            [
+                {
+                    "title": "T" * 5_000_000,
+                    "link": "https://blog.example.org/long/",
+                    "author": "A" * 10_000,
+                    "categories": [f"{n:02d}" + "c" * 1_000 for n in range(60)],
+                    "description": "<p>" + "s" * 1_000_000 + "</p>",
+                    "content": "<p>" + "c" * 1_000_000 + "</p>",
+                }
+            ],
+            title="F" * 100_000,
+        )
+    ).entries
+    assert entry.title == "T" * MAX_TITLE
+    assert len(entry.author) == MAX_AUTHOR
+    assert len(entry.categories) == MAX_CATEGORIES
+    assert all(len(name) == MAX_CATEGORY for name in entry.categories)
+    assert entry.categories[0].startswith("00") and entry.categories[-1].startswith("49")
+    assert len(entry.summary_html) == len(entry.content_html) == MAX_HTML
+
+
+def test_a_feed_title_is_cut_too():
+    feed = parse(rss([{"title": "T", "link": "https://blog.example.org/1/"}], title="F" * 5_000))
+    assert feed.info.title == "F" * MAX_TITLE
+

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import feedparser
 import pytest
-import regex
 from bs4 import BeautifulSoup
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,20 +17,15 @@ from crossposter.compose.text import (
     WORD_JOINER,
     clean_title,
     html_to_text,
+    neutralize_link_mentions,
     neutralize_mentions,
     strip_cruft,
     summary_text,
 )
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from support.mentions import MENTION_RE
 
-# Mastodon's Account::MENTION_RE (app/models/account.rb), transliterated: Onigmo's
-# [[:word:]] is Letter | Mark | Decimal_Number | Connector_Punctuation.
-_W = r"\p{L}\p{M}\p{Nd}\p{Pc}"
-USERNAME_RE = r"[a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?"
-MENTION_RE = regex.compile(
-    rf"(?<![=/{_W}])@({USERNAME_RE})(?:@[{_W}.-]+[{_W}]+)?", regex.IGNORECASE
-)
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 TAG = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
@@ -334,6 +328,36 @@ def test_clean_title(title: str, expected: str) -> None:
     assert clean_title(title) == expected
 
 
+# --------------------------------------------------------------------------- hidden characters
+
+# Bidirectional embeddings, overrides and isolates, zero-width space, word joiner, BOM.
+HIDDEN = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u2060\ufeff"
+
+
+@pytest.mark.parametrize("char", list(HIDDEN))
+def test_a_title_or_summary_shows_what_it_is(char: str) -> None:
+    assert clean_title(f"Invoice{char} exe.pdf") == "Invoice exe.pdf"
+    assert html_to_text(f"<p>Invoice{char} exe.pdf</p>") == "Invoice exe.pdf"
+
+
+def test_a_right_to_left_override_cannot_reverse_a_title() -> None:
+    assert clean_title("My \u202efdp.exe\u202c story") == "My fdp.exe story"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "می\u200cخواهم",  # Persian: ZERO WIDTH NON-JOINER between the prefix and the verb
+        "क्\u200dष",  # Devanagari: ZERO WIDTH JOINER asks for a half form
+        "👨\u200d👩\u200d👧",  # a family emoji is three emoji joined by ZWJ
+        "\u200fשלום\u200e ABC",  # RIGHT-TO-LEFT and LEFT-TO-RIGHT MARKs
+    ],
+)
+def test_joiners_and_direction_marks_that_scripts_need_are_kept(text: str) -> None:
+    assert clean_title(text) == text
+    assert html_to_text(f"<p>{text}</p>") == text
+
+
 # --------------------------------------------------------------------------- mentions
 
 
@@ -481,6 +505,16 @@ def test_neutralize_mentions_properties(text: str) -> None:
     assert MENTION_RE.search(neutralized) is None
     assert neutralized.replace(WORD_JOINER, "") == text
     assert neutralize_mentions(neutralized) == neutralized
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab_1@.-=/?#(é"), max_size=40))
+def test_a_link_with_its_mentions_encoded_mentions_no_one(path: str) -> None:
+    link = "https://t.example/" + path
+    encoded = neutralize_link_mentions(link)
+    assert MENTION_RE.search(encoded) is None
+    assert encoded.replace("%40", "@") == link
+    assert neutralize_link_mentions(encoded) == encoded
 
 
 # --------------------------------------------------------------------------- corpus

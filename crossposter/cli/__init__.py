@@ -81,8 +81,8 @@ class JsonFormatter(logging.Formatter):
         for key in ("feed", "new", "posted"):
             if hasattr(record, key):
                 document[key] = getattr(record, key)
-        if record.exc_info:
-            document["exception"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            document["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(document, ensure_ascii=False)
 
 
@@ -92,11 +92,15 @@ def configure_logging(args: argparse.Namespace) -> None:
         level = logging.DEBUG
     elif getattr(args, "quiet", False):
         level = logging.ERROR
+    from crossposter.logsafe import EscapingFormatter
+
     handler = logging.StreamHandler(sys.stderr)
     if getattr(args, "log_format", "text") == "json":
-        handler.setFormatter(JsonFormatter())
+        formatter: logging.Formatter = JsonFormatter()
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        formatter = logging.Formatter("%(levelname)s %(message)s")
+    # What the network sent (titles, URLs, reason phrases) is shown, never obeyed.
+    handler.setFormatter(EscapingFormatter(formatter))
     handler.set_name("crossposter-cli")
     # Only our own logger is configured: libraries stay quiet, and a host
     # application's (or pytest's) handlers on the root logger keep working.

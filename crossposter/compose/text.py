@@ -19,9 +19,11 @@ if TYPE_CHECKING:
     from bs4 import BeautifulSoup, Tag
 
 __all__ = [
+    "HIDDEN_CHARACTERS",
     "clean_title",
     "drop_bylines",
     "html_to_text",
+    "neutralize_link_mentions",
     "neutralize_mentions",
     "strip_cruft",
     "summary_text",
@@ -114,7 +116,16 @@ _CELLS = frozenset({"td", "th"})
 
 # HTML collapses ASCII whitespace only; NBSP and NNBSP (French typography) stay.
 _HTML_SPACE = re.compile(r"[ \t\n\r\f\v\u2028\u2029]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# What a toot must not carry, as a character-class body: the C0 and C1 controls
+# (but tab and line ends, which are whitespace), and what makes a toot show something
+# other than what it is: bidirectional embeddings, overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069) reorder what follows them; U+200B, U+2060 and U+FEFF
+# hide word boundaries. ZWNJ, ZWJ, LRM and RLM (U+200C-U+200F) stay: Persian, Indic,
+# Arabic and Hebrew text and emoji need them.
+HIDDEN_CHARACTERS = (
+    r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+)
+_CONTROL = re.compile(f"[{HIDDEN_CHARACTERS}]")
 # Entities that survive one decoding (double-escaped feeds). Only the forms
 # ending in ';' are decoded again, so "?a=1&para=2" in plain text stays intact.
 _ENTITY = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]{1,31});")
@@ -620,10 +631,17 @@ def clean_title(title: str) -> str:
 # U+2060 WORD JOINER: invisible, and no line break opportunity between "@" and
 # the name (U+200B would allow one). Any character other than [a-z0-9_] right
 # after "@" stops Mastodon's Account::MENTION_RE
-#   (?<![=/[:word:]])@((USERNAME_RE)(?:@[[:word:].-]+[[:word:]]+)?)
-#   USERNAME_RE = [a-z0-9_]+([a-z0-9_.-]+[a-z0-9_]+)?
+#   (?<![=/[:word:]])@((USERNAME_RE)(?:@[[:word:]]+([.-]+[[:word:]]+)*)?)
+#   USERNAME_RE = [a-z0-9_]+([.-]+[a-z0-9_]+)*
+# which ProcessMentionsService applies to the whole text of a toot, links included.
 WORD_JOINER = "\u2060"
-_MENTION_START = regex.compile(r"(?<![=/\p{L}\p{M}\p{Nd}\p{Pc}])@(?=[a-z0-9_])", regex.IGNORECASE)
+_WORD = r"[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}]"  # Onigmo's [[:word:]]
+_NOT_AFTER = r"(?<![=/\p{Alphabetic}\p{M}\p{Nd}\p{Pc}])"
+_MENTION_START = regex.compile(_NOT_AFTER + r"@(?=[a-z0-9_])", regex.IGNORECASE)
+_MENTION = regex.compile(
+    _NOT_AFTER + rf"@[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*(?:@{_WORD}+(?:[.-]+{_WORD}+)*)?",
+    regex.IGNORECASE,
+)
 
 
 def neutralize_mentions(text: str) -> str:
@@ -637,3 +655,27 @@ def neutralize_mentions(text: str) -> str:
     if not text or "@" not in text:
         return text or ""
     return _MENTION_START.sub("@" + WORD_JOINER, text)
+
+
+def neutralize_link_mentions(link: str) -> str:
+    """`link` with each "@" of what Mastodon would read as a mention written "%40".
+
+    `https://t.example/post-@Gargron@mastodon.social` would notify @Gargron;
+    `https://t.example/post-%40Gargron%40mastodon.social` is the same page for
+    the web server and mentions no one. An "@" after "/", "=" or a word character
+    starts no mention (`https://medium.com/@author/post`) and stays, as does the
+    one ending the user name of `http://user@host/` (encoding it would change the
+    host). A WORD JOINER would not do: it would end the link. Idempotent.
+    """
+    if "@" not in link:
+        return link
+    authority = regex.match(r"[^:/?#]*://([^/?#]*)", link)
+    delimiter = authority.start(1) + authority.group(1).rfind("@") if authority else -1
+
+    def encode(match: regex.Match[str]) -> str:
+        return "".join(
+            "%40" if char == "@" and match.start() + offset != delimiter else char
+            for offset, char in enumerate(match.group(0))
+        )
+
+    return _MENTION.sub(encode, link)

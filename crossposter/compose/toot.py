@@ -11,10 +11,11 @@ gets whatever is left, cut at a sentence or word boundary.
 from __future__ import annotations
 
 import string
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import regex
 
@@ -33,7 +34,14 @@ from crossposter.compose.template import (
     check_template,
     render,
 )
-from crossposter.compose.text import clean_title, drop_bylines, neutralize_mentions, summary_text
+from crossposter.compose.text import (
+    HIDDEN_CHARACTERS,
+    clean_title,
+    drop_bylines,
+    neutralize_link_mentions,
+    neutralize_mentions,
+    summary_text,
+)
 from crossposter.models import Entry, FeedInfo, InstanceLimits, Toot
 
 ELLIPSIS = "…"
@@ -50,6 +58,8 @@ _UNSPACED_BOUNDARY = regex.compile(
 _CLUSTER = regex.compile(r"\X", regex.DOTALL)
 _WHITESPACE = regex.compile(r"\s+")
 _CUT_DECORATION = " \t\u00a0\u202f,;:–—-"
+# In a link they would make the toot show one address and link another, or only part of it.
+_HIDDEN_IN_LINK = regex.compile(rf"[\s{HIDDEN_CHARACTERS}]")
 
 
 class UnpostableEntry(ValueError):
@@ -91,6 +101,8 @@ def compose(
     the configured hashtags and the content warning alone exceed the limit.
     """
     link = usable_link(entry.link)
+    if options.neutralize_mentions:
+        link = neutralize_link_mentions(link)
     url_cost, version = limits.characters_reserved_per_url, limits.version
     spoiler = _content_warning(entry, options)
 
@@ -155,7 +167,9 @@ def compose(
 def usable_link(link: str | None) -> str:
     """`link` as it goes in the toot, or UnpostableEntry when it is no web link.
 
-    Whitespace inside it is percent-encoded, so Mastodon links all of it.
+    A link with whitespace, control characters or invisible formatting characters
+    (bidirectional overrides, zero-width spaces) inside it cannot be posted: what
+    the toot shows would not be what it links to.
     """
     link = (link or "").strip()
     if not link:
@@ -166,7 +180,17 @@ def usable_link(link: str | None) -> str:
         raise UnpostableEntry(f"the entry's link {link!r} is not a valid URL") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise UnpostableEntry(f"the entry's link {link!r} is not an absolute http(s) URL")
-    return regex.sub(r"[\s\p{Cc}]", lambda match: quote(match.group(0)), link)
+    hidden = _HIDDEN_IN_LINK.search(link)
+    if hidden:
+        raise UnpostableEntry(
+            f"the entry's link {link!r} holds {_character_name(hidden.group(0))} "
+            f"at position {hidden.start() + 1}"
+        )
+    return link
+
+
+def _character_name(char: str) -> str:
+    return f"U+{ord(char):04X} {unicodedata.name(char, 'a control character')}"
 
 
 def shorten(text: str, max_graphemes: int) -> str:

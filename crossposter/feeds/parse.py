@@ -14,6 +14,14 @@ from crossposter.errors import FeedError
 from crossposter.models import Entry, FeedInfo, ImageRef, ParsedFeed
 
 WEB_SCHEMES = ("http", "https")
+# What a feed may make us handle, cut before anything else reads it: a hostile feed's
+# 10 MB title would otherwise cost seconds and hundreds of MB to clean, and be stored
+# whole in the state. Far above what any real article has.
+MAX_TITLE = 1_000
+MAX_AUTHOR = 200
+MAX_CATEGORY = 200
+MAX_CATEGORIES = 50
+MAX_HTML = 200_000
 
 
 def parse_feed(content: bytes, *, url: str, headers: dict[str, str] | None = None) -> ParsedFeed:
@@ -70,7 +78,7 @@ def _feed_info(parsed: Any) -> FeedInfo:
     feed = parsed.feed
     link = feed.get("link")
     return FeedInfo(
-        title=clean_title(feed.get("title") or ""),
+        title=clean_title(_cut(feed.get("title"), MAX_TITLE)),
         link=link if link and _is_web(link) else None,
         language=feed.get("language") or _detail_language(feed, "title_detail"),
     )
@@ -88,15 +96,15 @@ def _feed_base(parsed: Any) -> str | None:
 
 def _entry(raw: Any, base: str | None, media_rss: tuple[ImageRef, ...] | None = None) -> Entry:
     link = _absolute_link(raw, base)
-    title = clean_title(raw.get("title") or "")
+    title = clean_title(_cut(raw.get("title"), MAX_TITLE))
     published = _timestamp(_own(raw, "published_parsed") or _own(raw, "updated_parsed"))
     return Entry(
         id=_identity(raw, link, title, published),
         link=link,
         title=title,
-        summary_html=raw.get("summary") or "",
-        content_html=_content(raw),
-        author=raw.get("author") or "",
+        summary_html=_cut(raw.get("summary"), MAX_HTML),
+        content_html=_cut(_content(raw), MAX_HTML),
+        author=_cut(raw.get("author"), MAX_AUTHOR),
         categories=tuple(_categories(raw)),
         published=published,
         language=_entry_language(raw),
@@ -163,12 +171,18 @@ def _content(raw: Any) -> str:
 
 
 def _categories(raw: Any) -> list[str]:
-    names = []
+    names: list[str] = []
     for tag in raw.get("tags") or []:
-        term = (tag.get("term") or tag.get("label") or "").strip()
+        term = _cut(tag.get("term") or tag.get("label"), MAX_CATEGORY).strip()
         if term and term not in names:
             names.append(term)
+            if len(names) == MAX_CATEGORIES:
+                break
     return names
+
+
+def _cut(text: str | None, limit: int) -> str:
+    return (text or "")[:limit]
 
 
 def _entry_language(raw: Any) -> str | None:

@@ -188,9 +188,12 @@ def send(
     status: int,
     body: bytes = b"",
     headers: Iterable[tuple[str, str]] = (),
+    *,
+    reason: str | None = None,
 ) -> None:
-    """Answer with a complete body (Content-Length set unless given; no body for HEAD/304)."""
-    handler.send_response(status)
+    """Answer with a complete body (Content-Length set unless given; no body for HEAD/304);
+    `reason` is the reason phrase, the standard one when None (sent as Latin-1, as is)."""
+    handler.send_response(status, reason)
     names = set()
     for name, value in headers:
         names.add(name.lower())

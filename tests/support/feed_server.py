@@ -18,7 +18,8 @@ requests only, then the path serves its feed again):
 ======================================================  ======================================
 helper                                                  the client sees
 ======================================================  ======================================
-``set_status(path, code, body=b"", headers=None)``      that status (404, 410, 429, 500, 503…)
+``set_status(path, code, body=b"", headers=None,``       that status (404, 410, 429, 500, 503…),
+``           reason=None)``                               with ``reason`` as its reason phrase
 ``set_redirect(path, target, code=301)``                redirect to ``url(target)`` (or to
                                                         ``target`` if absolute; relative=True
                                                         sends the path as is)
@@ -166,9 +167,13 @@ class FeedServer(LoopbackServer):
         with self.lock:
             self._faults.setdefault(path, []).append(_Fault(kind, times, params))
 
-    def set_status(self, path, code: int, body: bytes | str = b"", headers=None, *, times=None):
+    def set_status(
+        self, path, code: int, body: bytes | str = b"", headers=None, *, reason=None, times=None
+    ):
         data = body.encode() if isinstance(body, str) else body
-        self._add(path, "status", times, code=code, body=data, headers=list(headers or []))
+        self._add(
+            path, "status", times, code=code, body=data, headers=list(headers or []), reason=reason
+        )
 
     def set_redirect(self, path, target: str, code: int = 301, *, relative=False, times=None):
         self._add(path, "redirect", times, target=target, code=code, relative=relative)
@@ -253,7 +258,7 @@ class FeedServer(LoopbackServer):
                 headers = p["headers"]
                 if not any(k.lower() == "content-type" for k, _ in headers):
                     headers = [*headers, ("Content-Type", "text/plain; charset=utf-8")]
-                return send(handler, p["code"], p["body"], headers)
+                return send(handler, p["code"], p["body"], headers, reason=p.get("reason"))
             if fault.kind == "redirect":
                 target = p["target"]
                 if not p["relative"] and target.startswith("/"):
