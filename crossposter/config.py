@@ -6,6 +6,7 @@ lives in the state file, never here.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -47,7 +48,9 @@ def _default_skipped_categories() -> list[str]:
     # Mastodon's tag patterns, which only composing needs.
     from crossposter.compose.hashtags import DEFAULT_SKIPPED_CATEGORIES
 
-    return list(DEFAULT_SKIPPED_CATEGORIES)
+    # Sorted: a set's order follows the process's hash seed, and the settings
+    # fingerprint must not.
+    return sorted(DEFAULT_SKIPPED_CATEGORIES)
 
 
 def default_state_file() -> Path:
@@ -220,6 +223,11 @@ class FeedConfig(FeedOptions):
     name: str = Field(min_length=1, description="A short unique name; the state is kept under it.")
     url: str = Field(min_length=1, description="http(s) URL, file:// URL or local path.")
     enabled: bool = True
+
+    @property
+    def settings_fingerprint(self) -> str:
+        """Changes when, and only when, the feed's settings do, in any process."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
 
 class Settings(BaseSettings):

@@ -6,7 +6,6 @@ on. Nothing is posted without first being recorded as pending in the state.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -175,7 +174,7 @@ class _Pass:
         known = self.state.settings_fingerprints()
         with self.state.batch():
             for feed in feeds:
-                fingerprint = hashlib.sha256(feed.model_dump_json().encode()).hexdigest()
+                fingerprint = feed.settings_fingerprint
                 if known.get(feed.name) == fingerprint:
                     continue
                 if feed.name in known:
