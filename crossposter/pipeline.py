@@ -300,7 +300,7 @@ class _Pass:
         from crossposter.compose.toot import UnpostableEntry, compose
 
         try:
-            toot = compose(entry, info, feed.compose_options(), limits)
+            toot = compose(entry, info, feed, limits)
         except UnpostableEntry as error:
             log.warning("feed %s: skipping %r: %s", feed.name, entry.title or entry.id, error)
             report.skipped += 1

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from crossposter.compose.length import mastodon_length
-from crossposter.compose.toot import ComposeOptions, UnpostableEntry, compose
+from crossposter.compose.toot import UnpostableEntry, compose
+from crossposter.config import FeedOptions
 from crossposter.errors import FeedError
 from crossposter.feeds.parse import parse_feed
 from crossposter.models import InstanceLimits
@@ -43,10 +44,10 @@ def test_every_corpus_entry_composes_to_an_acceptable_toot(path):
     for entry in feed.entries:
         if not entry.link:
             with pytest.raises(UnpostableEntry):
-                compose(entry, feed.info, ComposeOptions(), MASTODON)
+                compose(entry, feed.info, FeedOptions(), MASTODON)
             continue
 
-        toot = compose(entry, feed.info, ComposeOptions(), MASTODON)
+        toot = compose(entry, feed.info, FeedOptions(), MASTODON)
 
         where = f"{path.name}: {entry.id}"
         assert toot.length == mastodon_length(toot.text) <= 500, where
