@@ -183,7 +183,7 @@ def test_html_in_a_title_is_stripped_and_a_double_escaped_title_decoded():
     assert toot.text.startswith("L’été & Python\n\n")
 
 
-# Problems found by reading every toot the corpus (../shared/corpus) gives; each
+# Problems found by reading every toot the corpus (tests/corpus) gives; each
 # snippet is quoted from the feed named. (feed, summary_html, the summary expected)
 CORPUS_SUMMARIES = [
     (

@@ -1,4 +1,4 @@
-"""Every entry of every real feed in ../shared/corpus/ becomes a toot Mastodon accepts:
+"""Every entry of every real feed in tests/corpus/ becomes a toot Mastodon accepts:
 within 500, with an absolute web link, with no HTML left in it; or, when the entry has no
 link at all, it is refused as unpostable (and the run skips it with a warning)."""
 
@@ -17,7 +17,7 @@ from crossposter.errors import FeedError
 from crossposter.feeds.parse import parse_feed
 from crossposter.models import InstanceLimits
 
-from conftest import corpus_files, needs_corpus
+from conftest import corpus_files
 
 FEED_URL = "https://example.org/feed.xml"
 MASTODON = InstanceLimits(max_characters=500, characters_reserved_per_url=23, source="test")
@@ -37,7 +37,6 @@ def parsed(path):
         pytest.skip(f"{path.name} is not a feed crossposter can read: {error}")
 
 
-@needs_corpus
 @pytest.mark.parametrize("path", FILES, ids=[path.name for path in FILES])
 def test_every_corpus_entry_composes_to_an_acceptable_toot(path):
     feed = parsed(path)
@@ -62,7 +61,6 @@ def test_every_corpus_entry_composes_to_an_acceptable_toot(path):
         assert "None" not in toot.text.replace(entry.title, ""), where
 
 
-@needs_corpus
 def test_the_corpus_exercises_both_outcomes():
     linked = unlinked = 0
     for path in FILES:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import feedparser
 import pytest
 from hypothesis import given, settings
@@ -14,9 +12,8 @@ from crossposter.compose.toot import compose
 from crossposter.config import FeedOptions
 from crossposter.feeds.parse import parse_feed
 
+from conftest import corpus_files
 from support.feeds import atom, rss
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 @pytest.mark.parametrize(
@@ -107,14 +104,11 @@ def test_normalize_language_gives_an_accepted_code_or_none(code: str | None) -> 
 
 
 def test_corpus_feed_languages() -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"no corpus at {CORPUS}")
     found = {}
-    for path in sorted(CORPUS.iterdir()):
-        if path.suffix in {".xml", ".rss", ".atom"}:
-            language = feedparser.parse(str(path)).feed.get("language")
-            if language:
-                found[path.name] = normalize_language(language)
+    for path in corpus_files():
+        language = feedparser.parse(str(path)).feed.get("language")
+        if language:
+            found[path.name] = normalize_language(language)
     assert found["feed-rs__rss_2.0_spiegel.xml"] == "de"
     assert found["rss-parser__guardian.rss"] == "en"
     assert found["rss-parser__encoding.rss"] == "pt"
