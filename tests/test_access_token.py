@@ -10,14 +10,13 @@ import pytest
 from crossposter.config import default_token_file, load_settings
 from crossposter.errors import ConfigError
 
+from support.builders import write_config_text
+
+BLOG = "instance: https://mastodon.example\nfeeds:\n  - {name: blog, url: blog.xml}\n"
+
 
 def write_config(tmp_path, extra: str = "") -> str:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(
-        "instance: https://mastodon.example\nfeeds:\n  - {name: blog, url: blog.xml}\n" + extra,
-        encoding="utf-8",
-    )
-    return str(path)
+    return write_config_text(tmp_path, BLOG + extra)
 
 
 def token_of(settings) -> str | None:

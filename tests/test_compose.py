@@ -6,6 +6,7 @@ Lengths are checked with crossposter.compose.length.mastodon_length, the server'
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 import regex
@@ -26,16 +27,16 @@ from crossposter.compose.toot import UnpostableEntry, compose
 from crossposter.config import FeedOptions
 from crossposter.models import Entry, FeedInfo, InstanceLimits
 
+from support.builders import MASTODON_LIMITS, make_entry, make_limits
+
 LINK = "https://blog.example.org/2024/03/un-article-de-blog/"
-MASTODON = InstanceLimits(max_characters=500, characters_reserved_per_url=23, source="test")
+MASTODON = MASTODON_LIMITS
 ENTITY = regex.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 MARKUP = regex.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 
 
-def entry(**fields) -> Entry:
-    fields.setdefault("id", "urn:test:1")
-    fields.setdefault("link", LINK)
-    return Entry(**fields)
+# An entry of this blog: its fields as given, LINK unless another is.
+entry = partial(make_entry, link=LINK)
 
 
 def toot_for(options: FeedOptions | None = None, limits=MASTODON, feed=None, **fields):
@@ -376,7 +377,7 @@ def test_a_long_summary_ends_at_a_sentence_when_one_is_near():
 
 def test_on_a_larger_instance_the_whole_summary_fits():
     summary = words(400)
-    toot = toot_for(limits=InstanceLimits(5000, 23), title="T", summary_html=summary)
+    toot = toot_for(limits=make_limits(5000), title="T", summary_html=summary)
     assert summary in toot.text
 
 
@@ -406,7 +407,7 @@ def test_a_title_that_fits_is_kept_whole_and_the_summary_gives_way():
 
 
 def test_category_tags_drop_from_the_end_but_configured_ones_stay():
-    limits = InstanceLimits(max_characters=100, characters_reserved_per_url=23)
+    limits = make_limits(100)
     options = FeedOptions(hashtags=["MonBlog"], max_hashtags=10)
     categories = tuple(f"Catégorie{n}" for n in range(1, 10))
     toot = toot_for(
@@ -422,7 +423,7 @@ def test_category_tags_drop_from_the_end_but_configured_ones_stay():
 
 
 def test_a_title_that_must_be_trimmed_shares_its_room_with_category_tags():
-    limits = InstanceLimits(max_characters=60, characters_reserved_per_url=23)
+    limits = make_limits(60)
     options = FeedOptions(hashtags=["MonBlog", "Python"])
     categories = ("Linux", "Debian", "Logiciel libre")
     toot = toot_for(options, limits, title=words(20, "Titre"), categories=categories)
@@ -433,7 +434,7 @@ def test_a_title_that_must_be_trimmed_shares_its_room_with_category_tags():
 
 def test_the_link_is_never_cut_even_when_urls_count_at_full_length():
     link = "https://blog.example.org/" + "/".join(["a-rather-long-path-segment"] * 12) + "/"
-    pleroma = InstanceLimits(max_characters=500, characters_reserved_per_url=0)
+    pleroma = make_limits(500, url_cost=0)
     toot = compose(
         entry(link=link, title=words(50, "Titre"), summary_html=words(200)),
         FeedInfo(),
@@ -448,7 +449,7 @@ def test_the_link_is_never_cut_even_when_urls_count_at_full_length():
 def test_a_link_longer_than_the_limit_cannot_be_posted():
     link = "https://blog.example.org/" + "x" * 600
     with pytest.raises(UnpostableEntry, match="500-character limit"):
-        compose(entry(link=link), FeedInfo(), FeedOptions(), InstanceLimits(500, 0))
+        compose(entry(link=link), FeedInfo(), FeedOptions(), make_limits(500, url_cost=0))
 
 
 def test_a_long_url_costs_the_instance_url_cost():
@@ -510,7 +511,7 @@ def test_an_ellipsis_never_sticks_to_a_url_it_follows():
 
 def test_a_hashtag_in_a_text_without_spaces_is_never_cut():
     summary = "日本語" * 100 + " #日本語の長いハッシュタグ" + "です" * 200
-    toot = toot_for(title="T", summary_html=summary, limits=InstanceLimits(360, 23))
+    toot = toot_for(title="T", summary_html=summary, limits=make_limits(360))
     for name in find_hashtags(toot.text):
         assert name == "日本語の長いハッシュタグ"
     assert toot.length <= 360
@@ -667,7 +668,7 @@ def test_whitespace_inside_a_link_is_encoded_so_the_whole_link_works():
 
 
 def test_the_toot_reports_its_length_limit_and_hashtags():
-    limits = InstanceLimits(max_characters=1000, characters_reserved_per_url=23)
+    limits = make_limits(1000)
     toot = toot_for(limits=limits, title="T", summary_html="Un mot sur #Rust.", categories=("Vie",))
     assert toot.length == mastodon_length(toot.text)
     assert toot.limit == 1000

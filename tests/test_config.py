@@ -11,12 +11,7 @@ import pytest
 from crossposter.config import load_settings
 from crossposter.errors import ConfigError
 
-
-def write(tmp_path, text: str):
-    path = tmp_path / "feeds.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
+from support.builders import write_config_text as write
 
 MINIMAL = """
 instance: https://mastodon.example

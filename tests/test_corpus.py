@@ -15,12 +15,12 @@ from crossposter.compose.toot import UnpostableEntry, compose
 from crossposter.config import FeedOptions
 from crossposter.errors import FeedError
 from crossposter.feeds.parse import parse_feed
-from crossposter.models import InstanceLimits
 
 from conftest import corpus_files
+from support.builders import MASTODON_LIMITS
 
 FEED_URL = "https://example.org/feed.xml"
-MASTODON = InstanceLimits(max_characters=500, characters_reserved_per_url=23, source="test")
+MASTODON = MASTODON_LIMITS
 MARKUP = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--|<!\[CDATA\[")
 ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 FILES = corpus_files()
