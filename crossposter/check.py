@@ -164,7 +164,7 @@ def _check_feed(feed: FeedConfig, fetched: FetchResult, limits: InstanceLimits) 
     newest = max(dated, key=lambda entry: entry.published) if dated else parsed.entries[0]
     result.newest = newest
     try:
-        toot = compose(newest, parsed.info, feed.compose_options(), limits)
+        toot = compose(newest, parsed.info, feed, limits)
     except UnpostableEntry as error:
         result.notes.append(f"its newest entry cannot be announced: {error}")
     else:

@@ -6,9 +6,10 @@ lives in the state file, never here.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -16,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -28,9 +30,6 @@ from crossposter.compose.template import DEFAULT_TEMPLATE, check_template
 from crossposter.errors import ConfigError
 from crossposter.feeds.fetch import is_local
 from crossposter.feeds.filters import EntryFilter, Rules
-
-if TYPE_CHECKING:
-    from crossposter.compose.toot import ComposeOptions
 
 TOKEN_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN"
 # The account of the top-level `instance` and CROSSPOSTER_ACCESS_TOKEN.
@@ -45,7 +44,9 @@ def _default_skipped_categories() -> list[str]:
     # Mastodon's tag patterns, which only composing needs.
     from crossposter.compose.hashtags import DEFAULT_SKIPPED_CATEGORIES
 
-    return list(DEFAULT_SKIPPED_CATEGORIES)
+    # Sorted: a set's order follows the process's hash seed, and the settings
+    # fingerprint must not.
+    return sorted(DEFAULT_SKIPPED_CATEGORIES)
 
 
 def default_state_file() -> Path:
@@ -69,14 +70,17 @@ class FilterRules(BaseModel):
     def _one_value_is_a_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
-    @field_validator("title")
-    @classmethod
-    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
-        Rules.of(title=patterns)
-        return patterns
+    # The rules, their patterns compiled once, when the configuration is read.
+    _rules: Rules = PrivateAttr(default_factory=Rules)
 
+    @model_validator(mode="after")
+    def _compile(self) -> FilterRules:
+        self._rules = Rules.of(categories=self.categories, title=self.title, author=self.author)
+        return self
+
+    @property
     def rules(self) -> Rules:
-        return Rules.of(categories=self.categories, title=self.title, author=self.author)
+        return self._rules
 
 
 class AccountConfig(BaseModel):
@@ -173,29 +177,8 @@ class FeedOptions(BaseModel):
 
     def entry_filter(self) -> EntryFilter:
         return EntryFilter(
-            include=self.include.rules() if self.include else Rules(),
-            exclude=self.exclude.rules() if self.exclude else Rules(),
-        )
-
-    def compose_options(self) -> ComposeOptions:
-        # Imported here: composing pulls in the text and length machinery, which a
-        # run whose feeds are all unchanged never needs.
-        from crossposter.compose.toot import ComposeOptions
-
-        return ComposeOptions(
-            template=self.template,
-            visibility=self.visibility,
-            language=self.language,
-            force_language=self.force_language,
-            hashtags=tuple(self.hashtags),
-            category_hashtags=self.category_hashtags,
-            hashtag_map=dict(self.hashtag_map),
-            skip_categories=tuple(self.skip_categories),
-            max_hashtags=self.max_hashtags,
-            summary_max=self.summary_max,
-            neutralize_mentions=self.neutralize_mentions,
-            content_warning=self.content_warning,
-            content_warning_categories=tuple(self.content_warning_categories),
+            include=self.include.rules if self.include else Rules(),
+            exclude=self.exclude.rules if self.exclude else Rules(),
         )
 
     @field_validator("hashtags", mode="before")
@@ -210,6 +193,11 @@ class FeedConfig(FeedOptions):
     name: str = Field(min_length=1, description="A short unique name; the state is kept under it.")
     url: str = Field(min_length=1, description="http(s) URL, file:// URL or local path.")
     enabled: bool = True
+
+    @property
+    def settings_fingerprint(self) -> str:
+        """Changes when, and only when, the feed's settings do, in any process."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
 
 class Settings(BaseSettings):

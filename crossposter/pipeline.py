@@ -11,7 +11,6 @@ would do, and it changes nothing outside its process.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -38,7 +37,7 @@ from crossposter.posting import (
 from crossposter.state import State, now_utc, open_preview, open_state
 
 if TYPE_CHECKING:
-    from crossposter.compose.toot import ComposeOptions
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +171,7 @@ class Pass:
         known = self.state.settings_fingerprints()
         with self.state.batch():
             for feed in feeds:
-                fingerprint = settings_fingerprint(feed)
+                fingerprint = feed.settings_fingerprint
                 if known.get(feed.name) == fingerprint:
                     continue
                 if feed.name in known:
@@ -320,7 +319,7 @@ class Pass:
         steps = _changed_feed_steps()
         session = self._session(feed)
         try:
-            toot = steps.compose(entry, info, compose_options(feed), session.limits)
+            toot = steps.compose(entry, info, feed, session.limits)
         except steps.unpostable as error:
             log.warning("feed %s: skipping %r: %s", feed.name, entry.title or entry.id, error)
             report.skipped += 1
@@ -348,12 +347,3 @@ class Pass:
 
 # Where the feed's settings meet composing and the state: kept here, small, so the
 # feed's validated options can replace them in one place.
-
-
-def compose_options(feed: FeedConfig) -> ComposeOptions:
-    return feed.compose_options()
-
-
-def settings_fingerprint(feed: FeedConfig) -> str:
-    """A digest of the feed's settings; a change retries its failed entries."""
-    return hashlib.sha256(feed.model_dump_json().encode()).hexdigest()

@@ -7,8 +7,6 @@ from typing import Any
 
 from crossposter.config import ENVIRONMENT_ONLY, Settings
 
-SCHEMA_FILE_NAME = "crossposter.schema.json"
-
 
 def config_schema() -> dict[str, Any]:
     """What may be written in the configuration file: every setting but the env-only ones."""

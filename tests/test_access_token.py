@@ -16,14 +16,13 @@ from crossposter.errors import ConfigError
 from crossposter.health import record_pass
 from crossposter.state.sqlite import SqliteState
 
+from support.builders import write_config_text
+
+BLOG = "instance: https://mastodon.example\nfeeds:\n  - {name: blog, url: blog.xml}\n"
+
 
 def write_config(tmp_path, extra: str = "") -> str:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(
-        "instance: https://mastodon.example\nfeeds:\n  - {name: blog, url: blog.xml}\n" + extra,
-        encoding="utf-8",
-    )
-    return str(path)
+    return write_config_text(tmp_path, BLOG + extra)
 
 
 def account_of(settings):

@@ -3,8 +3,6 @@ that account's token, limits and rate limit."""
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from crossposter.cli import main
@@ -12,6 +10,7 @@ from crossposter.mastodon.publish import idempotency_key
 
 from support import blog
 from support.blog import write_config
+from support.builders import write_config_text as write
 from support.feeds import rss
 from support.mastodon_api import MastodonAPI
 
@@ -31,12 +30,6 @@ def work():
 def article(n: int) -> dict:
     """A title, a link and a guid: no summary, no date."""
     return blog.article(n, description=None, pubDate=None)
-
-
-def write(tmp_path, text: str) -> str:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return str(path)
 
 
 @pytest.fixture

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from crossposter.config import load_settings
 from crossposter.errors import ConfigError
 
-
-def write(tmp_path, text: str):
-    path = tmp_path / "feeds.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
+from support.builders import write_config_text as write
 
 MINIMAL = """
 instance: https://mastodon.example
@@ -116,3 +115,35 @@ def test_shipped_examples_are_valid(monkeypatch):
     for path in [EXAMPLES / "demo.yaml", EXAMPLES.parent / "feeds.yaml"]:
         settings = load_settings(path)
         assert settings.feeds
+
+
+def _fingerprint_in_a_new_process(config, hash_seed: str) -> str:
+    code = (
+        "import sys\n"
+        "from crossposter.config import load_settings\n"
+        "print(load_settings(sys.argv[1]).feeds[0].settings_fingerprint)"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return done.stdout.strip()
+
+
+def test_a_feeds_settings_fingerprint_is_the_same_in_every_process(tmp_path):
+    # Were it not, every run would think the settings changed and retry refused toots forever.
+    config = write(tmp_path, MINIMAL)
+    first = _fingerprint_in_a_new_process(config, "1")
+    assert first
+    assert _fingerprint_in_a_new_process(config, "2") == first
+
+
+def test_a_feeds_settings_fingerprint_changes_with_its_settings(tmp_path):
+    feed = load_settings(write(tmp_path, MINIMAL)).feeds[0]
+    fewer_tags = feed.model_copy(update={"max_hashtags": 2})
+    assert feed.settings_fingerprint == feed.model_copy().settings_fingerprint
+    assert feed.settings_fingerprint != fewer_tags.settings_fingerprint

@@ -1,4 +1,4 @@
-"""Every entry of every real feed in ../shared/corpus/ becomes a toot Mastodon accepts:
+"""Every entry of every real feed in tests/corpus/ becomes a toot Mastodon accepts:
 within 500, with an absolute web link, with no HTML left in it; or, when the entry has no
 link at all, it is refused as unpostable (and the run skips it with a warning)."""
 
@@ -11,15 +11,16 @@ from urllib.parse import urlsplit
 import pytest
 
 from crossposter.compose.length import mastodon_length
-from crossposter.compose.toot import ComposeOptions, UnpostableEntry, compose
+from crossposter.compose.toot import UnpostableEntry, compose
+from crossposter.config import FeedOptions
 from crossposter.errors import FeedError
 from crossposter.feeds.parse import parse_feed
-from crossposter.models import InstanceLimits
 
-from conftest import corpus_files, needs_corpus
+from conftest import corpus_files
+from support.builders import MASTODON_LIMITS
 
 FEED_URL = "https://example.org/feed.xml"
-MASTODON = InstanceLimits(max_characters=500, characters_reserved_per_url=23, source="test")
+MASTODON = MASTODON_LIMITS
 MARKUP = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--|<!\[CDATA\[")
 ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 FILES = corpus_files()
@@ -36,17 +37,16 @@ def parsed(path):
         pytest.skip(f"{path.name} is not a feed crossposter can read: {error}")
 
 
-@needs_corpus
 @pytest.mark.parametrize("path", FILES, ids=[path.name for path in FILES])
 def test_every_corpus_entry_composes_to_an_acceptable_toot(path):
     feed = parsed(path)
     for entry in feed.entries:
         if not entry.link:
             with pytest.raises(UnpostableEntry):
-                compose(entry, feed.info, ComposeOptions(), MASTODON)
+                compose(entry, feed.info, FeedOptions(), MASTODON)
             continue
 
-        toot = compose(entry, feed.info, ComposeOptions(), MASTODON)
+        toot = compose(entry, feed.info, FeedOptions(), MASTODON)
 
         where = f"{path.name}: {entry.id}"
         assert toot.length == mastodon_length(toot.text) <= 500, where
@@ -61,7 +61,6 @@ def test_every_corpus_entry_composes_to_an_acceptable_toot(path):
         assert "None" not in toot.text.replace(entry.title, ""), where
 
 
-@needs_corpus
 def test_the_corpus_exercises_both_outcomes():
     linked = unlinked = 0
     for path in FILES:

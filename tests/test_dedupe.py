@@ -9,13 +9,15 @@ import pytest
 from crossposter.feeds.select import select_new
 from crossposter.models import Entry
 
+from support.builders import make_entry
+
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def entries(*numbers: int) -> list[Entry]:
     """Entries as a feed lists them, newest first; entry n is published on day n."""
     return [
-        Entry(id=f"e{n}", link=f"https://b.example/{n}", published=BASE + timedelta(days=n))
+        make_entry(n, id=f"e{n}", published=BASE + timedelta(days=n))
         for n in sorted(numbers, reverse=True)
     ]
 

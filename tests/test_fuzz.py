@@ -22,7 +22,7 @@ from conftest import corpus_files
 from support.feeds import rss
 
 LIMITS = (InstanceLimits(), InstanceLimits(max_characters=5000, characters_reserved_per_url=0))
-OPTIONS = FeedOptions().compose_options()
+OPTIONS = FeedOptions()
 CORPUS = [path.read_bytes() for path in corpus_files()]
 A_FEED = rss(
     [

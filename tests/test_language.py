@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import feedparser
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crossposter.compose.language import MASTODON_LANGUAGES, choose_language, normalize_language
-from crossposter.compose.toot import ComposeOptions, compose
+from crossposter.compose.toot import compose
+from crossposter.config import FeedOptions
 from crossposter.feeds.parse import parse_feed
 
+from conftest import corpus_files
 from support.feeds import atom, rss
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 @pytest.mark.parametrize(
@@ -106,14 +104,11 @@ def test_normalize_language_gives_an_accepted_code_or_none(code: str | None) -> 
 
 
 def test_corpus_feed_languages() -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"no corpus at {CORPUS}")
     found = {}
-    for path in sorted(CORPUS.iterdir()):
-        if path.suffix in {".xml", ".rss", ".atom"}:
-            language = feedparser.parse(str(path)).feed.get("language")
-            if language:
-                found[path.name] = normalize_language(language)
+    for path in corpus_files():
+        language = feedparser.parse(str(path)).feed.get("language")
+        if language:
+            found[path.name] = normalize_language(language)
     assert found["feed-rs__rss_2.0_spiegel.xml"] == "de"
     assert found["rss-parser__guardian.rss"] == "en"
     assert found["rss-parser__encoding.rss"] == "pt"
@@ -126,10 +121,10 @@ def test_corpus_feed_languages() -> None:
 LINK = "https://blog.example.org/post/"
 
 
-def toot_language(document: str, options: ComposeOptions | None = None, headers=None) -> list:
+def toot_language(document: str, options: FeedOptions | None = None, headers=None) -> list:
     parsed = parse_feed(document.encode(), url="https://blog.example.org/feed", headers=headers)
     return [
-        compose(item, parsed.info, options or ComposeOptions()).language for item in parsed.entries
+        compose(item, parsed.info, options or FeedOptions()).language for item in parsed.entries
     ]
 
 
@@ -150,13 +145,13 @@ def test_an_atom_entry_xml_lang_wins_over_the_feed_xml_lang():
 def test_the_configured_language_is_used_when_the_feed_declares_none():
     document = rss([{"title": "Bonjour", "link": LINK}], language=None)
     assert toot_language(document) == [None]
-    assert toot_language(document, ComposeOptions(language="fr")) == ["fr"]
+    assert toot_language(document, FeedOptions(language="fr")) == ["fr"]
 
 
 def test_the_configured_language_does_not_override_unless_forced():
     document = rss([{"title": "Hello", "link": LINK}], language="en-us")
-    assert toot_language(document, ComposeOptions(language="fr")) == ["en"]
-    assert toot_language(document, ComposeOptions(language="fr", force_language=True)) == ["fr"]
+    assert toot_language(document, FeedOptions(language="fr")) == ["en"]
+    assert toot_language(document, FeedOptions(language="fr", force_language=True)) == ["fr"]
 
 
 def test_a_server_content_language_header_does_not_override_the_document():

@@ -19,11 +19,10 @@ from crossposter.compose.length import (
     find_mentions,
     find_urls,
     grapheme_count,
-    is_discounted_url,
     mastodon_length,
-    truncate_graphemes,
 )
-from crossposter.compose.tlds import COUNTRY_TLDS, GENERIC_TLDS, TLDS
+from crossposter.compose.tlds import COUNTRY_TLDS, GENERIC_TLDS
+from crossposter.compose.toot import ELLIPSIS, shorten
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 👨‍👩‍👧‍👦
 FLAG_FR = "\U0001f1eb\U0001f1f7"  # 🇫🇷
@@ -168,33 +167,38 @@ def test_find_urls_and_mentions_spans() -> None:
         (" https://example.com", False),
     ],
 )
-def test_is_discounted_url(url: str, expected: bool) -> None:
-    assert is_discounted_url(url) is expected
+def test_a_url_alone_is_one_link_from_end_to_end_or_not(url: str, expected: bool) -> None:
+    # One link from end to end counts as url_cost and is linked whole.
+    assert (find_urls(url) == [(0, len(url))]) is expected
 
 
 @pytest.mark.parametrize(
     ("text", "limit", "expected"),
     [
         ("hello", 10, "hello"),
-        ("hello", 3, "hel"),
+        ("hello", 3, "he…"),
         ("hello", 0, ""),
         ("hello", -1, ""),
-        (FAMILY + FAMILY + "x", 1, FAMILY),
-        (FLAG_FR * 3, 2, FLAG_FR * 2),
-        ("Ame\u0301lie", 3, "Ame\u0301"),
-        ("क्षa", 1, ""),  # the conjunct costs 2 on the server; never split it
-        ("क्षa", 2, "क्ष"),
+        (FAMILY + FAMILY + "x", 2, FAMILY + "…"),
+        (FLAG_FR * 3, 3, FLAG_FR * 3),
+        (FLAG_FR * 3, 2, FLAG_FR + "…"),
+        ("Ame\u0301lie", 4, "Ame\u0301…"),
+        ("क्षa", 2, ""),  # the conjunct costs 2 on the server; never split it
+        ("क्षa", 3, "क्षa"),
     ],
 )
-def test_truncate_graphemes(text: str, limit: int, expected: str) -> None:
-    assert truncate_graphemes(text, limit) == expected
+def test_shorten_counts_and_cuts_whole_grapheme_clusters(
+    text: str, limit: int, expected: str
+) -> None:
+    assert shorten(text, limit) == expected
 
 
 def test_tld_list() -> None:
     assert len(GENERIC_TLDS) == 1259
     assert len(COUNTRY_TLDS) == 315
-    assert {"com", "org", "social", "fr", "uk", "한국", "onion"} <= TLDS
-    assert "zzz" not in TLDS and "localhost" not in TLDS
+    tlds = set(GENERIC_TLDS + COUNTRY_TLDS)
+    assert {"com", "org", "social", "fr", "uk", "한국", "onion"} <= tlds
+    assert "zzz" not in tlds and "localhost" not in tlds
 
 
 # --- Property tests --------------------------------------------------------------
@@ -277,7 +281,7 @@ def test_never_raises_and_is_non_negative(text: str, spoiler: str, url_cost: int
 @FAST
 @given(texts, DISCOUNTED_URLS, st.sampled_from([23, 25]))
 def test_appending_a_url_costs_url_cost_plus_one(text: str, url: str, url_cost: int) -> None:
-    assert is_discounted_url(url)
+    assert find_urls(url) == [(0, len(url))]
     base = "a" + text.rstrip(length._RUBY_STRIP_CHARS)
     # A Prepend character would take the separating space into its cluster.
     assume(not regex.match(r"\p{GCB=Prepend}", base[-1]))
@@ -290,15 +294,16 @@ def test_appending_a_url_costs_url_cost_plus_one(text: str, url: str, url_cost: 
 
 @FAST
 @given(texts, st.integers(min_value=0, max_value=40))
-def test_truncate_graphemes_respects_bound_and_clusters(text: str, limit: int) -> None:
-    cut = truncate_graphemes(text, limit)
-    assert text.startswith(cut)
+def test_shorten_respects_the_bound_and_never_breaks_a_cluster(text: str, limit: int) -> None:
+    cut = shorten(text, limit)
     assert grapheme_count(cut) <= limit
+    if cut == text:
+        return
+    head = cut.removesuffix(ELLIPSIS).rstrip(" ")
+    assert text.startswith(head)
     clusters = regex.findall(r"\X", text)
-    kept = regex.findall(r"\X", cut)
+    kept = regex.findall(r"\X", head)
     assert kept == clusters[: len(kept)]  # never a broken cluster
-    if cut != text:  # and as long as possible
-        assert grapheme_count(cut + clusters[len(kept)]) > limit
 
 
 @FAST

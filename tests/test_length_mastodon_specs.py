@@ -24,7 +24,8 @@ from __future__ import annotations
 import pytest
 
 from crossposter.compose.length import find_mentions, find_urls, mastodon_length
-from crossposter.compose.toot import ComposeOptions, compose
+from crossposter.compose.toot import compose
+from crossposter.config import FeedOptions
 from crossposter.models import Entry, FeedInfo, InstanceLimits
 
 V42 = "4.2.10"
@@ -245,7 +246,7 @@ def test_compose_counts_by_the_version_in_the_instance_limits(version, expected)
     toot = compose(
         Entry(id="1", link="http://e.co/@", title="T"),
         FeedInfo(),
-        ComposeOptions(template="{title} {url}"),
+        FeedOptions(template="{title} {url}"),
         InstanceLimits(version=version),
     )
     assert toot.length == expected

@@ -14,7 +14,7 @@ from crossposter.feeds.parse import (
     parse_feed,
 )
 
-from conftest import CORPUS, corpus_files, needs_corpus
+from conftest import CORPUS, corpus_files
 from support.feeds import atom, rss
 
 URL = "https://blog.example.org/feed/"
@@ -146,7 +146,6 @@ def test_a_document_that_is_not_a_feed_is_refused(body, headers, reason):
         parse(body, headers=headers)
 
 
-@needs_corpus
 @pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
 def test_every_corpus_feed_parses_to_entries_with_absolute_links_or_none(path):
     try:
@@ -162,8 +161,7 @@ def test_every_corpus_feed_parses_to_entries_with_absolute_links_or_none(path):
         assert "&#" not in entry.title and "&amp;" not in entry.title
 
 
-@needs_corpus
-def test_the_corpus_is_there_when_the_shared_folder_is():
+def test_the_corpus_holds_every_feed_its_sources_list():
     assert len(corpus_files()) == 41, CORPUS
 
 
@@ -198,7 +196,6 @@ def test_a_feedburner_feed_links_the_article_not_the_redirect():
     assert entry.id == "http://techcrunch.com/?p=446154"
 
 
-@needs_corpus
 def test_no_corpus_toot_links_through_feedproxy():
     for path in corpus_files():
         try:

@@ -12,12 +12,10 @@ import pytest
 
 from crossposter.errors import StateError, StateLocked
 from crossposter.feeds.fetch import Validators
-from crossposter.models import Entry, InstanceLimits, Posted, Toot
+from crossposter.models import InstanceLimits, Posted, Toot
 from crossposter.state import SCHEMA_VERSION, SqliteState
 
-
-def entry(n: int) -> Entry:
-    return Entry(id=f"id-{n}", link=f"https://b.example/{n}", title=f"Post {n}")
+from support.builders import make_entry
 
 
 def test_the_state_file_is_created_readable_by_its_owner_only(tmp_path):
@@ -39,7 +37,7 @@ def test_a_pending_post_survives_reopening_with_its_key_and_exact_toot(tmp_path)
     )
     with SqliteState.open(path) as state:
         state.record_fetch("blog", "https://b.example/feed", "ok")
-        state.mark_pending("blog", entry(1), "key-1", toot)
+        state.mark_pending("blog", make_entry(1), "key-1", toot)
     with SqliteState.open(path) as state:
         [pending] = state.pending("blog")
         assert (pending.entry_id, pending.idempotency_key, pending.toot) == ("id-1", "key-1", toot)
@@ -51,9 +49,9 @@ def test_a_pending_post_survives_reopening_with_its_key_and_exact_toot(tmp_path)
 
 def test_mark_seen_never_downgrades_a_posted_entry(tmp_path):
     with SqliteState.open(tmp_path / "s.sqlite3") as state:
-        state.mark_pending("blog", entry(1), "k", Toot(text="t"))
+        state.mark_pending("blog", make_entry(1), "k", Toot(text="t"))
         state.mark_posted("blog", "id-1", Posted(id="1", url=None))
-        state.mark_seen("blog", [entry(1), entry(2)])
+        state.mark_seen("blog", [make_entry(1), make_entry(2)])
         statuses = {r.entry_id: r.status for r in state.entries("blog")}
     assert statuses == {"id-1": "posted", "id-2": "seen"}
 
@@ -114,7 +112,7 @@ def test_the_read_only_view_writes_nothing_and_creates_nothing(tmp_path):
     with SqliteState.open_read_only(path) as state:
         assert state.feed("blog").url == "u"
         with pytest.raises(sqlite3.OperationalError):
-            state.mark_seen("blog", [entry(1)])
+            state.mark_seen("blog", [make_entry(1)])
     assert path.read_bytes() == before
 
 
@@ -123,7 +121,7 @@ def test_pruning_forgets_only_entries_long_gone_from_the_feed(tmp_path):
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     with SqliteState.open(tmp_path / "s.sqlite3") as state:
-        state.mark_seen("blog", [entry(1), entry(2)], at=t0)
+        state.mark_seen("blog", [make_entry(1), make_entry(2)], at=t0)
         state.record_fetch("blog", "u", "ok", parsed_at=t0 + timedelta(days=200))
         state.touch("blog", ["id-2"], at=t0 + timedelta(days=200))
         assert state.prune("blog", timedelta(days=180)) == 1
@@ -136,7 +134,7 @@ def test_pruning_is_measured_in_parses_not_in_clock_time(tmp_path):
 
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
     with SqliteState.open(tmp_path / "s.sqlite3") as state:
-        state.mark_seen("blog", [entry(1)], at=t0)
+        state.mark_seen("blog", [make_entry(1)], at=t0)
         state.record_fetch("blog", "u", "ok", parsed_at=t0)
         state.record_fetch("blog", "u", "not modified", at=t0 + timedelta(days=400))
         assert state.prune("blog", timedelta(days=180)) == 0
@@ -156,7 +154,7 @@ def test_a_version_1_state_is_upgraded_in_place_and_keeps_its_meaning(tmp_path):
 
     path = tmp_path / "s.sqlite3"
     with SqliteState.open(path) as state:
-        state.mark_seen("blog", [entry(1)])
+        state.mark_seen("blog", [make_entry(1)])
         state.record_fetch("blog", "u", "ok", parsed_at=datetime(2026, 1, 1, tzinfo=UTC))
     db = sqlite3.connect(path)
     db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")

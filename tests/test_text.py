@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import html
 import re
-from pathlib import Path
 
 import feedparser
 import pytest
@@ -23,9 +22,8 @@ from crossposter.compose.text import (
     summary_text,
 )
 
+from conftest import corpus_files
 from support.mentions import MENTION_RE
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 TAG = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
@@ -522,13 +520,10 @@ def test_a_link_with_its_mentions_encoded_mentions_no_one(path: str) -> None:
 
 @functools.cache
 def _corpus_entries() -> list[tuple[str, dict]]:
-    if not CORPUS.is_dir():
-        return []
     entries = []
-    for path in sorted(CORPUS.iterdir()):
-        if path.suffix in {".xml", ".rss", ".atom"}:
-            for index, entry in enumerate(feedparser.parse(str(path)).entries):
-                entries.append((f"{path.name}#{index}", entry))
+    for path in corpus_files():
+        for index, entry in enumerate(feedparser.parse(str(path)).entries):
+            entries.append((f"{path.name}#{index}", entry))
     return entries
 
 
@@ -557,8 +552,6 @@ def _leaked_elements(text: str, names: set[str]) -> list[str]:
 
 def test_corpus_entries_give_clean_text() -> None:
     entries = _corpus_entries()
-    if not entries:
-        pytest.skip(f"no corpus at {CORPUS}")
     assert len(entries) > 100
     for where, entry in entries:
         summary = entry.get("summary") or ""
@@ -581,8 +574,6 @@ def test_corpus_entries_give_clean_text() -> None:
 
 def test_corpus_examples() -> None:
     entries = dict(_corpus_entries())
-    if not entries:
-        pytest.skip(f"no corpus at {CORPUS}")
     guardian = entries["rss-parser__guardian.rss#0"]
     text = summary_text(guardian.summary, "")
     assert "Continue reading" not in text and text

@@ -9,9 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+
+# Before the configuration's models are built: the command uses no pydantic plugin, so
+# skip their discovery (a scan of every installed package's metadata) with pydantic's
+# documented switch. A value the environment sets, even empty, is kept.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from crossposter import __version__
 from crossposter.cli.check import add_check_parser, command_check

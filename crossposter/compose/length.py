@@ -101,9 +101,7 @@ __all__ = [
     "find_mentions",
     "find_urls",
     "grapheme_count",
-    "is_discounted_url",
     "mastodon_length",
-    "truncate_graphemes",
 ]
 
 # Mastodon's StatusLengthValidator::URL_PLACEHOLDER_CHARS; servers publish
@@ -356,26 +354,6 @@ def grapheme_count(text: str) -> int:
     return sum(_cluster_cost(c) for c in _CLUSTER.findall(text))
 
 
-def truncate_graphemes(text: str, max_graphemes: int) -> str:
-    """The longest prefix of ``text`` that counts at most ``max_graphemes``.
-
-    It ends on an extended grapheme cluster boundary (per ``regex``'s ``\\X``,
-    the stricter segmentation), so it never separates an emoji from its
-    modifiers or a letter from its accents.
-    """
-    if max_graphemes <= 0:
-        return ""
-    used = 0
-    end = 0
-    for match in _CLUSTER.finditer(text):
-        cost = _cluster_cost(match.group())
-        if used + cost > max_graphemes:
-            break
-        used += cost
-        end = match.end()
-    return text[:end]
-
-
 # --- Entity extraction ---------------------------------------------------------
 
 
@@ -532,17 +510,6 @@ def find_urls(text: str, version: str | None = None) -> list[tuple[int, int]]:
 def find_mentions(text: str, version: str | None = None) -> list[tuple[int, int]]:
     """Spans ``(start, end)`` of the mentions Mastodon counts as ``@user``; see find_urls."""
     return [(s, e) for s, e, is_url in _counted_entities(text, version) if not is_url]
-
-
-def is_discounted_url(url: str) -> bool:
-    """Whether ``url``, standing alone, is one URL entity from end to end.
-
-    True means it will count as ``url_cost`` and be linked whole; False for
-    ``http://localhost/x``, ``http://127.0.0.1/x``, ``example.com`` (no
-    scheme), an unknown TLD, or a URL whose last character Mastodon leaves
-    outside the link (``https://example.com/a.``).
-    """
-    return find_urls(url) == [(0, len(url))]
 
 
 def _ruby_strip(text: str) -> str:

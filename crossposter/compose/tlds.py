@@ -4,11 +4,10 @@ Generated once, by hand, from twitter-text's ``conformance/tld_lib.yml``
 (github.com/twitter/twitter-text, the file the ``twitter-text`` 3.1.0 Ruby gem
 ships as ``lib/assets/tld_lib.yml``; Mastodon bundles that gem). twitter-text
 joins each list, in this order, into one alternation (``valid_gTLD``, then
-``valid_ccTLD``, then ``xn--`` punycode), so the order is kept in the tuples;
-``TLDS`` is the same names as a set, for membership tests. Do not "update"
-this from the IANA list: a TLD missing here is one Mastodon does not link
-either (e.g. ``.zzz`` or ``.example``), and that is what the length counter
-must reproduce.
+``valid_ccTLD``, then ``xn--`` punycode), so the order is kept in the tuples.
+Do not "update" this from the IANA list: a TLD missing here is one Mastodon
+does not link either (e.g. ``.zzz`` or ``.example``), and that is what the
+length counter must reproduce.
 """
 
 # twitter-text TLDS['generic'], in file order (valid_gTLD).
@@ -138,5 +137,3 @@ COUNTRY_TLDS: tuple[str, ...] = tuple(
     ag af ae ad ac
     """.split()  # noqa: SIM905
 )
-
-TLDS: frozenset[str] = frozenset(GENERIC_TLDS + COUNTRY_TLDS)

@@ -13,14 +13,13 @@ from __future__ import annotations
 import string
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import regex
 
 from crossposter.compose.hashtags import (
-    DEFAULT_SKIPPED_CATEGORIES,
     HASHTAG_RE,
     find_hashtags,
     hashtags_for,
@@ -29,9 +28,7 @@ from crossposter.compose.hashtags import (
 from crossposter.compose.language import choose_language
 from crossposter.compose.length import find_mentions, find_urls, grapheme_count, mastodon_length
 from crossposter.compose.template import (
-    DEFAULT_TEMPLATE,
     DateField,
-    check_template,
     render,
 )
 from crossposter.compose.text import (
@@ -43,6 +40,9 @@ from crossposter.compose.text import (
     summary_text,
 )
 from crossposter.models import Entry, FeedInfo, InstanceLimits, Toot
+
+if TYPE_CHECKING:
+    from crossposter.config import FeedOptions
 
 ELLIPSIS = "…"
 # A summary cut shorter than this is left out rather than shown as a scrap.
@@ -67,35 +67,15 @@ class UnpostableEntry(ValueError):
     the configured hashtags and content warning) alone exceeds the limit."""
 
 
-@dataclass(frozen=True)
-class ComposeOptions:
-    """The per-feed settings composition depends on."""
-
-    template: str = DEFAULT_TEMPLATE
-    visibility: str | None = None
-    language: str | None = None
-    force_language: bool = False
-    hashtags: Sequence[str] = ()
-    category_hashtags: bool = True
-    hashtag_map: Mapping[str, str] = field(default_factory=dict)
-    skip_categories: Sequence[str] = DEFAULT_SKIPPED_CATEGORIES
-    max_hashtags: int = 5
-    summary_max: int | None = None
-    neutralize_mentions: bool = True
-    content_warning: str = ""
-    content_warning_categories: Sequence[str] = ()
-
-    def __post_init__(self) -> None:
-        check_template(self.template)
-
-
 def compose(
     entry: Entry,
     feed: FeedInfo,
-    options: ComposeOptions,
+    options: FeedOptions,
     limits: InstanceLimits = InstanceLimits(),
 ) -> Toot:
     """The toot for `entry`, within the instance's limit as Mastodon counts it.
+
+    `options` are the feed's validated settings, read as they are.
 
     Raises UnpostableEntry when the entry has no usable link, or when the link,
     the configured hashtags and the content warning alone exceed the limit.
@@ -384,7 +364,7 @@ def _unchanged(text: str) -> str:
     return text
 
 
-def _content_warning(entry: Entry, options: ComposeOptions) -> str:
+def _content_warning(entry: Entry, options: FeedOptions) -> str:
     warning = (options.content_warning or "").strip()
     if not warning or not options.content_warning_categories:
         return warning

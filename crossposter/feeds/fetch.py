@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +71,6 @@ def is_local(url: str) -> bool:
 def fetch_all(
     requests_: Iterable[FetchRequest],
     options: FetchOptions = FetchOptions(),
-    on_result: Callable[[FetchResult], None] | None = None,
 ) -> list[FetchResult]:
     """Fetch every feed through a bounded pool; failures come back as results, never raised."""
     pending = list(requests_)
@@ -87,10 +86,7 @@ def fetch_all(
         }
         results = []
         for future in (futures[id(request)] for request in pending):
-            result = future.result()
-            if on_result:
-                on_result(result)
-            results.append(result)
+            results.append(future.result())
     sessions.close()
     return results
 
