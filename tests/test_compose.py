@@ -101,8 +101,9 @@ REAL_SNIPPETS = [
         '<h2 id="why">Why</h2>\n<p>Static sites are fast.</p>\n<p>They are also cheap to host '
         "and easy to back up.</p>\n<pre><code>hugo new site blog\n</code></pre>\n<p>More.</p>",
         "",
-        ["Why", "Static sites are fast.", "They are also cheap to host"],
-        ["<h2", "hugo new site", "More."],
+        # A heading is left out: run into the next sentence it would read as nonsense.
+        ["Static sites are fast.", "They are also cheap to host", "More."],
+        ["<h2", "Why", "hugo new site"],
     ),
     (
         "Jekyll (jekyll-feed, content only, opens with the title)",
