@@ -618,8 +618,32 @@ def test_empty_fields_leave_no_holes_and_never_say_none():
 
 
 @pytest.mark.parametrize(
+    ("language", "expected"),
+    [("fr", "3 février 2025"), ("en", "3 February 2025"), ("de", "3. Februar 2025")],
+)
+def test_a_date_speaks_the_toots_language(language, expected):
+    template = "{published:%-d %B %Y}" if language != "de" else "{published:%-d. %B %Y}"
+    options = ComposeOptions(template=template + " {url}", language=language)
+
+    toot = toot_for(options, title="T", published=datetime(2025, 2, 3, 8, 0, tzinfo=UTC))
+
+    assert toot.text == f"{expected} {LINK}"
+
+
+def test_a_date_without_a_known_language_is_in_english_and_pads_as_asked():
+    options = ComposeOptions(
+        template="{published:%A %e %b %Y, %H:%M, %-m/%d %%} {url}", detect_language=False
+    )
+    toot = toot_for(options, title="T", published=datetime(2025, 2, 3, 8, 5, tzinfo=UTC))
+    assert toot.text == f"Monday  3 Feb 2025, 08:05, 2/03 % {LINK}"
+
+
+@pytest.mark.parametrize(
     "template, message",
     [
+        ("{published:%-d %Q} {url}", "%Q is not a date directive"),
+        ("{published:%Y %} {url}", "% at the end is not a date directive"),
+        ("{published:%-} {url}", "%- at the end is not a date directive"),
         ("{title} {nope} {url}", "unknown template field {nope}"),
         ("{title {url}", "malformed template"),
         ("{title}} {url}", "malformed template"),
