@@ -128,6 +128,11 @@ class FeedOptions(BaseModel):
     force_language: bool = Field(
         False, description="Use `language` even when the entry or the feed declares another."
     )
+    detect_language: bool = Field(
+        True,
+        description="When neither the entry, the feed nor `language` gives one, detect it "
+        "from the title and summary.",
+    )
     hashtags: list[str] = Field(default_factory=list, description="Hashtags added to every toot.")
     category_hashtags: bool = Field(True, description="Hashtags from the entry's categories.")
     hashtag_map: dict[str, str] = Field(

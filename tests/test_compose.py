@@ -104,8 +104,9 @@ REAL_SNIPPETS = [
         '<h2 id="why">Why</h2>\n<p>Static sites are fast.</p>\n<p>They are also cheap to host '
         "and easy to back up.</p>\n<pre><code>hugo new site blog\n</code></pre>\n<p>More.</p>",
         "",
-        ["Why", "Static sites are fast.", "They are also cheap to host"],
-        ["<h2", "hugo new site", "More."],
+        # A heading is left out: run into the next sentence it would read as nonsense.
+        ["Static sites are fast.", "They are also cheap to host", "More."],
+        ["<h2", "Why", "hugo new site"],
     ),
     (
         "Jekyll (jekyll-feed, content only, opens with the title)",
@@ -620,8 +621,32 @@ def test_empty_fields_leave_no_holes_and_never_say_none():
 
 
 @pytest.mark.parametrize(
+    ("language", "expected"),
+    [("fr", "3 février 2025"), ("en", "3 February 2025"), ("de", "3. Februar 2025")],
+)
+def test_a_date_speaks_the_toots_language(language, expected):
+    template = "{published:%-d %B %Y}" if language != "de" else "{published:%-d. %B %Y}"
+    options = FeedOptions(template=template + " {url}", language=language)
+
+    toot = toot_for(options, title="T", published=datetime(2025, 2, 3, 8, 0, tzinfo=UTC))
+
+    assert toot.text == f"{expected} {LINK}"
+
+
+def test_a_date_without_a_known_language_is_in_english_and_pads_as_asked():
+    options = FeedOptions(
+        template="{published:%A %e %b %Y, %H:%M, %-m/%d %%} {url}", detect_language=False
+    )
+    toot = toot_for(options, title="T", published=datetime(2025, 2, 3, 8, 5, tzinfo=UTC))
+    assert toot.text == f"Monday  3 Feb 2025, 08:05, 2/03 % {LINK}"
+
+
+@pytest.mark.parametrize(
     "template, message",
     [
+        ("{published:%-d %Q} {url}", "%Q is not a date directive"),
+        ("{published:%Y %} {url}", "% at the end is not a date directive"),
+        ("{published:%-} {url}", "%- at the end is not a date directive"),
         ("{title} {nope} {url}", "unknown template field {nope}"),
         ("{title {url}", "malformed template"),
         ("{title}} {url}", "malformed template"),

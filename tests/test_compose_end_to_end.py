@@ -105,7 +105,9 @@ def test_the_preview_says_when_language_and_visibility_are_the_account_defaults(
 ):
     with MastodonAPI() as api:
         feeds.set_feed("/feed", rss([article(1, categories=[])], language=None))
-        path = config(tmp_path, api, feeds, "backfill: 1\ncategory_hashtags: false\n")
+        path = config(
+            tmp_path, api, feeds, "backfill: 1\ncategory_hashtags: false\ndetect_language: false\n"
+        )
 
         assert main(["run", "--dry-run", "--config", path]) == 0
 

@@ -84,6 +84,10 @@ def test_relative_paths_are_read_next_to_the_config_file(tmp_path):
         ("feeds: []\n", "instance: required"),
         (MINIMAL.replace("url:", "template: '{title} {nope}'\n    url:"), "unknown template field"),
         (MINIMAL.replace("url:", "template: '{title'\n    url:"), "malformed template"),
+        (
+            MINIMAL.replace("url:", "template: '{published:%-d %Q} {url}'\n    url:"),
+            "template field {published:%-d %Q}: %Q is not a date directive",
+        ),
         (MINIMAL + "  - {name: blog, url: https://x.example}\n", "two feeds are named 'blog'"),
         ("instance: [unclosed\n", "not valid YAML"),
         (MINIMAL + "access_token: abc\n", "must not be written in the configuration file"),
@@ -147,3 +151,14 @@ def test_a_feeds_settings_fingerprint_changes_with_its_settings(tmp_path):
     fewer_tags = feed.model_copy(update={"max_hashtags": 2})
     assert feed.settings_fingerprint == feed.model_copy().settings_fingerprint
     assert feed.settings_fingerprint != fewer_tags.settings_fingerprint
+
+
+def test_language_detection_can_be_turned_off_for_all_feeds_or_one(tmp_path):
+    text = MINIMAL.replace("feeds:", "defaults:\n  detect_language: false\nfeeds:") + (
+        "  - name: other\n    url: https://other.example/feed/\n    detect_language: true\n"
+    )
+    blog, other = load_settings(write(tmp_path, text)).feeds
+
+    assert blog.detect_language is False
+    assert other.detect_language is True
+    assert load_settings(write(tmp_path, MINIMAL)).feeds[0].detect_language

@@ -7,7 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crossposter.compose.language import MASTODON_LANGUAGES, choose_language, normalize_language
+from crossposter.compose.language import (
+    MASTODON_LANGUAGES,
+    choose_language,
+    detect_language,
+    normalize_language,
+)
 from crossposter.compose.toot import compose
 from crossposter.config import FeedOptions
 from crossposter.feeds.parse import parse_feed
@@ -157,3 +162,58 @@ def test_the_configured_language_does_not_override_unless_forced():
 def test_a_server_content_language_header_does_not_override_the_document():
     document = rss([{"title": "Bonjour", "link": LINK}], language="fr-FR")
     assert toot_language(document, headers={"Content-Language": "en"}) == ["fr"]
+
+
+# --- detection, when nothing declares a language
+
+# heise's developer feed: an Atom feed declaring no language at all.
+HEISE = atom(
+    [
+        {
+            "title": "Scrum Day 2016: Bewerbungen für Vorträge und Workshops",
+            "link": "https://www.heise.de/developer/meldung/3088151.html",
+            "summary": "Über das Programm des zehnten Scrum Day stimmen die Teilnehmer selbst "
+            "ab. Doch zuvor sind Scrum-Experten dran, sich bis Ende Februar zu bewerben.",
+        }
+    ],
+    language=None,
+)
+
+
+def _language_of(feed: str, options: FeedOptions | None = None) -> str | None:
+    parsed = parse_feed(feed.encode(), url="https://www.heise.de/developer/rss/news-atom.xml")
+    return compose(parsed.entries[0], parsed.info, options or FeedOptions()).language
+
+
+def test_a_german_entry_in_a_feed_declaring_no_language_is_detected_as_german():
+    assert _language_of(HEISE) == "de"
+
+
+def test_detection_can_be_turned_off():
+    assert _language_of(HEISE, FeedOptions(detect_language=False)) is None
+
+
+def test_a_declared_language_always_wins_over_detection():
+    assert _language_of(HEISE, FeedOptions(language="fr")) == "fr"
+    assert _language_of(HEISE.replace("<entry>", '<entry xml:lang="en">', 1)) == "en"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Warum wir unsere Datenbank auf PostgreSQL umgestellt haben", "de"),
+        ("Pourquoi nous avons migré notre base de données vers PostgreSQL", "fr"),
+        ("El Gobierno aprueba el nuevo plan de vivienda para jóvenes", "es"),
+        ("Como configuramos o nosso servidor de integração contínua", "pt"),
+        ("Il governo approva la legge di bilancio dopo un lungo dibattito", "it"),
+        ("Send emails without publishing. You can now choose whether to publish a post.", "en"),
+        # Too short to judge: three words, or too few letters.
+        ("Le chat noir", None),
+        ("Release 2.1.0 is out", None),
+        ("", None),
+        # Long enough, but no language stands out.
+        ("Kubernetes Docker Helm Terraform Ansible", None),
+    ],
+)
+def test_detection_answers_only_for_text_long_enough_to_judge(text, expected):
+    assert detect_language(text) == expected

@@ -77,7 +77,27 @@ def test_nothing_heavy_is_imported_before_a_feed_needs_parsing_or_a_toot_posting
     # A run whose feeds all answer 304 parses no HTML or feed and posts nothing.
     code = (
         "import sys, crossposter.cli, crossposter.config, crossposter.pipeline\n"
-        "print(' '.join(m for m in ('bs4', 'feedparser', 'mastodon') if m in sys.modules))"
+        "print(' '.join(m for m in ('bs4', 'feedparser', 'mastodon', 'py3langid', 'numpy',"
+        " 'babel') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_a_configuration_with_a_named_date_loads_without_babel_or_language_detection(tmp_path):
+    # The template is checked at load; month names are only needed to compose a toot.
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "instance: https://mastodon.example\n"
+        "defaults:\n  template: '{title} ({published:%-d %B %Y}) {url}'\n"
+        "feeds:\n  - {name: blog, url: https://blog.example/feed/}\n",
+        encoding="utf-8",
+    )
+    code = (
+        "import sys\n"
+        "from crossposter.config import load_settings\n"
+        f"load_settings({str(path)!r}).feeds[0]\n"
+        "print(' '.join(m for m in ('py3langid', 'numpy', 'babel') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""

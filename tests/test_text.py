@@ -22,7 +22,7 @@ from crossposter.compose.text import (
     summary_text,
 )
 
-from conftest import corpus_files
+from conftest import CORPUS, corpus_files
 from support.mentions import MENTION_RE
 
 TAG = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
@@ -297,6 +297,75 @@ def test_summary_text_limits_paragraphs_of_a_full_text_summary() -> None:
     assert summary_text(full, "") == "Paragraph 1.\n\nParagraph 2.\n\nParagraph 3."
     assert summary_text(full, "", max_paragraphs=1) == "Paragraph 1."
     assert summary_text(full, "", max_paragraphs=0).count("\n\n") == 6
+
+
+# The start of "This Week in Matrix 2022-09-23" as its HTML reads; the corpus feed
+# carries only Gatsby's flattening of it, headings run into the text.
+_MATRIX_ARTICLE = (
+    '<h2 id="matrix-live">Matrix Live</h2><iframe src="https://www.youtube.com/embed/x"></iframe>'
+    '<h2 id="dept-of-social-good">Dept of Social Good 🙆</h2>'
+    '<h3 id="carla">carla</h3><p>carla <a href="https://matrix.to/#/@carla">says</a></p>'
+    "<blockquote><p>Carla Griggio, a researcher at the University of Aarhus, is conducting "
+    "Human-Computer Interaction research on messaging.</p></blockquote>"
+)
+
+
+def test_a_summary_built_from_content_leaves_its_headings_out() -> None:
+    feed = (CORPUS / "feed-rs__rss_2.0_matrix.xml").read_text(encoding="utf-8")
+    feed = re.sub(r"<description>\s*<!\[CDATA\[Matrix Live.*?</description>", "", feed, flags=re.S)
+    feed = feed.replace("<content:encoded/>", f"<content:encoded><![CDATA[{_MATRIX_ARTICLE}]]>"
+                        "</content:encoded>")
+    entry = feedparser.parse(feed).entries[0]
+
+    text = summary_text(entry.get("summary", ""), entry.content[0].value)
+
+    assert text == (
+        "carla says\n\nCarla Griggio, a researcher at the University of Aarhus, is conducting "
+        "Human-Computer Interaction research on messaging."
+    )
+
+
+def test_a_content_of_headings_only_keeps_them() -> None:
+    assert summary_text("", "<h1>Release 2.0</h1><pre>make install</pre>") == "Release 2.0"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        # Header cells make a data table: no prose to summarise.
+        (
+            "<p>Benchmarks:</p><table><tr><th>Server</th><th>ms</th></tr>"
+            "<tr><td>Synapse</td><td>120</td></tr></table><p>Dendrite is faster.</p>",
+            "Benchmarks:\n\nDendrite is faster.",
+        ),
+        # A table without them lays out a page: its text is the post.
+        ("<table><tr><td><p>Layout by table, 2003 style.</p></td></tr></table>",
+         "Layout by table, 2003 style."),
+    ],
+)
+def test_a_data_table_is_no_summary_material(content: str, expected: str) -> None:
+    assert summary_text("", content) == expected
+
+
+def test_a_summary_does_not_end_on_a_lone_bullet() -> None:
+    assert summary_text("", "<p>Changes:</p><ul><li>faster start</li><li> </li></ul>") == (
+        "Changes:\n\n• faster start"
+    )
+    assert not summary_text("<p>Steps</p><ol><li></li></ol>", "").endswith("1.")
+
+
+def test_markup_shown_as_text_ends_the_summary() -> None:
+    # feedjira's TenderLovemaking feed: an excerpt that quotes an HTML document.
+    summary = (
+        "It lets you sloppily explore documents.\nGiven this document:\n\n"
+        "doc = Nokogiri::Slop&#40;&#60;&#60;-eohtml&#41;\n&#60;html&#62;\n&#160; &#60;body&#62;"
+    )
+    assert summary_text(summary, "") == "It lets you sloppily explore documents."
+    assert summary_text("&lt;html&gt; &lt;body&gt; Hello", "<p>The post.</p>") == "The post."
+    # A tag named inside a sentence is prose about HTML, and stays.
+    assert summary_text("<p>Use the &lt;p&gt; element for it.</p>", "") == (
+        "Use the <p> element for it."
+    )
 
 
 # --------------------------------------------------------------------------- clean_title

@@ -329,12 +329,13 @@ def _soup(markup: str) -> BeautifulSoup:
         return BeautifulSoup(re.sub(r"<!(?!--)", "&lt;!", markup) + "\n", "html.parser")
 
 
-def html_to_text(html: str, *, code_blocks: bool = True) -> str:
+def html_to_text(html: str, *, code_blocks: bool = True, headings: bool = True) -> str:
     """Plain text of an HTML fragment, paragraphs separated by one blank line.
 
     Scripts, styles, embeds, forms, hidden elements, figure captions, WordPress
     "more" links and Jetpack/FeedBurner bolt-ons are dropped (and `<pre>` code
-    blocks when `code_blocks` is False); emoji images become their emoji; other
+    blocks when `code_blocks` is False, and headings with data tables, whose
+    header cells are headings too, when `headings` is False); emoji images become their emoji; other
     images disappear; entities are decoded (also when escaped twice); inline
     whitespace collapses as a browser would collapse it.
     """
@@ -345,7 +346,21 @@ def html_to_text(html: str, *, code_blocks: bool = True) -> str:
         return _assemble(iter(_plain_tokens(html)))
     soup = _soup(html)
     _drop_related_links(soup)
+    if not headings:
+        _drop_headings(soup)
     return _assemble(_walk(soup, _DROPPED if code_blocks else _DROPPED | _CODE_BLOCKS))
+
+
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+
+
+def _drop_headings(soup: BeautifulSoup) -> None:
+    """Remove headings, and tables that have header cells (data, not layout)."""
+    for heading in soup.find_all(_HEADINGS):
+        heading.decompose()
+    for table in soup.find_all("table"):
+        if not table.decomposed and table.find("th") is not None:
+            table.decompose()
 
 
 # "Related: <a>Another article</a>", "More: <a>X</a> | <a>Y</a>" (The Guardian), "Lire
@@ -563,16 +578,49 @@ def drop_bylines(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", _BYLINE.sub("", text)).strip()
 
 
+# A line that starts with a tag shown as text: HTML quoted in an old post, not prose.
+_MARKUP_AS_TEXT = re.compile(
+    r"^[ \t\u00a0]*<(?:!doctype|/?(?:html|head|body|p|div|span|a|br|img|ul|ol|li|table|tr|td|th"
+    r"|h[1-6]|script|style|meta|link|pre|code|blockquote|section|article|form|input|strong|em)"
+    r"\b[^<>\n]*>)",
+    re.IGNORECASE | re.MULTILINE,
+)
+# A line that is only a list bullet, as an empty item or a cut list leaves.
+_ANNOUNCING_LINES = re.compile(r"(?:\A|\n)[^\n]*:[ \t\u00a0]*(?:\n[^\n]*:[ \t\u00a0]*)*\s*\Z")
+_LONE_BULLET = re.compile(r"(?:\A|\n)[ \t\u00a0]*(?:•|\d{1,4}\.)[ \t\u00a0]*(?=\n|\Z)")
+
+
+def _summary_material(text: str) -> str:
+    """`text` up to its first paragraph that shows markup, without lone bullets.
+
+    When markup is cut away, a last paragraph that announces it ("Given this
+    document:") goes with it.
+    """
+    text = _LONE_BULLET.sub("", text).strip()
+    paragraphs = _paragraphs(text)
+    for index, paragraph in enumerate(paragraphs):
+        if _MARKUP_AS_TEXT.search(paragraph):
+            kept = "\n\n".join(paragraphs[:index])
+            return _ANNOUNCING_LINES.sub("", kept).strip()
+    return text
+
+
 def summary_text(summary_html: str, content_html: str, max_paragraphs: int = 3) -> str:
     """The text that describes an entry: its excerpt, else the start of its content.
 
     The excerpt (summary/description) wins whenever anything is left of it once
     cleaned; engines that put the whole article in it, or no excerpt at all,
     give their first `max_paragraphs` paragraphs (all of them when it is < 1).
-    Code blocks (`<pre>`) are left out.
+    Code blocks (`<pre>`), headings and data tables are left out (headings only
+    stay when nothing else is left: a heading run into the next sentence reads
+    as nonsense), and so is what follows markup shown as text (`<html> <body>`).
+    A summary never ends on a lone list bullet.
     """
     for candidate in (summary_html or "", content_html or ""):
-        text = strip_cruft(html_to_text(candidate, code_blocks=False))
+        text = _summary_material(
+            strip_cruft(html_to_text(candidate, code_blocks=False, headings=False))
+            or strip_cruft(html_to_text(candidate, code_blocks=False))
+        )
         if not text:
             continue
         if max_paragraphs >= 1:

@@ -25,7 +25,7 @@ from crossposter.compose.hashtags import (
     hashtags_for,
     normalize_tag,
 )
-from crossposter.compose.language import choose_language
+from crossposter.compose.language import choose_language, detect_language
 from crossposter.compose.length import find_mentions, find_urls, grapheme_count, mastodon_length
 from crossposter.compose.template import (
     DateField,
@@ -92,6 +92,7 @@ def compose(
     inert = neutralize_mentions if options.neutralize_mentions else _unchanged
     title = inert(clean_title(entry.title or ""))
     summary = inert(_summary(entry, title, options.summary_max))
+    language = _language(entry, feed, options, title, summary)
     categories = [name for name in entry.categories or () if isinstance(name, str)]
     fields: dict[str, Any] = {
         "title": title,
@@ -101,7 +102,7 @@ def compose(
         "author": inert(clean_title(entry.author or "")),
         "feed_title": inert(clean_title(feed.title or "")),
         "categories": inert(", ".join(clean_title(name) for name in categories)),
-        "published": DateField(entry.published),
+        "published": DateField(entry.published, language),
     }
     fixed, from_categories = hashtags_for(
         categories if options.category_hashtags else (),
@@ -130,18 +131,28 @@ def compose(
     text = render(options.template, arranged)
     return Toot(
         text=text,
-        language=choose_language(
-            entry.language,
-            feed.language,
-            options.language,
-            options.language if options.force_language else None,
-        ),
+        language=language,
         visibility=options.visibility,
         spoiler_text=spoiler,
         hashtags=_hashtags_in(text),
         length=mastodon_length(text, spoiler, url_cost, version=version),
         limit=limits.max_characters,
     )
+
+
+def _language(
+    entry: Entry, feed: FeedInfo, options: FeedOptions, title: str, summary: str
+) -> str | None:
+    """The declared language (override, entry, feed, configuration), else the detected one."""
+    declared = choose_language(
+        entry.language,
+        feed.language,
+        options.language,
+        options.language if options.force_language else None,
+    )
+    if declared is not None or not options.detect_language:
+        return declared
+    return detect_language(f"{title}\n\n{summary}")
 
 
 def usable_link(link: str | None) -> str:
