@@ -91,8 +91,9 @@ def run(
 ) -> RunReport:
     """Announce what is new in every enabled feed; with dry_run, only say what would be.
 
-    Setting `stop` (from a signal handler) ends the run early but cleanly: the
-    request in flight is finished, nothing new is sent, the state stays consistent.
+    Setting `stop` (from a signal handler) ends the run early but cleanly: fetches
+    in flight are abandoned, a post in flight gets the grace (signals.GRACE_SECONDS)
+    and otherwise stays pending, nothing new is sent, the state stays consistent.
     """
     accounts = {feed.name: account_of(settings, feed) for feed in settings.feeds}
     if not dry_run:
@@ -145,10 +146,13 @@ class _Pass:
         requests = [self._fetch_request(feed) for feed in feeds]
         options = FetchOptions(
             timeout=self.settings.fetch_timeout,
+            deadline=self.settings.fetch_deadline,
             max_bytes=self.settings.max_feed_bytes,
             workers=self.settings.fetch_workers,
         )
-        results = {result.name: result for result in fetch_all(requests, options)}
+        results = {
+            result.name: result for result in fetch_all(requests, options, stop=self.stop)
+        }
         # One commit for the whole pass; the writes that guard a post still commit at once.
         with self.state.batch():
             for feed in feeds:
@@ -483,6 +487,7 @@ class _Pass:
         """
         from crossposter.compose.images import choose_image
         from crossposter.mastodon.media import download_image
+        from crossposter.net.public import AddressPolicy
 
         image = choose_image(entry, limits)
         if image is None:
@@ -491,8 +496,15 @@ class _Pass:
         if not upload:
             return toot
         try:
-            data = download_image(image, limits, timeout=self.settings.fetch_timeout)
-            media_id = self.publisher(feed).upload_image(data, image.alt)
+            data = download_image(
+                image,
+                limits,
+                timeout=self.settings.fetch_timeout,
+                deadline=self.settings.fetch_deadline,
+                stop=self.stop,
+                policy=AddressPolicy(allow_private=self.settings.allow_private_urls_in_feeds),
+            )
+            media_id = self.publisher(feed).upload_image(data, image.alt, self.stop)
         except ImageUnavailable as error:
             log.warning(
                 "feed %s: %r goes out without its image: %s", feed, entry.title or entry.id, error
