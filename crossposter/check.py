@@ -26,6 +26,7 @@ from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, fet
 from crossposter.mastodon.instance import fetch_limits
 from crossposter.mastodon.publish import translate_error
 from crossposter.models import Entry, InstanceLimits
+from crossposter.net.bounded import api_session
 from crossposter.state import State
 
 
@@ -190,6 +191,7 @@ def _check_account(settings: Settings, account: Account, limits: InstanceLimits)
         version_check_mode="none",
         ratelimit_method="throw",
         request_timeout=settings.request_timeout,
+        session=api_session(settings.request_timeout)[0],
     )
     try:
         verified = api.account_verify_credentials()

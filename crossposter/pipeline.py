@@ -323,6 +323,10 @@ class _Pass:
             return False
         if feed.image:
             toot = self._with_image(feed.name, entry, toot, limits)
+            if self._halted(feed.name):
+                # A stop abandoned the download: the entry waits, image and all, for next run.
+                report.temporary_failure = True
+                return False
         account = self.accounts[feed.name]
         from crossposter.mastodon.publish import idempotency_key
 

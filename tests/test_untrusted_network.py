@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from crossposter.cli import main
+from crossposter.config import load_settings
 from crossposter.errors import ImageUnavailable, TemporaryFeedError, TemporaryPublishError
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_one
 from crossposter.mastodon.instance import MAX_CHARACTERS, MAX_IMAGE_BYTES, limits_from_documents
@@ -297,3 +298,9 @@ def test_sigterm_during_a_slow_post_leaves_it_pending(tmp_path, api, feeds, toke
         [(status,)] = db.execute("SELECT status FROM entries")
     assert status == "pending"
     assert api.count("POST", "/api/v1/statuses") == 1
+
+
+@pytest.mark.parametrize(("written", "seconds"), [("30s", 30), ("2m", 120), ("45", 45), (7, 7)])
+def test_fetch_deadline_takes_a_duration(tmp_path, api, written, seconds):
+    config = write_config(tmp_path, api, "- {name: blog, url: feed.xml}", fetch_deadline=written)
+    assert load_settings(config).fetch_deadline == seconds
