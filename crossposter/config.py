@@ -7,9 +7,11 @@ lives in the state file, never here.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -47,6 +49,25 @@ def _default_skipped_categories() -> list[str]:
     # Sorted: a set's order follows the process's hash seed, and the settings
     # fingerprint must not.
     return sorted(DEFAULT_SKIPPED_CATEGORIES)
+
+
+def https_unless_loopback(url: Any) -> Any:
+    """An instance receives the access token: over the network, only through TLS."""
+    if url is None:
+        return url
+    parts = urlsplit(str(url))
+    if parts.scheme == "https" or is_loopback_host(parts.hostname or ""):
+        return url
+    raise ValueError(f"{url}: an instance must be https:// (plain http only on this machine)")
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def default_state_file() -> Path:
@@ -95,6 +116,8 @@ class AccountConfig(BaseModel):
     access_token_file: Path | None = Field(
         None, description="A file holding the account's token (a Docker or Kubernetes secret)."
     )
+
+    _instance_over_tls = field_validator("instance")(https_unless_loopback)
 
     @model_validator(mode="after")
     def _one_token_source(self) -> AccountConfig:
@@ -258,9 +281,23 @@ class Settings(BaseSettings):
     )
 
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds to connect and between bytes.")
+    fetch_deadline: float = Field(
+        60.0,
+        gt=0,
+        description="Longest time for a whole feed fetch or image download: seconds, or a "
+        "duration such as 30s or 2m.",
+        json_schema_extra={"type": ["number", "string"]},
+    )
+    allow_private_urls_in_feeds: bool = Field(
+        False,
+        description="Let URLs found inside feeds (images) reach loopback and private "
+        "addresses: for blogs on your own network.",
+    )
     fetch_workers: int = Field(64, ge=1, le=256, description="Feeds fetched at the same time.")
     max_feed_bytes: int = Field(10 * 1024 * 1024, ge=1024)
-    request_timeout: float = Field(30.0, gt=0, description="Seconds for each Mastodon request.")
+    request_timeout: float = Field(
+        30.0, gt=0, description="Seconds for each Mastodon request, its answer included."
+    )
     post_retry_seconds: float = Field(
         60.0, ge=0, description="Seconds spent retrying one post on network errors and 5xx."
     )
@@ -289,6 +326,15 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file arrives as init arguments; the environment must win over it.
         return env_settings, init_settings
+
+    _instance_over_tls = field_validator("instance")(https_unless_loopback)
+
+    @field_validator("fetch_deadline", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        from crossposter.duration import parse_duration
+
+        return parse_duration(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _feed_names_unique(self) -> Settings:

@@ -72,8 +72,9 @@ def run(
 ) -> RunReport:
     """Announce what is new in every enabled feed; with dry_run, only say what would be.
 
-    Setting `stop` (from a signal handler) ends the run early but cleanly: the
-    request in flight is finished, nothing new is sent, the state stays consistent.
+    Setting `stop` (from a signal handler) ends the run early but cleanly: fetches
+    in flight are abandoned, a post in flight gets the grace (signals.GRACE_SECONDS)
+    and otherwise stays pending, nothing new is sent, the state stays consistent.
     """
     accounts = feed_accounts(settings)
     if not dry_run:
@@ -141,10 +142,13 @@ class Pass:
         requests = [self._fetch_request(feed) for feed in feeds]
         options = FetchOptions(
             timeout=self.settings.fetch_timeout,
+            deadline=self.settings.fetch_deadline,
             max_bytes=self.settings.max_feed_bytes,
             workers=self.settings.fetch_workers,
         )
-        results = {result.name: result for result in fetch_all(requests, options)}
+        results = {
+            result.name: result for result in fetch_all(requests, options, stop=self.stop)
+        }
         # One commit for the whole pass; the writes that guard a post still commit at once.
         with self.state.batch():
             for feed in feeds:
@@ -332,6 +336,10 @@ class Pass:
             image = steps.choose_image(entry, session.limits)
             if image is not None:
                 toot = session.with_image(toot, image, entry.title or entry.id, feed.name)
+                if session.halted():
+                    # A stop abandoned the download: the entry waits, image and all, for next run.
+                    report.left_for_later()
+                    return False
         pending = session.pend(feed.name, entry, toot)
         return session.publish(pending, report)
 

@@ -29,6 +29,7 @@ from crossposter.errors import (
 from crossposter.mastodon.instance import fetch_limits
 from crossposter.mastodon.media import download_image
 from crossposter.models import Entry, FeedReport, ImageRef, InstanceLimits, Posted, Toot
+from crossposter.net.public import AddressPolicy
 from crossposter.state import PendingPost, State, now_utc
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class Outbox(Protocol):
 
     def idempotency_key(self, feed: str, entry_id: str) -> str: ...
 
-    def attach_image(self, image: ImageRef, limits: InstanceLimits) -> str:
+    def attach_image(self, image: ImageRef, limits: InstanceLimits, stop: threading.Event) -> str:
         """The media id of the uploaded image; ImageUnavailable when it cannot be."""
 
     def post(
@@ -107,9 +108,18 @@ class LiveOutbox:
             account.instance_url, account.name, feed, entry_id
         )
 
-    def attach_image(self, image: ImageRef, limits: InstanceLimits) -> str:
-        data = download_image(image, limits, timeout=self._settings.fetch_timeout)
-        return self._publisher.upload_image(data, image.alt)
+    def attach_image(self, image: ImageRef, limits: InstanceLimits, stop: threading.Event) -> str:
+        # The image's URL comes from the feed: only public addresses, unless allowed.
+        policy = AddressPolicy(allow_private=self._settings.allow_private_urls_in_feeds)
+        data = download_image(
+            image,
+            limits,
+            timeout=self._settings.fetch_timeout,
+            deadline=self._settings.fetch_deadline,
+            stop=stop,
+            policy=policy,
+        )
+        return self._publisher.upload_image(data, image.alt, stop)
 
     def post(
         self, pending: PendingPost, toot: Toot, report: FeedReport, stop: threading.Event
@@ -138,7 +148,7 @@ class RecordingOutbox:
     def idempotency_key(self, feed: str, entry_id: str) -> str:
         return f"preview:{feed}:{entry_id}"
 
-    def attach_image(self, image: ImageRef, limits: InstanceLimits) -> str:
+    def attach_image(self, image: ImageRef, limits: InstanceLimits, stop: threading.Event) -> str:
         self.images.append(image)
         return f"preview-image-{len(self.images)}"
 
@@ -215,7 +225,7 @@ class AccountSession:
         """`toot` with `image` uploaded and attached; without it if anything fails."""
         toot = replace(toot, image_url=image.url, image_alt=image.alt)
         try:
-            media_id = self.outbox.attach_image(image, self.limits)
+            media_id = self.outbox.attach_image(image, self.limits, self.stop)
         except ImageUnavailable as error:
             log.warning("feed %s: %r goes out without its image: %s", feed, label, error)
             return replace(toot, image_url="", image_alt="")

@@ -1,17 +1,23 @@
-"""Stopping politely: SIGTERM or SIGINT asks the work to end at its next safe point.
+"""Stopping politely: SIGTERM or SIGINT asks the work to end within GRACE_SECONDS.
 
 A `StopRequest` is an Event: the loop waits on it instead of sleeping, so a stop
-wakes it at once, and a pass checks `stop.is_set` between posts.
+wakes it at once, and a pass checks `stop.is_set` between posts. Fetches and
+downloads in flight are abandoned at once; a post in flight gets what is left of
+the grace, then is abandoned and stays pending (its Idempotency-Key makes the
+retry safe).
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# How long after a stop request the process may still take: `docker stop` waits 10 s.
+GRACE_SECONDS = 5.0
 
 
 class StopRequest(threading.Event):
@@ -20,10 +26,13 @@ class StopRequest(threading.Event):
     def __init__(self) -> None:
         super().__init__()
         self.reason: str | None = None
+        # time.monotonic() when the stop was asked for: the grace counts from there.
+        self.requested_at: float | None = None
 
     def request(self, reason: str) -> None:
         if self.reason is None:
             self.reason = reason
+            self.requested_at = time.monotonic()
         self.set()
 
 
@@ -49,6 +58,7 @@ def stop_on_signals(
 
     def on_signal(number: int, _frame: object) -> None:
         restore()
+        stop.requested_at = stop.requested_at or time.monotonic()
         # Event.set takes the lock Event.wait may hold in this very thread when the
         # signal lands; setting it from another thread cannot deadlock.
         threading.Thread(

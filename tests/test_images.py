@@ -19,6 +19,7 @@ from crossposter.mastodon.instance import limits_from_documents
 from crossposter.mastodon.media import ImageFile, download_image, sniff_type, upload_image
 from crossposter.mastodon.publish import Publisher, PublishOptions
 from crossposter.models import Entry, ImageRef, InstanceLimits
+from crossposter.net.public import AddressPolicy
 from crossposter.pipeline import run
 
 from support.blog import TOKEN, write_config
@@ -29,6 +30,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(200)
 FEED_URL = "https://blog.example.org/feed/"
 LIMITS = InstanceLimits()
+# The test servers are on loopback, where a feed's URLs may not lead by default.
+LAN = AddressPolicy(allow_private=True)
 
 
 def media_rss(item_body: str) -> bytes:
@@ -266,34 +269,38 @@ def server(feeds):
 
 def test_an_image_is_downloaded_with_its_type(server):
     server.set_feed("/cat.png", PNG, content_type="image/png")
-    image = download_image(ImageRef(server.url("/cat.png")), LIMITS, timeout=5)
+    image = download_image(ImageRef(server.url("/cat.png")), LIMITS, timeout=5, policy=LAN)
     assert image == ImageFile(data=PNG, mime_type="image/png", file_name="cat.png")
 
 
 def test_the_bytes_say_the_type_when_the_server_does_not(server):
     server.set_feed("/photo", JPEG, content_type="application/octet-stream")
-    assert download_image(ImageRef(server.url("/photo")), LIMITS).mime_type == "image/jpeg"
+    image = download_image(ImageRef(server.url("/photo")), LIMITS, policy=LAN)
+    assert image.mime_type == "image/jpeg"
 
 
 @pytest.mark.parametrize(
     ("body", "content_type", "reason"),
     [
-        (b"<!doctype html><p>Not found", "text/html", "text/html is not an image type"),
-        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml", r"image/svg\+xml is not"),
-        (b"????", "application/octet-stream", "application/octet-stream is not"),
+        (b"<!doctype html><p>Not found", "text/html", r"not an image \(labelled text/html\)"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml", r"labelled image/svg\+xml"),
+        (b"????", "application/octet-stream", "not an image"),
+        (b'{"secret": "metadata"}', "image/png", r"not an image \(labelled image/png\)"),
     ],
 )
 def test_what_is_not_an_image_the_instance_takes_is_refused(server, body, content_type, reason):
     server.set_feed("/image", body, content_type=content_type)
     with pytest.raises(ImageUnavailable, match=reason):
-        download_image(ImageRef(server.url("/image")), LIMITS)
+        download_image(ImageRef(server.url("/image")), LIMITS, policy=LAN)
 
 
 def test_a_type_missing_from_the_instance_list_is_refused(server):
     server.set_feed("/cat.png", PNG, content_type="image/png")
     with pytest.raises(ImageUnavailable, match="image/png is not an image type"):
         download_image(
-            ImageRef(server.url("/cat.png")), InstanceLimits(supported_mime_types=("image/jpeg",))
+            ImageRef(server.url("/cat.png")),
+            InstanceLimits(supported_mime_types=("image/jpeg",)),
+            policy=LAN,
         )
 
 
@@ -301,12 +308,14 @@ def test_a_type_missing_from_the_instance_list_is_refused(server):
 def test_an_image_over_the_size_limit_is_refused(server, declare_length):
     server.set_large("/huge.png", 300_000, declare_length=declare_length, content_type="image/png")
     with pytest.raises(ImageUnavailable, match="larger than the instance's 100000 bytes limit"):
-        download_image(ImageRef(server.url("/huge.png")), InstanceLimits(image_size_limit=100_000))
+        download_image(
+            ImageRef(server.url("/huge.png")), InstanceLimits(image_size_limit=100_000), policy=LAN
+        )
 
 
 def test_an_image_that_is_gone_is_refused_with_its_status(server):
     with pytest.raises(ImageUnavailable, match="HTTP 404"):
-        download_image(ImageRef(server.url("/gone.png")), LIMITS)
+        download_image(ImageRef(server.url("/gone.png")), LIMITS, policy=LAN)
 
 
 def test_an_image_server_that_does_not_answer_is_given_up_after_the_timeout(server):
@@ -314,13 +323,13 @@ def test_an_image_server_that_does_not_answer_is_given_up_after_the_timeout(serv
     server.set_slow("/slow.png", 5)
     started = time.monotonic()
     with pytest.raises(ImageUnavailable, match=r"image .*/slow\.png unreachable"):
-        download_image(ImageRef(server.url("/slow.png")), LIMITS, timeout=0.5)
+        download_image(ImageRef(server.url("/slow.png")), LIMITS, timeout=0.5, policy=LAN)
     assert time.monotonic() - started < 3
 
 
 def test_an_unreachable_image_is_refused():
     with pytest.raises(ImageUnavailable, match=r"image http://127\.0\.0\.1:9/a\.png unreachable"):
-        download_image(ImageRef("http://127.0.0.1:9/a.png"), LIMITS, timeout=2)
+        download_image(ImageRef("http://127.0.0.1:9/a.png"), LIMITS, timeout=2, policy=LAN)
 
 
 @pytest.mark.parametrize(
@@ -415,7 +424,10 @@ def blog(tmp_path, api, server, token, monkeypatch):
     items = [{"title": "Old", "link": "https://blog.example.org/old/"}]
     server.set_feed("/feed", rss(items))
     config = write_config(
-        tmp_path, api, f"- {{name: blog, url: '{server.url('/feed')}', image: true}}"
+        tmp_path,
+        api,
+        f"- {{name: blog, url: '{server.url('/feed')}', image: true}}",
+        allow_private_urls_in_feeds=True,
     )
     assert main(["run", "--config", config]) == 0
 

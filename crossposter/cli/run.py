@@ -83,7 +83,7 @@ def command_run_loop(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
 
     def run_pass() -> int:
-        # A stop during a pass lets the post in flight finish, then the loop ends.
+        # A stop during a pass abandons fetches and gives a post in flight the grace.
         report = run(settings, stop=stop)
         for feed in report.feeds:
             log_feed(feed)

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from crossposter.errors import FeedError, TemporaryFeedError
+from crossposter.net.bounded import CutOff, Cutoff, TooLarge, WatchedAdapter, read_capped
 from crossposter.web import USER_AGENT, root_cause
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,10 @@ class FetchResult:
 
 @dataclass(frozen=True)
 class FetchOptions:
+    # Connecting, and each wait for a byte.
     timeout: float = 20.0
+    # The whole fetch, body included: a server dripping bytes is cut off here.
+    deadline: float = 60.0
     max_bytes: int = 10 * 1024 * 1024
     workers: int = 64
     max_redirects: int = 10
@@ -71,8 +75,12 @@ def is_local(url: str) -> bool:
 def fetch_all(
     requests_: Iterable[FetchRequest],
     options: FetchOptions = FetchOptions(),
+    stop: threading.Event | None = None,
 ) -> list[FetchResult]:
-    """Fetch every feed through a bounded pool; failures come back as results, never raised."""
+    """Fetch every feed through a bounded pool; failures come back as results, never raised.
+
+    Once `stop` is set, fetches in flight are abandoned and come back as temporary failures.
+    """
     pending = list(requests_)
     if not pending:
         return []
@@ -81,7 +89,7 @@ def fetch_all(
     workers = max(1, min(options.workers, len(pending)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
         futures = {
-            id(request): pool.submit(_fetch_one_safely, request, options, sessions, hosts)
+            id(request): pool.submit(_fetch_one_safely, request, options, sessions, hosts, stop)
             for request in _spread_by_host(pending)
         }
         results = []
@@ -95,6 +103,7 @@ def fetch_one(
     request: FetchRequest,
     options: FetchOptions = FetchOptions(),
     session: requests.Session | None = None,
+    stop: threading.Event | None = None,
 ) -> FetchResult:
     """Fetch one feed or raise FeedError (TemporaryFeedError when a later run may succeed)."""
     if is_local(request.url):
@@ -102,7 +111,10 @@ def fetch_one(
     own_session = session is None
     session = session or new_session()
     try:
-        return _fetch_http(request, options, session)
+        with Cutoff(options.deadline, stop) as cutoff:
+            return _fetch_http(request, options, session, cutoff)
+    except CutOff as error:
+        raise TemporaryFeedError(f"fetch abandoned: {error}") from None
     finally:
         if own_session:
             session.close()
@@ -110,6 +122,9 @@ def fetch_one(
 
 def new_session() -> requests.Session:
     session = requests.Session()
+    adapter = WatchedAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     session.headers.update(
         {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
     )
@@ -170,13 +185,19 @@ def _spread_by_host(requests_: list[FetchRequest]) -> list[FetchRequest]:
 
 
 def _fetch_one_safely(
-    request: FetchRequest, options: FetchOptions, sessions: _ThreadSessions, hosts: _HostSlots
+    request: FetchRequest,
+    options: FetchOptions,
+    sessions: _ThreadSessions,
+    hosts: _HostSlots,
+    stop: threading.Event | None,
 ) -> FetchResult:
     try:
+        if stop is not None and stop.is_set():
+            raise TemporaryFeedError("not fetched: the run was stopped")
         if is_local(request.url):
             return fetch_one(request, options)
         with hosts.slot(request.url):
-            return fetch_one(request, options, sessions.get())
+            return fetch_one(request, options, sessions.get(), stop)
     except FeedError as error:
         return FetchResult(name=request.name, url=request.url, error=error)
     except Exception as error:  # a bug must not stop the other feeds
@@ -204,7 +225,7 @@ def _read_local(request: FetchRequest, options: FetchOptions) -> FetchResult:
 
 
 def _fetch_http(
-    request: FetchRequest, options: FetchOptions, session: requests.Session
+    request: FetchRequest, options: FetchOptions, session: requests.Session, cutoff: Cutoff
 ) -> FetchResult:
     headers = {}
     if request.validators.etag:
@@ -213,15 +234,15 @@ def _fetch_http(
         headers["If-Modified-Since"] = request.validators.last_modified
     session.max_redirects = options.max_redirects
     try:
-        response = session.get(request.url, headers=headers, timeout=options.timeout, stream=True)
-    except requests.TooManyRedirects:
-        raise FeedError("too many redirects (a redirect loop?)") from None
-    except requests.Timeout:
-        raise TemporaryFeedError(f"timed out after {options.timeout:g} s") from None
-    except requests.ConnectionError as error:
-        raise TemporaryFeedError(f"connection failed: {root_cause(error)}") from None
+        response = session.get(
+            request.url,
+            headers=headers,
+            timeout=(min(options.timeout, max(cutoff.remaining(), 0.01)), options.timeout),
+            stream=True,
+        )
     except requests.RequestException as error:
-        raise FeedError(f"request failed: {error}") from None
+        cutoff.check()  # a connection the cutoff shut says so, not "connection reset"
+        raise _request_failed(error, options) from None
 
     with response:
         moved_to = _permanent_redirect_target(response)
@@ -235,7 +256,7 @@ def _fetch_http(
                 moved_permanently_to=moved_to,
             )
         _raise_for_status(response)
-        content = _read_capped(response, options)
+        content = _read_capped(response, options, cutoff)
         return FetchResult(
             name=request.name,
             url=request.url,
@@ -248,6 +269,16 @@ def _fetch_http(
             ),
             moved_permanently_to=moved_to,
         )
+
+
+def _request_failed(error: requests.RequestException, options: FetchOptions) -> FeedError:
+    if isinstance(error, requests.TooManyRedirects):
+        return FeedError("too many redirects (a redirect loop?)")
+    if isinstance(error, requests.Timeout):
+        return TemporaryFeedError(f"timed out after {options.timeout:g} s")
+    if isinstance(error, requests.ConnectionError):
+        return TemporaryFeedError(f"connection failed: {root_cause(error)}")
+    return FeedError(f"request failed: {error}")
 
 
 def _permanent_redirect_target(response: requests.Response) -> str | None:
@@ -270,20 +301,15 @@ def _raise_for_status(response: requests.Response) -> None:
     raise FeedError(reason)
 
 
-def _read_capped(response: requests.Response, options: FetchOptions) -> bytes:
+def _read_capped(response: requests.Response, options: FetchOptions, cutoff: Cutoff) -> bytes:
     """Read at most max_bytes *decoded* bytes, which also defuses gzip bombs."""
-    chunks = []
-    size = 0
     try:
-        for chunk in response.iter_content(chunk_size=64 * 1024):
-            size += len(chunk)
-            if size > options.max_bytes:
-                raise FeedError(f"larger than the {options.max_bytes}-byte limit")
-            chunks.append(chunk)
+        return read_capped(response, options.max_bytes, cutoff)
+    except TooLarge:
+        raise FeedError(f"larger than the {options.max_bytes}-byte limit") from None
     except requests.exceptions.ContentDecodingError:
         raise FeedError("the compressed body is corrupt") from None
     except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as error:
         raise TemporaryFeedError(f"connection broken while reading: {root_cause(error)}") from None
     except requests.Timeout:
         raise TemporaryFeedError(f"timed out after {options.timeout:g} s") from None
-    return b"".join(chunks)

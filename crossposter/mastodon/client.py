@@ -19,14 +19,22 @@ def mastodon_client(
     access_token: str | None = None,
     client_id: str | None = None,
     client_secret: str | None = None,
+    session: Any = None,
 ) -> Any:
     """A client for `instance_url` that never waits out a rate limit by itself.
 
     Mastodon.py's default would sleep until a 429 resets, up to hours
     (MASTODON-RULES §3); "throw" lets the caller decide. No version check: it
-    costs a request and the features used are old.
+    costs a request and the features used are old. Every request, its answer
+    included, ends within `timeout` and 8 MiB (net.bounded); a caller that must stop
+    requests in flight passes a session of its own from `api_session`.
     """
     from mastodon import Mastodon
+
+    from crossposter.net.bounded import api_session
+
+    if session is None:
+        session, _ = api_session(timeout)
 
     return Mastodon(
         access_token=access_token,
@@ -37,6 +45,7 @@ def mastodon_client(
         ratelimit_method="throw",
         request_timeout=timeout,
         user_agent=USER_AGENT,
+        session=session,
     )
 
 

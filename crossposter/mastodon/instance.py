@@ -8,9 +8,18 @@ from typing import Any
 import requests
 
 from crossposter.models import InstanceLimits
+from crossposter.net.bounded import api_session
 from crossposter.web import USER_AGENT
 
 log = logging.getLogger(__name__)
+
+# What an instance may declare, within reason: a hostile or broken one must not make
+# the bot write a megabyte toot or download a gigabyte image.
+MAX_CHARACTERS = 100_000
+MAX_URL_COST = 1_000
+MAX_IMAGE_BYTES = 100 * 1024 * 1024
+MAX_DESCRIPTION = 10_000
+MAX_MIME_TYPES = 200
 
 
 def limits_from_documents(v2: Any = None, v1: Any = None) -> InstanceLimits:
@@ -19,9 +28,9 @@ def limits_from_documents(v2: Any = None, v1: Any = None) -> InstanceLimits:
         if not isinstance(document, dict):
             continue
         statuses = (document.get("configuration") or {}).get("statuses") or {}
-        max_characters = _positive(statuses.get("max_characters"))
+        max_characters = _positive(statuses.get("max_characters"), MAX_CHARACTERS)
         if max_characters is None:
-            max_characters = _positive(document.get("max_toot_chars"))
+            max_characters = _positive(document.get("max_toot_chars"), MAX_CHARACTERS)
         if max_characters is None:
             continue
         url_cost = statuses.get("characters_reserved_per_url")
@@ -29,7 +38,7 @@ def limits_from_documents(v2: Any = None, v1: Any = None) -> InstanceLimits:
             url_cost = 23  # Mastodon's own; a server that counts URLs in full says 0
         return InstanceLimits(
             max_characters=max_characters,
-            characters_reserved_per_url=url_cost,
+            characters_reserved_per_url=min(url_cost, MAX_URL_COST),
             source=source,
             version=document["version"] if isinstance(document.get("version"), str) else None,
             **_media_limits(document),
@@ -45,19 +54,24 @@ def _media_limits(document: dict[str, Any]) -> dict[str, Any]:
     limits: dict[str, Any] = {}
     types = media.get("supported_mime_types")
     if isinstance(types, list) and all(isinstance(kind, str) for kind in types):
-        limits["supported_mime_types"] = tuple(types)
-    for key in ("image_size_limit", "description_limit"):
-        value = _positive(media.get(key))
+        limits["supported_mime_types"] = tuple(kind[:100] for kind in types[:MAX_MIME_TYPES])
+    bounds = (("image_size_limit", MAX_IMAGE_BYTES), ("description_limit", MAX_DESCRIPTION))
+    for key, most in bounds:
+        value = _positive(media.get(key), most)
         if value is not None:
             limits[key] = value
     return limits
 
 
 def fetch_limits(instance_url: str, timeout: float = 10.0) -> InstanceLimits:
-    """Ask the instance; fall back to Mastodon's defaults (500/23) when it will not say."""
+    """Ask the instance; fall back to Mastodon's defaults (500/23) when it will not say.
+
+    Each answer is read within `timeout` seconds in all and up to API_MAX_BYTES.
+    """
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     documents = {}
-    with requests.Session() as session:
+    session, _ = api_session(timeout)
+    with session:
         for version in ("v2", "v1"):
             try:
                 response = session.get(
@@ -74,5 +88,8 @@ def fetch_limits(instance_url: str, timeout: float = 10.0) -> InstanceLimits:
     return InstanceLimits()
 
 
-def _positive(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+def _positive(value: Any, most: int) -> int | None:
+    """`value` if it is a positive integer, at most `most`; else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return min(value, most)
+    return None

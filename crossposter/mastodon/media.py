@@ -7,6 +7,7 @@ act on; the caller posts the toot without the image.
 from __future__ import annotations
 
 import posixpath
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,9 +19,12 @@ import requests
 from crossposter.errors import ImageUnavailable
 from crossposter.mastodon.client import describe_api_error
 from crossposter.models import ImageRef, InstanceLimits
+from crossposter.net.bounded import CutOff, Cutoff, TooLarge, read_capped
+from crossposter.net.public import AddressPolicy, BlockedAddress, public_session
 from crossposter.web import USER_AGENT, root_cause
 
-CHUNK = 64 * 1024
+MAX_REDIRECTS = 5
+PUBLIC_ONLY = AddressPolicy()
 
 # The first bytes of each image format Mastodon takes: servers often send images
 # as application/octet-stream, and an error page can come back as 200 text/html.
@@ -65,56 +69,66 @@ def download_image(
     limits: InstanceLimits,
     *,
     timeout: float = 20.0,
+    deadline: float = 60.0,
+    stop: threading.Event | None = None,
+    policy: AddressPolicy = PUBLIC_ONLY,
     session: requests.Session | None = None,
 ) -> ImageFile:
-    """The image's bytes, once they are known to be an image the instance accepts."""
+    """The image's bytes, once they are known to be an image the instance accepts.
+
+    The URL comes from a feed: it may reach public addresses only (see
+    crossposter.net.public) unless `policy` allows more. `timeout` bounds the
+    connection and each wait for a byte, `deadline` the whole download; a set
+    `stop` abandons it.
+    """
     url = image.url
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         raise ImageUnavailable(f"image {url}: only http(s) images can be fetched")
     own_session = session is None
-    session = session or requests.Session()
+    session = session or public_session(policy, USER_AGENT)
+    session.max_redirects = MAX_REDIRECTS
     try:
-        response = session.get(
-            url,
-            stream=True,
-            timeout=timeout,
-            headers={"User-Agent": USER_AGENT, "Accept": "image/*"},
-        )
-        with response:
-            if response.status_code != 200:
-                raise ImageUnavailable(f"image {url}: HTTP {response.status_code}")
-            declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            data = _read_capped(response, url, limits.image_size_limit, timeout)
+        with Cutoff(deadline, stop) as cutoff:
+            response = session.get(
+                url,
+                stream=True,
+                timeout=(min(timeout, max(cutoff.remaining(), 0.01)), timeout),
+                headers={"Accept": "image/*"},
+            )
+            with response:
+                if response.status_code != 200:
+                    raise ImageUnavailable(f"image {url}: HTTP {response.status_code}")
+                declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                data = read_capped(response, limits.image_size_limit, cutoff)
+    except TooLarge:
+        raise ImageUnavailable(
+            f"image {url}: larger than the instance's {_size(limits.image_size_limit)} limit"
+        ) from None
+    except CutOff as error:
+        raise ImageUnavailable(f"image {url}: download {error}") from None
+    except BlockedAddress as error:
+        raise ImageUnavailable(
+            f"image {url}: {error}; feeds may point only at public addresses "
+            "(allow_private_urls_in_feeds: true lifts this)"
+        ) from None
+    except requests.TooManyRedirects:
+        raise ImageUnavailable(f"image {url}: too many redirects") from None
     except requests.RequestException as error:
         raise ImageUnavailable(f"image {url} unreachable: {root_cause(error)}") from None
     finally:
         if own_session:
             session.close()
-    mime_type = sniff_type(data) or declared
-    if not mime_type.startswith("image/") or mime_type not in limits.supported_mime_types:
+    # The bytes say what they are: a label says only what the server claims.
+    mime_type = sniff_type(data)
+    if mime_type is None:
         raise ImageUnavailable(
-            f"image {url}: {mime_type or 'unknown type'} is not an image type the instance accepts"
+            f"image {url}: not an image (labelled {declared or 'with no type'})"
+        )
+    if mime_type not in limits.supported_mime_types:
+        raise ImageUnavailable(
+            f"image {url}: {mime_type} is not an image type the instance accepts"
         )
     return ImageFile(data=data, mime_type=mime_type, file_name=_file_name(url))
-
-
-def _read_capped(response: requests.Response, url: str, limit: int, timeout: float) -> bytes:
-    too_big = ImageUnavailable(f"image {url}: larger than the instance's {_size(limit)} limit")
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_big
-    # `timeout` bounds each read; a server dripping bytes must not hold the run either.
-    deadline = time.monotonic() + 3 * timeout
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise too_big
-        if time.monotonic() > deadline:
-            raise ImageUnavailable(f"image {url}: download too slow")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def upload_image(

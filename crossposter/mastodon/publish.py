@@ -36,6 +36,8 @@ from crossposter.errors import (
 from crossposter.mastodon.client import describe_api_error, mastodon_client
 from crossposter.mastodon.media import ImageFile, upload_image
 from crossposter.models import Posted, Toot
+from crossposter.net.bounded import api_session
+from crossposter.signals import GRACE_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +88,14 @@ class Publisher:
         self.instance_url = instance_url
         self.options = options
         self._sleep = sleep
+        # Each request, answer included, within request_timeout and 8 MiB; after a
+        # stop request, the one in flight gets the rest of the grace.
+        session, self._transport = api_session(options.request_timeout, grace=GRACE_SECONDS)
         self._api = mastodon_client(
-            instance_url, timeout=options.request_timeout, access_token=access_token
+            instance_url,
+            timeout=options.request_timeout,
+            access_token=access_token,
+            session=session,
         )
 
     def post(self, toot: Toot, key: str, stop: threading.Event | None = None) -> Posted:
@@ -96,10 +104,14 @@ class Publisher:
         Once `stop` is set, no new attempt starts and waits end early: the last
         error is raised and the post stays pending.
         """
+        self._transport.stop = stop
         return self._retrying(stop)(self._post_waiting_out_short_limits, toot, key, stop)
 
-    def upload_image(self, image: ImageFile, description: str) -> str:
+    def upload_image(
+        self, image: ImageFile, description: str, stop: threading.Event | None = None
+    ) -> str:
         """Upload an image with its alt text; its media id. Raises ImageUnavailable."""
+        self._transport.stop = stop
         return upload_image(
             self._api, image, description, timeout=self.options.media_timeout, sleep=self._sleep
         )
@@ -112,6 +124,7 @@ class Publisher:
         Asked when a pending post is older than the instance remembers its
         Idempotency-Key: posting again blindly could announce the article twice.
         """
+        self._transport.stop = stop
         return self._retrying(stop)(self._find_posted_once, link, since - CLOCK_SLACK)
 
     def _retrying(self, stop: threading.Event | None) -> Retrying:

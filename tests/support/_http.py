@@ -92,7 +92,8 @@ class LoopbackServer:
     def start(self):
         if self._httpd is not None:
             return self
-        httpd = _HTTPServer((self.host, 0), _Handler)
+        # A port set before start() is used (another loopback address, same port).
+        httpd = _HTTPServer((self.host, self.port or 0), _Handler)
         httpd.owner = self
         self._httpd = httpd
         self.port = httpd.server_address[1]

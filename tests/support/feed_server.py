@@ -33,6 +33,8 @@ helper                                                  the client sees
 ``set_reset(path)``                                     connection reset (RST), no answer
 ``set_drop(path)``                                      connection closed (FIN), no answer
 ``set_slow(path, seconds)``                             the normal answer after ``seconds``
+``set_drip(path, interval=1.0)``                        the normal headers at once, then the
+                                                        body one byte every ``interval``
 ======================================================  ======================================
 
 ``server.delay`` (seconds) delays every answer. ``server.requests`` lists
@@ -216,6 +218,9 @@ class FeedServer(LoopbackServer):
         self._add(path, "slow", times, seconds=seconds)
 
     # -- HTTP --------------------------------------------------------------------------
+    def set_drip(self, path, interval: float = 1.0, *, times=None):
+        self._add(path, "drip", times, interval=interval)
+
     def record(self, handler: BaseHTTPRequestHandler) -> tuple[str, str]:
         with self.lock:
             self.requests.append((handler.command, handler.path, dict(handler.headers.items())))
@@ -274,7 +279,27 @@ class FeedServer(LoopbackServer):
                 return send(handler, 200, p["data"], headers)
             if fault.kind == "slow":
                 self.sleep(p["seconds"])
+            if fault.kind == "drip":
+                return self._drip(handler, path, p["interval"])
         self._serve_feed(handler, path)
+
+    def _drip(self, handler: BaseHTTPRequestHandler, path: str, interval: float) -> None:
+        feed = self._feeds.get(path)
+        body = feed.body if feed is not None else b"<rss>" + b" " * 10_000
+        handler.send_response(200)
+        handler.send_header("Content-Type", feed.content_type if feed else RSS)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.close_connection = True
+        for index in range(len(body)):
+            self.sleep(interval)
+            if self._stopping.is_set():
+                return
+            try:
+                handler.wfile.write(body[index : index + 1])
+                handler.wfile.flush()
+            except OSError:
+                return  # the client gave up, as it should
 
     def _serve_feed(self, handler: BaseHTTPRequestHandler, path: str) -> None:
         feed = self._feeds.get(path)

@@ -57,6 +57,12 @@ kind                       what the server does                                 
 create=True                create=False: wait ``seconds``, then close with no answer   no
 "forget_idempotency"       handle normally but ignore a remembered Idempotency-Key,    yes
                            so a repeat creates a second status
+"drip", interval=1.0       handle normally, then send the answer's body one byte       yes
+                           every ``interval`` seconds
+"garbled"                  handle normally, then answer 200 with a body that is not    yes
+                           JSON
+"huge", size=400_000_000   answer 200 declaring a ``size``-byte body, then send        no
+                           bytes until the client goes away
 =========================  ==========================================================  =======
 """
 
@@ -148,6 +154,9 @@ _DEFAULT_MESSAGES = {
 
 _FAULT_KINDS = {
     "status",
+    "drip",
+    "garbled",
+    "huge",
     "rate_limit",
     "drop_after_create",
     "drop",
@@ -209,6 +218,8 @@ class Fault:
     reset_in: float = 300.0
     seconds: float = 0.0
     create: bool = True
+    interval: float = 1.0
+    size: int = 400_000_000
 
     def matches(self, method: str, path: str) -> bool:
         if self.method not in ("*", method):
@@ -234,6 +245,20 @@ class _Response:
     body: Any = None  # JSON-serialisable, or bytes
     headers: list[tuple[str, str]] | None = None
     content_type: str = "application/json; charset=utf-8"
+
+
+def _send_endless(handler: BaseHTTPRequestHandler, size: int) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Length", str(size))
+    handler.end_headers()
+    handler.close_connection = True
+    piece = b" " * 65536
+    try:
+        for _ in range(0, size, len(piece)):
+            handler.wfile.write(piece)
+    except OSError:
+        return  # the client refused the body, as it should
 
 
 def _error(status: int, message: str | None = None, **extra: Any) -> _Response:
@@ -354,7 +379,7 @@ class MastodonAPI(LoopbackServer):
             raise ValueError(f"unknown fault kind {kind!r}; one of {sorted(_FAULT_KINDS)}")
         if kind == "status" and code is None:
             raise ValueError("fault kind 'status' needs code=")
-        unknown = set(params) - {"message", "reset_in", "seconds", "create"}
+        unknown = set(params) - {"message", "reset_in", "seconds", "create", "interval", "size"}
         if unknown:
             raise TypeError(f"unknown fault parameters {sorted(unknown)}")
         fault = Fault(method.upper(), path, kind, times=times, code=code, **params)
@@ -586,6 +611,8 @@ class MastodonAPI(LoopbackServer):
         if fault is not None and fault.kind == "delay" and not fault.create:
             self.sleep(fault.seconds)
             return drop_connection(handler)
+        if fault is not None and fault.kind == "huge":
+            return _send_endless(handler, fault.size)
 
         token = None
         auth = handler.headers.get("Authorization") or ""
@@ -630,7 +657,27 @@ class MastodonAPI(LoopbackServer):
             return drop_connection(handler)
         if fault is not None and fault.kind == "delay":
             self.sleep(fault.seconds)
+        if fault is not None and fault.kind == "garbled":
+            resp = _Response(200, b"<html>Status created</html>", content_type="text/html")
+        if fault is not None and fault.kind == "drip":
+            return self._drip(handler, resp, rl_headers, fault.interval)
         self._send(handler, resp, rl_headers)
+
+    def _drip(self, handler, resp: _Response, rl_headers, interval: float) -> None:
+        body = json.dumps(resp.body).encode() if not isinstance(resp.body, bytes) else resp.body
+        handler.send_response(resp.status)
+        for name, value in [*rl_headers, ("Content-Type", resp.content_type)]:
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.close_connection = True
+        for index in range(len(body)):
+            self.sleep(interval)
+            try:
+                handler.wfile.write(body[index : index + 1])
+                handler.wfile.flush()
+            except OSError:
+                return  # the client gave up, as it should
 
     def _send(self, handler, resp: _Response, rl_headers) -> None:
         headers = list(rl_headers) + list(resp.headers or [])
