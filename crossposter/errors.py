@@ -17,8 +17,17 @@ class ConfigError(CrossposterError):
 class StateError(CrossposterError):
     """The state file cannot be used; it is never silently replaced."""
 
+    temporary = False
 
-class StateLocked(CrossposterError):
+
+class TemporaryStateError(StateError):
+    """The state cannot be written for now (a full disk, an I/O error, a busy file): what it
+    holds stays consistent, and a later run carries on."""
+
+    temporary = True
+
+
+class StateLocked(TemporaryStateError):
     """Another run holds the state file."""
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from crossposter.duration import format_duration
-from crossposter.errors import StateLocked
+from crossposter.errors import TemporaryStateError
 from crossposter.exit_codes import EXIT_TEMPFAIL
 from crossposter.health import record_pass
 from crossposter.signals import StopRequest
@@ -32,14 +32,14 @@ def run_loop(
     """Call `run_pass` every `interval` seconds until `stop` is set; return once it is.
 
     Each pass's exit code goes to the heartbeat. A pass that finds the state
-    locked is a temporary failure like any other; configuration and state errors
-    propagate, since waiting will not mend them.
+    locked (or its disk full) is a temporary failure like any other; configuration
+    and state errors propagate, since waiting will not mend them.
     """
     jitter = jitter or _random_jitter
     while not stop.is_set():
         try:
             exit_code = run_pass()
-        except StateLocked as error:
+        except TemporaryStateError as error:
             log.warning("%s; trying again next pass", error)
             exit_code = EXIT_TEMPFAIL
         try:

@@ -62,12 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         log.error("configuration error: %s", error)
         return EXIT_USAGE
-    except StateLocked as error:
-        log.error("%s", error)
-        return EXIT_TEMPFAIL
     except StateError as error:
-        log.error("state error: %s", error)
-        return EXIT_USAGE
+        # A lock held by another run is no fault of the state: its message says it all.
+        log.error("%s" if isinstance(error, StateLocked) else "state error: %s", error)
+        return EXIT_TEMPFAIL if error.temporary else EXIT_USAGE
     except LoginFailed as error:
         log.error("login failed: %s", error)
         return EXIT_TEMPFAIL if error.temporary else EXIT_FAILED

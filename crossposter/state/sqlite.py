@@ -9,10 +9,13 @@ A second run on the same file is kept out by an exclusive lock.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
+import logging
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
@@ -20,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crossposter.errors import StateError, StateLocked
+from crossposter.errors import StateError, StateLocked, TemporaryStateError
 from crossposter.feeds.fetch import Validators
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 from crossposter.state.base import EntryRecord, FeedState, PendingPost, State, now_utc
@@ -30,6 +33,8 @@ TIMESTAMP_COLUMNS = {
     "entries": ("first_seen", "last_seen", "pending_since", "updated"),
     "instances": ("fetched_at",),
 }
+log = logging.getLogger(__name__)
+
 EXPORT_FORMAT = "crossposter-state"
 EXPORTED_TABLES = ("feeds", "entries", "instances")
 
@@ -103,20 +108,24 @@ class SqliteState(State):
     def open(cls, path: str | os.PathLike[str], *, lock_timeout: float = 0.0) -> SqliteState:
         """Open (creating it, mode 0600) and lock the state file for a run that writes."""
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StateError(f"{path.parent}: cannot create the state directory: {error}") from None
+        existing = _existing_state_file(path)
+        if existing is None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise _state_error(path.parent, error) from None
         lock_fd = _acquire_lock(Path(f"{path}.lock"), lock_timeout)
         try:
-            if not path.exists():
+            if existing is None:
                 # sqlite would create it with the umask's mode; the state names the user's feeds.
-                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+            else:
+                _make_private(path, existing)
             new = path.stat().st_size == 0
-            connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+            connection = _connect(path, timeout=30)
         except (OSError, sqlite3.Error) as error:
             os.close(lock_fd)
-            raise _unusable(path, error) from None
+            raise _state_error(path, error) from None
         except BaseException:
             os.close(lock_fd)
             raise
@@ -128,13 +137,12 @@ class SqliteState(State):
     def open_read_only(cls, path: str | os.PathLike[str]) -> SqliteState:
         """A view that cannot write, for --dry-run; an absent file reads as empty."""
         path = Path(path)
-        if path.exists() and path.stat().st_size > 0:
+        existing = _existing_state_file(path)
+        if existing is not None and existing.st_size > 0:
             try:
-                connection = sqlite3.connect(
-                    f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
-                )
+                connection = _connect(path, mode="ro")
             except sqlite3.Error as error:
-                raise _unusable(path, error) from None
+                raise _state_error(path, error) from None
             state = cls(connection, path, None)
             state._prepare(create=False)
         else:
@@ -145,12 +153,12 @@ class SqliteState(State):
 
     def preview_copy(self) -> SqliteState:
         """An in-memory copy made with SQLite's backup API: no lock taken, no file touched."""
-        connection = sqlite3.connect(":memory:", isolation_level=None)
+        connection = sqlite3.connect(":memory:", isolation_level=None, factory=_Connection)
         try:
             self._db.backup(connection)
         except sqlite3.Error as error:
             connection.close()
-            raise _unusable(self.path or "state", error) from None
+            raise _state_error(self.path or "state", error) from None
         copy = SqliteState(connection, None, None, read_only=False)
         # A file an older crossposter wrote is read as it is; its copy is brought up to date.
         copy._prepare(create=False)
@@ -173,9 +181,12 @@ class SqliteState(State):
                     f"VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
                 )
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except StateError:
+            self.close()
+            raise
         except sqlite3.DatabaseError as error:
             self.close()
-            raise _unusable(where, error) from None
+            raise _state_error(where, error) from None
         version = int(row["value"]) if row else 0
         if version > SCHEMA_VERSION:
             self.close()
@@ -194,15 +205,28 @@ class SqliteState(State):
     def _check_writable(self) -> None:
         """SQLite opens a file it may not write read-only: say so now, not at the first write."""
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("UPDATE meta SET value = value WHERE 0")
-            self._db.execute("ROLLBACK")
-        except sqlite3.Error as error:
+            _rolled_back_write(self._db)
+        except StateError:
             self.close()
-            raise StateError(
-                f"{self.path}: cannot write the state file ({error}); check its permissions and "
-                "its folder's. It was left untouched"
-            ) from None
+            raise
+
+    @staticmethod
+    def probe_writable(path: str | os.PathLike[str]) -> None:
+        """Really write to an existing state file, in a transaction rolled back at once.
+
+        Creates nothing, takes no lock of a run's and waits for none: a state a
+        running run is writing raises TemporaryStateError (busy) at once.
+        """
+        path = Path(path)
+        _existing_state_file(path)
+        try:
+            connection = _connect(path, mode="rw", timeout=0)
+        except sqlite3.Error as error:
+            raise _state_error(path, error) from None
+        try:
+            _rolled_back_write(connection)
+        finally:
+            connection.close()
 
     def _upgrade(self, version: int) -> None:
         """Bring a state file written by an older crossposter up to date, in one transaction."""
@@ -230,7 +254,13 @@ class SqliteState(State):
         finally:
             self._batching = False
             if self._db.in_transaction:
-                self._db.execute("COMMIT")
+                try:
+                    self._db.execute("COMMIT")
+                except StateError:
+                    # A full disk, say: the batch's writes wait for the next run, which
+                    # finds every post they guarded already committed by mark_pending.
+                    _roll_back(self._db, "ROLLBACK")
+                    raise
 
     @contextlib.contextmanager
     def _transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
@@ -240,8 +270,8 @@ class SqliteState(State):
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK TO write")
-                self._db.execute("RELEASE write")
+                # SQLite may have rolled the whole transaction back already (SQLITE_FULL).
+                _roll_back(self._db, "ROLLBACK TO write", "RELEASE write")
                 raise
             self._db.execute("RELEASE write")
             if durable:
@@ -252,7 +282,7 @@ class SqliteState(State):
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            _roll_back(self._db, "ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
@@ -582,12 +612,218 @@ class SqliteState(State):
             )
 
 
-def _unusable(where: object, error: Exception) -> StateError:
+def _unusable(where: object, error: object) -> StateError:
     return StateError(
         f"{where}: not a usable crossposter state file ({error}); it was left untouched. "
         "Restore it from a backup; moving it away starts afresh, and every feed's "
         "first run then records its entries without announcing them"
     )
+
+
+# SQLite's primary result codes (extended codes keep them in their low byte).
+SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY = 3, 5, 6, 8
+SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN = 10, 11, 13, 14
+SQLITE_AUTH, SQLITE_NOTADB = 23, 26
+
+
+def _state_error(where: object, error: Exception) -> StateError:
+    """What went wrong with the state file, as one line; the single place that says it."""
+    translated = _translated(where, error)
+    if translated is not None:
+        return translated
+    if isinstance(error, OSError):
+        return StateError(f"{where}: {error.strerror or error}")
+    return _unusable(where, error)
+
+
+def _translated(where: object, error: Exception) -> StateError | None:
+    """A StateError for a failure of the file or its disk; None for anything else (a bug)."""
+    if isinstance(error, OSError):
+        code = error.errno
+        reason = error.strerror or str(error)
+        if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return _permission(where, reason)
+        if code in (errno.ENOSPC, errno.EDQUOT):
+            return _disk_full(where, reason)
+        if code == errno.EIO:
+            return _io_error(where, reason)
+        if code == errno.ENOTDIR:
+            return StateError(f"{where}: a part of its path is a file, not a folder")
+        if code == errno.EISDIR:
+            return StateError(f"{where} is a directory, not a state file")
+        return None
+    if not isinstance(error, sqlite3.Error):
+        return None
+    primary = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
+    if primary == SQLITE_FULL:
+        return _disk_full(where, error)
+    if primary == SQLITE_IOERR:
+        return _io_error(where, error)
+    if primary in (SQLITE_BUSY, SQLITE_LOCKED):
+        return TemporaryStateError(
+            f"{where}: the state file is busy, another program holds it ({error}); try again"
+        )
+    if primary in (SQLITE_PERM, SQLITE_READONLY, SQLITE_AUTH):
+        return _permission(where, error)
+    if primary in (SQLITE_CORRUPT, SQLITE_NOTADB):
+        return _unusable(where, f"corrupt: {error}")
+    if primary == SQLITE_CANTOPEN:
+        return _cannot_open(Path(str(where)), error)
+    return None
+
+
+def _cannot_open(path: Path, error: object) -> StateError:
+    # SQLite says "unable to open database file" for every cause: find which it was.
+    if path.is_dir():
+        return StateError(f"{path} is a directory, not a state file")
+    folder = path.parent
+    if not os.access(folder, os.W_OK | os.X_OK) or (
+        path.exists() and not os.access(path, os.R_OK | os.W_OK)
+    ):
+        return _permission(path, error)
+    return StateError(f"{path}: cannot be opened ({error}); it was left untouched")
+
+
+def _permission(where: object, reason: object) -> StateError:
+    folder = Path(str(where)).parent
+    return StateError(
+        f"{where}: permission denied ({reason}): this user must be able to read and write the "
+        f"state file and write its folder {folder}; check their owner and mode. "
+        "It was left untouched"
+    )
+
+
+def _disk_full(where: object, reason: object) -> TemporaryStateError:
+    return TemporaryStateError(
+        f"{where}: the disk is full ({reason}); what the state holds stays consistent, "
+        "the next run carries on once there is room"
+    )
+
+
+def _io_error(where: object, reason: object) -> TemporaryStateError:
+    return TemporaryStateError(
+        f"{where}: input/output error on the state file ({reason}); the next run tries again. "
+        "If it keeps happening, check the disk"
+    )
+
+
+@contextlib.contextmanager
+def _translating(where: object) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as error:
+        translated = _translated(where, error)
+        if translated is None:
+            raise
+        raise translated from None
+
+
+class _Cursor(sqlite3.Cursor):
+    """Every call that reaches the file raises a StateError for a failure of the file."""
+
+    def execute(self, sql, parameters=(), /):
+        with _translating(self.connection.where):
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql, rows, /):
+        with _translating(self.connection.where):
+            return super().executemany(sql, rows)
+
+    def fetchone(self):
+        with _translating(self.connection.where):
+            return super().fetchone()
+
+    def fetchall(self):
+        with _translating(self.connection.where):
+            return super().fetchall()
+
+    def __next__(self):
+        with _translating(self.connection.where):
+            return super().__next__()
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose failures of the file (full, I/O, busy, corrupt) are StateErrors,
+    wherever they happen: opening, reading, any write, a batch's commit."""
+
+    where: object = "state"
+
+    def execute(self, sql, parameters=(), /):
+        return self.cursor(_Cursor).execute(sql, parameters)
+
+    def executemany(self, sql, rows, /):
+        return self.cursor(_Cursor).executemany(sql, rows)
+
+    def executescript(self, script, /):
+        with _translating(self.where):
+            return super().executescript(script)
+
+
+def _connect(path: Path, *, mode: str | None = None, timeout: float = 5.0) -> _Connection:
+    # mode=ro/rw never creates the file.
+    database = path if mode is None else f"{path.resolve().as_uri()}?mode={mode}"
+    connection = sqlite3.connect(
+        database, uri=mode is not None, timeout=timeout, isolation_level=None, factory=_Connection
+    )
+    connection.where = path
+    return connection
+
+
+def _rolled_back_write(db: sqlite3.Connection) -> None:
+    """A real write (the file's journal is created, a page changed), undone at once."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")
+    finally:
+        _roll_back(db, "ROLLBACK")
+
+
+def _roll_back(db: sqlite3.Connection, *statements: str) -> None:
+    # After SQLITE_FULL or an I/O error SQLite may have ended the transaction itself,
+    # and a failing rollback must not hide the error that made it necessary.
+    with contextlib.suppress(sqlite3.Error, StateError):
+        for statement in statements:
+            if db.in_transaction:
+                db.execute(statement)
+
+
+def _existing_state_file(path: Path) -> os.stat_result | None:
+    """The state file's status, or None when there is none yet; what cannot be one is refused."""
+    try:
+        status = path.lstat()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise _state_error(path, error) from None
+    if stat.S_ISLNK(status.st_mode):
+        # Its lock, journal and mode would be the link's folder's business, not the file's.
+        raise StateError(
+            f"{path} is a symbolic link to {os.path.realpath(path)}; set state_file to that "
+            "path itself"
+        )
+    if stat.S_ISDIR(status.st_mode):
+        raise StateError(f"{path} is a directory, not a state file")
+    if not stat.S_ISREG(status.st_mode):
+        raise StateError(f"{path} is not a regular file, so not a state file")
+    return status
+
+
+def _make_private(path: Path, status: os.stat_result) -> None:
+    """The state names the user's feeds and posts: nobody else reads it."""
+    mode = stat.S_IMODE(status.st_mode)
+    if mode & 0o077 == 0:
+        return
+    try:
+        path.chmod(0o600)
+    except OSError as error:
+        log.warning(
+            "%s is open to others (mode %03o) and cannot be made private: %s",
+            path,
+            mode,
+            error.strerror,
+        )
+        return
+    log.warning("%s was open to others (mode %03o); it is now 600, its owner's only", path, mode)
 
 
 def _compact_timestamps(db: sqlite3.Connection) -> None:
