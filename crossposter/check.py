@@ -2,8 +2,9 @@
 
 Each feed is fetched and parsed, its newest entry composed as a sample; the
 token is shown to the instance (which account it is); the instance's limits
-are read; the state file is opened read-only. Problems are collected, not
-raised, so one look lists them all.
+are read; the state file is read, and its writability probed with a write
+rolled back at once (a missing one is not created). Problems are collected,
+not raised, so one look lists them all.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from crossposter.config import (
     FeedConfig,
     Settings,
 )
-from crossposter.errors import ConfigError, CrossposterError, FeedError
+from crossposter.errors import ConfigError, CrossposterError, FeedError, StateLocked
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, fetch_all
 from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import fetch_limits
@@ -69,6 +70,8 @@ class StateCheck:
     path: Path
     feeds_known: int | None = None
     problem: str | None = None
+    # Worth knowing, not a problem: a run is writing the state right now.
+    note: str | None = None
 
 
 @dataclass
@@ -196,24 +199,30 @@ def _check_account(settings: Settings, account: Account, limits: InstanceLimits)
 
 
 def _check_state(path: Path) -> StateCheck:
+    """Read the state and really write to it (rolled back); a missing one stays missing."""
     checked = StateCheck(path)
-    if not path.exists():
-        folder = _nearest_existing(path.parent)
-        if not os.access(folder, os.W_OK | os.X_OK):
-            checked.problem = f"{path} cannot be created: {folder} is not writable"
-        return checked
-    if not os.access(path, os.R_OK | os.W_OK):
-        checked.problem = f"{path} is not readable and writable by this user"
-        return checked
     try:
         with SqliteState.open_read_only(path) as state:
+            if state.path is None:  # there is no state file yet
+                checked.problem = _why_not_creatable(path)
+                return checked
             checked.feeds_known = len(state.feeds())
+        SqliteState.probe_writable(path)
+    except StateLocked:
+        checked.note = "a run is using it right now, so its writability was not probed"
     except CrossposterError as error:
         checked.problem = str(error)
     return checked
 
 
-def _nearest_existing(folder: Path) -> Path:
-    while not folder.exists() and folder != folder.parent:
+def _why_not_creatable(path: Path) -> str | None:
+    """Why `run` could not create the state file (it creates missing folders), or None."""
+    folder = path.parent
+    # os.path.exists, unlike Path.exists, is False for a folder it may not enter.
+    while not os.path.exists(folder) and folder != folder.parent:
         folder = folder.parent
-    return folder
+    if not folder.is_dir():
+        return f"{path} cannot be created: {folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{path} cannot be created: permission denied, this user may not write {folder}"
+    return None

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_token
 from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
-from crossposter.errors import FeedError, TemporaryFeedError
+from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.feeds.filters import skip_reason
@@ -161,6 +161,10 @@ class Pass:
                     self._handle_feed(feed, results[feed.name], feed_report)
                 except FeedError as error:
                     feed_report.fail(error)
+                except StateError:
+                    # The state cannot be written (a full disk): no later feed could be either.
+                    # What was recorded stays consistent; the run ends here (exit 2 or 75).
+                    raise
                 except Exception as error:  # a bug in one feed's handling must not stop the others
                     log.debug("feed %s: unexpected error", feed.name, exc_info=True)
                     feed_report.fail(

@@ -13,7 +13,8 @@ def add_check_parser(commands) -> None:
         "check",
         help="try the configuration, feeds and token without posting anything",
         description="Validate the configuration and its templates, fetch every feed, verify "
-        "the access token and read the instance's limits. Posts nothing, writes nothing. "
+        "the access token and read the instance's limits; read the state and probe that it "
+        "can be written (a write rolled back at once). Posts nothing, changes nothing. "
         "Exits 0 when all is well, 1 naming every problem, 2 on a configuration error.",
     )
     add_common(check)
@@ -43,8 +44,10 @@ def command_check(args: argparse.Namespace) -> int:
         print(f"state: PROBLEM: {state.problem}")
     elif state.feeds_known is None:
         print(f"state: {state.path} will be created by the first run")
+    elif state.note:
+        print(f"state: {state.path} ({state.feeds_known} feeds known); note: {state.note}")
     else:
-        print(f"state: {state.path} ({state.feeds_known} feeds known)")
+        print(f"state: {state.path} ({state.feeds_known} feeds known), writable")
     if report.problems:
         for problem in report.problems:
             log.error("%s", problem)

@@ -215,7 +215,7 @@ class SqliteState(State):
         """Really write to an existing state file, in a transaction rolled back at once.
 
         Creates nothing, takes no lock of a run's and waits for none: a state a
-        running run is writing raises TemporaryStateError (busy) at once.
+        running run is writing raises StateLocked at once.
         """
         path = Path(path)
         _existing_state_file(path)
@@ -660,8 +660,9 @@ def _translated(where: object, error: Exception) -> StateError | None:
     if primary == SQLITE_IOERR:
         return _io_error(where, error)
     if primary in (SQLITE_BUSY, SQLITE_LOCKED):
-        return TemporaryStateError(
-            f"{where}: the state file is busy, another program holds it ({error}); try again"
+        return StateLocked(
+            f"{where}: the state file is busy, another program is writing it ({error}); "
+            "try again"
         )
     if primary in (SQLITE_PERM, SQLITE_READONLY, SQLITE_AUTH):
         return _permission(where, error)
