@@ -7,7 +7,6 @@ prints what it returns. Errors go up to cli.main, which maps them to exit codes.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from crossposter.cli.common import add_common, log
@@ -133,18 +132,12 @@ def _retry(settings, args) -> int:
 
 
 def _export(settings, args) -> int:
-    from crossposter.state.admin import export_state
+    from crossposter.state.admin import export_text, write_export
 
-    text = json.dumps(export_state(settings), ensure_ascii=False, indent=1) + "\n"
     if args.file == "-":
-        sys.stdout.write(text)
+        sys.stdout.write(export_text(settings))
         return EXIT_OK
-    try:
-        with open(args.file, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as error:
-        log.error("%s: cannot write the export: %s", args.file, error.strerror)
-        return EXIT_USAGE
+    write_export(settings, args.file)
     log.info("state exported to %s", args.file)
     return EXIT_OK
 

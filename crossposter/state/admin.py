@@ -7,6 +7,7 @@ change it under a run that is posting.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -118,6 +119,22 @@ def export_state(settings: Settings) -> dict[str, Any]:
         raise StateError(f"{settings.state_file}: no state file yet; nothing to export")
     with open_read_only(settings) as state:
         return state.export_data()
+
+
+def export_text(settings: Settings) -> str:
+    """The export as the file holds it: JSON, one field a line."""
+    return json.dumps(export_state(settings), ensure_ascii=False, indent=1) + "\n"
+
+
+def write_export(settings: Settings, path: str | Path) -> None:
+    """Export the state into a file only its owner may read, as the state itself is."""
+    text = export_text(settings)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise StateError(f"{path}: cannot write the export: {error.strerror}") from None
 
 
 def import_state(settings: Settings, path: str | Path) -> dict[str, int]:

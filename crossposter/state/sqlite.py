@@ -561,6 +561,9 @@ class SqliteState(State):
                 f"the export is from a newer crossposter (state version {version}, this one "
                 f"reads {SCHEMA_VERSION}); upgrade crossposter"
             )
+        problem = _import_problem(self._db, data)
+        if problem:
+            raise StateError(f"the export cannot be imported: {problem}; nothing changed")
         try:
             with self._transaction() as db:
                 for table in EXPORTED_TABLES:
@@ -827,6 +830,59 @@ def _make_private(path: Path, status: os.stat_result) -> None:
     log.warning("%s was open to others (mode %03o); it is now 600, its owner's only", path, mode)
 
 
+def _import_problem(db: sqlite3.Connection, data: dict[str, Any]) -> str | None:
+    """The first thing in an export that today's tables would not hold as the state would
+    have written it, or None: known tables and columns, text or whole numbers, timestamps."""
+    unknown = set(data) - {"format", "version", "exported_at", *EXPORTED_TABLES}
+    if unknown:
+        return f"unknown field {sorted(unknown)[0]!r}"
+    for table in EXPORTED_TABLES:
+        rows = data.get(table) or []
+        if not isinstance(rows, list):
+            return f"{table} is not a list"
+        columns = {
+            column["name"]: (column["type"].upper(), bool(column["notnull"] or column["pk"]))
+            for column in db.execute(f"PRAGMA table_info({table})")
+        }
+        for number, row in enumerate(rows):
+            if not isinstance(row, dict):
+                return f"{table}[{number}] is not an object"
+            for name, value in row.items():
+                problem = _value_problem(table, name, value, columns.get(name))
+                if problem:
+                    return f"{table}[{number}].{name}: {problem}"
+    return None
+
+
+def _value_problem(
+    table: str, name: str, value: Any, column: tuple[str, bool] | None
+) -> str | None:
+    if column is None:
+        return "no such column"
+    kind, required = column
+    if value is None:
+        return "missing" if required else None
+    if kind == "INTEGER":
+        return None if type(value) is int else f"not a whole number: {value!r}"
+    if kind == "REAL":
+        return None if type(value) in (int, float) else f"not a number: {value!r}"
+    if not isinstance(value, str):
+        return f"not text: {value!r}"
+    if name in TIMESTAMP_COLUMNS.get(table, ()):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return f"not a timestamp: {value!r}"
+        if moment.tzinfo is None:
+            return f"a timestamp without its time zone: {value!r}"
+    elif (table, name) in _JSON_COLUMNS:
+        try:
+            _JSON_COLUMNS[table, name](value)
+        except (ValueError, TypeError, AttributeError):
+            return "not what crossposter writes there"
+    return None
+
+
 def _compact_timestamps(db: sqlite3.Connection) -> None:
     """Version 1 wrote 2026-11-26T08:12:00+00:00; version 2 writes 20261126T081200Z."""
     for table, columns in TIMESTAMP_COLUMNS.items():
@@ -870,6 +926,13 @@ def _toot_from_json(text: str) -> Toot:
     data["hashtags"] = tuple(data.get("hashtags") or ())
     data["media_ids"] = tuple(data.get("media_ids") or ())
     return Toot(**data)
+
+
+# Columns holding JSON, with how the state reads them back: an import must be readable.
+_JSON_COLUMNS: dict[tuple[str, str], Callable[[str], object]] = {
+    ("entries", "toot"): _toot_from_json,
+    ("instances", "limits"): lambda text: InstanceLimits(**json.loads(text)),
+}
 
 
 def _acquire_lock(lock_path: Path, timeout: float) -> int:
