@@ -266,8 +266,16 @@ def test_a_state_file_from_before_gets_its_links_from_posted_and_pending_entries
         db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     db.close()
 
+    links = [f"https://b.example/{n}" for n in (1, 2, 3)]
+    # Exported as it is, it says its version: the import derives the links.
+    with SqliteState.open_read_only(path) as view:
+        export = view.export_data()
+    assert export["version"] == 2 and "announced_links" not in export
+    with SqliteState.open(tmp_path / "restored.sqlite3") as restored:
+        restored.replace_with(export)
+        assert restored.announced_links(DEFAULT_ACCOUNT, links) == set(links[1:])
+
     with SqliteState.open(path) as state:
-        links = [f"https://b.example/{n}" for n in (1, 2, 3)]
         assert state.announced_links(DEFAULT_ACCOUNT, links) == set(links[1:])
 
 
