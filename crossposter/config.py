@@ -141,6 +141,12 @@ class FeedOptions(BaseModel):
     max_posts_per_run: int = Field(
         3, ge=1, description="At most this many toots per feed and run; the rest wait."
     )
+    flood_threshold: int = Field(
+        10,
+        ge=0,
+        description="When more entries than this are new at once, and they are most of the "
+        "feed, record them all and announce none; 0 turns the guard off.",
+    )
     template: str = Field(DEFAULT_TEMPLATE, description="The toot, as a format string.")
     visibility: Literal["public", "unlisted", "private", "direct"] | None = Field(
         None, description="Omitted: the account's default visibility."

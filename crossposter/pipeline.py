@@ -24,7 +24,7 @@ from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.feeds.filters import skip_reason
-from crossposter.feeds.select import select_new
+from crossposter.feeds.select import Selection, link_key, select_new
 from crossposter.models import Entry, FeedInfo, FeedReport, InstanceLimits, ParsedFeed
 from crossposter.posting import (
     AccountSession,
@@ -277,19 +277,23 @@ class Pass:
         known = self.state.known_ids(feed.name)
         report.filtered = self._filtered(feed, parsed.entries, known, first_run)
         filtered_ids = {entry.id for entry, _ in report.filtered}
+        candidates = [entry for entry in parsed.entries if entry.id not in filtered_ids]
         selection = select_new(
-            [entry for entry in parsed.entries if entry.id not in filtered_ids],
+            candidates,
             known,
             first_run=first_run,
             backfill=feed.backfill,
             max_posts=feed.max_posts_per_run,
+            announced=self._announced(feed, candidates, known),
+            flood_threshold=feed.flood_threshold,
         )
         report.new = len(selection.announce) + len(selection.waiting)
         report.deferred = len(selection.waiting)
         now = now_utc()
         self.state.record_fetch(feed.name, feed.url, "ok", parsed_at=now)
-        self.state.mark_seen(feed.name, selection.mark_seen, at=now)
+        self.state.mark_seen(feed.name, selection.recorded, at=now)
         report.recorded = len(selection.mark_seen)
+        _log_held_back(feed, selection)
         self.state.mark_filtered(feed.name, report.filtered, at=now)
         self.state.touch(feed.name, [entry.id for entry in parsed.entries], at=now)
 
@@ -303,6 +307,11 @@ class Pass:
         removed = self.state.prune(feed.name, timedelta(days=self.settings.retention_days))
         if removed:
             log.debug("feed %s: forgot %d entries long gone from it", feed.name, removed)
+
+    def _announced(self, feed: FeedConfig, entries: list[Entry], known: set[str]) -> set[str]:
+        """The links of the feed's new entries that the feed's account already announced."""
+        links = {link_key(e.link) for e in entries if e.link and e.id not in known}
+        return self.state.announced_links(self._accounts[feed.name].name, links)
 
     def _filtered(
         self, feed: FeedConfig, entries: tuple[Entry, ...], known: set[str], first_run: bool
@@ -345,6 +354,11 @@ class Pass:
                     report.left_for_later()
                     return False
         pending = session.pend(feed.name, entry, toot)
+        if pending is None:
+            # Another feed of the account announced the link earlier in this pass.
+            _log_repeated(feed, entry)
+            self.state.mark_seen(feed.name, [entry])
+            return True
         return session.publish(pending, report)
 
     def _retry_pending(self, feed: FeedConfig, report: FeedReport) -> None:
@@ -355,6 +369,32 @@ class Pass:
                 return
             log.debug("feed %s: retrying pending post of %s", feed.name, pending.entry_id)
             session.retry(pending, report)
+
+
+def _log_held_back(feed: FeedConfig, selection: Selection) -> None:
+    for entry in selection.repeated:
+        _log_repeated(feed, entry)
+    if selection.flooded:
+        # ERROR, so that cron's -q mails it: the person decides what goes out.
+        log.error(
+            "feed %s: %d new entries at once (more than flood_threshold %d, and most of the "
+            "feed): none announced, all recorded as seen. To announce some: `crossposter state "
+            "forget -c CONFIG %s ENTRY_ID` each (ids from `crossposter state entries --feed %s`), "
+            "or rename the feed with `backfill: N` to announce its newest N",
+            feed.name,
+            len(selection.flooded),
+            feed.flood_threshold,
+            feed.name,
+            feed.name,
+        )
+
+
+def _log_repeated(feed: FeedConfig, entry: Entry) -> None:
+    log.info(
+        "feed %s: %s was already announced on this account; recorded, not announced again",
+        feed.name,
+        entry.link,
+    )
 
 
 # Where the feed's settings meet composing and the state: kept here, small, so the

@@ -231,10 +231,13 @@ class AccountSession:
             return replace(toot, image_url="", image_alt="")
         return replace(toot, media_ids=(media_id,))
 
-    def pend(self, feed: str, entry: Entry, toot: Toot) -> PendingPost:
-        """Record the toot as pending, before any request: a crash now cannot lose or double it."""
+    def pend(self, feed: str, entry: Entry, toot: Toot) -> PendingPost | None:
+        """Record the toot as pending, before any request: a crash now cannot lose or double it.
+
+        None when the account already announced the entry's link (from any feed).
+        """
         key = self.outbox.idempotency_key(feed, entry.id)
-        return self.state.mark_pending(feed, entry, key, toot)
+        return self.state.mark_pending(feed, entry, key, toot, account=self.account.name)
 
     def retry(self, pending: PendingPost, report: FeedReport) -> bool:
         """Post a toot an earlier run left pending, unless the instance shows it went out."""

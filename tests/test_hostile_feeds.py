@@ -102,6 +102,27 @@ def test_a_ten_megabyte_title_is_cut_before_it_reaches_the_state(tmp_path, api, 
     assert (tmp_path / "state.sqlite3").stat().st_size < 200_000
 
 
+def test_megabyte_guids_and_links_do_not_reach_the_state(blog, tmp_path, api, feeds):
+    feeds.set_feed(
+        "/feed",
+        rss(
+            [
+                article(3, guid="g" * 1_000_000),
+                article(2, link="https://blog.example.org/" + "l" * 1_000_000),
+                article(1),
+            ]
+        ),
+    )
+
+    assert main(["run", "--config", blog]) == 0
+
+    [status] = api.statuses
+    assert "https://blog.example.org/3/" in status["text"]
+    rows = sqlite3.connect(tmp_path / "state.sqlite3").execute("SELECT entry_id, link FROM entries")
+    assert all(len(entry_id) <= 1_000 and len(link or "") <= 4_000 for entry_id, link in rows)
+    assert (tmp_path / "state.sqlite3").stat().st_size < 200_000
+
+
 ESCAPE = "\x1b[2J\x1b]0;pwned\x07"
 
 

@@ -10,6 +10,8 @@ from crossposter.feeds.parse import (
     MAX_CATEGORIES,
     MAX_CATEGORY,
     MAX_HTML,
+    MAX_ID,
+    MAX_LINK,
     MAX_TITLE,
     parse_feed,
 )
@@ -234,3 +236,33 @@ def test_a_feed_title_is_cut_too():
     feed = parse(rss([{"title": "T", "link": "https://blog.example.org/1/"}], title="F" * 5_000))
     assert feed.info.title == "F" * MAX_TITLE
 
+
+
+def test_an_overlong_guid_becomes_a_stable_digest_of_itself():
+    def identity(guid: str) -> str:
+        [entry] = parse(rss([{"title": "T", "link": "https://b.example/1", "guid": guid}])).entries
+        return entry.id
+
+    longest = "g" * MAX_ID
+    assert identity(longest) == longest
+    huge = identity("g" * 1_000_000)
+    assert huge.startswith("sha256:") and len(huge) < 100
+    assert identity("g" * 1_000_000) == huge
+    assert identity("h" * 1_000_000) != huge
+
+
+def test_an_overlong_link_is_no_link():
+    path = "/" + "p" * MAX_LINK
+    feed = parse(
+        rss(
+            [
+                {"title": "Huge", "link": "https://b.example" + path * 250},
+                {"title": "Too long", "link": "https://b.example" + path},
+                {"title": "Longest", "link": "https://b.example" + path[: MAX_LINK - 17]},
+            ]
+        )
+    )
+    huge, too_long, longest = feed.entries
+    assert huge.link is None and too_long.link is None
+    assert len(huge.id) < 100
+    assert len(longest.link) == MAX_LINK

@@ -50,7 +50,8 @@ def test_a_write_guarding_a_post_reaches_the_disk_inside_a_batch(tmp_path):
     toot = Toot(text="Hi https://b.example/1", length=25, limit=500)
     with SqliteState.open(path) as state, state.batch():
         state.record_fetch("blog", "https://b.example/feed", "ok")
-        state.mark_pending("blog", Entry(id="a", link="https://b.example/1", title="A"), "k", toot)
+        entry = Entry(id="a", link="https://b.example/1", title="A")
+        state.mark_pending("blog", entry, "k", toot, account="default")
         # Another process (a crash here) already sees the pending post and what came before.
         with _outside(path) as other:
             rows = other.execute("SELECT entry_id, status FROM entries").fetchall()

@@ -37,7 +37,7 @@ def test_a_pending_post_survives_reopening_with_its_key_and_exact_toot(tmp_path)
     )
     with SqliteState.open(path) as state:
         state.record_fetch("blog", "https://b.example/feed", "ok")
-        state.mark_pending("blog", make_entry(1), "key-1", toot)
+        state.mark_pending("blog", make_entry(1), "key-1", toot, account="default")
     with SqliteState.open(path) as state:
         [pending] = state.pending("blog")
         assert (pending.entry_id, pending.idempotency_key, pending.toot) == ("id-1", "key-1", toot)
@@ -49,7 +49,7 @@ def test_a_pending_post_survives_reopening_with_its_key_and_exact_toot(tmp_path)
 
 def test_mark_seen_never_downgrades_a_posted_entry(tmp_path):
     with SqliteState.open(tmp_path / "s.sqlite3") as state:
-        state.mark_pending("blog", make_entry(1), "k", Toot(text="t"))
+        state.mark_pending("blog", make_entry(1), "k", Toot(text="t"), account="default")
         state.mark_posted("blog", "id-1", Posted(id="1", url=None))
         state.mark_seen("blog", [make_entry(1), make_entry(2)])
         statuses = {r.entry_id: r.status for r in state.entries("blog")}

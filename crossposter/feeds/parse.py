@@ -22,6 +22,10 @@ MAX_AUTHOR = 200
 MAX_CATEGORY = 200
 MAX_CATEGORIES = 50
 MAX_HTML = 200_000
+# An entry's id and link are stored in the state as they are: a longer id is kept as
+# its digest, a longer link is no link (the entry is then skipped as having none).
+MAX_ID = 1_000
+MAX_LINK = 4_000
 
 
 def parse_feed(content: bytes, *, url: str, headers: dict[str, str] | None = None) -> ParsedFeed:
@@ -123,11 +127,12 @@ def _absolute_link(raw: Any, base: str | None) -> str | None:
         if link.get("rel", "alternate") == "alternate"
     ]
     for candidate in candidates:
-        if not candidate:
+        # Measured before urljoin reads it: a megabyte link costs nothing.
+        if not candidate or len(candidate) > MAX_LINK:
             continue
         candidate = candidate.strip()
         absolute = _join(base, candidate) if base else candidate
-        if _is_web(absolute):
+        if _is_web(absolute) and len(absolute) <= MAX_LINK:
             return absolute
     return None
 
@@ -135,6 +140,8 @@ def _absolute_link(raw: Any, base: str | None) -> str | None:
 def _identity(raw: Any, link: str | None, title: str, published: datetime | None) -> str:
     # feedparser copies the link into `id` when there is no guid; that is still the link.
     guid = (raw.get("id") or "").strip()
+    if len(guid) > MAX_ID:
+        return f"sha256:{hashlib.sha256(guid.encode(errors='surrogatepass')).hexdigest()}"
     if guid:
         return guid
     if link:

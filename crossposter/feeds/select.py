@@ -1,20 +1,52 @@
-"""Deciding which entries are new, and which of those go out on this run."""
+"""Deciding which entries are new, and which of those go out on this run.
+
+A feed is untrusted: it may change every guid (the same articles then look new)
+or bring dozens of entries at once. An article whose link the account already
+announced is recorded, never announced again; a flood is recorded, not posted.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from crossposter.models import Entry
 
 
 @dataclass(frozen=True)
 class Selection:
-    """`announce` oldest first; `mark_seen` are recorded without a toot; `waiting` stay new."""
+    """`announce` oldest first; `mark_seen` are recorded without a toot; `waiting` stay new.
+
+    `repeated` (their link was already announced) and `flooded` (the flood guard held
+    them back) are recorded without a toot too, each for its own log line.
+    """
 
     announce: tuple[Entry, ...]
     mark_seen: tuple[Entry, ...]
     waiting: tuple[Entry, ...]
+    repeated: tuple[Entry, ...] = ()
+    flooded: tuple[Entry, ...] = ()
+
+    @property
+    def recorded(self) -> tuple[Entry, ...]:
+        """Everything this selection records as seen."""
+        return self.mark_seen + self.repeated + self.flooded
+
+
+def link_key(link: str) -> str:
+    """The link as announcements are compared: no fragment, scheme and host in lower case.
+
+    The path and query are kept as written: servers may tell their case apart.
+    """
+    try:
+        parts = urlsplit(link)
+    except ValueError:  # "http://[broken": no address to normalize, compared as written
+        return link
+    userinfo, at, host = parts.netloc.rpartition("@")
+    return urlunsplit(
+        (parts.scheme.lower(), f"{userinfo}{at}{host.lower()}", parts.path, parts.query, "")
+    )
 
 
 def select_new(
@@ -24,13 +56,21 @@ def select_new(
     first_run: bool,
     backfill: int = 0,
     max_posts: int = 3,
+    announced: Collection[str] = frozenset(),
+    flood_threshold: int = 0,
 ) -> Selection:
     """Pick what to announce from a feed's entries, given the ids the state already has.
 
     A feed's first run records everything and announces only the newest
     `backfill` entries; afterwards every unknown entry is new. At most
-    `max_posts` go out, the oldest first, so a flood (a blog migration that
-    changes every guid) drains over several runs instead of in one burst.
+    `max_posts` go out, the oldest first, the rest wait for the next runs.
+
+    `announced` holds the `link_key`s the account already announced, from any
+    feed: a new entry with one of those links is `repeated`, and of several new
+    entries with one link only the oldest counts. When, after a first run, more
+    than `flood_threshold` entries are new and they are more than half of
+    `entries`, they are all `flooded`: a feed that changed every guid, or a
+    migration, must not post dozens of toots. A threshold of 0 turns that off.
     """
     unique = _unique_by_id(entries)
     fresh = [entry for entry in unique if entry.id not in known_ids]
@@ -41,12 +81,39 @@ def select_new(
     else:
         candidates = newest_first
         silent = []
-    oldest_first = list(reversed(candidates))
+    oldest_first, repeated = _first_of_each_link(reversed(candidates), announced)
+    flooded: list[Entry] = []
+    if not first_run and _is_flood(len(oldest_first), len(unique), flood_threshold):
+        oldest_first, flooded = [], oldest_first
     return Selection(
         announce=tuple(oldest_first[:max_posts]),
         mark_seen=tuple(silent),
         waiting=tuple(oldest_first[max_posts:]),
+        repeated=tuple(repeated),
+        flooded=tuple(flooded),
     )
+
+
+def _first_of_each_link(
+    oldest_first: Iterable[Entry], announced: Collection[str]
+) -> tuple[list[Entry], list[Entry]]:
+    """The entries whose link is not announced yet, and the others; an entry without a
+    link is never a repeat (composing skips it)."""
+    taken = set(announced)
+    first, repeated = [], []
+    for entry in oldest_first:
+        key = link_key(entry.link) if entry.link else None
+        if key is not None and key in taken:
+            repeated.append(entry)
+            continue
+        if key is not None:
+            taken.add(key)
+        first.append(entry)
+    return first, repeated
+
+
+def _is_flood(new: int, feed_size: int, threshold: int) -> bool:
+    return threshold > 0 and new > threshold and 2 * new > feed_size
 
 
 def _unique_by_id(entries: Sequence[Entry]) -> list[Entry]:

@@ -144,15 +144,33 @@ class State(ABC):
 
     @abstractmethod
     def mark_pending(
-        self, feed: str, entry: Entry, idempotency_key: str, toot: Toot
-    ) -> PendingPost:
-        """Record the toot about to be sent; what a retry would find, as `pending` returns it."""
+        self, feed: str, entry: Entry, idempotency_key: str, toot: Toot, *, account: str
+    ) -> PendingPost | None:
+        """Record the toot about to be sent; what a retry would find, as `pending` returns it.
+
+        The entry's link is claimed for `account` in the same write (`claim_link`): None,
+        and nothing written, when another entry already announced that link there.
+        """
+
+    @abstractmethod
+    def claim_link(self, account: str, link: str, feed: str, entry_id: str) -> bool:
+        """Record that `account` announces `link` (compared as `link_key` gives it) for this
+        entry; False when another entry already holds it.
+
+        One atomic insert that a unique key on (account, link) refuses, never a look
+        followed by a write: two processes claiming one link cannot both win.
+        """
+
+    @abstractmethod
+    def announced_links(self, account: str, links: Iterable[str]) -> set[str]:
+        """Which of `links` (each as `link_key` gives it) `account` announced, posted or pending."""
 
     @abstractmethod
     def mark_posted(self, feed: str, entry_id: str, posted: Posted) -> None: ...
 
     @abstractmethod
-    def mark_failed(self, feed: str, entry_id: str, reason: str) -> None: ...
+    def mark_failed(self, feed: str, entry_id: str, reason: str) -> None:
+        """The server refused the toot: the entry's link is announced nowhere, it is released."""
 
     @abstractmethod
     def pending(self, feed: str) -> list[PendingPost]:
@@ -175,7 +193,8 @@ class State(ABC):
 
     @abstractmethod
     def forget(self, feed: str, entry_id: str) -> bool:
-        """Drop what is known of an entry, so the next run finds it new and announces it."""
+        """Drop what is known of an entry, its link's claim too, so the next run finds it new
+        and announces it."""
 
     @abstractmethod
     def retry_failed(self, feed: str | None = None) -> int:
@@ -183,7 +202,7 @@ class State(ABC):
 
     @abstractmethod
     def drop_pending(self, feed: str) -> int:
-        """Pending posts of a feed become seen: they will not go out."""
+        """Pending posts of a feed become seen: they will not go out, their links are released."""
 
     @abstractmethod
     def export_data(self) -> dict[str, Any]:

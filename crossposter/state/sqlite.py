@@ -23,8 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from crossposter.config import DEFAULT_ACCOUNT
 from crossposter.errors import StateError, StateLocked, TemporaryStateError
 from crossposter.feeds.fetch import Validators
+from crossposter.feeds.select import link_key
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 from crossposter.state.base import EntryRecord, FeedState, PendingPost, State, now_utc
 
@@ -36,7 +38,19 @@ TIMESTAMP_COLUMNS = {
 log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "crossposter-state"
-EXPORTED_TABLES = ("feeds", "entries", "instances")
+EXPORTED_TABLES = ("feeds", "entries", "instances", "announced_links")
+
+# Each link (its link_key) an account announced, and the entry that did: the primary key
+# is what refuses a second announcement, in one process or several.
+ANNOUNCED_LINKS = """
+CREATE TABLE IF NOT EXISTS announced_links (
+    account TEXT NOT NULL,
+    link TEXT NOT NULL,
+    feed TEXT NOT NULL,
+    entry_id TEXT NOT NULL,
+    PRIMARY KEY (account, link)
+) WITHOUT ROWID;
+"""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -72,7 +86,7 @@ CREATE TABLE IF NOT EXISTS instances (
     limits TEXT NOT NULL,
     fetched_at TEXT NOT NULL
 );
-"""
+""" + ANNOUNCED_LINKS
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -374,10 +388,12 @@ class SqliteState(State):
             )
 
     def mark_pending(
-        self, feed: str, entry: Entry, idempotency_key: str, toot: Toot
-    ) -> PendingPost:
+        self, feed: str, entry: Entry, idempotency_key: str, toot: Toot, *, account: str
+    ) -> PendingPost | None:
         stamp = _iso(now_utc())
         with self._transaction(durable=True) as db:
+            if entry.link and not _claim(db, account, entry.link, feed, entry.id):
+                return None
             db.execute(
                 "INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen, "
                 "idempotency_key, toot, pending_since, updated) "
@@ -408,6 +424,24 @@ class SqliteState(State):
             title=entry.title,
         )
 
+    def claim_link(self, account: str, link: str, feed: str, entry_id: str) -> bool:
+        with self._transaction(durable=True) as db:
+            return _claim(db, account, link, feed, entry_id)
+
+    def announced_links(self, account: str, links: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        wanted = list(dict.fromkeys(links))
+        # In slices: SQLite allows a bounded number of parameters per statement.
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._db.execute(
+                f"SELECT link FROM announced_links WHERE account = ? AND link IN ({marks})",
+                (account, *chunk),
+            )
+            found.update(row["link"] for row in rows)
+        return found
+
     def mark_posted(self, feed: str, entry_id: str, posted: Posted) -> None:
         with self._transaction(durable=True) as db:
             db.execute(
@@ -423,6 +457,7 @@ class SqliteState(State):
                 "WHERE feed = ? AND entry_id = ?",
                 (reason, _iso(now_utc()), feed, entry_id),
             )
+            _release_link(db, feed, entry_id)
 
     def pending(self, feed: str) -> list[PendingPost]:
         rows = self._db.execute(
@@ -489,6 +524,7 @@ class SqliteState(State):
             removed = db.execute(
                 "DELETE FROM entries WHERE feed = ? AND entry_id = ?", (feed, entry_id)
             ).rowcount
+            _release_link(db, feed, entry_id)
             if removed:
                 _forget_validators(db, feed)
         return bool(removed)
@@ -527,6 +563,11 @@ class SqliteState(State):
     def drop_pending(self, feed: str) -> int:
         """Pending posts of a feed become seen: they will not go out."""
         with self._transaction() as db:
+            db.execute(
+                "DELETE FROM announced_links WHERE feed = ? AND entry_id IN "
+                "(SELECT entry_id FROM entries WHERE feed = ? AND status = 'pending')",
+                (feed, feed),
+            )
             return db.execute(
                 "UPDATE entries SET status = 'seen', idempotency_key = NULL, toot = NULL, "
                 "pending_since = NULL, updated = ? WHERE feed = ? AND status = 'pending'",
@@ -537,14 +578,23 @@ class SqliteState(State):
 
     def export_data(self) -> dict[str, Any]:
         """Everything the state holds, as JSON-ready data; read in one consistent snapshot."""
-        data: dict[str, Any] = {
-            "format": EXPORT_FORMAT,
-            "version": SCHEMA_VERSION,
-            "exported_at": _iso(now_utc()),
-        }
         self._db.execute("BEGIN")
         try:
-            for table in EXPORTED_TABLES:
+            # A file an older crossposter wrote, read as it is, exports as that version:
+            # the import then brings its rows up to date, as an upgrade would.
+            version = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()["value"]
+            data: dict[str, Any] = {
+                "format": EXPORT_FORMAT,
+                "version": int(version),
+                "exported_at": _iso(now_utc()),
+            }
+            present = {
+                row["name"]
+                for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            for table in (table for table in EXPORTED_TABLES if table in present):
                 cursor = self._db.execute(f"SELECT * FROM {table} ORDER BY 1, 2")
                 data[table] = [dict(row) for row in cursor]
         finally:
@@ -893,9 +943,29 @@ def _compact_timestamps(db: sqlite3.Connection) -> None:
             )
 
 
+def _announced_links(db: sqlite3.Connection) -> None:
+    """Version 2 → 3: the links each account announced, from the posted and pending entries.
+
+    Which account posted them was not recorded: they count as the default account's.
+    """
+    db.execute(ANNOUNCED_LINKS)
+    rows = db.execute(
+        "SELECT feed, entry_id, link FROM entries "
+        "WHERE status IN ('posted', 'pending') AND link IS NOT NULL ORDER BY updated, feed"
+    ).fetchall()
+    db.executemany(
+        "INSERT INTO announced_links (account, link, feed, entry_id) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        [(DEFAULT_ACCOUNT, link_key(row[2]), row[0], row[1]) for row in rows],
+    )
+
+
 # MIGRATIONS[n - 1] takes a state from version n to n + 1. They also run on the rows of an
 # older export imported into today's tables (`state import`), so each must accept those.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_compact_timestamps,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _compact_timestamps,
+    _announced_links,
+)
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 
 
@@ -914,6 +984,27 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
         last_result=row["last_result"],
         last_parsed=_moment(row["last_parsed"]),
     )
+
+
+def _claim(db: sqlite3.Connection, account: str, link: str, feed: str, entry_id: str) -> bool:
+    """Claim `link` for the entry on `account`: won when new, or already this entry's."""
+    key = link_key(link)
+    inserted = db.execute(
+        "INSERT INTO announced_links (account, link, feed, entry_id) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        (account, key, feed, entry_id),
+    ).rowcount
+    if inserted:
+        return True
+    holder = db.execute(
+        "SELECT feed, entry_id FROM announced_links WHERE account = ? AND link = ?",
+        (account, key),
+    ).fetchone()
+    return holder is not None and tuple(holder) == (feed, entry_id)
+
+
+def _release_link(db: sqlite3.Connection, feed: str, entry_id: str) -> None:
+    db.execute("DELETE FROM announced_links WHERE feed = ? AND entry_id = ?", (feed, entry_id))
 
 
 def _forget_validators(db: sqlite3.Connection, feed: str) -> None:
