@@ -40,6 +40,7 @@ from crossposter.compose.text import (
     summary_text,
 )
 from crossposter.models import Entry, FeedInfo, InstanceLimits, Toot
+from crossposter.names import category_key
 
 if TYPE_CHECKING:
     from crossposter.config import FeedOptions
@@ -379,13 +380,9 @@ def _content_warning(entry: Entry, options: FeedOptions) -> str:
     warning = (options.content_warning or "").strip()
     if not warning or not options.content_warning_categories:
         return warning
-    wanted = {_category_key(name) for name in options.content_warning_categories}
+    wanted = {category_key(name) for name in options.content_warning_categories}
     if any(
-        _category_key(name) in wanted for name in entry.categories or () if isinstance(name, str)
+        category_key(name) in wanted for name in entry.categories or () if isinstance(name, str)
     ):
         return warning
     return ""
-
-
-def _category_key(name: str) -> str:
-    return " ".join(name.casefold().split())
