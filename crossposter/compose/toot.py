@@ -185,9 +185,15 @@ def _character_name(char: str) -> str:
     return f"U+{ord(char):04X} {unicodedata.name(char, 'a control character')}"
 
 
-def shorten(text: str, max_graphemes: int) -> str:
-    """`text` cut to at most `max_graphemes`, with an ellipsis, at the best boundary."""
-    return _fit(text, lambda candidate: grapheme_count(candidate) <= max_graphemes, max_graphemes)
+def shorten(
+    text: str, max_length: int, length: Callable[[str], int] = grapheme_count
+) -> str:
+    """`text` cut to at most `max_length`, with an ellipsis, at the best boundary.
+
+    `length` counts graphemes unless told otherwise; it must never count fewer than
+    `grapheme_count` does, which bounds the work.
+    """
+    return _fit(text, lambda candidate: length(candidate) <= max_length, max_length)
 
 
 def _summary(entry: Entry, title: str, summary_max: int | None) -> str:
