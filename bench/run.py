@@ -6,7 +6,9 @@
 The anchors are installed from PyPI into bench/.venv on the first run. The feed
 server and the Mastodon API run as separate processes on loopback; each tool
 run is a whole process, timed from spawn to exit, its peak RSS read from
-wait4(), and the requests it made read from the servers' counters.
+wait4(), and the requests it made read from the servers' counters. The `loop`
+workload is the exception: passes of `run --loop`, timed inside one process
+(bench/loop_pass.py).
 """
 
 from __future__ import annotations
@@ -170,6 +172,45 @@ class Bench:
             count = reps if tool.name == Crossposter.name else anchor_reps
             self.measure(name, tool, count, before=tool.restore)
 
+    def loop_passes(self, feeds: int, delay: float, passes: int) -> None:
+        """The steady state as `run --loop` meets it: passes in one process that stays up.
+
+        Reported next to `steady` (a cold process a run): the median of the passes
+        after the first, which carries the imports done on the first fetch.
+        """
+        name = f"steady {feeds} feeds @{delay * 1000:.0f}ms: a run --loop pass"
+        self.servers.feeds("setup", feeds=feeds, entries=10, new=0, rev=0, delay=0, big=0)
+        workload = Workload(self.servers.feed_urls(feeds), seen_until_date(10), self.instance)
+        (tool,) = self.tools(f"loop-{feeds}", anchors=False)
+        self.populate(tool, workload)
+        self.servers.feeds("setup", delay=delay)
+        tool.restore()
+        self.servers.feeds("clear")
+        self.servers.api("clear")
+        result = Measure(name, tool.name, load=os.getloadavg()[0])
+        config = str(tool.workdir / "crossposter.yaml")
+        command = [str(PROJECT_PYTHON), str(BENCH / "loop_pass.py"), config, str(passes + 1)]
+        wall, result.rss_mb, code = timed(command, tool.env(), tool.workdir)
+        result.exit_codes.append(code)
+        if code == 0:
+            first, *rest = json.loads((tool.workdir / "last-run.log").read_text())
+            result.runs = rest
+            result.note = (
+                f"{passes + 1} passes in one process ({wall:.2f} s in all); "
+                f"first pass {first:.3f} s; requests per pass"
+            )
+        # Per pass, to compare with a cold run's counts.
+        result.feed_requests = {
+            key: count // (passes + 1) for key, count in self.servers.feeds("stats").items()
+        }
+        result.mastodon_requests = self.servers.api("stats")
+        self.results.append(result)
+        print(
+            f"  {name:<28} {result.median:8.3f} s {result.rss_mb:6.1f} MB  "
+            f"feeds/pass {result.feed_requests} exit {result.exit_codes}",
+            flush=True,
+        )
+
     def new_posts(self, reps: int) -> None:
         name = "100 new posts, 50 feeds @50ms"
         self.servers.feeds("setup", feeds=50, entries=10, new=0, rev=0, delay=0, big=0)
@@ -308,8 +349,8 @@ def main() -> int:
     parser.add_argument("--no-anchors", dest="anchors", action="store_false")
     parser.add_argument(
         "--workloads",
-        default="steady,new,big,state",
-        help="comma-separated subset of steady,new,big,state",
+        default="steady,loop,new,big,state",
+        help="comma-separated subset of steady,loop,new,big,state",
     )
     parser.add_argument("--reps", type=int, default=5, help="measured runs per crossposter case")
     parser.add_argument("--anchor-reps", type=int, default=3, help="measured runs per anchor case")
@@ -342,6 +383,8 @@ def main() -> int:
                 bench.steady(1000, 0.0, args.reps, 0)
                 # Each anchor needs over a minute here: one run is enough to see the ratio.
                 bench.steady(1000, DELAY, args.reps, min(anchor_reps, 1))
+        if "loop" in wanted:
+            bench.loop_passes(50, 0.0 if args.quick else DELAY, args.reps)
         if "new" in wanted:
             bench.new_posts(args.reps if not args.quick else 1)
         if "big" in wanted:

@@ -124,6 +124,8 @@ class FeedReport:
     temporary_failure: bool = False
     permanent_failure: bool = False
     previews: list[tuple[Entry, Toot]] = field(default_factory=list)
+    # A preview of a first run that announces nothing: the newest entry's toot, not to be posted.
+    sample: tuple[Entry, Toot] | None = None
     # Entries an include/exclude rule kept from being announced, with that rule in words.
     filtered: list[tuple[Entry, str]] = field(default_factory=list)
 

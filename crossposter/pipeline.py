@@ -25,7 +25,7 @@ from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.feeds.filters import skip_reason
 from crossposter.feeds.select import Selection, link_key, select_new
-from crossposter.models import Entry, FeedInfo, FeedReport, InstanceLimits, ParsedFeed
+from crossposter.models import Entry, FeedInfo, FeedReport, InstanceLimits, ParsedFeed, Toot
 from crossposter.posting import (
     AccountSession,
     LiveOutbox,
@@ -91,7 +91,7 @@ def run(
         state = open_state(settings)
         outbox_for = lambda account: LiveOutbox(settings, account, publisher_factory)  # noqa: E731
     with state:
-        return Pass(settings, state, outbox_for, stop, accounts).run()
+        return Pass(settings, state, outbox_for, stop, accounts, preview=dry_run).run()
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,12 @@ class Pass:
         outbox_for: Callable[[Account], Outbox],
         stop: threading.Event | None,
         accounts: dict[str, Account],
+        *,
+        preview: bool = False,
     ):
         self.settings = settings
+        # A preview also shows a sample toot for a feed whose first run announces nothing.
+        self.preview = preview
         self.state = state
         self.stop = stop or threading.Event()
         self.report = RunReport()
@@ -294,6 +298,8 @@ class Pass:
         self.state.mark_seen(feed.name, selection.recorded, at=now)
         report.recorded = len(selection.mark_seen)
         _log_held_back(feed, selection)
+        if self.preview and first_run and not feed.backfill:
+            self._sample(feed, parsed, known, report)
         self.state.mark_filtered(feed.name, report.filtered, at=now)
         self.state.touch(feed.name, [entry.id for entry in parsed.entries], at=now)
 
@@ -346,13 +352,11 @@ class Pass:
             report.left_for_later()
             return False
         if feed.image:
-            image = steps.choose_image(entry, session.limits)
-            if image is not None:
-                toot = session.with_image(toot, image, entry.title or entry.id, feed.name)
-                if session.halted():
-                    # A stop abandoned the download: the entry waits, image and all, for next run.
-                    report.left_for_later()
-                    return False
+            toot = self._with_image(feed, entry, toot, session)
+            if session.halted():
+                # A stop abandoned the download: the entry waits, image and all, for next run.
+                report.left_for_later()
+                return False
         pending = session.pend(feed.name, entry, toot)
         if pending is None:
             # Another feed of the account announced the link earlier in this pass.
@@ -360,6 +364,40 @@ class Pass:
             self.state.mark_seen(feed.name, [entry])
             return True
         return session.publish(pending, report)
+
+    def _with_image(
+        self, feed: FeedConfig, entry: Entry, toot: Toot, session: AccountSession
+    ) -> Toot:
+        """`toot` with the entry's image, if the feed offers one the instance can take."""
+        image = _changed_feed_steps().choose_image(entry, session.limits)
+        if image is None:
+            return toot
+        return session.with_image(toot, image, entry.title or entry.id, feed.name)
+
+    def _sample(
+        self, feed: FeedConfig, parsed: ParsedFeed, known: set[str], report: FeedReport
+    ) -> None:
+        """The toot the newest entry would get with `backfill: 1`, for a preview only.
+
+        A first run without backfill announces nothing, and a preview of it would show
+        nothing: the person could not see what their toots look like before choosing.
+        """
+        entry_filter = feed.entry_filter()
+        announceable = [e for e in parsed.entries if skip_reason(e, entry_filter) is None]
+        newest = select_new(announceable, known, first_run=True, backfill=1).announce
+        if not newest:
+            return
+        (entry,) = newest
+        steps = _changed_feed_steps()
+        session = self._session(feed)
+        try:
+            toot = steps.compose(entry, parsed.info, feed, session.limits)
+        except steps.unpostable as error:
+            log.info("feed %s: no sample toot: %r: %s", feed.name, entry.title or entry.id, error)
+            return
+        if feed.image:
+            toot = self._with_image(feed, entry, toot, session)
+        report.sample = (entry, toot)
 
     def _retry_pending(self, feed: FeedConfig, report: FeedReport) -> None:
         for pending in self.state.pending(feed.name):

@@ -138,22 +138,44 @@ def log_feed(feed) -> None:
 
 
 def print_previews(feed) -> None:
-    for entry, toot in feed.previews:
-        tags = " ".join(toot.hashtags) or "none"
-        print(f"=== {feed.name}: {entry.title or entry.id}")
-        language = toot.language or "account default"
-        visibility = toot.visibility or "account default"
-        print(
-            f"--- {toot.length}/{toot.limit} characters · language {language}"
-            f" · visibility {visibility} · hashtags {tags}"
-        )
-        if toot.spoiler_text:
-            print(f"--- content warning: {toot.spoiler_text}")
-        if toot.image_url:
-            print(f"--- image: {toot.image_url} · alt text: {toot.image_alt}")
-        print(toot.text)
+    if feed.recorded:
+        print(f"=== {feed.name}: {first_run_summary(feed)}")
         print()
+    if feed.sample:
+        entry, toot = feed.sample
+        print(f"=== {feed.name}: sample (first run; not to be posted): {entry.title or entry.id}")
+        print_toot(toot)
+    for entry, toot in feed.previews:
+        print(f"=== {feed.name}: {entry.title or entry.id}")
+        print_toot(toot)
     for entry, reason in feed.filtered:
         print(f"=== {feed.name}: {entry.title or entry.id}")
         print(f"--- not announced: {reason}")
         print()
+
+
+def first_run_summary(feed) -> str:
+    """What a feed's first run would do; a preview of one that posts nothing must say why."""
+    entries = feed.recorded + feed.new
+    if feed.new:
+        return f"first run: would record {entries} entries, announce the newest {feed.new}"
+    return (
+        f"first run: would record {entries} entries, announce none;"
+        " `backfill: N` would announce the newest N"
+    )
+
+
+def print_toot(toot) -> None:
+    tags = " ".join(toot.hashtags) or "none"
+    language = toot.language or "account default"
+    visibility = toot.visibility or "account default"
+    print(
+        f"--- {toot.length}/{toot.limit} characters · language {language}"
+        f" · visibility {visibility} · hashtags {tags}"
+    )
+    if toot.spoiler_text:
+        print(f"--- content warning: {toot.spoiler_text}")
+    if toot.image_url:
+        print(f"--- image: {toot.image_url} · alt text: {toot.image_alt}")
+    print(toot.text)
+    print()

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 
 import regex
 
+from crossposter.names import category_key
+
 __all__ = [
     "DEFAULT_SKIPPED_CATEGORIES",
     "HASHTAG_RE",
@@ -103,10 +105,6 @@ def find_hashtags(text: str) -> list[str]:
     return [match.group(1) for match in HASHTAG_RE.finditer(text or "")]
 
 
-def _mapping_key(name: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", name).casefold().split()).lstrip("#＃")
-
-
 def _capitalize(word: str) -> str:
     first = word[0]
     upper = first.upper()
@@ -127,9 +125,9 @@ def to_hashtag(name: str, mapping: Mapping[str, str] | None = None) -> str | Non
     if not name or not name.strip():
         return None
     if mapping:
-        wanted = _mapping_key(name)
+        wanted = category_key(name, hashtag=True)
         for key, value in mapping.items():
-            if _mapping_key(key) == wanted:
+            if category_key(key, hashtag=True) == wanted:
                 if value is None or not str(value).strip().lstrip("#＃"):
                     return None
                 name = str(value)
@@ -258,7 +256,7 @@ def hashtags_for(
             seen.add(key)
             fixed_tags.append(tag)
 
-    mapped = {_mapping_key(key) for key in mapping or {}}
+    mapped = {category_key(key, hashtag=True) for key in mapping or {}}
     skipped = {_skip_key(name) for name in skip or ()}
     skipped.discard("")
     category_tags: list[str] = []
@@ -271,7 +269,7 @@ def hashtags_for(
         tag = to_hashtag(name, mapping)
         if tag is None:
             continue
-        if len(tag) > MAX_CATEGORY_TAG_LENGTH and _mapping_key(name) not in mapped:
+        if len(tag) > MAX_CATEGORY_TAG_LENGTH and category_key(name, hashtag=True) not in mapped:
             continue
         key = normalize_tag(tag)
         if not key or key in seen or key in skipped:

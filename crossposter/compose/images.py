@@ -13,9 +13,8 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 from xml.etree import ElementTree
 
-import regex
-
 from crossposter.compose.text import html_to_text
+from crossposter.compose.toot import shorten
 from crossposter.models import Entry, ImageRef, InstanceLimits
 
 MEDIA_RSS = "http://search.yahoo.com/mrss/"
@@ -38,8 +37,6 @@ TYPES_BY_EXTENSION = {
 # Emoji, smileys and tracking pixels are images too, but never the picture of an article.
 _DECORATION_CLASSES = frozenset({"emoji", "wp-smiley", "custom-emoji"})
 _WHITESPACE = re.compile(r"\s+")
-_GRAPHEME = regex.compile(r"\X")
-ELLIPSIS = "…"
 
 
 def media_rss_images(document: bytes, entry_count: int) -> list[tuple[ImageRef, ...]] | None:
@@ -169,29 +166,13 @@ def _is_decoration(image: Any) -> bool:
 
 
 def cut_description(text: str, limit: int) -> str:
-    """`text` within `limit`, cut between words, ending with an ellipsis when cut.
+    """`text` within `limit`, cut as a toot's summary is, ending with an ellipsis when cut.
 
     Mastodon checks the description's length in code points (Ruby's
     String#length), which is never fewer than its graphemes: cutting on
     grapheme boundaries while counting code points keeps both safe.
     """
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    if limit <= len(ELLIPSIS):
-        return ""
-    kept = 0
-    room = limit - len(ELLIPSIS)
-    for cluster in _GRAPHEME.finditer(text):
-        if cluster.end() > room:
-            break
-        kept = cluster.end()
-    head = text[:kept]
-    word_end = head.rstrip().rfind(" ")
-    # Cutting back to a word end is worth it only when it does not lose much of the text.
-    if word_end > kept * 0.6:
-        head = head[:word_end]
-    return head.rstrip() + ELLIPSIS
+    return shorten(text.strip(), limit, length=len)
 
 
 def _is_image(declared: str | None, medium: str | None, url: str) -> bool:

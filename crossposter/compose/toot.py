@@ -40,6 +40,7 @@ from crossposter.compose.text import (
     summary_text,
 )
 from crossposter.models import Entry, FeedInfo, InstanceLimits, Toot
+from crossposter.names import category_key
 
 if TYPE_CHECKING:
     from crossposter.config import FeedOptions
@@ -184,9 +185,15 @@ def _character_name(char: str) -> str:
     return f"U+{ord(char):04X} {unicodedata.name(char, 'a control character')}"
 
 
-def shorten(text: str, max_graphemes: int) -> str:
-    """`text` cut to at most `max_graphemes`, with an ellipsis, at the best boundary."""
-    return _fit(text, lambda candidate: grapheme_count(candidate) <= max_graphemes, max_graphemes)
+def shorten(
+    text: str, max_length: int, length: Callable[[str], int] = grapheme_count
+) -> str:
+    """`text` cut to at most `max_length`, with an ellipsis, at the best boundary.
+
+    `length` counts graphemes unless told otherwise; it must never count fewer than
+    `grapheme_count` does, which bounds the work.
+    """
+    return _fit(text, lambda candidate: length(candidate) <= max_length, max_length)
 
 
 def _summary(entry: Entry, title: str, summary_max: int | None) -> str:
@@ -379,13 +386,9 @@ def _content_warning(entry: Entry, options: FeedOptions) -> str:
     warning = (options.content_warning or "").strip()
     if not warning or not options.content_warning_categories:
         return warning
-    wanted = {_category_key(name) for name in options.content_warning_categories}
+    wanted = {category_key(name) for name in options.content_warning_categories}
     if any(
-        _category_key(name) in wanted for name in entry.categories or () if isinstance(name, str)
+        category_key(name) in wanted for name in entry.categories or () if isinstance(name, str)
     ):
         return warning
     return ""
-
-
-def _category_key(name: str) -> str:
-    return " ".join(name.casefold().split())

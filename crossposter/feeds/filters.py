@@ -9,11 +9,11 @@ rule that skipped it is said in words, so the user can see why.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from crossposter.models import Entry
+from crossposter.names import category_key
 
 
 @dataclass(frozen=True)
@@ -43,16 +43,16 @@ class Rules:
 
     def first_match(self, entry: Entry) -> str | None:
         """The rule `entry` matches, in words, or None."""
-        entry_categories = {_key(category): category for category in entry.categories}
+        entry_categories = {category_key(category): category for category in entry.categories}
         for category in self.categories:
-            if _key(category) in entry_categories:
-                return f"category {entry_categories[_key(category)]!r}"
+            if category_key(category) in entry_categories:
+                return f"category {entry_categories[category_key(category)]!r}"
         for pattern in self.title:
             if pattern.search(entry.title):
                 return f"title matching {pattern.pattern!r}"
         names = _author_names(entry.author)
         for author in self.author:
-            if _key(author) in names:
+            if category_key(author) in names:
                 return f"author {author!r}"
         return None
 
@@ -90,19 +90,14 @@ def _compile(pattern: str) -> re.Pattern[str]:
         raise ValueError(f"{pattern!r} is not a valid regular expression: {error}") from None
 
 
-def _key(text: str) -> str:
-    """Categories and names compare as a reader would: case, width and spacing aside."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
 def _author_names(author: str) -> set[str]:
     """The ways an entry's author can be named.
 
     RSS puts an e-mail address in <author>, often as "mail@example.org (Name)";
     feedparser sometimes keeps "Name (mail@example.org)". Either half matches.
     """
-    names = {_key(author)}
+    names = {category_key(author)}
     match = re.fullmatch(r"\s*(.*?)\s*\((.*)\)\s*", author)
     if match:
-        names.update({_key(match.group(1)), _key(match.group(2))})
+        names.update({category_key(match.group(1)), category_key(match.group(2))})
     return names - {""}

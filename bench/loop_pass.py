@@ -1,0 +1,38 @@
+"""Passes of `crossposter run --loop`, timed inside the one process that makes them.
+
+    python bench/loop_pass.py CONFIG PASSES
+
+`run --loop` calls crossposter.pipeline.run once per pass in a process that stays
+up: the imports and the configuration are paid once, not per pass. This makes
+PASSES passes back to back (no interval) and prints each one's wall time, in
+seconds, as a JSON list; the first pass carries the imports done lazily on the
+first fetch, the following ones are what a container pays every --interval.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from crossposter.config import load_settings
+from crossposter.pipeline import run
+
+
+def main() -> int:
+    config, passes = sys.argv[1], int(sys.argv[2])
+    settings = load_settings(config)
+    times = []
+    for _ in range(passes):
+        start = time.perf_counter()
+        report = run(settings)
+        times.append(time.perf_counter() - start)
+        if report.exit_code:
+            print(json.dumps({"exit_code": report.exit_code}), file=sys.stderr)
+            return report.exit_code
+    print(json.dumps(times))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
