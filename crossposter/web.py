@@ -55,6 +55,9 @@ def root_cause(error: BaseException) -> str:
     return _CONNECTION_REPR.sub("", text)[:200] or type(error).__name__
 
 
-def cannot_connect(url: str, error: BaseException) -> str:
-    """ "cannot connect to https://example.social: connection refused"."""
-    return f"cannot connect to {url}: {root_cause(error)}"
+def connection_problem(url: str, error: BaseException) -> str:
+    """ "cannot connect to https://example.social: connection refused", or, once connected,
+    "no answer from https://example.social: connection reset by peer"."""
+    if unreachable(error):
+        return f"cannot connect to {url}: {root_cause(error)}"
+    return f"no answer from {url}: {root_cause(error)}"

@@ -137,7 +137,7 @@ def test_an_unreachable_instance_is_a_temporary_failure(monkeypatch, capsys, api
     api.fail_next("POST", "/api/v1/apps", "reset")
     monkeypatch.setattr(sys, "stdin", io.StringIO("good-code\n"))
     assert main(["login", "--instance", api.base_url]) == 75
-    assert "did not answer" in capsys.readouterr().err
+    assert "ERROR login failed: no answer from http://127.0.0.1:" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

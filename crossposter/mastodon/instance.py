@@ -10,7 +10,7 @@ import requests
 
 from crossposter.models import InstanceLimits
 from crossposter.net.bounded import api_session
-from crossposter.web import USER_AGENT, cannot_connect, root_cause
+from crossposter.web import USER_AGENT, connection_problem, root_cause, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +113,10 @@ def look_up_instance(instance_url: str, timeout: float = 10.0) -> InstanceLookup
                     problems.append(f"{url} answered HTTP {response.status_code}")
                     continue
                 documents[version] = response.json()
-            except requests.ConnectionError as error:
-                # Nothing answers: the other version would not either.
-                return InstanceLookup(InstanceLimits(), cannot_connect(instance_url, error))
             except requests.RequestException as error:
+                if unreachable(error):
+                    # Nothing answers: the other version would not either.
+                    return InstanceLookup(InstanceLimits(), connection_problem(instance_url, error))
                 problems.append(f"{url}: {root_cause(error)}")
                 continue
             except ValueError:

@@ -39,7 +39,7 @@ from crossposter.mastodon.media import ImageFile, upload_image
 from crossposter.models import Posted, Toot
 from crossposter.net.bounded import api_session
 from crossposter.signals import GRACE_SECONDS
-from crossposter.web import cannot_connect, unreachable
+from crossposter.web import connection_problem, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -239,10 +239,10 @@ def translate_error(error: Exception, api: Any = None) -> PublishError:
     if isinstance(error, mastodon_errors.MastodonServerError):
         return TemporaryPublishError(f"server error: {describe_api_error(error)}")
     if isinstance(error, mastodon_errors.MastodonNetworkError | mastodon_errors.MastodonIOError):
-        url = getattr(api, "api_base_url", None) or "the instance"
+        problem = connection_problem(getattr(api, "api_base_url", None) or "the instance", error)
         if unreachable(error):
-            return InstanceUnreachable(cannot_connect(url, error))
-        return TemporaryPublishError(f"network error talking to {url}: {describe_api_error(error)}")
+            return InstanceUnreachable(problem)
+        return TemporaryPublishError(problem)
     if isinstance(error, mastodon_errors.MastodonAPIError):
         status = _status_code(error)
         if status in (408, 409, 425):
