@@ -31,7 +31,7 @@ from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import InstanceLookup, look_up_instance
 from crossposter.mastodon.publish import translate_error
 from crossposter.models import Entry, InstanceLimits
-from crossposter.state import SqliteState
+from crossposter.state import SqliteState, missing_folder
 
 
 @dataclass
@@ -211,6 +211,9 @@ def handle(acct: str, domain: str) -> str:
 def _check_state(path: Path) -> StateCheck:
     checked = StateCheck(path)
     if not path.exists():
+        checked.problem = missing_folder(path)
+        if checked.problem:
+            return checked
         folder = _nearest_existing(path.parent)
         if not os.access(folder, os.W_OK | os.X_OK):
             checked.problem = f"{path} cannot be created: {folder} is not writable"

@@ -11,6 +11,8 @@ from crossposter import __version__
 # Feeds, images, the instance: every server sees the same name, with where to read about it.
 USER_AGENT = f"crossposter/{__version__} (+https://pypi.org/project/crossposter/)"
 
+# Whose errors only wrap another one.
+_WRAPPERS = {"mastodon", "requests", "urllib3"}
 _CONNECTION_REPR = re.compile(r"^<?\w*Connection(?:Pool)?\b[^:]*: ")
 
 
@@ -18,7 +20,8 @@ def innermost(error: BaseException) -> BaseException:
     """The error at the bottom of requests' and urllib3's wrapping: the socket's, usually.
 
     Each layer keeps the one below as `reason`, as an argument, or as the error it
-    was raised from (Mastodon.py keeps nothing but the context).
+    was raised from (Mastodon.py keeps nothing but the context). Only the libraries'
+    wrappers are looked through: an error of ours already says what happened.
     """
     for _ in range(8):
         inner = getattr(error, "reason", None)
@@ -26,7 +29,7 @@ def innermost(error: BaseException) -> BaseException:
             inner = next(
                 (arg for arg in reversed(error.args) if isinstance(arg, BaseException)), None
             )
-        if inner is None:
+        if inner is None and type(error).__module__.split(".")[0] in _WRAPPERS:
             inner = error.__cause__ or error.__context__
         if inner is None:
             break
