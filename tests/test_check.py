@@ -224,3 +224,14 @@ def test_the_top_level_account_is_not_asked_for_when_no_feed_uses_it(
     assert main(["check", "--config", config]) == 0
     assert "no access token" not in capsys.readouterr().out
     assert api.requests == []
+
+
+def test_an_instance_that_fails_to_tell_its_limits_is_a_problem(config, api, token, capsys):
+    api.fail_next("GET", "/api/v*/instance", 503, times=2)
+    assert main(["check", "--config", config]) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"instance: PROBLEM: {api.base_url}/api/v2/instance answered HTTP 503; "
+        f"{api.base_url}/api/v1/instance answered HTTP 503"
+    ) in out
+    assert "was not asked" not in out

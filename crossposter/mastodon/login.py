@@ -20,7 +20,7 @@ import requests
 
 from crossposter.errors import ConfigError, LoginFailed
 from crossposter.mastodon.client import mastodon_client
-from crossposter.net.bounded import api_session
+from crossposter.net.bounded import UnreadableAnswer, api_session
 from crossposter.web import USER_AGENT, connection_problem
 
 # The least a posting bot needs: post and attach images, see which account it is,
@@ -175,6 +175,11 @@ def _send(base_url: str, path: str, form: dict[str, str], timeout: float):
         with session:
             return session.post(f"{base_url}{path}", data=form, headers=headers, timeout=timeout)
     except requests.RequestException as error:
+        if _web_page(error):
+            # A web site answers, but not as Mastodon's API would: no later try changes that.
+            raise LoginFailed(
+                f"{base_url} is not a Mastodon instance: it answers with a web page"
+            ) from None
         raise LoginFailed(connection_problem(base_url, error), temporary=True) from None
 
 
@@ -227,6 +232,13 @@ def write_private(path: str | os.PathLike[str], text: str) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _web_page(error: requests.RequestException) -> bool:
+    response = getattr(error, "response", None)
+    if not isinstance(error, UnreadableAnswer) or response is None:
+        return False
+    return "json" not in response.headers.get("Content-Type", "").lower()
 
 
 def _client(base_url: str, client_id: str, client_secret: str, timeout: float):
