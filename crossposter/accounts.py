@@ -28,6 +28,9 @@ from crossposter.config import (
 )
 from crossposter.errors import ConfigError
 
+# Where the container image (Dockerfile) looks for the token, through TOKEN_FILE_VARIABLE.
+CONTAINER_TOKEN_FILE = Path("/run/secrets/crossposter_token")
+
 
 @dataclass(frozen=True)
 class Account:
@@ -54,9 +57,17 @@ class _TokenPlace:
 def default_token_file(instance_url: str) -> Path:
     """Where `crossposter login` keeps the token for this instance, and where a run looks last."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "crossposter" / f"{_file_name(instance_url)}.token"
+
+
+def app_file(token_file: Path, instance_url: str) -> Path:
+    """Where `crossposter login` keeps the app it registered on the instance: beside the token."""
+    return Path(token_file).expanduser().parent / f"{_file_name(instance_url)}.app.json"
+
+
+def _file_name(instance_url: str) -> str:
     host = urlsplit(instance_url).netloc or instance_url
-    safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in host.lower())
-    return Path(base) / "crossposter" / f"{safe}.token"
+    return "".join(c if c.isalnum() or c in ".-" else "_" for c in host.lower())
 
 
 def default_account(settings: Settings) -> Account:
@@ -103,12 +114,22 @@ def read_token_file(path: Path, owner: str = "") -> str:
     try:
         token = path.read_text(encoding="utf-8").strip()
     except OSError as error:
+        if isinstance(error, FileNotFoundError) and _is_container_secret(path) and not owner:
+            # The image set this path, not the person: say what they can do.
+            raise ConfigError(
+                f"no access token: pass {TOKEN_VARIABLE} or mount the secret at {path}"
+            ) from None
         raise ConfigError(f"{where}: cannot read the token: {error.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{where}: not a text file") from None
     if not token or len(token.split()) != 1:
         raise ConfigError(f"{where}: must hold the access token alone, on one line")
     return token
+
+
+def _is_container_secret(path: Path) -> bool:
+    # Compared by its last parts: a container's root need not be this process's.
+    return path.parts[-3:] == CONTAINER_TOKEN_FILE.parts[-3:]
 
 
 def _account(settings: Settings, name: str, instance_url: str) -> Account:

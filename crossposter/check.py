@@ -29,10 +29,10 @@ from crossposter.config import (
 from crossposter.errors import ConfigError, CrossposterError, FeedError, StateLocked
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, fetch_all
 from crossposter.mastodon.client import mastodon_client
-from crossposter.mastodon.instance import fetch_limits
+from crossposter.mastodon.instance import InstanceLookup, look_up_instance
 from crossposter.mastodon.publish import translate_error
 from crossposter.models import Entry, InstanceLimits
-from crossposter.state import SqliteState
+from crossposter.state import SqliteState, missing_folder
 
 
 @dataclass
@@ -58,6 +58,8 @@ class AccountCheck:
     token_source: str | None = None
     problem: str | None = None
     limits: InstanceLimits | None = None
+    # Why the instance's limits are not known although it was asked.
+    limits_problem: str | None = None
 
     @property
     def label(self) -> str:
@@ -84,11 +86,11 @@ class CheckReport:
     @property
     def problems(self) -> list[str]:
         found = [f"feed {feed.name}: {feed.problem}" for feed in self.feeds if feed.problem]
-        found += [
-            f"token{account.label}: {account.problem}"
-            for account in self.accounts
-            if account.problem
-        ]
+        for account in self.accounts:
+            if account.problem:
+                found.append(f"token{account.label}: {account.problem}")
+            if account.limits_problem:
+                found.append(f"instance{account.label}: {account.limits_problem}")
         if self.state.problem:
             found.append(f"state: {self.state.problem}")
         return found
@@ -102,15 +104,15 @@ def check(settings: Settings) -> CheckReport:
         # No feed enabled yet: the top-level token is still worth trying.
         used = [default_account(settings)]
     # Limits are the instance's: asked once per instance, however many accounts live there.
-    limits: dict[str, InstanceLimits] = {}
+    lookups: dict[str, InstanceLookup] = {}
     for account in used:
-        if account.instance_url not in limits:
-            limits[account.instance_url] = fetch_limits(
+        if account.instance_url not in lookups:
+            lookups[account.instance_url] = look_up_instance(
                 account.instance_url, timeout=settings.request_timeout
             )
+    limits = {instance: lookup.limits for instance, lookup in lookups.items()}
     checked = [
-        _check_account(settings, account, limits[account.instance_url])
-        for account in used
+        _check_account(settings, account, lookups[account.instance_url]) for account in used
     ]
     feed_limits = {
         name: limits.get(account.instance_url, InstanceLimits())
@@ -175,10 +177,12 @@ def _check_feed(feed: FeedConfig, fetched: FetchResult, limits: InstanceLimits) 
     return result
 
 
-def _check_account(settings: Settings, account: Account, limits: InstanceLimits) -> AccountCheck:
+def _check_account(settings: Settings, account: Account, lookup: InstanceLookup) -> AccountCheck:
     from mastodon import errors as mastodon_errors
 
-    checked = AccountCheck(name=account.name, limits=limits)
+    checked = AccountCheck(
+        name=account.name, limits=lookup.limits, limits_problem=lookup.problem
+    )
     try:
         account = with_token(settings, account)
     except ConfigError as error:
@@ -191,11 +195,20 @@ def _check_account(settings: Settings, account: Account, limits: InstanceLimits)
     try:
         verified = api.account_verify_credentials()
     except mastodon_errors.MastodonError as error:
-        checked.problem = f"cannot verify it: {translate_error(error, api)}"
+        checked.problem = (
+            f"the token from {account.token_source} cannot be verified: "
+            f"{translate_error(error, api)}"
+        )
         return checked
-    host = account.instance_url.split("://", 1)[-1]
-    checked.account = f"{verified['acct']}@{host}"
+    checked.account = handle(verified["acct"], lookup.limits.domain or account.instance_url)
     return checked
+
+
+def handle(acct: str, domain: str) -> str:
+    """`bot@example.social`: a local account's `acct` lacks the domain, a remote one has it."""
+    if "@" in acct:
+        return acct
+    return f"{acct}@{domain.split('://', 1)[-1]}"
 
 
 def _check_state(path: Path) -> StateCheck:
@@ -216,7 +229,12 @@ def _check_state(path: Path) -> StateCheck:
 
 
 def _why_not_creatable(path: Path) -> str | None:
-    """Why `run` could not create the state file (it creates missing folders), or None."""
+    """Why `run` could not create the state file, or None.
+
+    It creates the missing folders of the default location only."""
+    missing = missing_folder(path)
+    if missing:
+        return missing
     folder = path.parent
     # os.path.exists, unlike Path.exists, is False for a folder it may not enter.
     while not os.path.exists(folder) and folder != folder.parent:

@@ -63,6 +63,10 @@ class TemporaryPublishError(PublishError):
     temporary = True
 
 
+class InstanceUnreachable(TemporaryPublishError):
+    """Nothing answers at the instance (refused, no such host): retrying at once is pointless."""
+
+
 class RateLimited(TemporaryPublishError):
     """The account is throttled; `reset_at` says when it may post again."""
 

@@ -13,7 +13,7 @@ import copy
 import logging
 import re
 
-__all__ = ["EscapingFormatter", "escape"]
+__all__ = ["EscapingFormatter", "escape", "plural"]
 
 # C0 and C1 controls and DEL, bidirectional embeddings, overrides and isolates, the
 # invisible U+200B, U+2060 and U+FEFF, and the Unicode line and paragraph separators.
@@ -49,3 +49,8 @@ class EscapingFormatter(logging.Formatter):
         if record.stack_info:
             safe.stack_info = escape(record.stack_info, keep="\n")
         return self.inner.format(safe)
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """ "1 feed", "2 feeds", "0 entries" (with many="entries"): counts as a person writes them."""
+    return f"{count} {noun if count == 1 else many or noun + 's'}"

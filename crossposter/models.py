@@ -76,6 +76,9 @@ class InstanceLimits:
     description_limit: int = 1500
     # The server's reported `version`: what Mastodon counts as a URL or a mention changed in 4.3.
     version: str | None = None
+    # The instance's own name for itself (v2 `domain`, v1 `uri`): the part after the
+    # second @ of its accounts' handles, which need not be the API's host.
+    domain: str | None = None
 
     def __post_init__(self) -> None:
         # Limits cached as JSON come back with a list here.
@@ -137,6 +140,8 @@ class FeedReport:
         else:
             self.permanent_failure = True
 
-    def left_for_later(self) -> None:
-        """Work stays for the next run (a stop, a rate limit): the exit code must say so (75)."""
+    def left_for_later(self, count: int = 1) -> None:
+        """Posts wait for the next run (a stop, a rate limit): counted as deferred, and the
+        exit code must say so (75)."""
+        self.deferred += count
         self.temporary_failure = True

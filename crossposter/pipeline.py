@@ -160,6 +160,7 @@ class Pass:
                 self.report.feeds.append(feed_report)
                 if self._stop_requested():
                     feed_report.fail(TemporaryFeedError("not handled: the run was interrupted"))
+                    feed_report.deferred = len(self.state.pending(feed.name))
                     continue
                 try:
                     self._handle_feed(feed, results[feed.name], feed_report)
@@ -292,7 +293,8 @@ class Pass:
             flood_threshold=feed.flood_threshold,
         )
         report.new = len(selection.announce) + len(selection.waiting)
-        report.deferred = len(selection.waiting)
+        # Beyond max_posts_per_run: waiting by design, no failure.
+        report.deferred += len(selection.waiting)
         now = now_utc()
         self.state.record_fetch(feed.name, feed.url, "ok", parsed_at=now)
         self.state.mark_seen(feed.name, selection.recorded, at=now)
@@ -400,10 +402,11 @@ class Pass:
         report.sample = (entry, toot)
 
     def _retry_pending(self, feed: FeedConfig, report: FeedReport) -> None:
-        for pending in self.state.pending(feed.name):
+        waiting = self.state.pending(feed.name)
+        for done, pending in enumerate(waiting):
             session = self._session(feed)
             if session.halted():
-                report.left_for_later()
+                report.left_for_later(len(waiting) - done)
                 return
             log.debug("feed %s: retrying pending post of %s", feed.name, pending.entry_id)
             session.retry(pending, report)

@@ -21,6 +21,7 @@ from crossposter.config import DEFAULT_ACCOUNT, TOKEN_VARIABLE, Settings
 from crossposter.errors import (
     AuthenticationFailed,
     ImageUnavailable,
+    InstanceUnreachable,
     PublishError,
     RateLimited,
     RejectedPost,
@@ -288,9 +289,8 @@ class AccountSession:
             report.fail(error)
             return True
         self.state.mark_posted(pending.feed, pending.entry_id, posted)
-        log.debug(
-            "feed %s: posted %r as %s", pending.feed, pending.label, posted.url or posted.id
-        )
+        # What went out is worth a line at the default level, beside the feed's counts.
+        log.info("feed %s: announced %r → %s", pending.feed, pending.label, posted.url or posted.id)
         return True
 
     def _left_pending(self, pending: PendingPost, error: PublishError, report: FeedReport) -> None:
@@ -309,10 +309,18 @@ class AccountSession:
             self.stopped = f"{error}: {self.account.token_source or TOKEN_VARIABLE}"
             log.error("%s: %s", self.label, self.stopped)
             report.fail(error, "access token refused")
+            report.deferred += 1
+        elif isinstance(error, InstanceUnreachable):
+            # Every other post would meet the same closed door: they all wait for next run.
+            self.stopped = str(error)
+            log.warning("%s; posts wait for the next run", error)
+            report.fail(error, "instance unreachable")
+            report.deferred += 1
         else:
             level = logging.WARNING if error.temporary else logging.ERROR
             log.log(level, "feed %s: %r stays pending: %s", pending.feed, pending.label, error)
             report.fail(error)
+            report.deferred += 1
 
     def _beyond_idempotency_window(self, pending: PendingPost) -> bool:
         """Whether the instance may have forgotten the key of this pending post.

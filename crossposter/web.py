@@ -4,32 +4,63 @@ failed connection is told to a person."""
 from __future__ import annotations
 
 import re
+import socket
 
 from crossposter import __version__
 
 # Feeds, images, the instance: every server sees the same name, with where to read about it.
 USER_AGENT = f"crossposter/{__version__} (+https://pypi.org/project/crossposter/)"
 
+# Whose errors only wrap another one.
+_WRAPPERS = {"mastodon", "requests", "urllib3"}
 _CONNECTION_REPR = re.compile(r"^<?\w*Connection(?:Pool)?\b[^:]*: ")
 
 
-def root_cause(error: BaseException) -> str:
-    """What went wrong, in words a person reads in a cron mail.
+def innermost(error: BaseException) -> BaseException:
+    """The error at the bottom of requests' and urllib3's wrapping: the socket's, usually.
 
-    requests wraps urllib3's errors, which wrap the socket's: the innermost one
-    says what happened; urllib3's messages start with a connection repr that
-    says nothing new.
+    Each layer keeps the one below as `reason`, as an argument, or as the error it
+    was raised from (Mastodon.py keeps nothing but the context). Only the libraries'
+    wrappers are looked through: an error of ours already says what happened.
     """
-    for _ in range(5):
+    for _ in range(8):
         inner = getattr(error, "reason", None)
         if not isinstance(inner, BaseException):
             inner = next(
                 (arg for arg in reversed(error.args) if isinstance(arg, BaseException)), None
             )
+        if inner is None and type(error).__module__.split(".")[0] in _WRAPPERS:
+            inner = error.__cause__ or error.__context__
         if inner is None:
             break
         error = inner
+    return error
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether nothing answers at all (refused, no such host): waiting seconds will not help."""
+    return isinstance(innermost(error), ConnectionRefusedError | socket.gaierror)
+
+
+def root_cause(error: BaseException) -> str:
+    """What went wrong, in words a person reads in a cron mail: "connection refused".
+
+    requests wraps urllib3's errors, which wrap the socket's: the innermost one
+    says what happened; urllib3's messages start with a connection repr that
+    says nothing new.
+    """
+    error = innermost(error)
+    if isinstance(error, socket.gaierror):
+        return "no such host"
     if isinstance(error, OSError) and error.strerror:
-        return error.strerror
+        return error.strerror[:1].lower() + error.strerror[1:]
     text = str(error.args[0]) if error.args and isinstance(error.args[0], str) else str(error)
     return _CONNECTION_REPR.sub("", text)[:200] or type(error).__name__
+
+
+def connection_problem(url: str, error: BaseException) -> str:
+    """ "cannot connect to https://example.social: connection refused", or, once connected,
+    "no answer from https://example.social: connection reset by peer"."""
+    if unreachable(error):
+        return f"cannot connect to {url}: {root_cause(error)}"
+    return f"no answer from {url}: {root_cause(error)}"

@@ -55,10 +55,10 @@ def config(tmp_path, api, feeds):
 def test_all_good_reports_each_part_and_exits_0(config, api, token, capsys, tmp_path):
     assert main(["check", "--config", config]) == 0
     out = capsys.readouterr().out
-    assert f"config: {config} is valid (1 feeds, 1 enabled)" in out
+    assert f"config: {config} is valid (1 feed, 1 enabled)" in out
     assert 'feed blog: ok, 2 entries, language fr-FR, newest "Le plus récent" (2026-11-03)' in out
     assert "/1000 characters" in out
-    assert f"token: ok, posts as @bot@{api.base_url.split('://')[1]}" in out
+    assert "token: ok, posts as @bot@127.0.0.1 (from CROSSPOSTER_ACCESS_TOKEN)" in out
     assert "(from CROSSPOSTER_ACCESS_TOKEN)" in out
     assert "instance: 1000 characters" in out
     assert "will be created by the first run" in out
@@ -79,7 +79,7 @@ def test_an_existing_state_is_read_not_changed(config, api, token, tmp_path, cap
     written = state.read_bytes()
     capsys.readouterr()
     assert main(["check", "--config", config]) == 0
-    assert "(1 feeds known)" in capsys.readouterr().out
+    assert "(1 feed known)" in capsys.readouterr().out
     assert state.read_bytes() == written
 
 
@@ -97,8 +97,8 @@ def test_a_missing_feed_is_named_with_its_reason(tmp_path, api, feeds, token, ca
     captured = capsys.readouterr()
     assert "feed blog: ok" in captured.out
     assert "feed old: PROBLEM: " in captured.out and "404" in captured.out
-    assert "check: 1 problem(s)" in captured.out
-    assert "feed old:" in captured.err
+    assert captured.out.endswith("check: 1 problem\n")
+    assert (captured.out + captured.err).count("feed old:") == 1, "each problem said once"
 
 
 def test_an_html_page_instead_of_a_feed_is_a_problem(tmp_path, api, feeds, token, capsys):
@@ -127,9 +127,10 @@ def test_no_token_is_a_problem_that_says_how_to_get_one(config, api, capsys):
 def test_a_revoked_token_is_a_problem(config, monkeypatch, capsys):
     monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "revoked-token")
     assert main(["check", "--config", config]) == 1
-    assert "token: PROBLEM: cannot verify it: the access token was refused (HTTP 401)" in (
-        capsys.readouterr().out
-    )
+    assert (
+        "token: PROBLEM: the token from CROSSPOSTER_ACCESS_TOKEN cannot be verified: "
+        "the access token was refused (HTTP 401)"
+    ) in capsys.readouterr().out
 
 
 def test_a_token_without_read_accounts_is_a_problem(config, api, monkeypatch, capsys):
@@ -184,10 +185,11 @@ def test_every_account_in_use_is_verified_with_its_own_instance(
         """,
         accounts=f"{{work: {{instance: '{work.base_url}', access_token_env: WORK_TOKEN}}}}",
     )
+    work.domain = "work.example"
     assert main(["check", "--config", config]) == 0
     out = capsys.readouterr().out
-    assert f"token: ok, posts as @bot@{api.base_url.split('://')[1]}" in out
-    assert f"token (account work): ok, posts as @bot@{work.base_url.split('://')[1]}" in out
+    assert "token: ok, posts as @bot@127.0.0.1 (from CROSSPOSTER_ACCESS_TOKEN)" in out
+    assert "token (account work): ok, posts as @bot@work.example" in out
     assert "(from WORK_TOKEN)" in out
     assert "instance (account work): 700 characters" in out
     # Each feed's sample toot is measured against the instance it posts to.
@@ -222,3 +224,14 @@ def test_the_top_level_account_is_not_asked_for_when_no_feed_uses_it(
     assert main(["check", "--config", config]) == 0
     assert "no access token" not in capsys.readouterr().out
     assert api.requests == []
+
+
+def test_an_instance_that_fails_to_tell_its_limits_is_a_problem(config, api, token, capsys):
+    api.fail_next("GET", "/api/v*/instance", 503, times=2)
+    assert main(["check", "--config", config]) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"instance: PROBLEM: {api.base_url}/api/v2/instance answered HTTP 503; "
+        f"{api.base_url}/api/v1/instance answered HTTP 503"
+    ) in out
+    assert "was not asked" not in out

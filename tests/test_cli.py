@@ -31,7 +31,7 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 def test_the_demo_preview_runs_as_a_separate_process_with_no_token():
     done = run_cli("run", "--dry-run", "--config", DEMO)
     assert done.returncode == 0, done.stderr
-    assert "3 toot(s) would be posted" in done.stdout
+    assert "3 toots would be posted" in done.stdout
     assert "Traceback" not in done.stderr
 
 

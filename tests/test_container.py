@@ -147,11 +147,14 @@ def test_the_image_command_posts_keeps_state_in_data_and_turns_healthy(container
     assert main(healthcheck) == 0
 
 
-def test_without_the_secret_the_image_says_which_file_is_missing(container, capsys):
+def test_without_the_secret_the_image_says_how_to_give_the_token(container, capsys):
     _, root = container
-    Path(remap(IMAGE.env["CROSSPOSTER_ACCESS_TOKEN_FILE"], root)).unlink()
+    secret = remap(IMAGE.env["CROSSPOSTER_ACCESS_TOKEN_FILE"], root)
+    Path(secret).unlink()
     assert main(crossposter_argv(IMAGE.entrypoint + IMAGE.cmd, root)) == 2
-    assert "crossposter_token: cannot read the token" in capsys.readouterr().err
+    assert (
+        "no access token: pass CROSSPOSTER_ACCESS_TOKEN or mount the secret at " + secret
+    ) in capsys.readouterr().err
 
 
 # -- the deployment examples ---------------------------------------------------------

@@ -116,6 +116,9 @@ def test_sigterm_lets_the_post_in_flight_finish_and_leaves_the_rest_for_later(
 
     assert run.returncode == 75, err
     assert "Traceback" not in err
+    assert "feed blog: new=2 posted=1 skipped=0 deferred=1" in err
+    assert "WARNING stopped on request; 1 post waits for the next run" in err
+    assert "ERROR" not in err, "a stop asked for is no error"
     assert entry_status(tmp_path, 2) == "posted", "the answer in flight was recorded"
     assert entry_status(tmp_path, 3) is None, "nothing new was started"
     assert len(api.statuses) == 1

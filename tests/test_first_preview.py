@@ -47,7 +47,7 @@ def test_the_first_preview_says_what_the_first_run_does_and_shows_a_sample(
     assert f"=== demo: {SAMPLE}InfiniTime 2.0 : l’été des nouveautés" in out
     assert "https://codingfield.example/blog/2026/11/infinitime-2-0/" in out
     assert "#DéveloppementWeb" in out and "#Cpp" in out
-    assert "dry run: 0 toot(s) would be posted" in out
+    assert "dry run: 0 toots would be posted" in out
     assert not (tmp_path / "demo-state.sqlite3").exists()
 
 
@@ -62,7 +62,7 @@ def test_the_sample_is_the_newest_article_by_date_whatever_the_feed_order(
     assert FIRST_RUN.format(5) in out
     assert f"=== blog: {SAMPLE}Article 5\n" in out
     assert out.count(SAMPLE) == 1
-    assert "dry run: 0 toot(s) would be posted" in out
+    assert "dry run: 0 toots would be posted" in out
 
 
 def test_without_dates_the_sample_is_the_first_article_of_the_feed(
@@ -93,7 +93,7 @@ def test_with_backfill_the_preview_shows_those_toots_and_no_sample(tmp_path, api
 
     out = preview(config, capsys)
 
-    assert "dry run: 2 toot(s) would be posted" in out
+    assert "dry run: 2 toots would be posted" in out
     assert "=== blog: Article 4\n" in out and "=== blog: Article 5\n" in out
     assert "first run: would record 5 entries, announce the newest 2" in out
     assert "sample" not in out
@@ -110,5 +110,5 @@ def test_the_real_first_run_posts_no_sample(tmp_path, api, feeds, token, capsys)
     # Once the feed is known, a preview is no longer of a first run.
     feeds.set_feed("/feed", feed_of(1, 2, 3, 4))
     out = preview(config, capsys)
-    assert "dry run: 1 toot(s) would be posted" in out
+    assert "dry run: 1 toot would be posted" in out
     assert "first run" not in out and SAMPLE not in out

@@ -4,14 +4,17 @@ pastes the code, the token is saved 0600 where `run` finds it (or printed)."""
 from __future__ import annotations
 
 import io
+import json
 import re
+import socket
 import stat
 import sys
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
-from crossposter.accounts import default_account, default_token_file, with_token
+from crossposter.accounts import app_file, default_account, default_token_file, with_token
 from crossposter.cli import main
 from crossposter.config import load_settings
 from crossposter.errors import ConfigError
@@ -137,7 +140,7 @@ def test_an_unreachable_instance_is_a_temporary_failure(monkeypatch, capsys, api
     api.fail_next("POST", "/api/v1/apps", "reset")
     monkeypatch.setattr(sys, "stdin", io.StringIO("good-code\n"))
     assert main(["login", "--instance", api.base_url]) == 75
-    assert "did not answer" in capsys.readouterr().err
+    assert "ERROR login failed: no answer from http://127.0.0.1:" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -170,3 +173,57 @@ def test_plain_http_to_a_real_server_is_refused_before_any_request(monkeypatch, 
     monkeypatch.setattr(sys, "stdin", io.StringIO("good-code\n"))
     assert main(["login", "--instance", "http://mastodon.example"]) == 2
     assert "never sent over plain http" in capsys.readouterr().err
+
+
+def test_a_web_site_that_is_not_mastodon_is_named_so_and_fails_for_good(
+    monkeypatch, capsys, feeds
+):
+    feeds.set_html("/api/v1/apps")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("good-code\n"))
+    site = feeds.url("").rstrip("/")
+    assert main(["login", "--instance", site]) == 1
+    assert capsys.readouterr().err == (
+        f"ERROR login failed: {site} is not a Mastodon instance: it answers with a web page\n"
+    )
+
+
+def test_a_refusing_instance_is_told_plainly_and_is_temporary(monkeypatch, capsys):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        instance = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("good-code\n"))
+    assert main(["login", "--instance", instance]) == 75
+    assert capsys.readouterr().err == (
+        f"ERROR login failed: cannot connect to {instance}: connection refused\n"
+    )
+
+
+def test_the_authorize_address_carries_only_what_oauth_needs(monkeypatch, capsys, api):
+    _, person, _ = log_in(monkeypatch, capsys, api)
+    address = re.search(r"^\s+(http\S+)$", person.shown, re.MULTILINE).group(1)
+    query = parse_qs(urlsplit(address).query)
+    assert sorted(query) == ["client_id", "redirect_uri", "response_type", "scope"]
+    assert "None" not in address and "force_login" not in address
+
+
+def test_the_app_is_registered_once_and_kept_beside_the_token(monkeypatch, capsys, api):
+    api.auth_code_single_use = False
+    assert log_in(monkeypatch, capsys, api)[0] == 0
+    assert log_in(monkeypatch, capsys, api)[0] == 0
+
+    assert api.count("POST", "/api/v1/apps") == 1
+    saved = app_file(default_token_file(api.base_url), api.base_url)
+    assert saved.parent == default_token_file(api.base_url).parent
+    assert saved.name == "127.0.0.1_" + str(api.port) + ".app.json"
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    (client_id,) = api.apps
+    assert json.loads(saved.read_text())["client_id"] == client_id
+    assert default_token_file(api.base_url).read_text().strip() in api.valid_tokens
+
+
+def test_an_app_the_instance_forgot_is_registered_again(monkeypatch, capsys, api):
+    api.auth_code_single_use = False
+    assert log_in(monkeypatch, capsys, api)[0] == 0
+    api.apps.clear()
+    assert log_in(monkeypatch, capsys, api)[0] == 0
+    assert api.count("POST", "/api/v1/apps") == 2

@@ -184,6 +184,7 @@ def loopback(tmp_path, monkeypatch):
         item = {"title": "Bonjour", "link": "https://blog.example.org/1/", "guid": "p1"}
         feeds.set_feed("/feed", rss([item], language="fr"))
         config = tmp_path / "feeds.yaml"
+        (tmp_path / "data").mkdir()
         config.write_text(
             f"instance: {api.base_url}\nstate_file: data/state.sqlite3\n"
             f"feeds:\n  - {{name: blog, url: '{feeds.url('/feed')}', backfill: 1}}\n"

@@ -69,8 +69,6 @@ def test_entries_show_the_toot_of_a_posted_one_and_the_reason_of_a_failed_one(
     out = capsys.readouterr().out
     assert guid(3) in out and guid(2) not in out
 
-    assert state("entries", "--feed", "other", config=posted_and_failed) == 0
-    assert capsys.readouterr().out == ""
 
 
 def test_retry_announces_a_failed_entry_again(posted_and_failed, api):
@@ -171,3 +169,26 @@ def test_import_of_something_else_is_refused_and_changes_nothing(
     after = json.loads(capsys.readouterr().out)
     del before["exported_at"], after["exported_at"]
     assert after == before
+
+
+def test_forget_takes_the_articles_url_as_well_as_its_id(posted_and_failed, api, caplog):
+    caplog.set_level("INFO")
+    assert state("forget", "blog", "https://blog.example.org/1/", config=posted_and_failed) == 0
+    assert f"forgot {guid(1)} of feed blog" in caplog.text
+    assert run(posted_and_failed) == 0
+    assert "https://blog.example.org/1/" in api.statuses[-1]["text"]
+
+
+def test_entries_of_a_feed_the_state_does_not_have_says_so(posted_and_failed, capsys, caplog):
+    assert state("entries", "--feed", "nosuch", config=posted_and_failed) == 2
+    assert "no feed 'nosuch' in the state" in caplog.text
+    assert capsys.readouterr().out == ""
+
+
+def test_mark_seen_counts_only_the_entries_the_state_did_not_know(
+    posted_and_failed, feeds, caplog
+):
+    feeds.set_feed("/feed", feed_of(1, 2, 3, 4))
+    caplog.set_level("INFO")
+    assert state("mark-seen", "blog", config=posted_and_failed) == 0
+    assert "feed blog: 0 pending posts dropped, 1 new entry recorded as seen" in caplog.text

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from crossposter.cli.common import add_common, describe_limits, log
+from crossposter.cli.common import add_common, describe_limits
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK
+from crossposter.logsafe import plural
 
 
 def add_check_parser(commands) -> None:
@@ -26,7 +27,8 @@ def command_check(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     enabled = len(settings.enabled_feeds)
-    print(f"config: {args.config} is valid ({len(settings.feeds)} feeds, {enabled} enabled)")
+    feeds = plural(len(settings.feeds), "feed")
+    print(f"config: {args.config} is valid ({feeds}, {enabled} enabled)")
     report = check(settings)
     for feed in report.feeds:
         print(describe_feed_check(feed))
@@ -38,7 +40,10 @@ def command_check(args: argparse.Namespace) -> int:
                 f"token{account.label}: ok, posts as @{account.account} "
                 f"(from {account.token_source})"
             )
-        print(f"instance{account.label}: {describe_limits(account.limits)}")
+        if account.limits_problem:
+            print(f"instance{account.label}: PROBLEM: {account.limits_problem}")
+        else:
+            print(f"instance{account.label}: {describe_limits(account.limits)}")
     state = report.state
     if state.problem:
         print(f"state: PROBLEM: {state.problem}")
@@ -47,11 +52,10 @@ def command_check(args: argparse.Namespace) -> int:
     elif state.note:
         print(f"state: {state.path} ({state.feeds_known} feeds known); note: {state.note}")
     else:
-        print(f"state: {state.path} ({state.feeds_known} feeds known), writable")
+        print(f"state: {state.path} ({plural(state.feeds_known, 'feed')} known), writable")
     if report.problems:
-        for problem in report.problems:
-            log.error("%s", problem)
-        print(f"check: {len(report.problems)} problem(s)")
+        # Each was printed above, on its part's line.
+        print(f"check: {plural(len(report.problems), 'problem')}")
         return EXIT_FAILED
     print("check: all good; nothing was posted or written")
     return EXIT_OK
@@ -62,7 +66,10 @@ def describe_feed_check(feed) -> str:
         return f"feed {feed.name}: disabled"
     if feed.problem:
         return f"feed {feed.name}: PROBLEM: {feed.problem} ({feed.url})"
-    parts = [f"{feed.entries} entries", f"language {feed.language or 'not declared'}"]
+    parts = [
+        plural(feed.entries, "entry", "entries"),
+        f"language {feed.language or 'not declared'}",
+    ]
     if feed.newest:
         when = feed.newest.published.date().isoformat() if feed.newest.published else "undated"
         parts.append(f'newest "{feed.newest.title or feed.newest.id}" ({when})')

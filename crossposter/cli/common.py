@@ -36,6 +36,7 @@ def describe_limits(limits) -> str:
     where = {
         "default": "Mastodon's defaults, the instance was not asked",
         "cached": "as the instance said on an earlier run",
+        "unpublished": "Mastodon's defaults; the instance does not publish its own",
     }.get(limits.source, f"from the instance's {limits.source}")
     return (
         f"{limits.max_characters} characters, each URL counting "

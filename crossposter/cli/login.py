@@ -39,11 +39,18 @@ def add_login_parser(commands) -> None:
 
 
 def command_login(args: argparse.Namespace) -> int:
-    from crossposter.accounts import default_token_file
+    from crossposter.accounts import app_file, default_token_file
     from crossposter.config import TOKEN_FILE_VARIABLE
-    from crossposter.mastodon.login import finish_login, save_token, start_login
+    from crossposter.mastodon.login import (
+        finish_login,
+        instance_base_url,
+        save_token,
+        start_login,
+    )
 
-    authorization = start_login(args.instance)
+    instance_url = instance_base_url(args.instance)
+    token_file = args.token_file or default_token_file(instance_url)
+    authorization = start_login(instance_url, app_file=app_file(token_file, instance_url))
     say(
         "Open this address in a browser where you are logged in to the account that "
         "will post, and authorize crossposter:\n\n"
@@ -60,9 +67,7 @@ def command_login(args: argparse.Namespace) -> int:
         say(f"Access token for {account}; keep it secret:")
         print(logged_in.token)
         return EXIT_OK
-    path = save_token(
-        logged_in.token, args.token_file or default_token_file(authorization.instance_url)
-    )
+    path = save_token(logged_in.token, token_file)
     say(f"Access token for {account} saved to {path} (readable by you only).")
     if not args.token_file:
         say("`crossposter run` finds it there for this instance.")

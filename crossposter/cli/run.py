@@ -12,6 +12,7 @@ import logging
 
 from crossposter.cli.common import add_common, describe_limits, duration, log
 from crossposter.exit_codes import EXIT_OK, EXIT_USAGE
+from crossposter.logsafe import plural
 
 
 def add_run_parser(commands) -> None:
@@ -62,11 +63,10 @@ def command_run(args: argparse.Namespace) -> int:
             print_previews(feed)
     if args.dry_run:
         count = sum(len(feed.previews) for feed in report.feeds)
-        print(f"dry run: {count} toot(s) would be posted; nothing was changed")
+        print(f"dry run: {plural(count, 'toot')} would be posted; nothing was changed")
         if report.limits:
             print(f"limits: {describe_limits(report.limits)}")
-    if report.stopped:
-        log.error("posting stopped: %s", report.stopped)
+    log_stop(report)
     return report.exit_code
 
 
@@ -87,8 +87,7 @@ def command_run_loop(args: argparse.Namespace) -> int:
         report = run(settings, stop=stop)
         for feed in report.feeds:
             log_feed(feed)
-        if report.stopped:
-            log.error("posting stopped: %s", report.stopped)
+        log_stop(report)
         return report.exit_code
 
     log.info(
@@ -99,6 +98,16 @@ def command_run_loop(args: argparse.Namespace) -> int:
     with stop_on_signals() as stop:
         run_loop(run_pass, interval=args.interval, stop=stop, heartbeat=settings.heartbeat_path)
     return EXIT_OK
+
+
+def log_stop(report) -> None:
+    # Why an account stopped posting was logged when it happened; a stop asked for is no error.
+    if report.interrupted:
+        waiting = sum(feed.deferred for feed in report.feeds)
+        log.warning(
+            "stopped on request; %s for the next run",
+            "1 post waits" if waiting == 1 else f"{waiting} posts wait",
+        )
 
 
 def log_feed(feed) -> None:
@@ -121,7 +130,8 @@ def log_feed(feed) -> None:
         if feed.recorded:
             # A first run that posts nothing would otherwise look like a broken one.
             summary += (
-                f" (first run: {feed.recorded} entries already there recorded, not announced;"
+                f" (first run: {plural(feed.recorded, 'entry', 'entries')} already there"
+                " recorded, not announced;"
                 " `backfill: N` announces the newest N)"
             )
     errors = "; ".join(feed.errors)

@@ -11,6 +11,7 @@ import sys
 
 from crossposter.cli.common import add_common, log
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from crossposter.logsafe import plural
 from crossposter.state.admin import ENTRY_STATUSES
 
 
@@ -35,7 +36,9 @@ def add_state_parser(commands) -> None:
     entries.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (20)")
     forget = action("forget", "forget an entry, so the next run announces it again")
     forget.add_argument("feed", metavar="FEED")
-    forget.add_argument("entry_id", metavar="ENTRY_ID", help="as `state entries` shows it")
+    forget.add_argument(
+        "entry", metavar="ENTRY", help="its id, as `state entries` shows it, or its article's URL"
+    )
     mark_seen = action(
         "mark-seen", "record every entry of the feed as seen and drop its pending posts"
     )
@@ -90,10 +93,10 @@ def _entries(settings, args) -> int:
 def _forget(settings, args) -> int:
     from crossposter.state.admin import forget
 
-    forget(settings, args.feed, args.entry_id)
+    entry_id = forget(settings, args.feed, args.entry)
     log.info(
         "forgot %s of feed %s: the next run announces it if the feed lists it",
-        args.entry_id,
+        entry_id,
         args.feed,
     )
     return EXIT_OK
@@ -104,10 +107,10 @@ def _mark_seen(settings, args) -> int:
 
     result = mark_seen(settings, args.feed)
     log.info(
-        "feed %s: %d pending post(s) dropped, %d entries recorded as seen",
+        "feed %s: %s dropped, %s recorded as seen",
         args.feed,
-        result.pending_dropped,
-        result.entries_recorded,
+        plural(result.pending_dropped, "pending post"),
+        plural(result.entries_recorded, "new entry", "new entries"),
     )
     if result.problem:
         log.error(
@@ -123,11 +126,8 @@ def _retry(settings, args) -> int:
     from crossposter.state.admin import retry
 
     count = retry(settings, args.feed)
-    log.info(
-        "%d failed entr%s will be announced again on the next run",
-        count,
-        "y" if count == 1 else "ies",
-    )
+    retried = plural(count, "failed entry", "failed entries")
+    log.info("%s will be announced again on the next run", retried)
     return EXIT_OK
 
 
@@ -147,10 +147,10 @@ def _import(settings, args) -> int:
 
     counts = import_state(settings, args.file)
     log.info(
-        "state replaced from %s: %d feed(s), %d entries",
+        "state replaced from %s: %s, %s",
         args.file,
-        counts["feeds"],
-        counts["entries"],
+        plural(counts["feeds"], "feed"),
+        plural(counts["entries"], "entry", "entries"),
     )
     return EXIT_OK
 

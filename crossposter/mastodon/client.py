@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crossposter.web import USER_AGENT
+from crossposter.web import USER_AGENT, root_cause
 
 
 def mastodon_client(
@@ -59,4 +59,8 @@ def describe_api_error(error: Exception) -> str:
     args = getattr(error, "args", ())
     if len(args) >= 4 and isinstance(args[1], int):
         return f"HTTP {args[1]} {args[3] or args[2]}"
+    from mastodon.errors import MastodonNetworkError
+
+    if isinstance(error, MastodonNetworkError):
+        return root_cause(error)
     return str(error)[:300] or type(error).__name__

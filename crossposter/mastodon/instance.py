@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from crossposter.models import InstanceLimits
 from crossposter.net.bounded import api_session
-from crossposter.web import USER_AGENT
+from crossposter.web import USER_AGENT, connection_problem, root_cause, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +24,13 @@ MAX_MIME_TYPES = 200
 
 
 def limits_from_documents(v2: Any = None, v1: Any = None) -> InstanceLimits:
-    """Read the limits the way Mastodon and its forks publish them (MASTODON-RULES §1)."""
-    for document, source in ((v2, "api/v2/instance"), (v1, "api/v1/instance")):
-        if not isinstance(document, dict):
-            continue
+    """Read the limits the way Mastodon and its forks publish them (MASTODON-RULES §1).
+
+    Documents that publish none give Mastodon's defaults, as source "unpublished".
+    """
+    documents = [(d, s) for d, s in ((v2, "api/v2/instance"), (v1, "api/v1/instance"))]
+    documents = [(d, s) for d, s in documents if isinstance(d, dict)]
+    for document, source in documents:
         statuses = (document.get("configuration") or {}).get("statuses") or {}
         max_characters = _positive(statuses.get("max_characters"), MAX_CHARACTERS)
         if max_characters is None:
@@ -40,10 +44,23 @@ def limits_from_documents(v2: Any = None, v1: Any = None) -> InstanceLimits:
             max_characters=max_characters,
             characters_reserved_per_url=min(url_cost, MAX_URL_COST),
             source=source,
-            version=document["version"] if isinstance(document.get("version"), str) else None,
+            version=_text(document, "version"),
+            domain=_domain(document),
             **_media_limits(document),
         )
+    if documents:
+        return InstanceLimits(source="unpublished", domain=_domain(documents[0][0]))
     return InstanceLimits()
+
+
+def _text(document: dict[str, Any], key: str) -> str | None:
+    value = document.get(key)
+    return value[:200] if isinstance(value, str) and value else None
+
+
+def _domain(document: dict[str, Any]) -> str | None:
+    # v2 says `domain`; v1's `uri` is the same bare domain.
+    return _text(document, "domain") or _text(document, "uri")
 
 
 def _media_limits(document: dict[str, Any]) -> dict[str, Any]:
@@ -63,29 +80,55 @@ def _media_limits(document: dict[str, Any]) -> dict[str, Any]:
     return limits
 
 
+@dataclass(frozen=True)
+class InstanceLookup:
+    limits: InstanceLimits
+    # Why the instance's limits are Mastodon's defaults although it was asked.
+    problem: str | None = None
+
+
 def fetch_limits(instance_url: str, timeout: float = 10.0) -> InstanceLimits:
-    """Ask the instance; fall back to Mastodon's defaults (500/23) when it will not say.
+    """Ask the instance; fall back to Mastodon's defaults (500/23) when it will not say."""
+    lookup = look_up_instance(instance_url, timeout)
+    if lookup.problem:
+        log.info("%s; assuming Mastodon's 500 characters", lookup.problem)
+    return lookup.limits
+
+
+def look_up_instance(instance_url: str, timeout: float = 10.0) -> InstanceLookup:
+    """The instance's limits, and what kept it from telling them when it did not.
 
     Each answer is read within `timeout` seconds in all and up to API_MAX_BYTES.
     """
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-    documents = {}
+    documents: dict[str, Any] = {}
+    problems = []
     session, _ = api_session(timeout)
     with session:
         for version in ("v2", "v1"):
+            url = f"{instance_url}/api/{version}/instance"
             try:
-                response = session.get(
-                    f"{instance_url}/api/{version}/instance", headers=headers, timeout=timeout
-                )
-                if response.ok:
-                    documents[version] = response.json()
-                    limits = limits_from_documents(**documents)
-                    if limits.source != "default":
-                        return limits
-            except (requests.RequestException, ValueError) as error:
-                log.debug("instance %s: %s lookup failed: %s", instance_url, version, error)
-    log.info("instance %s: limits unknown, assuming Mastodon's 500 characters", instance_url)
-    return InstanceLimits()
+                response = session.get(url, headers=headers, timeout=timeout)
+                if not response.ok:
+                    problems.append(f"{url} answered HTTP {response.status_code}")
+                    continue
+                documents[version] = response.json()
+            except requests.RequestException as error:
+                if unreachable(error):
+                    # Nothing answers: the other version would not either.
+                    return InstanceLookup(InstanceLimits(), connection_problem(instance_url, error))
+                problems.append(f"{url}: {root_cause(error)}")
+                continue
+            except ValueError:
+                problems.append(f"{url} is not JSON: not a Mastodon instance?")
+                continue
+            limits = limits_from_documents(**documents)
+            if limits.source not in ("default", "unpublished"):
+                return InstanceLookup(limits)
+    limits = limits_from_documents(**documents)
+    if limits.source == "unpublished":
+        return InstanceLookup(limits)
+    return InstanceLookup(limits, "; ".join(problems) or f"{instance_url}: no instance document")
 
 
 def _positive(value: Any, most: int) -> int | None:

@@ -8,15 +8,20 @@ prints; the CLI holds the conversation.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
 
 from crossposter.errors import ConfigError, LoginFailed
 from crossposter.mastodon.client import mastodon_client
-from crossposter.web import USER_AGENT
+from crossposter.net.bounded import UnreadableAnswer, api_session
+from crossposter.web import USER_AGENT, connection_problem
 
 # The least a posting bot needs: post and attach images, see which account it is,
 # and read its own recent posts to avoid repeating one.
@@ -68,34 +73,114 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def start_login(instance: str, *, timeout: float = 30.0) -> Authorization:
-    """Register crossposter as an app on the instance; return where to authorize it."""
-    from mastodon import Mastodon
-    from mastodon import errors as mastodon_errors
+def start_login(
+    instance: str, *, app_file: Path | None = None, timeout: float = 30.0
+) -> Authorization:
+    """Where to authorize crossposter on the instance.
 
+    The app registered on an earlier login, kept in `app_file`, is used again while
+    the instance still knows it: registering is limited to a few per IP and leaves
+    one more "crossposter" among the person's authorized apps each time.
+    """
     base_url = instance_base_url(instance)
+    app = _saved_app(app_file, base_url, timeout) if app_file else None
+    if app is None:
+        app = _register_app(base_url, timeout)
+        if app_file:
+            write_private(app_file, json.dumps(app, indent=2))
+    query = urlencode(
+        {
+            "client_id": app["client_id"],
+            "redirect_uri": OUT_OF_BAND,
+            "response_type": "code",
+            "scope": " ".join(SCOPES),
+        }
+    )
+    return Authorization(
+        base_url, app["client_id"], app["client_secret"], f"{base_url}/oauth/authorize?{query}"
+    )
+
+
+def _register_app(base_url: str, timeout: float) -> dict[str, Any]:
+    """POST /api/v1/apps: the app's client id and secret, as the app file keeps them."""
+    form = {"client_name": APP_NAME, "redirect_uris": OUT_OF_BAND, "scopes": " ".join(SCOPES)}
+    response = _send(base_url, "/api/v1/apps", form, timeout)
     try:
-        client_id, client_secret = Mastodon.create_app(
-            APP_NAME,
-            scopes=list(SCOPES),
-            redirect_uris=OUT_OF_BAND,
-            api_base_url=base_url,
-            request_timeout=timeout,
-            user_agent=USER_AGENT,
-        )
-        url = _client(base_url, client_id, client_secret, timeout).auth_request_url(
-            redirect_uris=OUT_OF_BAND, scopes=list(SCOPES), allow_http=_allow_http(base_url)
-        )
-    except mastodon_errors.MastodonNetworkError as error:
-        raise LoginFailed(f"{base_url} did not answer: {error}", temporary=True) from None
-    except (KeyError, TypeError):
-        # Mastodon.py reads whatever JSON came back; an error document has no client_id.
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if response.status_code >= 500:
         raise LoginFailed(
-            f"{base_url} refused to register the app; is it a Mastodon instance?"
-        ) from None
-    except mastodon_errors.MastodonError as error:
-        raise LoginFailed(f"{base_url} refused to register the app: {error}") from None
-    return Authorization(base_url, client_id, client_secret, url)
+            f"{base_url} could not register the app (HTTP {response.status_code}); try again later",
+            temporary=True,
+        )
+    if not isinstance(answer, dict):
+        raise LoginFailed(f"{base_url} is not a Mastodon instance: it does not answer its API")
+    if not response.ok:
+        reason = answer.get("error") or response.reason
+        raise LoginFailed(
+            f"{base_url} refused to register the app: HTTP {response.status_code} {reason}"
+        )
+    client_id, client_secret = answer.get("client_id"), answer.get("client_secret")
+    if not isinstance(client_id, str) or not isinstance(client_secret, str):
+        raise LoginFailed(f"{base_url} is not a Mastodon instance: it registered no app")
+    return {
+        "instance": base_url,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "scopes": list(SCOPES),
+    }
+
+
+def _saved_app(path: Path, base_url: str, timeout: float) -> dict[str, Any] | None:
+    """The app `path` keeps for this instance and these scopes, if the instance still knows it."""
+    try:
+        app = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (
+        isinstance(app, dict)
+        and app.get("instance") == base_url
+        and app.get("scopes") == list(SCOPES)
+        and isinstance(app.get("client_id"), str)
+        and isinstance(app.get("client_secret"), str)
+    ):
+        return None
+    # An app-only token proves the app is still registered (a removed one gets 401),
+    # and is revoked at once: it was needed for nothing else.
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": app["client_id"],
+        "client_secret": app["client_secret"],
+        "scope": "read:accounts",
+    }
+    response = _send(base_url, "/oauth/token", form, timeout)
+    if response.status_code in (400, 401, 403):
+        return None
+    try:
+        token = response.json().get("access_token")
+    except (ValueError, AttributeError):
+        token = None
+    if token:
+        revoke = {"client_id": app["client_id"], "client_secret": app["client_secret"]}
+        _send(base_url, "/oauth/revoke", {**revoke, "token": token}, timeout)
+    return app
+
+
+def _send(base_url: str, path: str, form: dict[str, str], timeout: float):
+    """POST `form`; LoginFailed (temporary) when the instance cannot be reached."""
+    session, _ = api_session(timeout)
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    try:
+        with session:
+            return session.post(f"{base_url}{path}", data=form, headers=headers, timeout=timeout)
+    except requests.RequestException as error:
+        if _web_page(error):
+            # A web site answers, but not as Mastodon's API would: no later try changes that.
+            raise LoginFailed(
+                f"{base_url} is not a Mastodon instance: it answers with a web page"
+            ) from None
+        raise LoginFailed(connection_problem(base_url, error), temporary=True) from None
 
 
 def finish_login(authorization: Authorization, code: str, *, timeout: float = 30.0) -> LoggedIn:
@@ -119,8 +204,7 @@ def finish_login(authorization: Authorization, code: str, *, timeout: float = 30
         # Mastodon.py wraps every failure of the exchange, network ones included.
         if isinstance(error.__context__, mastodon_errors.MastodonNetworkError):
             raise LoginFailed(
-                f"{authorization.instance_url} did not answer: {error.__context__}",
-                temporary=True,
+                connection_problem(authorization.instance_url, error.__context__), temporary=True
             ) from None
         raise LoginFailed(
             "the instance refused the code: paste it exactly as shown; "
@@ -131,18 +215,30 @@ def finish_login(authorization: Authorization, code: str, *, timeout: float = 30
 
 def save_token(token: str, path: str | os.PathLike[str]) -> Path:
     """Write the token readable by its owner alone (0600), replacing any older one whole."""
+    return write_private(path, token)
+
+
+def write_private(path: str | os.PathLike[str], text: str) -> Path:
+    """Write `text` readable by its owner alone (0600), replacing any older file whole."""
     path = Path(path).expanduser()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # mkstemp creates the file 0600 before a byte is written; the rename makes it appear whole.
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(token + "\n")
+            file.write(text + "\n")
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _web_page(error: requests.RequestException) -> bool:
+    response = getattr(error, "response", None)
+    if not isinstance(error, UnreadableAnswer) or response is None:
+        return False
+    return "json" not in response.headers.get("Content-Type", "").lower()
 
 
 def _client(base_url: str, client_id: str, client_secret: str, timeout: float):

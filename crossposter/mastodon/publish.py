@@ -27,6 +27,7 @@ from tenacity import (
 
 from crossposter.errors import (
     AuthenticationFailed,
+    InstanceUnreachable,
     LookupRefused,
     PublishError,
     RateLimited,
@@ -38,6 +39,7 @@ from crossposter.mastodon.media import ImageFile, upload_image
 from crossposter.models import Posted, Toot
 from crossposter.net.bounded import api_session
 from crossposter.signals import GRACE_SECONDS
+from crossposter.web import connection_problem, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -132,18 +134,30 @@ class Publisher:
         if stop is not None:
             give_up = stop_any(give_up, lambda _: stop.is_set())
         return Retrying(
+            # A refused connection or an unknown host is told at once and the post waits
+            # for the next run; 5xx and timeouts may pass within the bounded retry.
             retry=retry_if_exception(
                 lambda error: (
-                    isinstance(error, TemporaryPublishError) and not isinstance(error, RateLimited)
+                    isinstance(error, TemporaryPublishError)
+                    and not isinstance(error, RateLimited | InstanceUnreachable)
                 )
             ),
             wait=wait_random_exponential(multiplier=0.5, max=10),
             stop=give_up,
             sleep=self._waiter(stop),
             reraise=True,
-            before_sleep=lambda state: log.debug(
-                "request failed (%s); retrying", state.outcome.exception()
-            ),
+            before_sleep=self._log_retry,
+        )
+
+    def _log_retry(self, state) -> None:
+        # The first failure is worth a line while the retries go on quietly; the last
+        # one reaches the caller.
+        level = logging.WARNING if state.attempt_number == 1 else logging.DEBUG
+        log.log(
+            level,
+            "%s; retrying for up to %g s",
+            state.outcome.exception(),
+            self.options.retry_seconds,
         )
 
     def _waiter(self, stop: threading.Event | None) -> Callable[[float], None]:
@@ -225,7 +239,10 @@ def translate_error(error: Exception, api: Any = None) -> PublishError:
     if isinstance(error, mastodon_errors.MastodonServerError):
         return TemporaryPublishError(f"server error: {describe_api_error(error)}")
     if isinstance(error, mastodon_errors.MastodonNetworkError | mastodon_errors.MastodonIOError):
-        return TemporaryPublishError(f"network error: {describe_api_error(error)}")
+        problem = connection_problem(getattr(api, "api_base_url", None) or "the instance", error)
+        if unreachable(error):
+            return InstanceUnreachable(problem)
+        return TemporaryPublishError(problem)
     if isinstance(error, mastodon_errors.MastodonAPIError):
         status = _status_code(error)
         if status in (408, 409, 425):

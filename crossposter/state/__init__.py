@@ -7,8 +7,10 @@ names a backend.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crossposter.errors import StateError
 from crossposter.state.base import EntryRecord, FeedState, PendingPost, State, now_utc
 from crossposter.state.sqlite import SCHEMA_VERSION, SqliteState
 
@@ -22,6 +24,7 @@ __all__ = [
     "PendingPost",
     "SqliteState",
     "State",
+    "missing_folder",
     "now_utc",
     "open_preview",
     "open_read_only",
@@ -31,7 +34,36 @@ __all__ = [
 
 def open_state(settings: Settings) -> State:
     """The state for a run that writes, held for this process alone until closed."""
+    problem = missing_folder(settings.state_file)
+    if problem:
+        raise StateError(problem)
     return SqliteState.open(settings.state_file, lock_timeout=settings.lock_timeout)
+
+
+def missing_folder(path: Path) -> str | None:
+    """Why the state file cannot be made where configured: its folder is missing.
+
+    The default folder (under XDG_STATE_HOME) is crossposter's to create; any
+    other was chosen by a person, and a missing one is more likely a typo or an
+    unmounted volume than a wish for a new folder.
+    """
+    from crossposter.config import default_state_file
+
+    path = Path(path)
+    if path == default_state_file():
+        return None
+    try:
+        path.parent.stat()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None  # there, but not usable: opening the state says why (not a folder...)
+    else:
+        return None
+    return (
+        f"state_file {path}: the folder {path.parent} does not exist; "
+        "create it (or mount it) or change state_file"
+    )
 
 
 def open_read_only(settings: Settings) -> State:

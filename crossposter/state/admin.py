@@ -19,6 +19,8 @@ from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_one
 from crossposter.state import EntryRecord, State, now_utc, open_read_only, open_state
 
 ENTRY_STATUSES = ("seen", "pending", "posted", "failed")
+# As many entries as a state may hold, for a search among all of a feed's.
+ALL = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -64,14 +66,30 @@ def recent_entries(
     settings: Settings, *, feed: str | None = None, status: str | None = None, limit: int = 20
 ) -> list[EntryRecord]:
     with open_read_only(settings) as state:
+        if feed is not None and state.feed(feed) is None:
+            raise NotInState(f"no feed {feed!r} in the state")
         return state.entries(feed, limit=limit, status=status)
 
 
-def forget(settings: Settings, feed: str, entry_id: str) -> None:
-    """The entry is announced again on the next run (if its feed still lists it)."""
+def forget(settings: Settings, feed: str, entry: str) -> str:
+    """The entry, named by its id or its article's URL, is announced again on the next run
+    (if its feed still lists it); returns its id."""
     with open_state(settings) as state:
-        if not state.forget(feed, entry_id):
-            raise NotInState(f"feed {feed!r} has no entry {entry_id!r} in the state")
+        if state.forget(feed, entry):
+            return entry
+        if state.feed(feed) is None:
+            raise NotInState(f"no feed {feed!r} in the state")
+        # Ids are often opaque (a GUID, a tag: URI); the article's address is what a person has.
+        records = state.entries(feed, limit=ALL)
+        linked = [record.entry_id for record in records if record.link == entry]
+        if len(linked) > 1:
+            raise NotInState(
+                f"feed {feed!r}: {len(linked)} entries link to {entry}; "
+                "name one by its id, as `state entries` shows it"
+            )
+        if not linked or not state.forget(feed, linked[0]):
+            raise NotInState(f"feed {feed!r} has no entry {entry!r} in the state, by id or URL")
+        return linked[0]
 
 
 def retry(settings: Settings, feed: str | None = None) -> int:
@@ -106,11 +124,13 @@ def _record_current_entries(settings: Settings, feed: FeedConfig, state: State) 
 
     parsed = parse_feed(fetched.content, url=fetched.final_url, headers=fetched.headers)
     now = now_utc()
+    # Only what the state did not know counts: posted and failed entries stay as they are.
+    known = state.known_ids(feed.name)
     state.record_fetch(feed.name, feed.url, "ok (state mark-seen)", parsed_at=now)
     state.mark_seen(feed.name, parsed.entries, at=now)
     state.touch(feed.name, [entry.id for entry in parsed.entries], at=now)
     state.save_validators(feed.name, fetched.validators)
-    return len(parsed.entries)
+    return len({entry.id for entry in parsed.entries} - known)
 
 
 def export_state(settings: Settings) -> dict[str, Any]:

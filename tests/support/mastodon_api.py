@@ -309,7 +309,7 @@ class MastodonAPI(LoopbackServer):
       clock_offset / advance(s) / now(), length_of(text, spoiler) -> int,
       media_processing_polls, request_limit, status_limit, default_language, username,
       apps (client_id -> app dict), valid_auth_code, auth_code_single_use,
-      oauth_server_metadata, faults (list of Fault), fail_next(...), clear_faults().
+      oauth_server_metadata, domain, faults (list of Fault), fail_next(...), clear_faults().
     """
 
     def __init__(
@@ -358,6 +358,8 @@ class MastodonAPI(LoopbackServer):
         self.oauth_server_metadata = True
         self.faults: list[Fault] = []
         self.account_id = "1"
+        # The instance's own name in its documents (`domain`, v1 `uri`); its host when None.
+        self.domain: str | None = None
         self._created_at = time.time() - 86400 * 30
         self._ids = itertools.count(1)
         self._idempotency: dict[str, tuple[str, float]] = {}
@@ -818,7 +820,7 @@ class MastodonAPI(LoopbackServer):
         return _Response(
             200,
             {
-                "domain": self.host,
+                "domain": self.domain or self.host,
                 "title": "Test instance",
                 "version": self._version(),
                 "source_url": "https://github.com/mastodon/mastodon",
@@ -857,7 +859,7 @@ class MastodonAPI(LoopbackServer):
         if self.instance_api == "none":
             return _error(404, "Record not found")
         body: dict[str, Any] = {
-            "uri": self.host,
+            "uri": self.domain or self.host,
             "title": "Test instance",
             "short_description": "A fake Mastodon server for tests",
             "description": "",
