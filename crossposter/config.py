@@ -465,8 +465,8 @@ def default_config_path() -> Path:
     path = Path(base) / "crossposter" / "feeds.yaml"
     if not path.is_file():
         raise ConfigError(
-            f"no configuration: give --config FILE, set {CONFIG_VARIABLE}, or write {path} "
-            f"(tried: --config not given, {CONFIG_VARIABLE} not set, {path} does not exist)"
+            f"no configuration found: --config was not given, {CONFIG_VARIABLE} is not set "
+            f"and {path} does not exist; give --config FILE"
         )
     return path
 
