@@ -138,7 +138,9 @@ class AccountConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    instance: AnyHttpUrl = Field(description="Base URL of the account's Mastodon instance.")
+    instance: AnyHttpUrl = Field(
+        description="Base URL (or bare host) of the account's Mastodon instance."
+    )
     access_token_env: str | None = Field(
         None, min_length=1, description="The environment variable holding the account's token."
     )
@@ -293,7 +295,8 @@ class Settings(BaseSettings):
 
     instance: AnyHttpUrl | None = Field(
         None,
-        description="Base URL of the Mastodon instance of the default account, which every "
+        description="Base URL (or bare host) of the Mastodon instance of the default account, "
+        "which every "
         "feed without `account:` posts to. Required unless every feed names an account.",
     )
     state_file: Path = Field(default_factory=default_state_file)
