@@ -70,6 +70,12 @@ def bare_host_is_https(url: Any) -> Any:
     return f"{scheme}://{url.strip()}"
 
 
+def _url_or_bare_host(schema: dict[str, Any]) -> None:
+    """For editors: a bare host is no URI, and must not be flagged as a mistake."""
+    for variant in [schema, *schema.get("anyOf", [])]:
+        variant.pop("format", None)
+
+
 def not_a_boolean(value: Any) -> Any:
     """YAML reads yes, no, on, off, true and false as booleans, which would count as 1 and 0."""
     if isinstance(value, bool):
@@ -139,7 +145,8 @@ class AccountConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     instance: AnyHttpUrl = Field(
-        description="Base URL (or bare host) of the account's Mastodon instance."
+        description="Base URL (or bare host) of the account's Mastodon instance.",
+        json_schema_extra=_url_or_bare_host,
     )
     access_token_env: str | None = Field(
         None, min_length=1, description="The environment variable holding the account's token."
@@ -298,6 +305,7 @@ class Settings(BaseSettings):
         description="Base URL (or bare host) of the Mastodon instance of the default account, "
         "which every "
         "feed without `account:` posts to. Required unless every feed names an account.",
+        json_schema_extra=_url_or_bare_host,
     )
     state_file: Path = Field(default_factory=default_state_file)
     access_token: SecretStr | None = Field(None, exclude=True)

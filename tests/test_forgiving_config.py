@@ -317,3 +317,18 @@ def test_sighup_reloads_at_once_and_does_not_stop_the_loop(tmp_path, api, feeds,
     hangs.join()
     assert not hangs.failure, hangs.failure
     assert [m for m in said.messages if m.startswith("stopping")] == ["stopping: SIGTERM"]
+
+
+
+def test_editors_are_not_told_a_bare_host_is_a_mistake():
+    # yaml-language-server checks `format: uri`, which a bare host is not; jsonschema here
+    # cannot (it lacks the URI checker), so the schema itself is read.
+    from test_schema import SCHEMA_FILE
+
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    instances = [
+        schema["properties"]["instance"],
+        *schema["properties"]["instance"]["anyOf"],
+        schema["$defs"]["AccountConfig"]["properties"]["instance"],
+    ]
+    assert [kind.get("format") for kind in instances] == [None] * 4
