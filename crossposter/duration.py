@@ -1,4 +1,5 @@
-"""Durations as people write them in a crontab or a compose file: 30s, 15m, 1h, 1h30m."""
+"""Durations as people write them in a crontab or a compose file (30s, 15m, 1h, 1h30m),
+and as the logs say them back (30 s, 15 min, 1 h 30 min)."""
 
 from __future__ import annotations
 
@@ -23,14 +24,21 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+_WORDS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
+
+
 def format_duration(seconds: float) -> str:
-    """The shortest way to write `seconds` back: 900 → 15m, 5400 → 1h30m, 2.5 → 2.5s."""
-    if seconds != int(seconds) or seconds < 60:
-        return f"{seconds:g}s"
-    remaining = int(seconds)
+    """`seconds` for people, in its two largest units: 45 s, 15 min, 1 h 30 min, 2 d 3 h.
+
+    A wait is approximate anyway: 2 d 3 h 4 min 5 s reads better as 2 d 3 h.
+    Under ten seconds, tenths are kept (2.5 s).
+    """
+    if seconds < 10:
+        return f"{round(seconds, 1):g} s"
+    remaining = round(seconds)
     parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+    for unit, size in _WORDS:
         count, remaining = divmod(remaining, size)
         if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
+            parts.append(f"{count} {unit}")
+    return " ".join(parts[:2])

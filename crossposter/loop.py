@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,15 +29,20 @@ def run_loop(
     stop: StopRequest,
     heartbeat: Path,
     jitter: Callable[[float], float] | None = None,
+    reload: Callable[..., object] | None = None,
 ) -> None:
     """Call `run_pass` every `interval` seconds until `stop` is set; return once it is.
 
     Each pass's exit code goes to the heartbeat. A pass that finds the state
     locked (or its disk full) is a temporary failure like any other; configuration
-    and state errors propagate, since waiting will not mend them.
+    and state errors propagate, since waiting will not mend them. `reload(force=...)`
+    is called before each pass (force=False: only if the file changed) and at once
+    when `stop.request_reload()` is called during the wait (force=True).
     """
     jitter = jitter or _random_jitter
     while not stop.is_set():
+        if reload is not None:
+            reload(force=stop.take_reload())
         try:
             exit_code = run_pass()
         except TemporaryStateError as error:
@@ -49,9 +55,21 @@ def run_loop(
         if stop.is_set():
             break
         delay = interval + jitter(interval)
-        log.info("pass done (exit %d); next in %s", exit_code, format_duration(round(delay, 1)))
-        stop.wait(delay)
+        log.info("pass done (exit %d); next in %s", exit_code, format_duration(delay))
+        _wait(delay, stop, reload)
     log.info("stopping: %s", stop.reason or "asked to")
+
+
+def _wait(delay: float, stop: StopRequest, reload: Callable[..., object] | None) -> None:
+    """Sleep `delay`, reloading whenever asked to on the way, without moving the next pass."""
+    deadline = time.monotonic() + delay
+    stop.sleep(delay)
+    while not stop.is_set() and reload is not None and stop.take_reload():
+        reload(force=True)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        stop.sleep(remaining)
 
 
 def _random_jitter(interval: float) -> float:

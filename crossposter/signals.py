@@ -1,4 +1,5 @@
-"""Stopping politely: SIGTERM or SIGINT asks the work to end within GRACE_SECONDS.
+"""Stopping politely: SIGTERM or SIGINT asks the work to end within GRACE_SECONDS;
+SIGHUP asks `run --loop` to read its configuration again, and stops nothing.
 
 A `StopRequest` is an Event: the loop waits on it instead of sleeping, so a stop
 wakes it at once, and a pass checks `stop.is_set` between posts. Fetches and
@@ -29,11 +30,31 @@ class StopRequest(threading.Event):
         # time.monotonic() when the stop was asked for: the grace counts from there.
         self.requested_at: float | None = None
 
+        # What the loop sleeps on: set by a stop and by a request to reload.
+        self._wakeup = threading.Event()
+        self._reload_requested = False
+
     def request(self, reason: str) -> None:
         if self.reason is None:
             self.reason = reason
             self.requested_at = time.monotonic()
         self.set()
+        self._wakeup.set()
+
+    def request_reload(self) -> None:
+        """Ask for the configuration to be read again now; nothing stops."""
+        self._reload_requested = True
+        self._wakeup.set()
+
+    def take_reload(self) -> bool:
+        """Whether a reload was asked for since the last call."""
+        requested, self._reload_requested = self._reload_requested, False
+        return requested
+
+    def sleep(self, seconds: float) -> None:
+        """Wait up to `seconds`; a stop or a reload request ends the wait at once."""
+        self._wakeup.wait(seconds)
+        self._wakeup.clear()
 
 
 @contextmanager
@@ -71,3 +92,23 @@ def stop_on_signals(
         yield stop
     finally:
         restore()
+
+
+@contextmanager
+def reload_on_hangup(stop: StopRequest) -> Iterator[StopRequest]:
+    """Within the block, SIGHUP asks `stop`'s owner to reload (the daemons' custom)."""
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is None or threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.getsignal(hangup)
+
+    def on_hangup(_number: int, _frame: object) -> None:
+        # As for a stop: never set an Event from the handler, the thread may hold its lock.
+        threading.Thread(target=stop.request_reload, daemon=True).start()
+
+    signal.signal(hangup, on_hangup)
+    try:
+        yield stop
+    finally:
+        signal.signal(hangup, previous)

@@ -46,9 +46,9 @@ def test_the_installed_console_script_works():
 
 def test_usage_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as exited:
-        main(["run"])
+        main(["run", "--confg", "feeds.yaml"])
     assert exited.value.code == 2
-    assert "--config" in capsys.readouterr().err
+    assert "unrecognized arguments: --confg" in capsys.readouterr().err
 
 
 def test_json_logs_are_one_object_per_line():

@@ -30,9 +30,8 @@ class RecordingStop(StopRequest):
         super().__init__()
         self.waits: list[float] = []
 
-    def wait(self, timeout=None):
-        self.waits.append(timeout)
-        return self.is_set()
+    def sleep(self, seconds):
+        self.waits.append(seconds)
 
 
 def passes_then_stop(stop, exit_codes):
@@ -112,7 +111,7 @@ def test_healthy_while_the_last_success_is_within_twice_the_interval(tmp_path):
     assert check_health(path, now=NOW + timedelta(minutes=29)).healthy
     late = check_health(path, now=NOW + timedelta(minutes=31))
     assert not late.healthy
-    assert "last successful pass 31m ago, more than 30m" in late.message
+    assert "last successful pass 31 min ago, more than 30 min" in late.message
 
 
 def test_failing_passes_keep_the_time_of_the_last_success(tmp_path):
@@ -122,7 +121,7 @@ def test_failing_passes_keep_the_time_of_the_last_success(tmp_path):
     record_pass(path, interval_seconds=900, exit_code=75, at=NOW + timedelta(minutes=30))
     health = check_health(path, now=NOW + timedelta(minutes=31))
     assert not health.healthy
-    assert "last pass 1m ago exited 75" in health.message
+    assert "last pass 1 min ago exited 75" in health.message
 
 
 def test_max_age_overrides_twice_the_interval(tmp_path):
@@ -166,7 +165,27 @@ def test_no_success_yet_is_unhealthy_even_right_after_a_pass(tmp_path):
 )
 def test_durations_are_written_the_usual_way(text, seconds):
     assert parse_duration(text) == seconds
-    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (2.5, "2.5 s"),
+        (45, "45 s"),
+        (45.4, "45 s"),
+        (60, "1 min"),
+        (900, "15 min"),
+        (903.6, "15 min 4 s"),
+        (3600, "1 h"),
+        (5400, "1 h 30 min"),
+        (5400 + 59, "1 h 30 min"),
+        (2 * 86400 + 3 * 3600, "2 d 3 h"),
+        (2 * 86400 + 3 * 3600 + 4 * 60 + 5, "2 d 3 h"),
+        (86400 + 5, "1 d 5 s"),
+    ],
+)
+def test_durations_are_said_back_in_their_two_largest_units(seconds, words):
+    assert format_duration(seconds) == words
 
 
 @pytest.mark.parametrize("text", ["", "soon", "15x", "m15", "0s", "-1m", "1h 30m"])

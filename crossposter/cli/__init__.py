@@ -21,7 +21,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from crossposter import __version__
 from crossposter.cli.check import add_check_parser, command_check
-from crossposter.cli.common import log
+from crossposter.cli.common import add_logging_options, log
 from crossposter.cli.config_schema import add_config_schema_parser, command_config_schema
 from crossposter.cli.health import add_health_parser, command_health
 from crossposter.cli.login import add_login_parser, command_login
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Announce new blog posts from RSS/Atom feeds on Mastodon, exactly once.",
     )
     parser.add_argument("--version", action="version", version=f"crossposter {__version__}")
+    add_logging_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_run_parser(commands)
     add_login_parser(commands)
@@ -58,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from crossposter.errors import ConfigError, LoginFailed, StateError, StateLocked
 
     try:
+        if "config" in args and args.config is None:
+            from crossposter.config import default_config_path
+
+            args.config = str(default_config_path())
         return COMMANDS[args.command](args)
     except ConfigError as error:
         log.error("configuration error: %s", error)

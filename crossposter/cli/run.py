@@ -39,10 +39,14 @@ def add_loop_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--interval",
         type=duration,
-        default="15m",
         metavar="DURATION",
         help="with --loop: time between passes, such as 30s, 15m, 1h (default: 15m)",
     )
+
+
+DEFAULT_INTERVAL = 15 * 60.0
+# Shorter than this, every feed and the instance are asked again and again for nothing.
+SHORTEST_SENSIBLE_INTERVAL = 60.0
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -51,6 +55,9 @@ def command_run(args: argparse.Namespace) -> int:
 
     if args.loop:
         return command_run_loop(args)
+    if args.interval is not None:
+        log.error("--interval is the time between the passes of --loop: give --loop too")
+        return EXIT_USAGE
     from crossposter.signals import stop_on_signals
 
     settings = load_settings(args.config)
@@ -71,32 +78,41 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def command_run_loop(args: argparse.Namespace) -> int:
-    from crossposter.config import load_settings
+    from crossposter.config import ReloadingSettings
     from crossposter.duration import format_duration
     from crossposter.loop import run_loop
     from crossposter.pipeline import run
-    from crossposter.signals import stop_on_signals
+    from crossposter.signals import reload_on_hangup, stop_on_signals
 
     if args.dry_run:
         log.error("--loop cannot be combined with --dry-run")
         return EXIT_USAGE
-    settings = load_settings(args.config)
+    interval = DEFAULT_INTERVAL if args.interval is None else args.interval
+    if interval < SHORTEST_SENSIBLE_INTERVAL:
+        log.warning(
+            "--interval %s is under a minute: every feed and the instance are asked that often",
+            format_duration(interval),
+        )
+    config = ReloadingSettings(args.config)
 
     def run_pass() -> int:
         # A stop during a pass abandons fetches and gives a post in flight the grace.
-        report = run(settings, stop=stop)
+        report = run(config.settings, stop=stop)
         for feed in report.feeds:
             log_feed(feed)
         log_stop(report)
         return report.exit_code
 
+    # The heartbeat stays where it was at the start: `health` keeps reading the same file.
+    heartbeat = config.settings.heartbeat_path
     log.info(
-        "running every %s; heartbeat in %s",
-        format_duration(args.interval),
-        settings.heartbeat_path,
+        "running every %s; heartbeat in %s; SIGHUP reads %s again",
+        format_duration(interval),
+        heartbeat,
+        config.path,
     )
-    with stop_on_signals() as stop:
-        run_loop(run_pass, interval=args.interval, stop=stop, heartbeat=settings.heartbeat_path)
+    with stop_on_signals() as stop, reload_on_hangup(stop):
+        run_loop(run_pass, interval=interval, stop=stop, heartbeat=heartbeat, reload=config.reload)
     return EXIT_OK
 
 
@@ -166,11 +182,11 @@ def print_previews(feed) -> None:
 
 def first_run_summary(feed) -> str:
     """What a feed's first run would do; a preview of one that posts nothing must say why."""
-    entries = feed.recorded + feed.new
+    entries = plural(feed.recorded + feed.new, "entry", "entries")
     if feed.new:
-        return f"first run: would record {entries} entries, announce the newest {feed.new}"
+        return f"first run: would record {entries}, announce the newest {feed.new}"
     return (
-        f"first run: would record {entries} entries, announce none;"
+        f"first run: would record {entries}, announce none;"
         " `backfill: N` would announce the newest N"
     )
 
