@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crossposter.state.base import EntryRecord, FeedState, PendingPost, State, now_utc
+from crossposter.state.base import (
+    AnnouncedPost,
+    EntryRecord,
+    FeedState,
+    PendingPost,
+    State,
+    now_utc,
+)
 from crossposter.state.sqlite import SCHEMA_VERSION, SqliteState
 
 if TYPE_CHECKING:
@@ -17,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AnnouncedPost",
     "EntryRecord",
     "FeedState",
     "PendingPost",

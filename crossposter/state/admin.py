@@ -17,8 +17,6 @@ from crossposter.errors import FeedError, NotInState, StateError
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_one
 from crossposter.state import EntryRecord, State, now_utc, open_read_only, open_state
 
-ENTRY_STATUSES = ("seen", "pending", "posted", "failed")
-
 
 @dataclass(frozen=True)
 class FeedOverview:
