@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from crossposter.errors import ConfigError, LoginFailed
+from crossposter.files import write_atomically
 from crossposter.mastodon.client import mastodon_client
 from crossposter.web import USER_AGENT
 
@@ -133,16 +133,7 @@ def save_token(token: str, path: str | os.PathLike[str]) -> Path:
     """Write the token readable by its owner alone (0600), replacing any older one whole."""
     path = Path(path).expanduser()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # mkstemp creates the file 0600 before a byte is written; the rename makes it appear whole.
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(token + "\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, token + "\n", 0o600)
 
 
 def _client(base_url: str, client_id: str, client_secret: str, timeout: float):
