@@ -81,7 +81,8 @@ def _account(settings: Settings, post: AnnouncedPost) -> Account:
     for account in accounts.values():
         if account.name == post.account:
             return account
+    who = f"account {post.account!r}" if post.account else f"feed {post.feed!r}"
     raise NotInState(
-        f"the toot of {post.entry_id!r} was posted by account {post.account or post.feed!r}, "
-        "which no feed of the configuration uses any more"
+        f"the toot of {post.entry_id!r} was posted by {who}, which the configuration no "
+        "longer has; add it back to retract the toot"
     )
