@@ -233,6 +233,13 @@ class FeedOptions(BaseModel):
     account: str | None = Field(
         None, description="The name of an `accounts:` entry (default: the top-level instance)."
     )
+    on_posted: str | None = Field(
+        None,
+        min_length=1,
+        description="A command line run through the shell after each announcement, edit or "
+        "retraction, with CROSSPOSTER_EVENT, CROSSPOSTER_FEED, CROSSPOSTER_ARTICLE_URL, "
+        "CROSSPOSTER_TOOT_URL and CROSSPOSTER_TOOT_ID set; 30 s at most.",
+    )
 
     # `backfill: yes` is refused, not read as 1.
     _numbers_are_numbers = field_validator(
@@ -275,7 +282,9 @@ class FeedConfig(FeedOptions):
     @property
     def settings_fingerprint(self) -> str:
         """Changes when, and only when, the feed's settings do, in any process."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+        # What runs after a post changes no toot: changing it must not retry failed ones.
+        settings = self.model_dump_json(exclude={"on_posted"})
+        return hashlib.sha256(settings.encode()).hexdigest()
 
 
 class Settings(BaseSettings):
@@ -366,6 +375,30 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         180, ge=7, description="Forget entries absent from their feed for this long."
     )
+    links_file: Path | None = Field(
+        None,
+        description="Every announced article and its toots, as JSON, rewritten after each run "
+        "that changed it: for a static site's data folder.",
+    )
+    replies_file: Path | None = Field(
+        None,
+        description="The public replies to recent toots, by article URL, as JSON, rewritten "
+        "after each run that changed it.",
+    )
+    replies_window: float = Field(
+        30 * 86400.0,
+        gt=0,
+        description="Replies are read for toots younger than this: seconds, or a duration "
+        "such as 7d.",
+        json_schema_extra={"type": ["number", "string"]},
+    )
+    replies_interval: float = Field(
+        3600.0,
+        gt=0,
+        description="Each toot's replies are read at most this often: seconds, or a duration "
+        "such as 1h.",
+        json_schema_extra={"type": ["number", "string"]},
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -395,7 +428,7 @@ class Settings(BaseSettings):
         mode="before",
     )(not_a_boolean)
 
-    @field_validator("fetch_deadline", mode="before")
+    @field_validator("fetch_deadline", "replies_window", "replies_interval", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
         from crossposter.duration import parse_duration
@@ -530,7 +563,7 @@ def _relative_to(settings: Settings, folder: Path) -> Settings:
     state_file = _next_to(settings.state_file, folder)
     paths = {
         name: _next_to(getattr(settings, name), folder)
-        for name in ("access_token_file", "heartbeat_file")
+        for name in ("access_token_file", "heartbeat_file", "links_file", "replies_file")
         if getattr(settings, name) is not None
     }
     feeds = []

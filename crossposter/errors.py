@@ -79,6 +79,10 @@ class RejectedPost(PublishError):
     """The server refused this toot (403, 422): retrying the same one will not help."""
 
 
+class StatusGone(RejectedPost):
+    """The instance has no such status (HTTP 404): it was deleted."""
+
+
 class LookupRefused(PublishError):
     """The account's own statuses cannot be read, so an old pending post cannot be checked."""
 

@@ -7,14 +7,13 @@ state's lock, and must never be able to damage it.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from crossposter.duration import format_duration
 from crossposter.exit_codes import EXIT_OK
+from crossposter.files import write_atomically
 
 
 @dataclass(frozen=True)
@@ -102,13 +101,5 @@ def _write(path: Path, heartbeat: Heartbeat) -> None:
         if heartbeat.last_success_at
         else None,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
     # Written aside and renamed, so a health check never reads half a file.
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            json.dump(document, file)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps(document))

@@ -25,7 +25,15 @@ from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.feeds.filters import skip_reason
 from crossposter.feeds.select import Selection, link_key, select_new
-from crossposter.models import Entry, FeedInfo, FeedReport, InstanceLimits, ParsedFeed, Toot
+from crossposter.models import (
+    Entry,
+    FeedInfo,
+    FeedReport,
+    InstanceLimits,
+    ParsedFeed,
+    Posted,
+    Toot,
+)
 from crossposter.posting import (
     AccountSession,
     LiveOutbox,
@@ -34,7 +42,14 @@ from crossposter.posting import (
     RecordingOutbox,
     default_publisher,
 )
-from crossposter.state import State, now_utc, open_preview, open_state
+from crossposter.state import (
+    AnnouncedPost,
+    PendingPost,
+    State,
+    now_utc,
+    open_preview,
+    open_state,
+)
 
 if TYPE_CHECKING:
     pass
@@ -91,7 +106,21 @@ def run(
         state = open_state(settings)
         outbox_for = lambda account: LiveOutbox(settings, account, publisher_factory)  # noqa: E731
     with state:
-        return Pass(settings, state, outbox_for, stop, accounts, preview=dry_run).run()
+        report = Pass(settings, state, outbox_for, stop, accounts, preview=dry_run).run()
+        if not dry_run:
+            _write_site_files(settings, state)
+        return report
+
+
+def _write_site_files(settings: Settings, state: State) -> None:
+    from crossposter.links import write_site_files
+
+    try:
+        for path in write_site_files(settings, state):
+            log.debug("%s rewritten", path)
+    except OSError as error:
+        # The toots went out and the state says so: the next run writes it again.
+        log.error("%s: cannot write it: %s", error.filename or "links_file", error.strerror)
 
 
 @dataclass(frozen=True)
@@ -127,7 +156,8 @@ class Pass:
         preview: bool = False,
     ):
         self.settings = settings
-        # A preview also shows a sample toot for a feed whose first run announces nothing.
+        # A preview also shows a sample toot for a feed whose first run announces nothing,
+        # and runs no hook and reads no replies.
         self.preview = preview
         self.state = state
         self.stop = stop or threading.Event()
@@ -175,6 +205,8 @@ class Pass:
                     feed_report.fail(
                         FeedError(f"unexpected error: {type(error).__name__}: {error}")
                     )
+        if self.settings.replies_file is not None and not self.preview:
+            self._read_replies()
         self._sum_up_accounts()
         return self.report
 
@@ -210,7 +242,9 @@ class Pass:
         return FetchRequest(name=feed.name, url=feed.url, validators=validators)
 
     def _session(self, feed: FeedConfig) -> AccountSession:
-        account = self._accounts[feed.name]
+        return self._session_of(self._accounts[feed.name])
+
+    def _session_of(self, account: Account) -> AccountSession:
         if account.name not in self._sessions:
             self._sessions[account.name] = AccountSession(
                 account,
@@ -220,8 +254,48 @@ class Pass:
                 stop=self.stop,
                 interrupted=self._stop_requested,
                 known_limits=self._limits,
+                after_post=None if self.preview else self._after_post,
             )
         return self._sessions[account.name]
+
+    def _after_post(self, pending: PendingPost, posted: Posted) -> None:
+        from crossposter.hooks import HookEvent, notify, token_variables
+
+        feed = next((f for f in self.settings.feeds if f.name == pending.feed), None)
+        if feed is None or not feed.on_posted:
+            return
+        event = HookEvent(
+            "posted", feed.name, pending.entry_id, pending.link, posted.id, posted.url
+        )
+        notify(self.state, feed.on_posted, event, hidden=token_variables(self.settings))
+
+    def _read_replies(self) -> None:
+        """After posting: the public replies of recent toots, each at most once an interval."""
+        from crossposter.replies import due, read_replies
+
+        now = now_utc()
+        posts = due(
+            self.state.announced(),
+            now,
+            timedelta(seconds=self.settings.replies_window),
+            timedelta(seconds=self.settings.replies_interval),
+        )
+        by_name = {account.name: account for account in self._accounts.values()}
+
+        def descendants_of(post: AnnouncedPost) -> list[Any] | None:
+            account = by_name.get(post.account) if post.account else self._accounts.get(post.feed)
+            # A toot id means something on its own instance only; a token is read for the
+            # accounts of enabled feeds alone.
+            if account is None or account.token is None:
+                return None
+            if post.instance and post.instance != account.instance_url:
+                return None
+            session = self._session_of(account)
+            if session.halted():
+                return None
+            return session.outbox.descendants(post.toot_id)
+
+        read_replies(self.state, posts, descendants_of, now)
 
     def _sum_up_accounts(self) -> None:
         stopped = [session for session in self._sessions.values() if session.stopped]

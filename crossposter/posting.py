@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from crossposter.accounts import Account
 from crossposter.config import DEFAULT_ACCOUNT, TOKEN_VARIABLE, Settings
@@ -87,6 +87,9 @@ class Outbox(Protocol):
     def find_posted(self, pending: PendingPost, stop: threading.Event) -> Posted | None:
         """The account's own status announcing `pending`, when an earlier run sent it."""
 
+    def descendants(self, toot_id: str) -> list[Any]:
+        """The replies to one of the account's toots, and theirs; PublishError when not read."""
+
 
 class LiveOutbox:
     """The account's instance, through Mastodon.py; its Publisher is made at first use."""
@@ -132,6 +135,9 @@ class LiveOutbox:
     def find_posted(self, pending: PendingPost, stop: threading.Event) -> Posted | None:
         return self._publisher.find_posted(pending.link or "", pending.pending_since, stop)
 
+    def descendants(self, toot_id: str) -> list[Any]:
+        return self._publisher.descendants(toot_id)
+
 
 class RecordingOutbox:
     """A preview's instance: it records what would be sent and sends nothing.
@@ -164,6 +170,10 @@ class RecordingOutbox:
         # Only the instance knows; a preview shows the post a real run would try.
         return None
 
+    def descendants(self, toot_id: str) -> list[Any]:
+        # A preview reads no replies.
+        return []
+
 
 class AccountSession:
     """One account for the length of a pass: its outbox, limits, and why it stopped posting."""
@@ -178,6 +188,7 @@ class AccountSession:
         stop: threading.Event,
         interrupted: Callable[[], bool],
         known_limits: dict[str, InstanceLimits],
+        after_post: Callable[[PendingPost, Posted], None] | None = None,
     ):
         self.account = account
         self.outbox = outbox
@@ -190,6 +201,8 @@ class AccountSession:
         # Why this account posts nothing more this pass (rate limit, refused token).
         self.stopped: str | None = None
         self.rate_limit_reset: datetime | None = None
+        # Called once a toot is recorded as posted (the on_posted hook); never in a preview.
+        self._after_post = after_post
 
     @property
     def label(self) -> str:
@@ -250,7 +263,7 @@ class AccountSession:
                 self._left_pending(pending, error, report)
                 return False
             if found is not None:
-                self.state.mark_posted(pending.feed, pending.entry_id, found)
+                self._posted(pending, found)
                 report.posted += 1
                 log.debug(
                     "feed %s: %s was already posted as %s; recorded, not posted again",
@@ -288,10 +301,22 @@ class AccountSession:
             log.error("feed %s: %r not posted: %s", pending.feed, pending.label, error)
             report.fail(error)
             return True
-        self.state.mark_posted(pending.feed, pending.entry_id, posted)
         # What went out is worth a line at the default level, beside the feed's counts.
         log.info("feed %s: announced %r → %s", pending.feed, pending.label, posted.url or posted.id)
+        self._posted(pending, posted)
         return True
+
+    def _posted(self, pending: PendingPost, posted: Posted) -> None:
+        account = self.account
+        self.state.mark_posted(
+            pending.feed,
+            pending.entry_id,
+            posted,
+            account=account.name,
+            instance=account.instance_url,
+        )
+        if self._after_post is not None:
+            self._after_post(pending, posted)
 
     def _left_pending(self, pending: PendingPost, error: PublishError, report: FeedReport) -> None:
         """A failure that leaves the entry pending; some also stop the account for the pass."""

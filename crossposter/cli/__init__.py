@@ -24,7 +24,9 @@ from crossposter.cli.check import add_check_parser, command_check
 from crossposter.cli.common import add_logging_options, log
 from crossposter.cli.config_schema import add_config_schema_parser, command_config_schema
 from crossposter.cli.health import add_health_parser, command_health
+from crossposter.cli.links import add_links_parser, command_links
 from crossposter.cli.login import add_login_parser, command_login
+from crossposter.cli.retract import add_retract_parser, command_retract
 from crossposter.cli.run import add_run_parser, command_run
 from crossposter.cli.state import add_state_parser, command_state
 from crossposter.exit_codes import (
@@ -49,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_health_parser(commands)
     add_check_parser(commands)
     add_config_schema_parser(commands)
+    add_links_parser(commands)
+    add_retract_parser(commands)
     return parser
 
 
@@ -125,4 +129,6 @@ COMMANDS = {
     "check": command_check,
     "config-schema": command_config_schema,
     "state": command_state,
+    "links": command_links,
+    "retract": command_retract,
 }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from crossposter.errors import ConfigError, LoginFailed
+from crossposter.files import write_atomically
 from crossposter.mastodon.client import mastodon_client
 from crossposter.net.bounded import UnreadableAnswer, api_session
 from crossposter.web import USER_AGENT, connection_problem
@@ -222,16 +222,7 @@ def write_private(path: str | os.PathLike[str], text: str) -> Path:
     """Write `text` readable by its owner alone (0600), replacing any older file whole."""
     path = Path(path).expanduser()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # mkstemp creates the file 0600 before a byte is written; the rename makes it appear whole.
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text + "\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, text + "\n", 0o600)
 
 
 def _web_page(error: requests.RequestException) -> bool:

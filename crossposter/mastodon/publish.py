@@ -32,6 +32,7 @@ from crossposter.errors import (
     PublishError,
     RateLimited,
     RejectedPost,
+    StatusGone,
     TemporaryPublishError,
 )
 from crossposter.mastodon.client import describe_api_error, mastodon_client
@@ -128,6 +129,27 @@ class Publisher:
         """
         self._transport.stop = stop
         return self._retrying(stop)(self._find_posted_once, link, since - CLOCK_SLACK)
+
+    def delete(self, status_id: str) -> None:
+        """Delete one of the account's statuses; StatusGone when it is already gone."""
+        from mastodon import errors as mastodon_errors
+
+        try:
+            self._api.status_delete(status_id)
+        except mastodon_errors.MastodonError as error:
+            raise translate_error(error, self._api) from None
+
+    def descendants(self, status_id: str) -> list[Any]:
+        """The replies to a status and theirs (GET /api/v1/statuses/:id/context), once.
+
+        No retry and no waiting out a rate limit: reading replies may never hold up posting.
+        """
+        from mastodon import errors as mastodon_errors
+
+        try:
+            return list(self._api.status_context(status_id)["descendants"])
+        except mastodon_errors.MastodonError as error:
+            raise translate_error(error, self._api) from None
 
     def _retrying(self, stop: threading.Event | None) -> Retrying:
         give_up = stop_after_delay(self.options.retry_seconds)
@@ -247,6 +269,8 @@ def translate_error(error: Exception, api: Any = None) -> PublishError:
         status = _status_code(error)
         if status in (408, 409, 425):
             return TemporaryPublishError(f"server asked to retry: {describe_api_error(error)}")
+        if status == 404:
+            return StatusGone(f"not on the instance: {describe_api_error(error)}")
         return RejectedPost(f"rejected by the server: {describe_api_error(error)}")
     return PublishError(f"unexpected Mastodon.py error: {describe_api_error(error)}")
 

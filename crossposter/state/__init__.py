@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crossposter.errors import StateError
-from crossposter.state.base import EntryRecord, FeedState, PendingPost, State, now_utc
+from crossposter.state.base import (
+    AnnouncedPost,
+    EntryRecord,
+    FeedState,
+    PendingPost,
+    State,
+    now_utc,
+)
 from crossposter.state.sqlite import SCHEMA_VERSION, SqliteState
 
 if TYPE_CHECKING:
@@ -19,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AnnouncedPost",
     "EntryRecord",
     "FeedState",
     "PendingPost",

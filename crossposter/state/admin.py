@@ -18,7 +18,6 @@ from crossposter.errors import FeedError, NotInState, StateError
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_one
 from crossposter.state import EntryRecord, State, now_utc, open_read_only, open_state
 
-ENTRY_STATUSES = ("seen", "pending", "posted", "failed")
 # As many entries as a state may hold, for a search among all of a feed's.
 ALL = 1_000_000_000
 

@@ -16,6 +16,11 @@ from typing import Any
 from crossposter.feeds.fetch import Validators
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 
+ENTRY_STATUSES = ("seen", "pending", "posted", "failed", "retracted", "deleted")
+# An entry whose toot once went out: what `links` lists. `retracted`: deleted by
+# `crossposter retract`; `deleted`: gone from the instance otherwise.
+ANNOUNCED_STATUSES = ("posted", "retracted", "deleted")
+
 
 @dataclass(frozen=True)
 class FeedState:
@@ -56,6 +61,27 @@ class EntryRecord:
     toot_url: str | None
     reason: str | None
     updated: datetime
+
+
+@dataclass(frozen=True)
+class AnnouncedPost:
+    """An entry whose toot went out, and what became of it."""
+
+    feed: str
+    entry_id: str
+    link: str | None
+    title: str | None
+    status: str
+    toot_id: str
+    toot_url: str | None
+    # None for toots posted before the state recorded them.
+    account: str | None
+    instance: str | None
+    posted_at: datetime
+    edited_at: datetime | None = None
+    # The public replies last read, in the shape of the replies file; None when never read.
+    replies: list[dict[str, Any]] | None = None
+    replies_fetched_at: datetime | None = None
 
 
 def now_utc() -> datetime:
@@ -166,7 +192,44 @@ class State(ABC):
         """Which of `links` (each as `link_key` gives it) `account` announced, posted or pending."""
 
     @abstractmethod
-    def mark_posted(self, feed: str, entry_id: str, posted: Posted) -> None: ...
+    def mark_posted(
+        self,
+        feed: str,
+        entry_id: str,
+        posted: Posted,
+        *,
+        account: str | None = None,
+        instance: str | None = None,
+    ) -> None:
+        """The toot went out, from `account` on `instance`; its time is now."""
+
+    @abstractmethod
+    def mark_retracted(self, feed: str, entry_id: str, status: str = "retracted") -> bool:
+        """The entry's toot is gone (`retracted` or `deleted`); it is never announced again.
+
+        False when the state has no announced entry by that id.
+        """
+
+    @abstractmethod
+    def mark_edited(self, feed: str, entry_id: str, at: datetime | None = None) -> None:
+        """The entry's toot was edited (now, or `at`)."""
+
+    @abstractmethod
+    def announced(self, feed: str | None = None) -> list[AnnouncedPost]:
+        """Every entry whose toot went out (posted, retracted, deleted), oldest first."""
+
+    @abstractmethod
+    def save_replies(
+        self, feed: str, entry_id: str, replies: list[dict[str, Any]], at: datetime | None = None
+    ) -> None:
+        """The public replies to the entry's toot, as just read (now, or `at`)."""
+
+    @abstractmethod
+    def claim_hook(self, feed: str, entry_id: str, event: str, occurrence: str) -> bool:
+        """Note that a hook is about to run for this event; False when one already did.
+
+        Durable before it returns, so a crash during the hook never runs it twice.
+        """
 
     @abstractmethod
     def mark_failed(self, feed: str, entry_id: str, reason: str) -> None:

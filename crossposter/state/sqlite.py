@@ -28,7 +28,16 @@ from crossposter.errors import StateError, StateLocked, TemporaryStateError
 from crossposter.feeds.fetch import Validators
 from crossposter.feeds.select import link_key
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
-from crossposter.state.base import EntryRecord, FeedState, PendingPost, State, now_utc
+from crossposter.state.base import (
+    ANNOUNCED_STATUSES,
+    ENTRY_STATUSES,
+    AnnouncedPost,
+    EntryRecord,
+    FeedState,
+    PendingPost,
+    State,
+    now_utc,
+)
 
 TIMESTAMP_COLUMNS = {
     "feeds": ("last_fetch", "last_parsed"),
@@ -38,7 +47,7 @@ TIMESTAMP_COLUMNS = {
 log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "crossposter-state"
-EXPORTED_TABLES = ("feeds", "entries", "instances", "announced_links")
+EXPORTED_TABLES = ("feeds", "entries", "instances", "announced_links", "hook_runs")
 
 # Each link (its link_key) an account announced, and the entry that did: the primary key
 # is what refuses a second announcement, in one process or several.
@@ -51,6 +60,8 @@ CREATE TABLE IF NOT EXISTS announced_links (
     PRIMARY KEY (account, link)
 ) WITHOUT ROWID;
 """
+
+_STATUS_LIST = "(" + ", ".join(f"'{status}'" for status in ENTRY_STATUSES) + ")"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,7 +77,7 @@ CREATE TABLE IF NOT EXISTS feeds (
 CREATE TABLE IF NOT EXISTS entries (
     feed TEXT NOT NULL,
     entry_id TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('seen', 'pending', 'posted', 'failed')),
+    status TEXT NOT NULL CHECK (status IN ENTRY_STATUSES),
     link TEXT,
     title TEXT,
     first_seen TEXT NOT NULL,
@@ -78,15 +89,29 @@ CREATE TABLE IF NOT EXISTS entries (
     toot_url TEXT,
     reason TEXT,
     updated TEXT NOT NULL,
+    account TEXT,
+    instance TEXT,
+    posted_at TEXT,
+    edited_at TEXT,
+    replies TEXT,
+    replies_fetched_at TEXT,
     PRIMARY KEY (feed, entry_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_by_status ON entries (status) WHERE status != 'seen';
+CREATE TABLE IF NOT EXISTS hook_runs (
+    feed TEXT NOT NULL,
+    entry_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    occurrence TEXT NOT NULL,
+    started TEXT NOT NULL,
+    PRIMARY KEY (feed, entry_id, event, occurrence)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS instances (
     url TEXT PRIMARY KEY,
     limits TEXT NOT NULL,
     fetched_at TEXT NOT NULL
 );
-""" + ANNOUNCED_LINKS
+""".replace("ENTRY_STATUSES", _STATUS_LIST) + ANNOUNCED_LINKS
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -442,12 +467,91 @@ class SqliteState(State):
             found.update(row["link"] for row in rows)
         return found
 
-    def mark_posted(self, feed: str, entry_id: str, posted: Posted) -> None:
+    def mark_posted(
+        self,
+        feed: str,
+        entry_id: str,
+        posted: Posted,
+        *,
+        account: str | None = None,
+        instance: str | None = None,
+    ) -> None:
+        stamp = _iso(now_utc())
         with self._transaction(durable=True) as db:
             db.execute(
                 "UPDATE entries SET status = 'posted', toot_id = ?, toot_url = ?, reason = NULL, "
-                "updated = ? WHERE feed = ? AND entry_id = ?",
-                (posted.id, posted.url, _iso(now_utc()), feed, entry_id),
+                "updated = ?, posted_at = ?, account = COALESCE(?, account), "
+                "instance = COALESCE(?, instance) WHERE feed = ? AND entry_id = ?",
+                (posted.id, posted.url, stamp, stamp, account, instance, feed, entry_id),
+            )
+
+    def mark_retracted(self, feed: str, entry_id: str, status: str = "retracted") -> bool:
+        if status not in ("retracted", "deleted"):
+            raise ValueError(f"an announced entry cannot become {status!r}")
+        with self._transaction(durable=True) as db:
+            return bool(
+                db.execute(
+                    "UPDATE entries SET status = ?, updated = ? "
+                    "WHERE feed = ? AND entry_id = ? AND toot_id IS NOT NULL",
+                    (status, _iso(now_utc()), feed, entry_id),
+                ).rowcount
+            )
+
+    def mark_edited(self, feed: str, entry_id: str, at: datetime | None = None) -> None:
+        stamp = _iso(at or now_utc())
+        with self._transaction(durable=True) as db:
+            db.execute(
+                "UPDATE entries SET edited_at = ?, updated = ? WHERE feed = ? AND entry_id = ?",
+                (stamp, stamp, feed, entry_id),
+            )
+
+    def announced(self, feed: str | None = None) -> list[AnnouncedPost]:
+        where, values = ("AND feed = ?", (feed,)) if feed is not None else ("", ())
+        marks = ", ".join("?" for _ in ANNOUNCED_STATUSES)
+        rows = self._db.execute(
+            "SELECT feed, entry_id, link, title, status, toot_id, toot_url, account, instance, "
+            "posted_at, updated, edited_at, replies, replies_fetched_at FROM entries "
+            f"WHERE status IN ({marks}) AND toot_id IS NOT NULL {where} "
+            "ORDER BY COALESCE(posted_at, updated), feed, entry_id",
+            (*ANNOUNCED_STATUSES, *values),
+        )
+        return [
+            AnnouncedPost(
+                feed=row["feed"],
+                entry_id=row["entry_id"],
+                link=row["link"],
+                title=row["title"],
+                status=row["status"],
+                toot_id=row["toot_id"],
+                toot_url=row["toot_url"],
+                account=row["account"],
+                instance=row["instance"],
+                posted_at=_moment(row["posted_at"] or row["updated"]),
+                edited_at=_moment(row["edited_at"]),
+                replies=json.loads(row["replies"]) if row["replies"] else None,
+                replies_fetched_at=_moment(row["replies_fetched_at"]),
+            )
+            for row in rows
+        ]
+
+    def save_replies(
+        self, feed: str, entry_id: str, replies: list[dict[str, Any]], at: datetime | None = None
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE entries SET replies = ?, replies_fetched_at = ? "
+                "WHERE feed = ? AND entry_id = ?",
+                (json.dumps(replies, ensure_ascii=False), _iso(at or now_utc()), feed, entry_id),
+            )
+
+    def claim_hook(self, feed: str, entry_id: str, event: str, occurrence: str) -> bool:
+        with self._transaction(durable=True) as db:
+            return bool(
+                db.execute(
+                    "INSERT INTO hook_runs (feed, entry_id, event, occurrence, started) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (feed, entry_id, event, occurrence, _iso(now_utc())),
+                ).rowcount
             )
 
     def mark_failed(self, feed: str, entry_id: str, reason: str) -> None:
@@ -960,11 +1064,73 @@ def _announced_links(db: sqlite3.Connection) -> None:
     )
 
 
+_VERSION_3_ENTRIES = """
+CREATE TABLE entries_v3 (
+    feed TEXT NOT NULL,
+    entry_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN
+        ('seen', 'pending', 'posted', 'failed', 'retracted', 'deleted')),
+    link TEXT,
+    title TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    idempotency_key TEXT,
+    toot TEXT,
+    pending_since TEXT,
+    toot_id TEXT,
+    toot_url TEXT,
+    reason TEXT,
+    updated TEXT NOT NULL,
+    account TEXT,
+    instance TEXT,
+    posted_at TEXT,
+    edited_at TEXT,
+    replies TEXT,
+    replies_fetched_at TEXT,
+    PRIMARY KEY (feed, entry_id)
+) WITHOUT ROWID;
+INSERT INTO entries_v3 (feed, entry_id, status, link, title, first_seen, last_seen,
+    idempotency_key, toot, pending_since, toot_id, toot_url, reason, updated)
+    SELECT feed, entry_id, status, link, title, first_seen, last_seen, idempotency_key, toot,
+    pending_since, toot_id, toot_url, reason, updated FROM entries;
+DROP TABLE entries;
+ALTER TABLE entries_v3 RENAME TO entries;
+CREATE INDEX IF NOT EXISTS entries_by_status ON entries (status) WHERE status != 'seen';
+CREATE TABLE IF NOT EXISTS hook_runs (
+    feed TEXT NOT NULL,
+    entry_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    occurrence TEXT NOT NULL,
+    started TEXT NOT NULL,
+    PRIMARY KEY (feed, entry_id, event, occurrence)
+) WITHOUT ROWID;
+"""
+
+
+def _links_and_retractions(db: sqlite3.Connection) -> None:
+    """Version 3 → 4: who posted each toot and when, its replies, retracted and deleted entries.
+
+    SQLite cannot widen a CHECK in place, so the entries table is copied. An export's
+    rows arrive in today's table already: only the data step runs on them. Toots
+    posted before keep no account (`links` names the configured one) and were
+    posted, as far as anyone knows, at their last change.
+    """
+    columns = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
+    if "account" not in columns:
+        for statement in _VERSION_3_ENTRIES.split(";"):
+            if statement.strip():
+                db.execute(statement)
+    db.execute(
+        "UPDATE entries SET posted_at = updated WHERE toot_id IS NOT NULL AND posted_at IS NULL"
+    )
+
+
 # MIGRATIONS[n - 1] takes a state from version n to n + 1. They also run on the rows of an
 # older export imported into today's tables (`state import`), so each must accept those.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _compact_timestamps,
     _announced_links,
+    _links_and_retractions,
 )
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 

@@ -20,6 +20,11 @@ GET  /api/v1/accounts/verify_credentials token + read:accounts (or read / profil
 GET  /api/v1/accounts/:id/statuses       newest first; limit (20, max 40), max_id, since_id,
                                          min_id, exclude_replies, only_media; Link header
 GET  /api/v1/statuses/:id                404 ``{"error": "Record not found"}`` if unknown
+DELETE /api/v1/statuses/:id              token + write:statuses; the deleted status with
+                                         ``text``; 404 if unknown (or deleted already)
+GET  /api/v1/statuses/:id/context        ancestors [] and descendants: the replies added
+                                         with ``add_reply`` (every visibility: the token's
+                                         owner is addressed by all of them), oldest first
 POST /api/v1/statuses                    form or JSON; token + write:statuses; Idempotency-Key
 POST /api/v2/media, POST /api/v1/media   multipart; 200 with url, or 202 url=null while
                                          ``media_processing_polls`` > 0 (v1 always 200)
@@ -367,6 +372,8 @@ class MastodonAPI(LoopbackServer):
         self._used_codes: set[str] = set()
         self._request_windows: dict[str, tuple[int, int]] = {}
         self._status_window: tuple[int, int] = (0, 0)
+        # Replies by other people (add_reply), apart from the account's own statuses.
+        self.replies: list[dict[str, Any]] = []
 
     # -- public helpers ----------------------------------------------------------------
     def default_length_of(self, text: str, spoiler: str) -> int:
@@ -412,6 +419,60 @@ class MastodonAPI(LoopbackServer):
                 in_reply_to_id=fields.pop("in_reply_to_id", None),
                 extra=fields,
             )
+
+    def add_reply(
+        self,
+        to_id: str,
+        text: str,
+        *,
+        visibility: str = "public",
+        acct: str = "alice@elsewhere.example",
+        display_name: str = "Alice",
+    ) -> dict[str, Any]:
+        """A reply by someone else to status (or reply) ``to_id``, for /context."""
+        with self.lock:
+            sid = str(120_000_000_000_000_000 + next(self._ids))
+            content, tags = self._render(text)
+            username = acct.split("@")[0]
+            reply = {
+                "id": sid,
+                "created_at": _iso(self.now()),
+                "in_reply_to_id": to_id,
+                "in_reply_to_account_id": self.account_id,
+                "sensitive": False,
+                "spoiler_text": "",
+                "visibility": visibility,
+                "language": "en",
+                "uri": f"https://elsewhere.example/users/{username}/statuses/{sid}",
+                "url": f"https://elsewhere.example/@{username}/{sid}",
+                "replies_count": 0,
+                "reblogs_count": 0,
+                "favourites_count": 0,
+                "edited_at": None,
+                "content": content,
+                "reblog": None,
+                "mentions": [],
+                "tags": tags,
+                "emojis": [],
+                "media_attachments": [],
+                "card": None,
+                "poll": None,
+                "account": {
+                    **self.account_json(),
+                    "id": f"9{sid[-6:]}",
+                    "username": username,
+                    "acct": acct,
+                    "display_name": display_name,
+                    "bot": False,
+                    "url": f"https://elsewhere.example/@{username}",
+                    "avatar": f"https://elsewhere.example/avatars/{username}.png",
+                },
+            }
+            for status in (*self.statuses, *self.replies):
+                if status["id"] == to_id:
+                    status["replies_count"] += 1
+            self.replies.append(reply)
+            return reply
 
     def grant_token(self, token: str, scopes: set[str] | str | None = None) -> None:
         """Make ``token`` valid, optionally limited to ``scopes`` ("write:statuses read")."""
@@ -760,6 +821,8 @@ class MastodonAPI(LoopbackServer):
             ("POST", r"/oauth/token", "token"),
             ("POST", r"/oauth/revoke", "revoke"),
             ("GET", r"/\.well-known/oauth-authorization-server", "oauth_metadata"),
+            ("DELETE", r"/api/v1/statuses/(?P<id>[^/]+)", "delete_status"),
+            ("GET", r"/api/v1/statuses/(?P<id>[^/]+)/context", "status_context"),
         ]
     ]
 
@@ -951,6 +1014,28 @@ class MastodonAPI(LoopbackServer):
                 if s["id"] == id and self._visible(s, owner):
                     return _Response(200, self.status_json(s))
         return _error(404)
+
+    def _h_delete_status(self, req: _Request, id: str) -> _Response:
+        denied = self._auth(req, "write:statuses")
+        if denied:
+            return denied
+        with self.lock:
+            for index, status in enumerate(self.statuses):
+                if status["id"] == id:
+                    del self.statuses[index]
+                    return _Response(200, {**self.status_json(status), "text": status["text"]})
+        return _error(404)
+
+    def _h_status_context(self, req: _Request, id: str) -> _Response:
+        with self.lock:
+            if not any(s["id"] == id for s in (*self.statuses, *self.replies)):
+                return _error(404)
+            thread, parents = [], {id}
+            for reply in self.replies:  # oldest first: a parent comes before its replies
+                if reply["in_reply_to_id"] in parents:
+                    thread.append(reply)
+                    parents.add(reply["id"])
+            return _Response(200, {"ancestors": [], "descendants": thread})
 
     def _h_post_status(self, req: _Request) -> _Response:
         denied = self._auth(req, "write:statuses")

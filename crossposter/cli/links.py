@@ -1,0 +1,34 @@
+"""`crossposter links`: every announced article and its toots, as JSON or CSV, on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from crossposter.cli.common import add_common
+from crossposter.exit_codes import EXIT_OK
+
+
+def add_links_parser(commands) -> None:
+    parser = commands.add_parser(
+        "links",
+        help="print every announced article with its toots (JSON or CSV)",
+        description="Print every announced article with its toots: JSON keyed by article URL, "
+        "or CSV, one row per toot. Reads the state without locking it.",
+    )
+    add_common(parser)
+    parser.add_argument("--feed", metavar="NAME", help="only this feed's articles")
+    parser.add_argument("--format", choices=("json", "csv"), default="json", help="default: json")
+
+
+def command_links(args: argparse.Namespace) -> int:
+    from crossposter.config import load_settings
+    from crossposter.links import configured_accounts, links_csv, links_json
+    from crossposter.state import open_read_only
+
+    settings = load_settings(args.config)
+    with open_read_only(settings) as state:
+        posts = state.announced(args.feed)
+    render = links_csv if args.format == "csv" else links_json
+    sys.stdout.write(render(posts, configured_accounts(settings)))
+    return EXIT_OK

@@ -1,0 +1,42 @@
+"""`crossposter retract FEED ENTRY`: delete an announcement's toot and never announce it again."""
+
+from __future__ import annotations
+
+import argparse
+
+from crossposter.cli.common import add_common, log
+from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE
+
+
+def add_retract_parser(commands) -> None:
+    parser = commands.add_parser(
+        "retract",
+        help="delete an entry's toot now; the entry is never announced again",
+        description="Delete the toot announcing an entry and record the entry as retracted: "
+        "no run announces it again, unless `state forget` says so.",
+    )
+    add_common(parser)
+    parser.add_argument("feed", metavar="FEED")
+    parser.add_argument("entry", metavar="ENTRY", help="the entry's id or the article's URL")
+
+
+def command_retract(args: argparse.Namespace) -> int:
+    from crossposter.config import load_settings
+    from crossposter.errors import NotInState, PublishError
+    from crossposter.retract import retract
+
+    settings = load_settings(args.config)
+    try:
+        done = retract(settings, args.feed, args.entry)
+    except NotInState as error:
+        log.error("%s", error)
+        return EXIT_USAGE
+    except PublishError as error:
+        log.error("feed %s: the toot was not deleted: %s", args.feed, error)
+        return EXIT_TEMPFAIL if error.temporary else EXIT_FAILED
+    post = done.post
+    if done.status == "deleted":
+        log.info("feed %s: the toot of %s was already gone; recorded as deleted", *done.names)
+    else:
+        log.info("feed %s: deleted the toot of %s (%s)", *done.names, post.toot_url)
+    return EXIT_OK

@@ -1,0 +1,88 @@
+"""`crossposter retract`: take an announcement back. The toot is deleted now and its entry
+is `retracted`: never announced again, unless `state forget` says so."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from crossposter.accounts import Account, feed_accounts, with_token
+from crossposter.config import Settings
+from crossposter.errors import NotInState, StatusGone
+from crossposter.hooks import HookEvent, notify, token_variables
+from crossposter.links import write_site_files
+from crossposter.posting import PublisherFactory, default_publisher
+from crossposter.state import AnnouncedPost, State, open_state
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Retraction:
+    post: AnnouncedPost
+    # `retracted`: deleted now; `deleted`: the instance no longer had it.
+    status: str
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return self.post.feed, self.post.entry_id
+
+
+def find_announced(state: State, feed: str, entry: str) -> AnnouncedPost:
+    """The feed's announced entry with that id, or else with that article URL."""
+    posts = state.announced(feed)
+    found = next((post for post in posts if post.entry_id == entry), None)
+    found = found or next((post for post in reversed(posts) if post.link == entry), None)
+    if found is None:
+        raise NotInState(f"feed {feed!r} has announced no entry with the id or URL {entry!r}")
+    return found
+
+
+def retract(
+    settings: Settings,
+    feed_name: str,
+    entry: str,
+    *,
+    publisher_factory: PublisherFactory = default_publisher,
+) -> Retraction:
+    """Delete the toot of `entry` (an id or an article URL) and record it as retracted.
+
+    Raises NotInState when the feed announced no such entry or took it back already,
+    PublishError when the instance did not delete it (the state is then unchanged).
+    """
+    with open_state(settings) as state:
+        post = find_announced(state, feed_name, entry)
+        if post.status != "posted":
+            raise NotInState(f"feed {feed_name!r}: {post.entry_id!r} is already {post.status}")
+        account = with_token(settings, _account(settings, post))
+        publisher = publisher_factory(settings, account)
+        try:
+            publisher.delete(post.toot_id)
+            status = "retracted"
+        except StatusGone:
+            status = "deleted"
+        state.mark_retracted(post.feed, post.entry_id, status)
+        feed = next((f for f in settings.feeds if f.name == post.feed), None)
+        if feed is not None:
+            event = HookEvent(
+                "retracted", post.feed, post.entry_id, post.link, post.toot_id, post.toot_url
+            )
+            notify(state, feed.on_posted, event, hidden=token_variables(settings))
+        write_site_files(settings, state)
+    return Retraction(post, status)
+
+
+def _account(settings: Settings, post: AnnouncedPost) -> Account:
+    """The account that posted the toot, as configured today."""
+    accounts = feed_accounts(settings)
+    if post.account is None and post.feed in accounts:
+        # Posted before the state recorded accounts: the feed's own.
+        return accounts[post.feed]
+    for account in accounts.values():
+        if account.name == post.account:
+            return account
+    who = f"account {post.account!r}" if post.account else f"feed {post.feed!r}"
+    raise NotInState(
+        f"the toot of {post.entry_id!r} was posted by {who}, which the configuration no "
+        "longer has; add it back to retract the toot"
+    )
