@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crossposter.state.base import EntryRecord, FeedState, PendingPost, State, now_utc
+from crossposter.state.base import (
+    EntryRecord,
+    FeedState,
+    PendingPost,
+    PostedEntry,
+    State,
+    now_utc,
+)
 from crossposter.state.sqlite import SCHEMA_VERSION, SqliteState
 
 if TYPE_CHECKING:
@@ -20,6 +27,7 @@ __all__ = [
     "EntryRecord",
     "FeedState",
     "PendingPost",
+    "PostedEntry",
     "SqliteState",
     "State",
     "now_utc",

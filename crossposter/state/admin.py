@@ -17,7 +17,7 @@ from crossposter.errors import FeedError, NotInState, StateError
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_one
 from crossposter.state import EntryRecord, State, now_utc, open_read_only, open_state
 
-ENTRY_STATUSES = ("seen", "pending", "posted", "failed")
+ENTRY_STATUSES = ("seen", "pending", "posted", "failed", "deleted", "retracted")
 
 
 @dataclass(frozen=True)

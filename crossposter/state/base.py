@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crossposter.feeds.fetch import Validators
+from crossposter.lifecycle import Article
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 
 
@@ -56,6 +57,34 @@ class EntryRecord:
     toot_url: str | None
     reason: str | None
     updated: datetime
+
+
+@dataclass(frozen=True)
+class PostedEntry:
+    """An announced entry, with what its toot's later life needs (crossposter.lifecycle)."""
+
+    feed: str
+    entry_id: str
+    link: str | None
+    title: str | None
+    toot_id: str
+    # What was posted (or last edited to); None for toots found on the instance.
+    toot: Toot | None
+    # The article's own fields at posting; None for toots posted before they were kept.
+    article: Article | None
+    posted_at: datetime | None
+    edited_at: datetime | None
+    # In the feed's latest parse.
+    in_feed: bool
+    # An edit recorded before its request: a run after a crash sends it again.
+    edit: Toot | None
+    edit_article: Article | None
+    checked_at: datetime | None
+    gone_since: datetime | None
+
+    @property
+    def label(self) -> str:
+        return self.title or self.entry_id
 
 
 def now_utc() -> datetime:
@@ -153,6 +182,32 @@ class State(ABC):
 
     @abstractmethod
     def mark_failed(self, feed: str, entry_id: str, reason: str) -> None: ...
+
+    # -- after posting (crossposter.lifecycle) -----------------------------------
+
+    @abstractmethod
+    def posted_entries(self, feed: str) -> list[PostedEntry]:
+        """The feed's entries whose toot is on the instance, oldest first."""
+
+    @abstractmethod
+    def mark_edit_pending(self, feed: str, entry_id: str, toot: Toot, article: Article) -> None:
+        """Record an edit before its request is sent; durable when it returns."""
+
+    @abstractmethod
+    def mark_edited(self, feed: str, entry_id: str, at: datetime) -> None:
+        """The pending edit went out: it is now the posted toot and article."""
+
+    @abstractmethod
+    def mark_deleted(self, feed: str, entry_id: str, reason: str) -> None:
+        """The toot is gone from the instance (deleted by hand): never edited or posted again."""
+
+    @abstractmethod
+    def mark_retracted(self, feed: str, entry_id: str, reason: str) -> None:
+        """The toot was deleted because its article was: never announced again."""
+
+    @abstractmethod
+    def record_check(self, feed: str, entry_id: str, at: datetime, gone: bool | None) -> None:
+        """An absent article's link was asked at `at`: gone (404/410), there, or unknown."""
 
     @abstractmethod
     def pending(self, feed: str) -> list[PendingPost]:

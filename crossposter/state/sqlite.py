@@ -22,8 +22,16 @@ from typing import Any
 
 from crossposter.errors import StateError, StateLocked
 from crossposter.feeds.fetch import Validators
+from crossposter.lifecycle import Article
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
-from crossposter.state.base import EntryRecord, FeedState, PendingPost, State, now_utc
+from crossposter.state.base import (
+    EntryRecord,
+    FeedState,
+    PendingPost,
+    PostedEntry,
+    State,
+    now_utc,
+)
 
 TIMESTAMP_COLUMNS = {
     "feeds": ("last_fetch", "last_parsed"),
@@ -32,6 +40,39 @@ TIMESTAMP_COLUMNS = {
 }
 EXPORT_FORMAT = "crossposter-state"
 EXPORTED_TABLES = ("feeds", "entries", "instances")
+
+# What became of a toot after posting (crossposter.lifecycle): the article's own fields
+# and when it was posted; an edit recorded before its request (edit_toot, edit_article);
+# the checks of an article gone from its feed (checked_at, gone_since). `deleted`: the
+# toot was deleted on the instance by hand; `retracted`: deleted because its article was.
+ENTRIES_TABLE = """CREATE TABLE IF NOT EXISTS entries (
+    feed TEXT NOT NULL,
+    entry_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('seen', 'pending', 'posted', 'failed', 'deleted',
+        'retracted')),
+    link TEXT,
+    title TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    idempotency_key TEXT,
+    toot TEXT,
+    pending_since TEXT,
+    toot_id TEXT,
+    toot_url TEXT,
+    reason TEXT,
+    updated TEXT NOT NULL,
+    article TEXT,
+    posted_at TEXT,
+    edited_at TEXT,
+    edit_toot TEXT,
+    edit_article TEXT,
+    checked_at TEXT,
+    gone_since TEXT,
+    PRIMARY KEY (feed, entry_id)
+) WITHOUT ROWID;"""
+ENTRIES_INDEX = (
+    "CREATE INDEX IF NOT EXISTS entries_by_status ON entries (status) WHERE status != 'seen'"
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,30 +85,14 @@ CREATE TABLE IF NOT EXISTS feeds (
     last_result TEXT,
     last_parsed TEXT
 );
-CREATE TABLE IF NOT EXISTS entries (
-    feed TEXT NOT NULL,
-    entry_id TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('seen', 'pending', 'posted', 'failed')),
-    link TEXT,
-    title TEXT,
-    first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
-    idempotency_key TEXT,
-    toot TEXT,
-    pending_since TEXT,
-    toot_id TEXT,
-    toot_url TEXT,
-    reason TEXT,
-    updated TEXT NOT NULL,
-    PRIMARY KEY (feed, entry_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entries_by_status ON entries (status) WHERE status != 'seen';
+{ENTRIES_TABLE}
+{ENTRIES_INDEX};
 CREATE TABLE IF NOT EXISTS instances (
     url TEXT PRIMARY KEY,
     limits TEXT NOT NULL,
     fetched_at TEXT NOT NULL
 );
-"""
+""".replace("{ENTRIES_TABLE}", ENTRIES_TABLE).replace("{ENTRIES_INDEX}", ENTRIES_INDEX)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -350,11 +375,12 @@ class SqliteState(State):
         with self._transaction(durable=True) as db:
             db.execute(
                 "INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen, "
-                "idempotency_key, toot, pending_since, updated) "
-                "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?) "
+                "idempotency_key, toot, pending_since, updated, article) "
+                "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (feed, entry_id) DO UPDATE SET status = 'pending', "
                 "idempotency_key = excluded.idempotency_key, toot = excluded.toot, "
-                "pending_since = excluded.pending_since, reason = NULL, updated = excluded.updated",
+                "pending_since = excluded.pending_since, reason = NULL, "
+                "updated = excluded.updated, article = excluded.article",
                 (
                     feed,
                     entry.id,
@@ -363,9 +389,10 @@ class SqliteState(State):
                     stamp,
                     stamp,
                     idempotency_key,
-                    json.dumps(asdict(toot), ensure_ascii=False),
+                    _toot_json(toot),
                     stamp,
                     stamp,
+                    Article.of(entry).to_json(),
                 ),
             )
         return PendingPost(
@@ -379,11 +406,12 @@ class SqliteState(State):
         )
 
     def mark_posted(self, feed: str, entry_id: str, posted: Posted) -> None:
+        stamp = _iso(now_utc())
         with self._transaction(durable=True) as db:
             db.execute(
                 "UPDATE entries SET status = 'posted', toot_id = ?, toot_url = ?, reason = NULL, "
-                "updated = ? WHERE feed = ? AND entry_id = ?",
-                (posted.id, posted.url, _iso(now_utc()), feed, entry_id),
+                "updated = ?, posted_at = ? WHERE feed = ? AND entry_id = ?",
+                (posted.id, posted.url, stamp, stamp, feed, entry_id),
             )
 
     def mark_failed(self, feed: str, entry_id: str, reason: str) -> None:
@@ -392,6 +420,83 @@ class SqliteState(State):
                 "UPDATE entries SET status = 'failed', reason = ?, updated = ? "
                 "WHERE feed = ? AND entry_id = ?",
                 (reason, _iso(now_utc()), feed, entry_id),
+            )
+
+    # -- after posting (crossposter.lifecycle) ---------------------------------
+
+    def posted_entries(self, feed: str) -> list[PostedEntry]:
+        """The feed's entries whose toot is on the instance, oldest first."""
+        rows = self._db.execute(
+            "SELECT entries.*, entries.last_seen >= feeds.last_parsed AS in_feed "
+            "FROM entries LEFT JOIN feeds ON feeds.name = entries.feed "
+            "WHERE feed = ? AND status = 'posted' AND toot_id IS NOT NULL "
+            "ORDER BY posted_at, entry_id",
+            (feed,),
+        ).fetchall()
+        return [
+            PostedEntry(
+                feed=row["feed"],
+                entry_id=row["entry_id"],
+                link=row["link"],
+                title=row["title"],
+                toot_id=row["toot_id"],
+                toot=_toot_from_json(row["toot"]) if row["toot"] else None,
+                article=Article.from_json(row["article"]),
+                posted_at=_moment(row["posted_at"]),
+                edited_at=_moment(row["edited_at"]),
+                in_feed=bool(row["in_feed"]),
+                edit=_toot_from_json(row["edit_toot"]) if row["edit_toot"] else None,
+                edit_article=Article.from_json(row["edit_article"]),
+                checked_at=_moment(row["checked_at"]),
+                gone_since=_moment(row["gone_since"]),
+            )
+            for row in rows
+        ]
+
+    def mark_edit_pending(self, feed: str, entry_id: str, toot: Toot, article: Article) -> None:
+        with self._transaction(durable=True) as db:
+            db.execute(
+                "UPDATE entries SET edit_toot = ?, edit_article = ?, updated = ? "
+                "WHERE feed = ? AND entry_id = ?",
+                (_toot_json(toot), article.to_json(), _iso(now_utc()), feed, entry_id),
+            )
+
+    def mark_edited(self, feed: str, entry_id: str, at: datetime) -> None:
+        with self._transaction(durable=True) as db:
+            db.execute(
+                "UPDATE entries SET toot = edit_toot, article = edit_article, edit_toot = NULL, "
+                "edit_article = NULL, edited_at = ?, updated = ? "
+                "WHERE feed = ? AND entry_id = ? AND edit_toot IS NOT NULL",
+                (_iso(at), _iso(now_utc()), feed, entry_id),
+            )
+
+    def mark_deleted(self, feed: str, entry_id: str, reason: str) -> None:
+        self._end_toot(feed, entry_id, "deleted", reason)
+
+    def mark_retracted(self, feed: str, entry_id: str, reason: str) -> None:
+        self._end_toot(feed, entry_id, "retracted", reason)
+
+    def _end_toot(self, feed: str, entry_id: str, status: str, reason: str) -> None:
+        with self._transaction(durable=True) as db:
+            db.execute(
+                "UPDATE entries SET status = ?, reason = ?, edit_toot = NULL, "
+                "edit_article = NULL, updated = ? WHERE feed = ? AND entry_id = ?",
+                (status, reason, _iso(now_utc()), feed, entry_id),
+            )
+
+    def record_check(self, feed: str, entry_id: str, at: datetime, gone: bool | None) -> None:
+        stamp = _iso(at)
+        if gone is None:
+            change, values = "", ()
+        elif gone:
+            # The first "gone" answer is the one the second must be an hour after.
+            change, values = ", gone_since = COALESCE(gone_since, ?)", (stamp,)
+        else:
+            change, values = ", gone_since = NULL", ()
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE entries SET checked_at = ?{change} WHERE feed = ? AND entry_id = ?",
+                (stamp, *values, feed, entry_id),
             )
 
     def pending(self, feed: str) -> list[PendingPost]:
@@ -550,7 +655,8 @@ class SqliteState(State):
         """Forget entries absent from the feed for `retention` of the feed's own parses.
 
         Measured against the feed's last successful parse, not the clock: a feed
-        that answers 304 for a year keeps every entry it still holds.
+        that answers 304 for a year keeps every entry it still holds. A retracted
+        entry is kept: its article must not come back as new.
         """
         state = self.feed(feed)
         if state is None or state.last_parsed is None:
@@ -559,7 +665,7 @@ class SqliteState(State):
         with self._transaction() as db:
             cursor = db.execute(
                 "DELETE FROM entries WHERE feed = ? AND last_seen < ? "
-                "AND status IN ('seen', 'posted', 'failed')",
+                "AND status IN ('seen', 'posted', 'failed', 'deleted')",
                 (feed, cutoff),
             )
         return cursor.rowcount
@@ -600,9 +706,28 @@ def _compact_timestamps(db: sqlite3.Connection) -> None:
             )
 
 
+def _lifecycle_columns(db: sqlite3.Connection) -> None:
+    """Version 3 remembers what became of a toot: new columns, two new statuses.
+
+    SQLite cannot change a CHECK in place: the table is rebuilt, keeping the columns
+    it has (an import runs this on today's table, which has them all already).
+    """
+    old = [row[1] for row in db.execute("PRAGMA table_info(entries)")]
+    db.execute("ALTER TABLE entries RENAME TO entries_before_v3")
+    db.execute("DROP INDEX IF EXISTS entries_by_status")
+    db.execute(ENTRIES_TABLE)
+    columns = ", ".join(f'"{name}"' for name in old)
+    db.execute(f"INSERT INTO entries ({columns}) SELECT {columns} FROM entries_before_v3")
+    db.execute("DROP TABLE entries_before_v3")
+    db.execute(ENTRIES_INDEX)
+
+
 # MIGRATIONS[n - 1] takes a state from version n to n + 1. They also run on the rows of an
 # older export imported into today's tables (`state import`), so each must accept those.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_compact_timestamps,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _compact_timestamps,
+    _lifecycle_columns,
+)
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 
 
@@ -626,6 +751,10 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
 def _forget_validators(db: sqlite3.Connection, feed: str) -> None:
     # Otherwise the next run gets a 304 and never reads the entry that became new.
     db.execute("UPDATE feeds SET etag = NULL, last_modified = NULL WHERE name = ?", (feed,))
+
+
+def _toot_json(toot: Toot) -> str:
+    return json.dumps(asdict(toot), ensure_ascii=False)
 
 
 def _toot_from_json(text: str) -> Toot:
