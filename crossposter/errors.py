@@ -66,6 +66,10 @@ class RejectedPost(PublishError):
     """The server refused this toot (403, 422): retrying the same one will not help."""
 
 
+class StatusGone(RejectedPost):
+    """The status to edit or delete is no longer on the instance (HTTP 404)."""
+
+
 class LookupRefused(PublishError):
     """The account's own statuses cannot be read, so an old pending post cannot be checked."""
 

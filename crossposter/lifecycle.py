@@ -64,30 +64,26 @@ class Article:
         return cls(**data)
 
 
-def edit_reason(
+def article_change(
     recorded: Article | None,
     current: Article,
-    posted: Toot,
-    recomposed: Toot,
     *,
     posted_at: datetime | None,
     now: datetime,
     window: float,
 ) -> str | None:
-    """Why the posted toot should become `recomposed`, or None when it should stay as it is.
+    """Which of the article's own fields changed since its toot was posted, in words, when
+    that toot may still be edited; else None.
 
     `recorded` is None for a toot posted before articles were recorded: never edited.
+    Whether the recomposed toot differs too is `toot_differs`'s to say.
     """
     if recorded is None or posted_at is None:
         return None
     if now - posted_at > timedelta(seconds=window):
         return None
     changed = [name for name in _FIELDS if getattr(recorded, name) != getattr(current, name)]
-    if not changed:
-        return None
-    if not toot_differs(posted, recomposed):
-        return None
-    return f"its {', '.join(changed)} changed"
+    return f"its {', '.join(changed)} changed" if changed else None
 
 
 _FIELDS = ("title", "summary", "link", "categories", "image")

@@ -25,6 +25,7 @@ from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.feeds.filters import skip_reason
 from crossposter.feeds.select import select_new
+from crossposter.follow_up import FollowUp
 from crossposter.models import Entry, FeedInfo, FeedReport, InstanceLimits, ParsedFeed
 from crossposter.posting import (
     AccountSession,
@@ -34,7 +35,7 @@ from crossposter.posting import (
     RecordingOutbox,
     default_publisher,
 )
-from crossposter.state import State, now_utc, open_preview, open_state
+from crossposter.state import PostedEntry, State, now_utc, open_preview, open_state
 
 if TYPE_CHECKING:
     pass
@@ -69,6 +70,7 @@ def run(
     dry_run: bool = False,
     publisher_factory: PublisherFactory = default_publisher,
     stop: threading.Event | None = None,
+    clock: Callable[[], datetime] = now_utc,
 ) -> RunReport:
     """Announce what is new in every enabled feed; with dry_run, only say what would be.
 
@@ -91,7 +93,7 @@ def run(
         state = open_state(settings)
         outbox_for = lambda account: LiveOutbox(settings, account, publisher_factory)  # noqa: E731
     with state:
-        return Pass(settings, state, outbox_for, stop, accounts).run()
+        return Pass(settings, state, outbox_for, stop, accounts, clock).run()
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,11 @@ class Pass:
         outbox_for: Callable[[Account], Outbox],
         stop: threading.Event | None,
         accounts: dict[str, Account],
+        clock: Callable[[], datetime] = now_utc,
     ):
         self.settings = settings
+        # What edits and removal checks measure their windows and hours with.
+        self.clock = clock
         self.state = state
         self.stop = stop or threading.Event()
         self.report = RunReport()
@@ -237,6 +242,7 @@ class Pass:
         # Posts left pending by an earlier run go first, whatever the feed says today.
         if not first_run:
             self._retry_pending(feed, report)
+            self._follow_up(feed, report).retry_edits()
 
         if fetched.moved_permanently_to:
             log.warning(
@@ -251,6 +257,7 @@ class Pass:
         if fetched.not_modified:
             report.not_modified = True
             self.state.record_fetch(feed.name, feed.url, "not modified")
+            self._follow_up(feed, report).check_removals()
             return
 
         parsed = _changed_feed_steps().parse_feed(
@@ -271,6 +278,10 @@ class Pass:
         report: FeedReport,
     ) -> None:
         known = self.state.known_ids(feed.name)
+        follow_up = self._follow_up(feed, report)
+        same = follow_up.same_articles(parsed.entries, known)
+        self.state.mark_seen(feed.name, same)
+        known |= {entry.id for entry in same}
         report.filtered = self._filtered(feed, parsed.entries, known, first_run)
         filtered_ids = {entry.id for entry, _ in report.filtered}
         selection = select_new(
@@ -294,6 +305,8 @@ class Pass:
             if not self._announce(feed, parsed.info, entry, report):
                 all_handled = False
 
+        follow_up.revise(parsed.info, parsed.entries)
+        follow_up.check_removals()
         if all_handled:
             self.state.save_validators(feed.name, fetched.validators)
         removed = self.state.prune(feed.name, timedelta(days=self.settings.retention_days))
@@ -342,6 +355,25 @@ class Pass:
                     return False
         pending = session.pend(feed.name, entry, toot)
         return session.publish(pending, report)
+
+    def _follow_up(self, feed: FeedConfig, report: FeedReport) -> FollowUp:
+        return FollowUp(
+            feed,
+            self.settings,
+            self.state,
+            lambda: self._session(feed),
+            report,
+            self.clock(),
+            self.stop,
+            self._after_event,
+        )
+
+    def _after_event(self, kind: str, posted: PostedEntry, reason: str) -> None:
+        """A toot was `edited` or `retracted` after posting: the one place such events happen.
+
+        The on_posted hooks are meant to hear of them here; for now it is logged.
+        """
+        log.debug("feed %s: %s event for %s (%s)", posted.feed, kind, posted.entry_id, reason)
 
     def _retry_pending(self, feed: FeedConfig, report: FeedReport) -> None:
         for pending in self.state.pending(feed.name):

@@ -31,6 +31,7 @@ from crossposter.errors import (
     PublishError,
     RateLimited,
     RejectedPost,
+    StatusGone,
     TemporaryPublishError,
 )
 from crossposter.mastodon.client import describe_api_error, mastodon_client
@@ -104,8 +105,24 @@ class Publisher:
         Once `stop` is set, no new attempt starts and waits end early: the last
         error is raised and the post stays pending.
         """
+        return self._send(stop, self._post_once, toot, key)
+
+    def update(self, status_id: str, toot: Toot, stop: threading.Event | None = None) -> None:
+        """Edit the status to read as `toot`, as `post` posts it; StatusGone when it is gone.
+
+        An edit is idempotent: sent twice, the status reads the same. Its language and
+        visibility are left as they are (Mastodon keeps the language when none is sent).
+        """
+        self._send(stop, self._update_once, status_id, toot)
+
+    def delete(self, status_id: str, stop: threading.Event | None = None) -> None:
+        """Delete the status; StatusGone when it is already gone."""
+        self._send(stop, self._delete_once, status_id)
+
+    def _send(self, stop: threading.Event | None, request: Callable[..., Any], *args: Any) -> Any:
+        """One status request, retried on transient failures, a short rate limit waited out."""
         self._transport.stop = stop
-        return self._retrying(stop)(self._post_waiting_out_short_limits, toot, key, stop)
+        return self._retrying(stop)(self._waiting_out_short_limits, stop, request, *args)
 
     def upload_image(
         self, image: ImageFile, description: str, stop: threading.Event | None = None
@@ -152,11 +169,11 @@ class Publisher:
             return self._sleep
         return stop.wait
 
-    def _post_waiting_out_short_limits(
-        self, toot: Toot, key: str, stop: threading.Event | None
-    ) -> Posted:
+    def _waiting_out_short_limits(
+        self, stop: threading.Event | None, request: Callable[..., Any], *args: Any
+    ) -> Any:
         try:
-            return self._post_once(toot, key)
+            return request(*args)
         except RateLimited as limited:
             wait = _seconds_until(limited.reset_at)
             if wait is None or wait > self.options.rate_limit_wait:
@@ -165,7 +182,7 @@ class Publisher:
             self._waiter(stop)(wait)
             if stop is not None and stop.is_set():
                 raise
-            return self._post_once(toot, key)
+            return request(*args)
 
     def _find_posted_once(self, link: str, since: datetime) -> Posted | None:
         from mastodon import errors as mastodon_errors
@@ -210,6 +227,39 @@ class Publisher:
         except mastodon_errors.MastodonError as error:
             raise translate_error(error, self._api) from None
         return _posted(status)
+
+
+    def _update_once(self, status_id: str, toot: Toot) -> None:
+        from mastodon import errors as mastodon_errors
+
+        try:
+            # Whatever PUT leaves out is cleared: the warning and the media go again.
+            self._api.status_update(
+                status_id,
+                status=toot.text,
+                spoiler_text=toot.spoiler_text or None,
+                sensitive=bool(toot.spoiler_text),
+                media_ids=list(toot.media_ids) or None,
+            )
+        except mastodon_errors.MastodonError as error:
+            raise _status_error(error, self._api) from None
+
+    def _delete_once(self, status_id: str) -> None:
+        from mastodon import errors as mastodon_errors
+
+        try:
+            self._api.status_delete(status_id)
+        except mastodon_errors.MastodonError as error:
+            raise _status_error(error, self._api) from None
+
+
+def _status_error(error: Exception, api: Any) -> PublishError:
+    """As translate_error, but a 404 says the status itself is gone."""
+    from mastodon import errors as mastodon_errors
+
+    if isinstance(error, mastodon_errors.MastodonNotFoundError):
+        return StatusGone(f"the toot is no longer on the instance: {describe_api_error(error)}")
+    return translate_error(error, api)
 
 
 def translate_error(error: Exception, api: Any = None) -> PublishError:

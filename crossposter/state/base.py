@@ -198,6 +198,11 @@ class State(ABC):
         """The pending edit went out: it is now the posted toot and article."""
 
     @abstractmethod
+    def drop_edit(self, feed: str, entry_id: str) -> None:
+        """The instance refused the pending edit: the toot stays, the article as edited stays
+        the reference (so the same edit is not tried again)."""
+
+    @abstractmethod
     def mark_deleted(self, feed: str, entry_id: str, reason: str) -> None:
         """The toot is gone from the instance (deleted by hand): never edited or posted again."""
 

@@ -470,6 +470,14 @@ class SqliteState(State):
                 (_iso(at), _iso(now_utc()), feed, entry_id),
             )
 
+    def drop_edit(self, feed: str, entry_id: str) -> None:
+        with self._transaction(durable=True) as db:
+            db.execute(
+                "UPDATE entries SET article = edit_article, edit_toot = NULL, edit_article = NULL "
+                "WHERE feed = ? AND entry_id = ? AND edit_toot IS NOT NULL",
+                (feed, entry_id),
+            )
+
     def mark_deleted(self, feed: str, entry_id: str, reason: str) -> None:
         self._end_toot(feed, entry_id, "deleted", reason)
 
