@@ -145,15 +145,19 @@ class FollowUp:
 
     # -- removals ----------------------------------------------------------------
 
-    def check_removals(self) -> None:
-        """Delete the toots of articles gone from the feed and from their own link."""
+    def check_removals(self, present: Collection[str] | None = None) -> None:
+        """Delete the toots of articles gone from the feed and from their own link.
+
+        `present`: the ids in the feed as just parsed; without it (a 304), the state's
+        record of the last parse says which entries it held.
+        """
         if self.feed.on_remove != "delete":
             return
         window = timedelta(seconds=self.feed.remove_window)
         absent = [
             posted
             for posted in self.state.posted_entries(self.feed.name)
-            if not posted.in_feed
+            if (posted.entry_id not in present if present is not None else not posted.in_feed)
             and posted.link
             and posted.posted_at is not None
             and self.now - posted.posted_at <= window
