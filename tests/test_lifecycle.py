@@ -310,3 +310,34 @@ def test_toot_text_differs_only_by_what_readers_see():
 
     assert not toot_differs(Toot(text="a", length=1), Toot(text="a", length=2))
     assert toot_differs(Toot(text="a"), Toot(text="a", image_url="https://i/x.png"))
+
+
+def test_a_state_file_from_before_edits_is_upgraded_and_keeps_its_entries(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '2');
+        CREATE TABLE feeds (name TEXT PRIMARY KEY, url TEXT NOT NULL, etag TEXT,
+            last_modified TEXT, last_fetch TEXT, last_result TEXT, last_parsed TEXT);
+        CREATE TABLE entries (feed TEXT NOT NULL, entry_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('seen', 'pending', 'posted', 'failed')),
+            link TEXT, title TEXT, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+            idempotency_key TEXT, toot TEXT, pending_since TEXT, toot_id TEXT, toot_url TEXT,
+            reason TEXT, updated TEXT NOT NULL, PRIMARY KEY (feed, entry_id)) WITHOUT ROWID;
+        CREATE INDEX entries_by_status ON entries (status) WHERE status != 'seen';
+        CREATE TABLE instances (url TEXT PRIMARY KEY, limits TEXT NOT NULL,
+            fetched_at TEXT NOT NULL);
+        INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen,
+            toot, toot_id, updated) VALUES ('blog', 'e1', 'posted', 'https://b/1', 'One',
+            '20260101T000000Z', '20260101T000000Z', '{"text": "One"}', '7',
+            '20260101T000000Z');"""
+    )
+    db.close()
+    with SqliteState.open(path) as state:
+        [posted] = state.posted_entries("blog")
+        assert posted.toot_id == "7" and posted.article is None  # never edited
+        state.mark_retracted("blog", "e1", "gone")
+        assert state.status_counts("blog") == {"retracted": 1}
