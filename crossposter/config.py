@@ -105,6 +105,13 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def _duration(value: Any) -> Any:
+    """A duration as written (30s, 15m, 7d) in seconds; a number is left to the field."""
+    from crossposter.duration import parse_duration
+
+    return parse_duration(value) if isinstance(value, str) else value
+
+
 def default_state_file() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "crossposter" / "state.sqlite3"
@@ -245,6 +252,35 @@ class FeedOptions(BaseModel):
     _numbers_are_numbers = field_validator(
         "backfill", "max_posts_per_run", "max_hashtags", "summary_max", mode="before"
     )(not_a_boolean)
+
+    on_change: Literal["keep", "edit"] = Field(
+        "keep",
+        description="edit: when an announced article's title, summary, link, categories or "
+        "image change, edit its toot in place (within edit_window).",
+    )
+    edit_window: float = Field(
+        7 * 86400,
+        gt=0,
+        description="How long after posting a toot may be edited: seconds, or a duration "
+        "such as 7d.",
+        json_schema_extra={"type": ["number", "string"]},
+    )
+    on_remove: Literal["keep", "delete"] = Field(
+        "keep",
+        description="delete: when an announced article has left its feed and its link answers "
+        "404 or 410 twice, an hour apart, delete its toot (within remove_window).",
+    )
+    remove_window: float = Field(
+        30 * 86400,
+        gt=0,
+        description="How long after posting a removed article's toot may be deleted: seconds, "
+        "or a duration such as 30d.",
+        json_schema_extra={"type": ["number", "string"]},
+    )
+
+    _windows = field_validator("edit_window", "remove_window", mode="before")(
+        lambda value: _duration(value)
+    )
 
     @field_validator("template")
     @classmethod
@@ -428,12 +464,9 @@ class Settings(BaseSettings):
         mode="before",
     )(not_a_boolean)
 
-    @field_validator("fetch_deadline", "replies_window", "replies_interval", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        from crossposter.duration import parse_duration
-
-        return parse_duration(value) if isinstance(value, str) else value
+    _durations = field_validator(
+        "fetch_deadline", "replies_window", "replies_interval", mode="before"
+    )(lambda value: _duration(value))
 
     @model_validator(mode="after")
     def _feed_names_unique(self) -> Settings:

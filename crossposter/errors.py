@@ -80,7 +80,7 @@ class RejectedPost(PublishError):
 
 
 class StatusGone(RejectedPost):
-    """The instance has no such status (HTTP 404): it was deleted."""
+    """The instance has no such status (HTTP 404): deleted, so neither edited nor deleted."""
 
 
 class LookupRefused(PublishError):

@@ -131,6 +131,12 @@ class FeedReport:
     sample: tuple[Entry, Toot] | None = None
     # Entries an include/exclude rule kept from being announced, with that rule in words.
     filtered: list[tuple[Entry, str]] = field(default_factory=list)
+    # Toots edited and deleted after their article changed or went (crossposter.lifecycle);
+    # a preview lists them instead: (label, before/after diff) and labels.
+    edited: int = 0
+    deleted: int = 0
+    planned_edits: list[tuple[str, str]] = field(default_factory=list)
+    planned_deletions: list[str] = field(default_factory=list)
 
     def fail(self, error: Exception, summary: str | None = None) -> None:
         """Record a failure; the error's own `temporary` flag says whether a later run mends it."""

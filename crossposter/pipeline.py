@@ -25,6 +25,7 @@ from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.feeds.filters import skip_reason
 from crossposter.feeds.select import Selection, link_key, select_new
+from crossposter.follow_up import FollowUp
 from crossposter.models import (
     Entry,
     FeedInfo,
@@ -45,6 +46,7 @@ from crossposter.posting import (
 from crossposter.state import (
     AnnouncedPost,
     PendingPost,
+    PostedEntry,
     State,
     now_utc,
     open_preview,
@@ -84,6 +86,7 @@ def run(
     dry_run: bool = False,
     publisher_factory: PublisherFactory = default_publisher,
     stop: threading.Event | None = None,
+    clock: Callable[[], datetime] = now_utc,
 ) -> RunReport:
     """Announce what is new in every enabled feed; with dry_run, only say what would be.
 
@@ -106,7 +109,7 @@ def run(
         state = open_state(settings)
         outbox_for = lambda account: LiveOutbox(settings, account, publisher_factory)  # noqa: E731
     with state:
-        report = Pass(settings, state, outbox_for, stop, accounts, preview=dry_run).run()
+        report = Pass(settings, state, outbox_for, stop, accounts, clock, preview=dry_run).run()
         if not dry_run:
             _write_site_files(settings, state)
         return report
@@ -152,10 +155,13 @@ class Pass:
         outbox_for: Callable[[Account], Outbox],
         stop: threading.Event | None,
         accounts: dict[str, Account],
+        clock: Callable[[], datetime] = now_utc,
         *,
         preview: bool = False,
     ):
         self.settings = settings
+        # What edits and removal checks measure their windows and hours with.
+        self.clock = clock
         # A preview also shows a sample toot for a feed whose first run announces nothing,
         # and runs no hook and reads no replies.
         self.preview = preview
@@ -320,6 +326,7 @@ class Pass:
         # Posts left pending by an earlier run go first, whatever the feed says today.
         if not first_run:
             self._retry_pending(feed, report)
+            self._follow_up(feed, report).retry_edits()
 
         if fetched.moved_permanently_to:
             log.warning(
@@ -334,6 +341,7 @@ class Pass:
         if fetched.not_modified:
             report.not_modified = True
             self.state.record_fetch(feed.name, feed.url, "not modified")
+            self._follow_up(feed, report).check_removals()
             return
 
         parsed = _changed_feed_steps().parse_feed(
@@ -354,6 +362,8 @@ class Pass:
         report: FeedReport,
     ) -> None:
         known = self.state.known_ids(feed.name)
+        # A new GUID for an announced link is no new article: select_new's `announced`.
+        follow_up = self._follow_up(feed, report)
         report.filtered = self._filtered(feed, parsed.entries, known, first_run)
         filtered_ids = {entry.id for entry, _ in report.filtered}
         candidates = [entry for entry in parsed.entries if entry.id not in filtered_ids]
@@ -384,6 +394,8 @@ class Pass:
             if not self._announce(feed, parsed.info, entry, report):
                 all_handled = False
 
+        follow_up.revise(parsed.info, parsed.entries)
+        follow_up.check_removals({entry.id for entry in parsed.entries})
         if all_handled:
             self.state.save_validators(feed.name, fetched.validators)
         removed = self.state.prune(feed.name, timedelta(days=self.settings.retention_days))
@@ -474,6 +486,34 @@ class Pass:
         if feed.image:
             toot = self._with_image(feed, entry, toot, session)
         report.sample = (entry, toot)
+
+    def _follow_up(self, feed: FeedConfig, report: FeedReport) -> FollowUp:
+        return FollowUp(
+            feed,
+            self.settings,
+            self.state,
+            lambda: self._session(feed),
+            report,
+            self.clock(),
+            self.stop,
+            self._after_event,
+        )
+
+    def _after_event(self, kind: str, posted: PostedEntry, reason: str) -> None:
+        """A toot was `edited` or `retracted` after posting: the one place such events happen."""
+        log.debug("feed %s: %s event for %s (%s)", posted.feed, kind, posted.entry_id, reason)
+        feed = next((f for f in self.settings.feeds if f.name == posted.feed), None)
+        if self.preview or feed is None or not feed.on_posted:
+            return
+        from crossposter.hooks import HookEvent, notify, token_variables
+
+        # Two edits of one toot are two events: the time tells them apart.
+        occurrence = self.clock().isoformat(timespec="seconds") if kind == "edited" else ""
+        event = HookEvent(
+            kind, feed.name, posted.entry_id, posted.link, posted.toot_id, posted.toot_url,
+            occurrence=occurrence,
+        )
+        notify(self.state, feed.on_posted, event, hidden=token_variables(self.settings))
 
     def _retry_pending(self, feed: FeedConfig, report: FeedReport) -> None:
         waiting = self.state.pending(feed.name)

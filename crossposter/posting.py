@@ -7,6 +7,7 @@ the instance itself, or, for a preview, a `RecordingOutbox` that sends nothing.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
 import threading
@@ -25,13 +26,14 @@ from crossposter.errors import (
     PublishError,
     RateLimited,
     RejectedPost,
+    StatusGone,
     TemporaryPublishError,
 )
 from crossposter.mastodon.instance import fetch_limits
 from crossposter.mastodon.media import download_image
 from crossposter.models import Entry, FeedReport, ImageRef, InstanceLimits, Posted, Toot
 from crossposter.net.public import AddressPolicy
-from crossposter.state import PendingPost, State, now_utc
+from crossposter.state import PendingPost, PostedEntry, State, now_utc
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -90,6 +92,12 @@ class Outbox(Protocol):
     def descendants(self, toot_id: str) -> list[Any]:
         """The replies to one of the account's toots, and theirs; PublishError when not read."""
 
+    def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
+        """Edit the status of `posted` to read as `toot`; StatusGone when it is gone."""
+
+    def delete(self, posted: PostedEntry, report: FeedReport, stop: threading.Event) -> None:
+        """Delete the status of `posted`; StatusGone when it is already gone."""
+
 
 class LiveOutbox:
     """The account's instance, through Mastodon.py; its Publisher is made at first use."""
@@ -138,6 +146,14 @@ class LiveOutbox:
     def descendants(self, toot_id: str) -> list[Any]:
         return self._publisher.descendants(toot_id)
 
+    def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
+        self._publisher.update(posted.toot_id, toot, stop)
+        report.edited += 1
+
+    def delete(self, posted: PostedEntry, report: FeedReport, stop: threading.Event) -> None:
+        self._publisher.delete(posted.toot_id, stop)
+        report.deleted += 1
+
 
 class RecordingOutbox:
     """A preview's instance: it records what would be sent and sends nothing.
@@ -174,6 +190,20 @@ class RecordingOutbox:
         # A preview reads no replies.
         return []
 
+    def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
+        before = posted.toot.text if posted.toot else ""
+        report.planned_edits.append((posted.label, text_diff(before, toot.text)))
+
+    def delete(self, posted: PostedEntry, report: FeedReport, stop: threading.Event) -> None:
+        report.planned_deletions.append(posted.label)
+
+
+def text_diff(before: str, after: str) -> str:
+    """A toot's edit as a preview shows it: the lines removed (-) and added (+)."""
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=1)
+    # The first two lines name files there are none of.
+    return "\n".join(list(lines)[2:])
+
 
 class AccountSession:
     """One account for the length of a pass: its outbox, limits, and why it stopped posting."""
@@ -203,6 +233,8 @@ class AccountSession:
         self.rate_limit_reset: datetime | None = None
         # Called once a toot is recorded as posted (the on_posted hook); never in a preview.
         self._after_post = after_post
+        # Toots deleted this pass: Mastodon allows 30 per 30 minutes.
+        self.deletions = 0
 
     @property
     def label(self) -> str:
@@ -318,7 +350,57 @@ class AccountSession:
         if self._after_post is not None:
             self._after_post(pending, posted)
 
-    def _left_pending(self, pending: PendingPost, error: PublishError, report: FeedReport) -> None:
+
+    # -- after posting (crossposter.follow_up) -----------------------------------
+
+    def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport) -> str:
+        """Send an edit already recorded in the state: "edited", "gone", "later" or "failed"."""
+        if self.halted():
+            report.left_for_later()
+            return "later"
+        try:
+            self.outbox.edit(posted, toot, report, self.stop)
+        except StatusGone as error:
+            # Deleted on the instance by hand: that choice is the person's, and final.
+            self.state.mark_deleted(posted.feed, posted.entry_id, str(error))
+            log.warning("feed %s: %r not edited: %s", posted.feed, posted.label, error)
+            return "gone"
+        except (TemporaryPublishError, AuthenticationFailed) as error:
+            self._left_pending(posted, error, report)
+            return "later"
+        except PublishError as error:
+            # Refused for good: the toot stays as posted, the article as it is becomes the
+            # reference, so the same edit is not tried on every run.
+            self.state.drop_edit(posted.feed, posted.entry_id)
+            log.error("feed %s: %r not edited: %s", posted.feed, posted.label, error)
+            report.fail(error)
+            return "failed"
+        self.state.mark_edited(posted.feed, posted.entry_id, now_utc())
+        return "edited"
+
+    def delete(self, posted: PostedEntry, report: FeedReport, reason: str) -> str:
+        """Delete a toot whose article is gone: "retracted", "later" or "failed"."""
+        if self.halted():
+            report.left_for_later()
+            return "later"
+        try:
+            self.outbox.delete(posted, report, self.stop)
+        except StatusGone:
+            pass  # deleted already: what was wanted
+        except (TemporaryPublishError, AuthenticationFailed) as error:
+            self._left_pending(posted, error, report)
+            return "later"
+        except PublishError as error:
+            log.error("feed %s: %r not deleted: %s", posted.feed, posted.label, error)
+            report.fail(error)
+            return "failed"
+        self.deletions += 1
+        self.state.mark_retracted(posted.feed, posted.entry_id, reason)
+        return "retracted"
+
+    def _left_pending(
+        self, pending: PendingPost | PostedEntry, error: PublishError, report: FeedReport
+    ) -> None:
         """A failure that leaves the entry pending; some also stop the account for the pass."""
         if isinstance(error, RateLimited):
             reset = error.reset_at.isoformat(timespec="seconds") if error.reset_at else "unknown"

@@ -107,7 +107,7 @@ def read_replies(
                 post.feed,
                 post.entry_id,
             )
-            state.mark_retracted(post.feed, post.entry_id, "deleted")
+            state.mark_deleted(post.feed, post.entry_id, "gone from the instance")
             continue
         except PublishError as error:
             log.warning("feed %s: replies of %s not read: %s", post.feed, post.entry_id, error)

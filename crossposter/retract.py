@@ -59,9 +59,10 @@ def retract(
         try:
             publisher.delete(post.toot_id)
             status = "retracted"
+            state.mark_retracted(post.feed, post.entry_id, "retracted by hand")
         except StatusGone:
             status = "deleted"
-        state.mark_retracted(post.feed, post.entry_id, status)
+            state.mark_deleted(post.feed, post.entry_id, "already deleted on the instance")
         feed = next((f for f in settings.feeds if f.name == post.feed), None)
         if feed is not None:
             event = HookEvent(

@@ -70,7 +70,10 @@ def command_run(args: argparse.Namespace) -> int:
             print_previews(feed)
     if args.dry_run:
         count = sum(len(feed.previews) for feed in report.feeds)
-        print(f"dry run: {plural(count, 'toot')} would be posted; nothing was changed")
+        edits = sum(len(feed.planned_edits) for feed in report.feeds)
+        deletions = sum(len(feed.planned_deletions) for feed in report.feeds)
+        also = f", {edits} edited, {deletions} deleted" if edits or deletions else ""
+        print(f"dry run: {plural(count, 'toot')} would be posted{also}; nothing was changed")
         if report.limits:
             print(f"limits: {describe_limits(report.limits)}")
     log_stop(report)
@@ -177,6 +180,15 @@ def print_previews(feed) -> None:
     for entry, reason in feed.filtered:
         print(f"=== {feed.name}: {entry.title or entry.id}")
         print(f"--- not announced: {reason}")
+        print()
+    for label, diff in feed.planned_edits:
+        print(f"=== {feed.name}: {label}")
+        print("--- toot would be edited:")
+        print(diff)
+        print()
+    for label in feed.planned_deletions:
+        print(f"=== {feed.name}: {label}")
+        print("--- toot would be deleted: its article is gone")
         print()
 
 

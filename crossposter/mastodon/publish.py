@@ -107,8 +107,24 @@ class Publisher:
         Once `stop` is set, no new attempt starts and waits end early: the last
         error is raised and the post stays pending.
         """
+        return self._send(stop, self._post_once, toot, key)
+
+    def update(self, status_id: str, toot: Toot, stop: threading.Event | None = None) -> None:
+        """Edit the status to read as `toot`, as `post` posts it; StatusGone when it is gone.
+
+        An edit is idempotent: sent twice, the status reads the same. Its language and
+        visibility are left as they are (Mastodon keeps the language when none is sent).
+        """
+        self._send(stop, self._update_once, status_id, toot)
+
+    def delete(self, status_id: str, stop: threading.Event | None = None) -> None:
+        """Delete the status; StatusGone when it is already gone."""
+        self._send(stop, self._delete_once, status_id)
+
+    def _send(self, stop: threading.Event | None, request: Callable[..., Any], *args: Any) -> Any:
+        """One status request, retried on transient failures, a short rate limit waited out."""
         self._transport.stop = stop
-        return self._retrying(stop)(self._post_waiting_out_short_limits, toot, key, stop)
+        return self._retrying(stop)(self._waiting_out_short_limits, stop, request, *args)
 
     def upload_image(
         self, image: ImageFile, description: str, stop: threading.Event | None = None
@@ -129,15 +145,6 @@ class Publisher:
         """
         self._transport.stop = stop
         return self._retrying(stop)(self._find_posted_once, link, since - CLOCK_SLACK)
-
-    def delete(self, status_id: str) -> None:
-        """Delete one of the account's statuses; StatusGone when it is already gone."""
-        from mastodon import errors as mastodon_errors
-
-        try:
-            self._api.status_delete(status_id)
-        except mastodon_errors.MastodonError as error:
-            raise translate_error(error, self._api) from None
 
     def descendants(self, status_id: str) -> list[Any]:
         """The replies to a status and theirs (GET /api/v1/statuses/:id/context), once.
@@ -188,11 +195,11 @@ class Publisher:
             return self._sleep
         return stop.wait
 
-    def _post_waiting_out_short_limits(
-        self, toot: Toot, key: str, stop: threading.Event | None
-    ) -> Posted:
+    def _waiting_out_short_limits(
+        self, stop: threading.Event | None, request: Callable[..., Any], *args: Any
+    ) -> Any:
         try:
-            return self._post_once(toot, key)
+            return request(*args)
         except RateLimited as limited:
             wait = _seconds_until(limited.reset_at)
             if wait is None or wait > self.options.rate_limit_wait:
@@ -201,7 +208,7 @@ class Publisher:
             self._waiter(stop)(wait)
             if stop is not None and stop.is_set():
                 raise
-            return self._post_once(toot, key)
+            return request(*args)
 
     def _find_posted_once(self, link: str, since: datetime) -> Posted | None:
         from mastodon import errors as mastodon_errors
@@ -246,6 +253,30 @@ class Publisher:
         except mastodon_errors.MastodonError as error:
             raise translate_error(error, self._api) from None
         return _posted(status)
+
+
+    def _update_once(self, status_id: str, toot: Toot) -> None:
+        from mastodon import errors as mastodon_errors
+
+        try:
+            # Whatever PUT leaves out is cleared: the warning and the media go again.
+            self._api.status_update(
+                status_id,
+                status=toot.text,
+                spoiler_text=toot.spoiler_text or None,
+                sensitive=bool(toot.spoiler_text),
+                media_ids=list(toot.media_ids) or None,
+            )
+        except mastodon_errors.MastodonError as error:
+            raise translate_error(error, self._api) from None
+
+    def _delete_once(self, status_id: str) -> None:
+        from mastodon import errors as mastodon_errors
+
+        try:
+            self._api.status_delete(status_id)
+        except mastodon_errors.MastodonError as error:
+            raise translate_error(error, self._api) from None
 
 
 def translate_error(error: Exception, api: Any = None) -> PublishError:

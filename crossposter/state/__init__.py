@@ -16,6 +16,7 @@ from crossposter.state.base import (
     EntryRecord,
     FeedState,
     PendingPost,
+    PostedEntry,
     State,
     now_utc,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "EntryRecord",
     "FeedState",
     "PendingPost",
+    "PostedEntry",
     "SqliteState",
     "State",
     "missing_folder",

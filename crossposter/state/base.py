@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crossposter.feeds.fetch import Validators
+from crossposter.lifecycle import Article
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 
 ENTRY_STATUSES = ("seen", "pending", "posted", "failed", "retracted", "deleted")
@@ -82,6 +83,35 @@ class AnnouncedPost:
     # The public replies last read, in the shape of the replies file; None when never read.
     replies: list[dict[str, Any]] | None = None
     replies_fetched_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PostedEntry:
+    """An announced entry, with what its toot's later life needs (crossposter.lifecycle)."""
+
+    feed: str
+    entry_id: str
+    link: str | None
+    title: str | None
+    toot_id: str
+    toot_url: str | None
+    # What was posted (or last edited to); None for toots found on the instance.
+    toot: Toot | None
+    # The article's own fields at posting; None for toots posted before they were kept.
+    article: Article | None
+    posted_at: datetime | None
+    edited_at: datetime | None
+    # In the feed's latest parse.
+    in_feed: bool
+    # An edit recorded before its request: a run after a crash sends it again.
+    edit: Toot | None
+    edit_article: Article | None
+    checked_at: datetime | None
+    gone_since: datetime | None
+
+    @property
+    def label(self) -> str:
+        return self.title or self.entry_id
 
 
 def now_utc() -> datetime:
@@ -204,17 +234,6 @@ class State(ABC):
         """The toot went out, from `account` on `instance`; its time is now."""
 
     @abstractmethod
-    def mark_retracted(self, feed: str, entry_id: str, status: str = "retracted") -> bool:
-        """The entry's toot is gone (`retracted` or `deleted`); it is never announced again.
-
-        False when the state has no announced entry by that id.
-        """
-
-    @abstractmethod
-    def mark_edited(self, feed: str, entry_id: str, at: datetime | None = None) -> None:
-        """The entry's toot was edited (now, or `at`)."""
-
-    @abstractmethod
     def announced(self, feed: str | None = None) -> list[AnnouncedPost]:
         """Every entry whose toot went out (posted, retracted, deleted), oldest first."""
 
@@ -234,6 +253,41 @@ class State(ABC):
     @abstractmethod
     def mark_failed(self, feed: str, entry_id: str, reason: str) -> None:
         """The server refused the toot: the entry's link is announced nowhere, it is released."""
+
+    # -- after posting (crossposter.lifecycle) -----------------------------------
+
+    @abstractmethod
+    def posted_entries(self, feed: str) -> list[PostedEntry]:
+        """The feed's entries whose toot is on the instance, oldest first."""
+
+    @abstractmethod
+    def mark_edit_pending(self, feed: str, entry_id: str, toot: Toot, article: Article) -> None:
+        """Record an edit before its request is sent; durable when it returns."""
+
+    @abstractmethod
+    def mark_edited(self, feed: str, entry_id: str, at: datetime) -> None:
+        """The pending edit went out: it is now the posted toot and article."""
+
+    @abstractmethod
+    def drop_edit(self, feed: str, entry_id: str) -> None:
+        """The instance refused the pending edit: the toot stays, the article as edited stays
+        the reference (so the same edit is not tried again)."""
+
+    @abstractmethod
+    def mark_deleted(self, feed: str, entry_id: str, reason: str = "") -> bool:
+        """The toot is gone from the instance (deleted by hand): never edited or posted again.
+
+        False when the state has no announced entry by that id.
+        """
+
+    @abstractmethod
+    def mark_retracted(self, feed: str, entry_id: str, reason: str = "") -> bool:
+        """The toot was deleted on purpose (its article was, or `retract`): never announced
+        again unless forgotten. False when the state has no announced entry by that id."""
+
+    @abstractmethod
+    def record_check(self, feed: str, entry_id: str, at: datetime, gone: bool | None) -> None:
+        """An absent article's link was asked at `at`: gone (404/410), there, or unknown."""
 
     @abstractmethod
     def pending(self, feed: str) -> list[PendingPost]:

@@ -27,6 +27,7 @@ from crossposter.config import DEFAULT_ACCOUNT
 from crossposter.errors import StateError, StateLocked, TemporaryStateError
 from crossposter.feeds.fetch import Validators
 from crossposter.feeds.select import link_key
+from crossposter.lifecycle import Article
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 from crossposter.state.base import (
     ANNOUNCED_STATUSES,
@@ -35,14 +36,26 @@ from crossposter.state.base import (
     EntryRecord,
     FeedState,
     PendingPost,
+    PostedEntry,
     State,
     now_utc,
 )
 
 TIMESTAMP_COLUMNS = {
     "feeds": ("last_fetch", "last_parsed"),
-    "entries": ("first_seen", "last_seen", "pending_since", "updated"),
+    "entries": (
+        "first_seen",
+        "last_seen",
+        "pending_since",
+        "updated",
+        "posted_at",
+        "edited_at",
+        "replies_fetched_at",
+        "checked_at",
+        "gone_since",
+    ),
     "instances": ("fetched_at",),
+    "hook_runs": ("started",),
 }
 log = logging.getLogger(__name__)
 
@@ -63,18 +76,12 @@ CREATE TABLE IF NOT EXISTS announced_links (
 
 _STATUS_LIST = "(" + ", ".join(f"'{status}'" for status in ENTRY_STATUSES) + ")"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS feeds (
-    name TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    etag TEXT,
-    last_modified TEXT,
-    last_fetch TEXT,
-    last_result TEXT,
-    last_parsed TEXT
-);
-CREATE TABLE IF NOT EXISTS entries (
+# What became of a toot after posting (crossposter.lifecycle): the article's own fields
+# and when it was posted; an edit recorded before its request (edit_toot, edit_article);
+# the checks of an article gone from its feed (checked_at, gone_since). `deleted`: the
+# toot was deleted on the instance by hand; `retracted`: deleted because its article was.
+ENTRIES_TABLE = (
+    """CREATE TABLE IF NOT EXISTS entries (
     feed TEXT NOT NULL,
     entry_id TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ENTRY_STATUSES),
@@ -95,9 +102,31 @@ CREATE TABLE IF NOT EXISTS entries (
     edited_at TEXT,
     replies TEXT,
     replies_fetched_at TEXT,
+    article TEXT,
+    edit_toot TEXT,
+    edit_article TEXT,
+    checked_at TEXT,
+    gone_since TEXT,
     PRIMARY KEY (feed, entry_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entries_by_status ON entries (status) WHERE status != 'seen';
+) WITHOUT ROWID;"""
+).replace("ENTRY_STATUSES", _STATUS_LIST)
+ENTRIES_INDEX = (
+    "CREATE INDEX IF NOT EXISTS entries_by_status ON entries (status) WHERE status != 'seen'"
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feeds (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    last_fetch TEXT,
+    last_result TEXT,
+    last_parsed TEXT
+);
+{ENTRIES_TABLE}
+{ENTRIES_INDEX};
 CREATE TABLE IF NOT EXISTS hook_runs (
     feed TEXT NOT NULL,
     entry_id TEXT NOT NULL,
@@ -111,7 +140,9 @@ CREATE TABLE IF NOT EXISTS instances (
     limits TEXT NOT NULL,
     fetched_at TEXT NOT NULL
 );
-""".replace("ENTRY_STATUSES", _STATUS_LIST) + ANNOUNCED_LINKS
+""".replace("{ENTRIES_TABLE}", ENTRIES_TABLE).replace("{ENTRIES_INDEX}", ENTRIES_INDEX) + (
+    ANNOUNCED_LINKS
+)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -421,11 +452,12 @@ class SqliteState(State):
                 return None
             db.execute(
                 "INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen, "
-                "idempotency_key, toot, pending_since, updated) "
-                "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?) "
+                "idempotency_key, toot, pending_since, updated, article) "
+                "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (feed, entry_id) DO UPDATE SET status = 'pending', "
                 "idempotency_key = excluded.idempotency_key, toot = excluded.toot, "
-                "pending_since = excluded.pending_since, reason = NULL, updated = excluded.updated",
+                "pending_since = excluded.pending_since, reason = NULL, "
+                "updated = excluded.updated, article = excluded.article",
                 (
                     feed,
                     entry.id,
@@ -434,9 +466,10 @@ class SqliteState(State):
                     stamp,
                     stamp,
                     idempotency_key,
-                    json.dumps(asdict(toot), ensure_ascii=False),
+                    _toot_json(toot),
                     stamp,
                     stamp,
+                    Article.of(entry).to_json(),
                 ),
             )
         return PendingPost(
@@ -483,26 +516,6 @@ class SqliteState(State):
                 "updated = ?, posted_at = ?, account = COALESCE(?, account), "
                 "instance = COALESCE(?, instance) WHERE feed = ? AND entry_id = ?",
                 (posted.id, posted.url, stamp, stamp, account, instance, feed, entry_id),
-            )
-
-    def mark_retracted(self, feed: str, entry_id: str, status: str = "retracted") -> bool:
-        if status not in ("retracted", "deleted"):
-            raise ValueError(f"an announced entry cannot become {status!r}")
-        with self._transaction(durable=True) as db:
-            return bool(
-                db.execute(
-                    "UPDATE entries SET status = ?, updated = ? "
-                    "WHERE feed = ? AND entry_id = ? AND toot_id IS NOT NULL",
-                    (status, _iso(now_utc()), feed, entry_id),
-                ).rowcount
-            )
-
-    def mark_edited(self, feed: str, entry_id: str, at: datetime | None = None) -> None:
-        stamp = _iso(at or now_utc())
-        with self._transaction(durable=True) as db:
-            db.execute(
-                "UPDATE entries SET edited_at = ?, updated = ? WHERE feed = ? AND entry_id = ?",
-                (stamp, stamp, feed, entry_id),
             )
 
     def announced(self, feed: str | None = None) -> list[AnnouncedPost]:
@@ -562,6 +575,95 @@ class SqliteState(State):
                 (reason, _iso(now_utc()), feed, entry_id),
             )
             _release_link(db, feed, entry_id)
+
+    # -- after posting (crossposter.lifecycle) ---------------------------------
+
+    def posted_entries(self, feed: str) -> list[PostedEntry]:
+        """The feed's entries whose toot is on the instance, oldest first."""
+        rows = self._db.execute(
+            "SELECT entries.*, entries.last_seen >= feeds.last_parsed AS in_feed "
+            "FROM entries LEFT JOIN feeds ON feeds.name = entries.feed "
+            "WHERE feed = ? AND status = 'posted' AND toot_id IS NOT NULL "
+            "ORDER BY posted_at, entry_id",
+            (feed,),
+        ).fetchall()
+        return [
+            PostedEntry(
+                feed=row["feed"],
+                entry_id=row["entry_id"],
+                link=row["link"],
+                title=row["title"],
+                toot_id=row["toot_id"],
+                toot_url=row["toot_url"],
+                toot=_toot_from_json(row["toot"]) if row["toot"] else None,
+                article=Article.from_json(row["article"]),
+                posted_at=_moment(row["posted_at"]),
+                edited_at=_moment(row["edited_at"]),
+                in_feed=bool(row["in_feed"]),
+                edit=_toot_from_json(row["edit_toot"]) if row["edit_toot"] else None,
+                edit_article=Article.from_json(row["edit_article"]),
+                checked_at=_moment(row["checked_at"]),
+                gone_since=_moment(row["gone_since"]),
+            )
+            for row in rows
+        ]
+
+    def mark_edit_pending(self, feed: str, entry_id: str, toot: Toot, article: Article) -> None:
+        with self._transaction(durable=True) as db:
+            db.execute(
+                "UPDATE entries SET edit_toot = ?, edit_article = ?, updated = ? "
+                "WHERE feed = ? AND entry_id = ?",
+                (_toot_json(toot), article.to_json(), _iso(now_utc()), feed, entry_id),
+            )
+
+    def mark_edited(self, feed: str, entry_id: str, at: datetime) -> None:
+        with self._transaction(durable=True) as db:
+            db.execute(
+                "UPDATE entries SET toot = edit_toot, article = edit_article, edit_toot = NULL, "
+                "edit_article = NULL, edited_at = ?, updated = ? "
+                "WHERE feed = ? AND entry_id = ? AND edit_toot IS NOT NULL",
+                (_iso(at), _iso(now_utc()), feed, entry_id),
+            )
+
+    def drop_edit(self, feed: str, entry_id: str) -> None:
+        with self._transaction(durable=True) as db:
+            db.execute(
+                "UPDATE entries SET article = edit_article, edit_toot = NULL, edit_article = NULL "
+                "WHERE feed = ? AND entry_id = ? AND edit_toot IS NOT NULL",
+                (feed, entry_id),
+            )
+
+    def mark_deleted(self, feed: str, entry_id: str, reason: str = "") -> bool:
+        return self._end_toot(feed, entry_id, "deleted", reason)
+
+    def mark_retracted(self, feed: str, entry_id: str, reason: str = "") -> bool:
+        return self._end_toot(feed, entry_id, "retracted", reason)
+
+    def _end_toot(self, feed: str, entry_id: str, status: str, reason: str) -> bool:
+        with self._transaction(durable=True) as db:
+            return bool(
+                db.execute(
+                    "UPDATE entries SET status = ?, reason = ?, edit_toot = NULL, "
+                    "edit_article = NULL, updated = ? "
+                    "WHERE feed = ? AND entry_id = ? AND toot_id IS NOT NULL",
+                    (status, reason or None, _iso(now_utc()), feed, entry_id),
+                ).rowcount
+            )
+
+    def record_check(self, feed: str, entry_id: str, at: datetime, gone: bool | None) -> None:
+        stamp = _iso(at)
+        if gone is None:
+            change, values = "", ()
+        elif gone:
+            # The first "gone" answer is the one the second must be an hour after.
+            change, values = ", gone_since = COALESCE(gone_since, ?)", (stamp,)
+        else:
+            change, values = ", gone_since = NULL", ()
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE entries SET checked_at = ?{change} WHERE feed = ? AND entry_id = ?",
+                (stamp, *values, feed, entry_id),
+            )
 
     def pending(self, feed: str) -> list[PendingPost]:
         rows = self._db.execute(
@@ -737,7 +839,8 @@ class SqliteState(State):
         """Forget entries absent from the feed for `retention` of the feed's own parses.
 
         Measured against the feed's last successful parse, not the clock: a feed
-        that answers 304 for a year keeps every entry it still holds.
+        that answers 304 for a year keeps every entry it still holds. A retracted
+        entry is kept: its article must not come back as new.
         """
         state = self.feed(feed)
         if state is None or state.last_parsed is None:
@@ -746,7 +849,7 @@ class SqliteState(State):
         with self._transaction() as db:
             cursor = db.execute(
                 "DELETE FROM entries WHERE feed = ? AND last_seen < ? "
-                "AND status IN ('seen', 'posted', 'failed')",
+                "AND status IN ('seen', 'posted', 'failed', 'deleted')",
                 (feed, cutoff),
             )
         return cursor.rowcount
@@ -1039,7 +1142,13 @@ def _value_problem(
 
 def _compact_timestamps(db: sqlite3.Connection) -> None:
     """Version 1 wrote 2026-11-26T08:12:00+00:00; version 2 writes 20261126T081200Z."""
-    for table, columns in TIMESTAMP_COLUMNS.items():
+    # The columns version 1 had: a migration stays as it was written.
+    version_1 = {
+        "feeds": ("last_fetch", "last_parsed"),
+        "entries": ("first_seen", "last_seen", "pending_since", "updated"),
+        "instances": ("fetched_at",),
+    }
+    for table, columns in version_1.items():
         for column in columns:
             db.execute(
                 f"UPDATE {table} SET {column} = replace(replace(replace({column}, '-', ''), "
@@ -1125,12 +1234,28 @@ def _links_and_retractions(db: sqlite3.Connection) -> None:
     )
 
 
+# What a toot's later life needs (crossposter.lifecycle), added by version 5.
+_LIFECYCLE_COLUMNS = ("article", "edit_toot", "edit_article", "checked_at", "gone_since")
+
+
+def _lifecycle_columns(db: sqlite3.Connection) -> None:
+    """Version 4 → 5: what became of a toot: the article as posted, a pending edit, checks.
+
+    An import runs this on today's table, which has them all already.
+    """
+    have = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
+    for column in _LIFECYCLE_COLUMNS:
+        if column not in have:
+            db.execute(f"ALTER TABLE entries ADD COLUMN {column} TEXT")
+
+
 # MIGRATIONS[n - 1] takes a state from version n to n + 1. They also run on the rows of an
 # older export imported into today's tables (`state import`), so each must accept those.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _compact_timestamps,
     _announced_links,
     _links_and_retractions,
+    _lifecycle_columns,
 )
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 
@@ -1176,6 +1301,10 @@ def _release_link(db: sqlite3.Connection, feed: str, entry_id: str) -> None:
 def _forget_validators(db: sqlite3.Connection, feed: str) -> None:
     # Otherwise the next run gets a 304 and never reads the entry that became new.
     db.execute("UPDATE feeds SET etag = NULL, last_modified = NULL WHERE name = ?", (feed,))
+
+
+def _toot_json(toot: Toot) -> str:
+    return json.dumps(asdict(toot), ensure_ascii=False)
 
 
 def _toot_from_json(text: str) -> Toot:

@@ -26,6 +26,9 @@ GET  /api/v1/statuses/:id/context        ancestors [] and descendants: the repli
                                          with ``add_reply`` (every visibility: the token's
                                          owner is addressed by all of them), oldest first
 POST /api/v1/statuses                    form or JSON; token + write:statuses; Idempotency-Key
+PUT  /api/v1/statuses/:id                edit: text, spoiler, media (left out: cleared),
+                                         language if given; sets edited_at; 404 if unknown
+DELETE /api/v1/statuses/:id              moves it to ``deleted``; 404 if unknown or gone
 POST /api/v2/media, POST /api/v1/media   multipart; 200 with url, or 202 url=null while
                                          ``media_processing_polls`` > 0 (v1 always 200)
 GET  /api/v1/media/:id                   206 while processing, then 200
@@ -356,6 +359,8 @@ class MastodonAPI(LoopbackServer):
         self.status_limit = status_limit
         self.length_of: Callable[[str, str], int] = self.default_length_of
         self.statuses: list[dict[str, Any]] = []
+        # Statuses removed by DELETE /api/v1/statuses/:id, in order.
+        self.deleted: list[dict[str, Any]] = []
         self.media: dict[str, dict[str, Any]] = {}
         self.apps: dict[str, dict[str, Any]] = {}
         self.valid_auth_code = "good-code"
@@ -813,6 +818,8 @@ class MastodonAPI(LoopbackServer):
             ("GET", r"/api/v1/accounts/(?P<id>[^/]+)", "account"),
             ("POST", r"/api/v1/statuses", "post_status"),
             ("GET", r"/api/v1/statuses/(?P<id>[^/]+)", "get_status"),
+            ("PUT", r"/api/v1/statuses/(?P<id>[^/]+)", "update_status"),
+            ("DELETE", r"/api/v1/statuses/(?P<id>[^/]+)", "delete_status"),
             ("POST", r"/api/v2/media", "post_media_v2"),
             ("POST", r"/api/v1/media", "post_media_v1"),
             ("GET", r"/api/v1/media/(?P<id>[^/]+)", "get_media"),
@@ -821,7 +828,6 @@ class MastodonAPI(LoopbackServer):
             ("POST", r"/oauth/token", "token"),
             ("POST", r"/oauth/revoke", "revoke"),
             ("GET", r"/\.well-known/oauth-authorization-server", "oauth_metadata"),
-            ("DELETE", r"/api/v1/statuses/(?P<id>[^/]+)", "delete_status"),
             ("GET", r"/api/v1/statuses/(?P<id>[^/]+)/context", "status_context"),
         ]
     ]
@@ -1015,16 +1021,59 @@ class MastodonAPI(LoopbackServer):
                     return _Response(200, self.status_json(s))
         return _error(404)
 
+    def _h_update_status(self, req: _Request, id: str) -> _Response:
+        """PUT: what is left out is cleared, except the language (kept, as Mastodon does)."""
+        denied = self._auth(req, "write:statuses")
+        if denied:
+            return denied
+        f = req.form
+        text = str(f.get("status") or "")
+        media_ids = f.get("media_ids") or []
+        media_ids = [str(i) for i in (media_ids if isinstance(media_ids, list) else [media_ids])]
+        with self.lock:
+            status = next((s for s in self.statuses if s["id"] == id), None)
+            if status is None:
+                return _error(404)
+            spoiler = str(f.get("spoiler_text") or "")
+            if self.length_of(text, spoiler) > self.max_characters:
+                return _error(
+                    422,
+                    f"Validation failed: Text character limit of {self.max_characters} exceeded",
+                )
+            # Media already on this status, or uploaded and not yet attached.
+            media = [
+                self.media[i]
+                for i in media_ids
+                if i in self.media and self.media[i].get("_status_id") in (None, id)
+            ]
+            content, tags = self._render(text)
+            status.update(
+                text=text,
+                content=content,
+                tags=tags,
+                spoiler_text=spoiler,
+                sensitive=bool(_truthy(f.get("sensitive"))),
+                media_ids=[m["id"] for m in media],
+                edited_at=_iso(self.now()),
+            )
+            if f.get("language"):
+                status["language"] = self._language(f.get("language"))
+            for m in media:
+                m["_status_id"] = id
+            return _Response(200, self.status_json(status))
+
     def _h_delete_status(self, req: _Request, id: str) -> _Response:
+        """DELETE: the status is gone; 404 for one unknown or already deleted."""
         denied = self._auth(req, "write:statuses")
         if denied:
             return denied
         with self.lock:
-            for index, status in enumerate(self.statuses):
-                if status["id"] == id:
-                    del self.statuses[index]
-                    return _Response(200, {**self.status_json(status), "text": status["text"]})
-        return _error(404)
+            status = next((s for s in self.statuses if s["id"] == id), None)
+            if status is None:
+                return _error(404)
+            self.statuses.remove(status)
+            self.deleted.append(status)
+            return _Response(200, {**self.status_json(status), "text": status["text"]})
 
     def _h_status_context(self, req: _Request, id: str) -> _Response:
         with self.lock:

@@ -1,0 +1,238 @@
+"""After posting: edit the toots of articles that changed, delete those of articles that went.
+
+Runs for each feed of a pass (crossposter.pipeline), after its new entries are
+announced. What to do is crossposter.lifecycle's to decide; requests go through
+the account's session, so edits and deletions obey the same rules as posts. An
+edit is recorded in the state before its request: a run after a crash sends it
+again, which is harmless (an edit is idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import requests
+
+from crossposter.config import FeedConfig, Settings
+from crossposter.lifecycle import (
+    DELETIONS_PER_RUN,
+    GONE_STATUSES,
+    Article,
+    article_change,
+    check_due,
+    mass_deletion,
+    removal_confirmed,
+    toot_differs,
+)
+from crossposter.models import Entry, FeedInfo, FeedReport, Toot
+from crossposter.net.bounded import CutOff, Cutoff
+from crossposter.net.public import AddressPolicy, public_session
+from crossposter.posting import AccountSession
+from crossposter.state import PostedEntry, State
+from crossposter.web import USER_AGENT
+
+log = logging.getLogger(__name__)
+
+# Where an `edited` or `retracted` event happens: (kind, the entry, why).
+EventSink = Callable[[str, PostedEntry, str], None]
+
+
+@dataclass
+class FollowUp:
+    """One feed's toots after posting, for one pass."""
+
+    feed: FeedConfig
+    settings: Settings
+    state: State
+    # The account's session, made when first needed.
+    session: Callable[[], AccountSession]
+    report: FeedReport
+    now: datetime
+    stop: threading.Event
+    on_event: EventSink
+
+    # -- edits -------------------------------------------------------------------
+
+    def retry_edits(self) -> None:
+        """Send again the edits a run recorded but may not have sent (a crash, a 5xx)."""
+        for posted in self.state.posted_entries(self.feed.name):
+            if posted.edit is not None and posted.edit_article is not None:
+                self._send_edit(posted, posted.edit, "an interrupted edit, sent again")
+
+    def revise(self, info: FeedInfo, entries: Sequence[Entry]) -> None:
+        """Edit the toots of the feed's articles whose own fields changed (on_change: edit)."""
+        if self.feed.on_change != "edit":
+            return
+        in_feed = {entry.id: entry for entry in entries}
+        for posted in self.state.posted_entries(self.feed.name):
+            entry = in_feed.get(posted.entry_id)
+            if entry is None or posted.toot is None or posted.edit is not None:
+                continue
+            article = Article.of(entry)
+            reason = article_change(
+                posted.article,
+                article,
+                posted_at=posted.posted_at,
+                now=self.now,
+                window=self.feed.edit_window,
+            )
+            if reason is None:
+                continue
+            if self._room() <= 0:
+                log.info(
+                    "feed %s: %r changed; its toot is edited on a later run "
+                    "(max_posts_per_run reached)",
+                    self.feed.name,
+                    posted.label,
+                )
+                return
+            toot = self._recomposed(posted, entry, info)
+            if toot is None or not toot_differs(posted.toot, toot):
+                continue
+            self.state.mark_edit_pending(self.feed.name, posted.entry_id, toot, article)
+            self._send_edit(posted, toot, reason)
+
+    def _recomposed(self, posted: PostedEntry, entry: Entry, info: FeedInfo) -> Toot | None:
+        """The toot as composed today, with the posted one's warning, language and media."""
+        from crossposter.compose.images import choose_image
+        from crossposter.compose.toot import UnpostableEntry, compose
+
+        assert posted.toot is not None
+        session = self.session()
+        try:
+            fresh = compose(entry, info, self.feed, session.limits)
+        except UnpostableEntry as error:
+            log.warning("feed %s: %r not edited: %s", self.feed.name, posted.label, error)
+            return None
+        before = posted.toot
+        # An edit cannot change the visibility; the rest is kept as readers saw it.
+        toot = replace(
+            fresh,
+            spoiler_text=before.spoiler_text,
+            language=before.language,
+            visibility=before.visibility,
+            media_ids=before.media_ids,
+            image_url=before.image_url,
+            image_alt=before.image_alt,
+        )
+        if self.feed.image:
+            image = choose_image(entry, session.limits)
+            if image is not None and image.url != before.image_url:
+                toot = session.with_image(toot, image, posted.label, self.feed.name)
+        return toot
+
+    def _send_edit(self, posted: PostedEntry, toot: Toot, reason: str) -> None:
+        if self.session().edit(posted, toot, self.report) == "edited":
+            log.info("feed %s: edited the toot of %r: %s", self.feed.name, posted.label, reason)
+            self.on_event("edited", posted, reason)
+
+    def _room(self) -> int:
+        """What is left of max_posts_per_run: edits count as posts."""
+        report = self.report
+        used = report.posted + len(report.previews) + report.edited + len(report.planned_edits)
+        return self.feed.max_posts_per_run - used
+
+    # -- removals ----------------------------------------------------------------
+
+    def check_removals(self, present: Collection[str] | None = None) -> None:
+        """Delete the toots of articles gone from the feed and from their own link.
+
+        `present`: the ids in the feed as just parsed; without it (a 304), the state's
+        record of the last parse says which entries it held.
+        """
+        if self.feed.on_remove != "delete":
+            return
+        window = timedelta(seconds=self.feed.remove_window)
+        absent = [
+            posted
+            for posted in self.state.posted_entries(self.feed.name)
+            if (posted.entry_id not in present if present is not None else not posted.in_feed)
+            and posted.link
+            and posted.posted_at is not None
+            and self.now - posted.posted_at <= window
+            and check_due(posted.checked_at, self.now)
+        ]
+        if not absent:
+            return
+        policy = AddressPolicy(allow_private=self.settings.allow_private_urls_in_feeds)
+        checked = 0
+        gone: list[PostedEntry] = []
+        for posted in absent:
+            if self.stop.is_set():
+                break
+            status = link_status(
+                posted.link or "",
+                policy,
+                timeout=self.settings.fetch_timeout,
+                deadline=self.settings.fetch_deadline,
+                stop=self.stop,
+            )
+            checked += 1
+            is_gone = None if status is None else status in GONE_STATUSES
+            if is_gone:
+                gone.append(posted)
+            self.state.record_check(self.feed.name, posted.entry_id, self.now, is_gone)
+        if mass_deletion(checked, len(gone)):
+            log.error(
+                "feed %s: %d of the %d articles checked answer 404 or 410 at once; no toot is "
+                "deleted (a permalink migration, or a site answering 404 everywhere?)",
+                self.feed.name,
+                len(gone),
+                checked,
+            )
+            return
+        for posted in gone:
+            if not removal_confirmed(posted.gone_since, self.now):
+                log.info(
+                    "feed %s: %r answers 404 or 410; its toot goes if it still does in an hour",
+                    self.feed.name,
+                    posted.label,
+                )
+                continue
+            self._delete(posted)
+
+    def _delete(self, posted: PostedEntry) -> None:
+        session = self.session()
+        if session.deletions >= DELETIONS_PER_RUN:
+            log.warning(
+                "%s: %d toots deleted in this run, Mastodon's limit per 30 minutes; "
+                "%r waits for a later run",
+                session.label,
+                session.deletions,
+                posted.label,
+            )
+            return
+        reason = f"its article is gone ({posted.link})"
+        if session.delete(posted, self.report, reason) == "retracted":
+            log.info("feed %s: deleted the toot of %r: %s", self.feed.name, posted.label, reason)
+            self.on_event("retracted", posted, reason)
+
+
+def link_status(
+    url: str,
+    policy: AddressPolicy,
+    *,
+    timeout: float,
+    deadline: float,
+    stop: threading.Event | None = None,
+) -> int | None:
+    """The HTTP status an article's link answers (after redirects), or None when it cannot
+    be known. The link comes from a feed: the public-address rule applies."""
+    session = public_session(policy, USER_AGENT)
+    try:
+        with Cutoff(deadline, stop) as cutoff:
+            # GET, not HEAD: some servers answer HEAD with 405 or 404. The body is not read.
+            response = session.get(
+                url, stream=True, timeout=(min(timeout, max(cutoff.remaining(), 0.01)), timeout)
+            )
+            response.close()
+            return response.status_code
+    except (requests.RequestException, CutOff) as error:
+        log.debug("%s: cannot be checked: %s", url, error)
+        return None
+    finally:
+        session.close()

@@ -1,0 +1,343 @@
+"""What becomes of a toot after it went out: edited when its article changes
+(`on_change: edit`), deleted when its article is gone (`on_remove: delete`).
+
+The pure decisions are tested by tables; the rest drives the real pass and the real
+Mastodon.py against the loopback Mastodon API, with the pass's clock injected."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crossposter.cli import main
+from crossposter.config import load_settings
+from crossposter.lifecycle import Article, article_change, mass_deletion, removal_confirmed
+from crossposter.models import Toot
+from crossposter.pipeline import run
+from crossposter.state import now_utc
+from crossposter.state.sqlite import SqliteState
+
+from support.blog import article, write_config
+from support.feeds import rss
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+WEEK = 7 * 86400
+BASE = Article(title="Hello", summary="<p>Hi</p>", link="https://b.example/1")
+
+
+@pytest.mark.parametrize(
+    ("current", "posted_at", "now", "changed"),
+    [
+        (BASE, T0, T0 + timedelta(hours=1), None),
+        (Article(title="Hallo", summary="<p>Hi</p>", link="https://b.example/1"), T0,
+         T0 + timedelta(days=6), "its title changed"),
+        (Article(title="Hello", summary="<p>Hey</p>", link="https://b.example/1",
+                 categories=("x",)), T0, T0, "its summary, categories changed"),
+        (Article(title="Hallo", summary="<p>Hi</p>", link="https://b.example/1"), T0,
+         T0 + timedelta(days=8), None),
+        (Article(title="Hallo", summary="<p>Hi</p>", link="https://b.example/1"), None, T0, None),
+    ],
+)
+def test_an_article_change_counts_only_within_the_window(current, posted_at, now, changed):
+    assert article_change(BASE, current, posted_at=posted_at, now=now, window=WEEK) == changed
+
+
+def test_a_toot_posted_before_articles_were_recorded_is_never_edited():
+    assert article_change(None, BASE, posted_at=T0, now=T0, window=WEEK) is None
+
+
+@pytest.mark.parametrize(
+    ("gone_since", "now", "confirmed"),
+    [
+        (None, T0, False),
+        (T0, T0 + timedelta(minutes=59), False),
+        (T0, T0 + timedelta(hours=1), True),
+    ],
+)
+def test_a_removal_counts_on_the_second_gone_answer_an_hour_later(gone_since, now, confirmed):
+    assert removal_confirmed(gone_since, now) is confirmed
+
+
+@pytest.mark.parametrize(
+    ("checked", "gone", "guarded"),
+    [(5, 5, False), (6, 6, True), (18, 6, False), (17, 6, True), (30, 9, False)],
+)
+def test_the_mass_deletion_guard(checked, gone, guarded):
+    assert mass_deletion(checked, gone) is guarded
+
+
+# -- end to end ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def token(token, monkeypatch):
+    monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0.3")
+    return token
+
+
+class Blog:
+    """A blog whose article links are on the loopback feed server (404 unless served)."""
+
+    def __init__(self, tmp_path, api, feeds, options: str = ""):
+        self.api, self.feeds, self.tmp_path = api, feeds, tmp_path
+        self.options = options
+        self.config = self.configure(options)
+
+    def configure(self, options: str) -> str:
+        return write_config(
+            self.tmp_path,
+            self.api,
+            f"- {{name: blog, url: '{self.feeds.url('/feed')}', max_posts_per_run: 10, "
+            f"on_change: edit, on_remove: delete{options}}}",
+            allow_private_urls_in_feeds=True,
+        )
+
+    def article(self, n: int, **fields) -> dict:
+        return article(n, link=self.feeds.url(f"/{n}/"), **fields)
+
+    def publish(self, *items: dict) -> None:
+        # No validators: every run reads the feed (a run that gets 304 goes by the state's
+        # record of the last parse, which cannot tell apart two runs in the same second).
+        self.feeds.set_feed("/feed", rss(list(items)), etag=False, last_modified=False)
+
+    def run(self, clock=now_utc) -> int:
+        return run(load_settings(self.config), clock=clock).exit_code
+
+    def entry(self, n: int):
+        with SqliteState.open(self.tmp_path / "state.sqlite3") as state:
+            [record] = [e for e in state.entries("blog", limit=100) if e.link.endswith(f"/{n}/")]
+            return record
+
+    def puts(self) -> int:
+        return sum(
+            self.api.count("PUT", f"/api/v1/statuses/{s['id']}")
+            for s in [*self.api.statuses, *self.api.deleted]
+        )
+
+
+@pytest.fixture
+def blog(tmp_path, api, feeds, token):
+    """Article 1 known from the first run; article 2 announced with a typo in its title."""
+    blog = Blog(tmp_path, api, feeds)
+    blog.publish(blog.article(1))
+    assert blog.run() == 0
+    blog.publish(blog.article(2, title="Artcile 2"), blog.article(1))
+    assert blog.run() == 0
+    assert api.status_texts()[0].startswith("Artcile 2")
+    return blog
+
+
+def test_a_typo_fixed_in_the_feed_edits_the_toot_once_and_posts_nothing(blog, api):
+    blog.publish(blog.article(2), blog.article(1))
+    assert blog.run() == 0
+    [status] = api.statuses
+    assert status["text"].startswith("Article 2\n")
+    assert status["edited_at"] is not None
+    assert blog.puts() == 1
+    assert api.count("POST", "/api/v1/statuses") == 1
+
+    blog.publish(blog.article(2, description="<p>About 2.</p> "), blog.article(1))
+    assert blog.run() == 0
+    assert blog.puts() == 1
+
+
+def test_an_edit_keeps_the_content_warning(tmp_path, api, feeds, token):
+    blog = Blog(tmp_path, api, feeds, ", content_warning: spoilers")
+    blog.publish(blog.article(1))
+    blog.run()
+    blog.publish(blog.article(2, title="Artcile 2"), blog.article(1))
+    blog.run()
+    blog.publish(blog.article(2), blog.article(1))
+    blog.run()
+    [status] = api.statuses
+    assert status["text"].startswith("Article 2") and status["spoiler_text"] == "spoilers"
+
+
+def test_a_change_the_toot_does_not_show_edits_nothing(tmp_path, api, feeds, token):
+    blog = Blog(tmp_path, api, feeds, ", category_hashtags: false")
+    blog.publish(blog.article(1))
+    blog.run()
+    blog.publish(blog.article(2), blog.article(1))
+    blog.run()
+    blog.publish(blog.article(2, categories=["Python"]), blog.article(1))
+    assert blog.run() == 0
+    assert blog.puts() == 0
+
+
+def test_a_new_guid_for_the_same_link_is_the_same_article(blog, api):
+    blog.publish(blog.article(2, title="Artcile 2", guid="new-guid"), blog.article(1))
+    assert blog.run() == 0
+    assert len(api.statuses) == 1
+    assert blog.puts() == 0
+
+
+def test_a_settings_change_edits_nothing(blog, api):
+    blog.config = blog.configure(", hashtags: [blog], template: '{title} {url}'")
+    assert blog.run() == 0
+    assert blog.puts() == 0
+
+
+def test_outside_the_edit_window_nothing_is_edited(blog, api):
+    blog.publish(blog.article(2), blog.article(1))
+    assert blog.run(clock=lambda: now_utc() + timedelta(days=8)) == 0
+    assert blog.puts() == 0
+    assert api.status_texts()[0].startswith("Artcile 2")
+
+
+def test_an_edit_cut_short_is_sent_again_by_the_next_run_once(blog, api, feeds):
+    [status] = api.statuses
+    path = f"/api/v1/statuses/{status['id']}"
+    api.fail_next("PUT", path, 503, times=1000)
+    blog.publish(blog.article(2), blog.article(1))
+    assert blog.run() == 75
+    assert status["text"].startswith("Artcile 2")
+    api.clear_faults()
+
+    before = api.count("PUT", path)
+    assert blog.run() == 0  # the recorded edit goes out before the feed is even read
+    assert api.count("PUT", path) == before + 1
+    assert status["text"].startswith("Article 2")
+    assert blog.run() == 0
+    assert api.count("PUT", path) == before + 1
+
+
+def test_a_toot_deleted_by_hand_is_never_edited_or_posted_again(blog, api):
+    api.statuses.clear()
+    blog.publish(blog.article(2), blog.article(1))
+    assert blog.run() == 0
+    assert blog.entry(2).status == "deleted"
+    blog.publish(blog.article(2, title="Article deux"), blog.article(1))
+    assert blog.run() == 0
+    assert api.statuses == []
+    assert api.count("POST", "/api/v1/statuses") == 1
+
+
+def test_dry_run_shows_the_edit_as_a_diff(blog, api, capsys):
+    blog.publish(blog.article(2), blog.article(1))
+    assert main(["run", "--config", blog.config, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "-Artcile 2" in out and "+Article 2" in out
+    assert "1 edited" in out
+    assert blog.puts() == 0
+
+
+# -- removals ------------------------------------------------------------------------------
+
+
+def test_an_article_gone_twice_an_hour_apart_has_its_toot_deleted(blog, api, feeds):
+    blog.publish(blog.article(1))  # article 2 left the feed; its link answers 404
+    start = now_utc()
+    assert blog.run(clock=lambda: start) == 0
+    assert len(api.statuses) == 1  # seen gone once: nothing yet
+    assert blog.run(clock=lambda: start + timedelta(minutes=30)) == 0
+    assert blog.feeds.count("GET", "/2/") == 1  # checked at most once an hour
+
+    assert blog.run(clock=lambda: start + timedelta(minutes=61)) == 0
+    assert api.statuses == [] and len(api.deleted) == 1
+    assert blog.entry(2).status == "retracted"
+    assert blog.run(clock=lambda: start + timedelta(hours=3)) == 0
+    assert len(api.deleted) == 1
+    assert api.count("POST", "/api/v1/statuses") == 1
+
+
+def test_an_article_that_still_answers_is_kept(blog, api, feeds):
+    feeds.set_feed("/2/", "<html>still here</html>", content_type="text/html")
+    blog.publish(blog.article(1))
+    start = now_utc()
+    for minutes in (0, 61, 122):
+        assert blog.run(clock=lambda minutes=minutes: start + timedelta(minutes=minutes)) == 0
+    assert len(api.statuses) == 1 and api.deleted == []
+
+
+def test_a_404_between_two_answers_of_200_deletes_nothing(blog, api, feeds):
+    blog.publish(blog.article(1))
+    start = now_utc()
+    assert blog.run(clock=lambda: start) == 0
+    feeds.set_feed("/2/", "<html>back</html>", content_type="text/html")
+    assert blog.run(clock=lambda: start + timedelta(minutes=61)) == 0
+    feeds.remove("/2/")
+    assert blog.run(clock=lambda: start + timedelta(minutes=122)) == 0
+    assert api.deleted == []
+
+
+def test_dry_run_lists_the_planned_deletion(blog, api, capsys):
+    blog.publish(blog.article(1))
+    assert blog.run(clock=lambda: now_utc() - timedelta(hours=2)) == 0
+    assert main(["run", "--config", blog.config, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "toot would be deleted" in out and "1 deleted" in out
+    assert api.deleted == []
+
+
+def test_many_articles_gone_at_once_delete_nothing_and_say_why(
+    tmp_path, api, feeds, token, caplog
+):
+    blog = Blog(tmp_path, api, feeds, ", backfill: 6")
+    blog.publish(*(blog.article(n) for n in range(6, 0, -1)))
+    assert blog.run() == 0
+    assert len(api.statuses) == 6
+    blog.publish(blog.article(7))  # a permalink migration: every old link answers 404
+    start = now_utc()
+    with caplog.at_level(logging.ERROR):
+        assert blog.run(clock=lambda: start) == 0
+        assert blog.run(clock=lambda: start + timedelta(minutes=61)) == 0
+    assert api.deleted == []
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors and "no toot is deleted" in errors[-1].getMessage()
+
+
+def test_keep_is_the_default(tmp_path, api, feeds, token):
+    blog = Blog(tmp_path, api, feeds)
+    blog.config = write_config(
+        tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}'}}",
+        allow_private_urls_in_feeds=True,
+    )
+    blog.publish(blog.article(1))
+    blog.run()
+    blog.publish(blog.article(2, title="Artcile 2"), blog.article(1))
+    blog.run()
+    blog.publish(blog.article(1))
+    start = now_utc()
+    blog.run(clock=lambda: start)
+    blog.run(clock=lambda: start + timedelta(hours=2))
+    assert blog.puts() == 0 and api.deleted == [] and feeds.count("GET", "/2/") == 0
+
+
+def test_toot_text_differs_only_by_what_readers_see():
+    from crossposter.lifecycle import toot_differs
+
+    assert not toot_differs(Toot(text="a", length=1), Toot(text="a", length=2))
+    assert toot_differs(Toot(text="a"), Toot(text="a", image_url="https://i/x.png"))
+
+
+def test_a_state_file_from_before_edits_is_upgraded_and_keeps_its_entries(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '2');
+        CREATE TABLE feeds (name TEXT PRIMARY KEY, url TEXT NOT NULL, etag TEXT,
+            last_modified TEXT, last_fetch TEXT, last_result TEXT, last_parsed TEXT);
+        CREATE TABLE entries (feed TEXT NOT NULL, entry_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('seen', 'pending', 'posted', 'failed')),
+            link TEXT, title TEXT, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+            idempotency_key TEXT, toot TEXT, pending_since TEXT, toot_id TEXT, toot_url TEXT,
+            reason TEXT, updated TEXT NOT NULL, PRIMARY KEY (feed, entry_id)) WITHOUT ROWID;
+        CREATE INDEX entries_by_status ON entries (status) WHERE status != 'seen';
+        CREATE TABLE instances (url TEXT PRIMARY KEY, limits TEXT NOT NULL,
+            fetched_at TEXT NOT NULL);
+        INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen,
+            toot, toot_id, updated) VALUES ('blog', 'e1', 'posted', 'https://b/1', 'One',
+            '20260101T000000Z', '20260101T000000Z', '{"text": "One"}', '7',
+            '20260101T000000Z');"""
+    )
+    db.close()
+    with SqliteState.open(path) as state:
+        [posted] = state.posted_entries("blog")
+        assert posted.toot_id == "7" and posted.article is None  # never edited
+        state.mark_retracted("blog", "e1", "gone")
+        assert state.status_counts("blog") == {"retracted": 1}
