@@ -51,6 +51,16 @@ def _default_skipped_categories() -> list[str]:
     return sorted(DEFAULT_SKIPPED_CATEGORIES)
 
 
+def redacted_url(url: str) -> str:
+    """The URL as logs, `check` and `state` show it: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rpartition("@")
+    user = netloc[0].partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{netloc[2]}").geturl()
+
+
 def https_unless_loopback(url: Any) -> Any:
     """An instance receives the access token: over the network, only through TLS."""
     if url is None:
@@ -262,6 +272,13 @@ class Settings(BaseSettings):
         "feed without `account:` posts to. Required unless every feed names an account.",
     )
     state_file: Path = Field(default_factory=default_state_file)
+    state_url: str | None = Field(
+        None,
+        description="postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME: keep the state in "
+        "PostgreSQL instead of state_file (needs crossposter[postgres]). The password may "
+        "also come from PGPASSWORD or ~/.pgpass.",
+        pattern=r"^postgres(ql)?://",
+    )
     access_token: SecretStr | None = Field(None, exclude=True)
     access_token_file: Path | None = Field(
         None,
@@ -396,6 +413,11 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         raise ConfigError(
             f"{path}: access_token must not be written in the configuration file; "
             f"export {TOKEN_VARIABLE} instead"
+        )
+    if "state_url" in raw and "state_file" in raw:
+        raise ConfigError(
+            f"{path}: state_url and state_file are both given; keep one (state_url keeps the "
+            "state in PostgreSQL, state_file in a SQLite file)"
         )
     raw = _apply_defaults(raw, path)
     try:

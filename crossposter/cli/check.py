@@ -44,7 +44,8 @@ def command_check(args: argparse.Namespace) -> int:
     elif state.feeds_known is None:
         print(f"state: {state.path} will be created by the first run")
     else:
-        print(f"state: {state.path} ({state.feeds_known} feeds known)")
+        version = "" if state.schema_version is None else f", schema {state.schema_version}"
+        print(f"state: {state.path} ({state.feeds_known} feeds known{version})")
     if report.problems:
         for problem in report.problems:
             log.error("%s", problem)
