@@ -305,3 +305,17 @@ def test_the_password_never_appears_in_check_state_or_logs(
     assert f"{role}:***@{host}/{name}" in shown or f"{role}@{host}/{name}" in shown
     assert "feeds known" in shown and "_missing" in shown
     assert password not in shown
+
+
+def test_without_the_driver_a_state_url_says_which_extra_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    monkeypatch.delitem(sys.modules, "crossposter.state.postgres", raising=False)
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "instance: https://m.example\nstate_url: postgresql://u:pw@db.example/x\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(StateError, match=r"crossposter\[postgres\]"):
+        open_read_only(load_settings(config))

@@ -41,6 +41,8 @@ from crossposter.state.sqlite import SCHEMA_VERSION as EXPORT_VERSION
 
 # MIGRATIONS[n] takes the database from version n to n + 1 (0: no crossposter tables yet).
 # Each runs in the transaction that records the new version, under MIGRATION_LOCK.
+# The exported tables keep the SQLite tables' columns, in their order: a column added
+# there is added here too (tests/test_postgres_state.py moves an export between both).
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE feeds (
