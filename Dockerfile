@@ -16,7 +16,8 @@ WORKDIR /app
 COPY constraints.txt pyproject.toml README.md ./
 COPY crossposter ./crossposter
 # constraints.txt pins every dependency, so two builds install the same versions.
-RUN pip install --no-cache-dir -c constraints.txt . \
+# The postgres extra: state_url works in the image as state_file does.
+RUN pip install --no-cache-dir -c constraints.txt ".[postgres]" \
     && useradd --system --uid 10001 --home-dir /data --no-create-home \
        --shell /usr/sbin/nologin crossposter \
     && mkdir -p /data /config \

@@ -25,6 +25,7 @@ from crossposter.config import (
     DEFAULT_ACCOUNT,
     FeedConfig,
     Settings,
+    redacted_url,
 )
 from crossposter.errors import ConfigError, CrossposterError, FeedError, StateLocked
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, fetch_all
@@ -69,11 +70,14 @@ class AccountCheck:
 
 @dataclass
 class StateCheck:
-    path: Path
+    # The state file, or the state database's URL without its password.
+    path: Path | str
     feeds_known: int | None = None
     problem: str | None = None
     # Worth knowing, not a problem: a run is writing the state right now.
     note: str | None = None
+    # PostgreSQL: the schema version the database is at.
+    schema_version: int | None = None
 
 
 @dataclass
@@ -121,7 +125,9 @@ def check(settings: Settings) -> CheckReport:
     return CheckReport(
         feeds=_check_feeds(settings, feed_limits),
         accounts=checked,
-        state=_check_state(settings.state_file),
+        state=_check_postgres_state(settings.state_url)
+        if settings.state_url
+        else _check_state(settings.state_file),
     )
 
 
@@ -223,6 +229,23 @@ def _check_state(path: Path) -> StateCheck:
         SqliteState.probe_writable(path)
     except StateLocked:
         checked.note = "a run is using it right now, so its writability was not probed"
+    except CrossposterError as error:
+        checked.problem = str(error)
+    return checked
+
+
+def _check_postgres_state(url: str) -> StateCheck:
+    """The database answers, and what it holds; its tables are left for the first run."""
+    from crossposter.state import postgres_backend
+
+    checked = StateCheck(redacted_url(url))
+    try:
+        backend = postgres_backend()
+        with backend.open_read_only(url) as state:
+            # A database without crossposter's tables yet is read as an empty SQLite state.
+            if isinstance(state, backend):
+                checked.schema_version = state.schema_version()
+                checked.feeds_known = len(state.feeds())
     except CrossposterError as error:
         checked.problem = str(error)
     return checked

@@ -86,6 +86,16 @@ def not_a_boolean(value: Any) -> Any:
     return value
 
 
+def redacted_url(url: str) -> str:
+    """The URL as logs, `check` and `state` show it: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rpartition("@")
+    user = netloc[0].partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{netloc[2]}").geturl()
+
+
 def https_unless_loopback(url: Any) -> Any:
     """An instance receives the access token: over the network, only through TLS."""
     if url is None:
@@ -359,6 +369,13 @@ class Settings(BaseSettings):
         json_schema_extra=_url_or_bare_host,
     )
     state_file: Path = Field(default_factory=default_state_file)
+    state_url: str | None = Field(
+        None,
+        description="postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME: keep the state in "
+        "PostgreSQL instead of state_file (needs crossposter[postgres]). The password may "
+        "also come from PGPASSWORD or ~/.pgpass.",
+        pattern=r"^postgres(ql)?://",
+    )
     access_token: SecretStr | None = Field(None, exclude=True)
     access_token_file: Path | None = Field(
         None,
@@ -528,6 +545,11 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         raise ConfigError(
             f"{path}: access_token must not be written in the configuration file; "
             f"export {TOKEN_VARIABLE} instead"
+        )
+    if "state_url" in raw and "state_file" in raw:
+        raise ConfigError(
+            f"{path}: state_url and state_file are both given; keep one (state_url keeps the "
+            "state in PostgreSQL, state_file in a SQLite file)"
         )
     merged = _apply_defaults(raw, path)
     try:

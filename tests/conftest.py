@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from crossposter.state import SqliteState, State
 
 from support.blog import TOKEN
 from support.feed_server import FeedServer
@@ -89,3 +94,54 @@ def postgres_server():
         pytest.skip(reason)
     with running_postgres() as server:
         yield server
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where one test keeps its state: a SQLite file, or a fresh PostgreSQL database."""
+
+    name: str
+    location: str
+
+    @property
+    def config_line(self) -> str:
+        """The configuration key that points a run at this state."""
+        key = "state_url" if self.name == "postgres" else "state_file"
+        return f"{key}: '{self.location}'"
+
+    def open(self, *, lock_timeout: float = 0.0) -> State:
+        if self.name == "postgres":
+            from crossposter.state.postgres import PostgresState
+
+            return PostgresState.open(self.location, lock_timeout=lock_timeout)
+        return SqliteState.open(self.location, lock_timeout=lock_timeout)
+
+    def open_read_only(self) -> State:
+        if self.name == "postgres":
+            from crossposter.state.postgres import PostgresState
+
+            return PostgresState.open_read_only(self.location)
+        return SqliteState.open_read_only(self.location)
+
+
+def postgres_database(request) -> str:
+    """A new empty database on the session's server, for this test alone."""
+    from support.postgres import fresh_database
+
+    server = request.getfixturevalue("postgres_server")
+    return fresh_database(server, f"t_{uuid.uuid4().hex[:16]}")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request, tmp_path) -> Backend:
+    """Each test using it runs twice: on a SQLite file and on a PostgreSQL database."""
+    if request.param == "postgres":
+        return Backend("postgres", postgres_database(request))
+    return Backend("sqlite", str(tmp_path / "state.sqlite3"))
+
+
+@pytest.fixture
+def any_state(backend) -> Iterator[State]:
+    """An opened, empty state on each backend in turn."""
+    with backend.open() as state:
+        yield state

@@ -25,8 +25,7 @@ def test_the_state_file_is_created_readable_by_its_owner_only(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_a_pending_post_survives_reopening_with_its_key_and_exact_toot(tmp_path):
-    path = tmp_path / "state.sqlite3"
+def test_a_pending_post_survives_reopening_with_its_key_and_exact_toot(backend):
     toot = Toot(
         text="Hello\n\nhttps://b.example/1",
         language="fr",
@@ -35,10 +34,10 @@ def test_a_pending_post_survives_reopening_with_its_key_and_exact_toot(tmp_path)
         length=30,
         limit=500,
     )
-    with SqliteState.open(path) as state:
+    with backend.open() as state:
         state.record_fetch("blog", "https://b.example/feed", "ok")
         state.mark_pending("blog", make_entry(1), "key-1", toot, account="default")
-    with SqliteState.open(path) as state:
+    with backend.open() as state:
         [pending] = state.pending("blog")
         assert (pending.entry_id, pending.idempotency_key, pending.toot) == ("id-1", "key-1", toot)
         state.mark_posted("blog", "id-1", Posted(id="9", url="https://m.example/@b/9"))
@@ -47,28 +46,25 @@ def test_a_pending_post_survives_reopening_with_its_key_and_exact_toot(tmp_path)
         assert (record.status, record.toot_url) == ("posted", "https://m.example/@b/9")
 
 
-def test_mark_seen_never_downgrades_a_posted_entry(tmp_path):
-    with SqliteState.open(tmp_path / "s.sqlite3") as state:
-        state.mark_pending("blog", make_entry(1), "k", Toot(text="t"), account="default")
-        state.mark_posted("blog", "id-1", Posted(id="1", url=None))
-        state.mark_seen("blog", [make_entry(1), make_entry(2)])
-        statuses = {r.entry_id: r.status for r in state.entries("blog")}
+def test_mark_seen_never_downgrades_a_posted_entry(any_state):
+    any_state.mark_pending("blog", make_entry(1), "k", Toot(text="t"), account="default")
+    any_state.mark_posted("blog", "id-1", Posted(id="1", url=None))
+    any_state.mark_seen("blog", [make_entry(1), make_entry(2)])
+    statuses = {r.entry_id: r.status for r in any_state.entries("blog")}
     assert statuses == {"id-1": "posted", "id-2": "seen"}
 
 
-def test_validators_are_kept_per_feed(tmp_path):
-    with SqliteState.open(tmp_path / "s.sqlite3") as state:
-        state.record_fetch("blog", "https://b.example/feed", "ok")
-        state.save_validators("blog", Validators(etag='"abc"', last_modified="Tue, 01 Jan 2026"))
-        assert state.feed("blog").validators == Validators('"abc"', "Tue, 01 Jan 2026")
-        assert state.feed("other") is None
+def test_validators_are_kept_per_feed(any_state):
+    any_state.record_fetch("blog", "https://b.example/feed", "ok")
+    any_state.save_validators("blog", Validators(etag='"abc"', last_modified="Tue, 01 Jan 2026"))
+    assert any_state.feed("blog").validators == Validators('"abc"', "Tue, 01 Jan 2026")
+    assert any_state.feed("other") is None
 
 
-def test_a_second_run_on_the_same_file_is_kept_out(tmp_path):
-    path = tmp_path / "s.sqlite3"
-    with SqliteState.open(path), pytest.raises(StateLocked, match="another crossposter run"):
-        SqliteState.open(path, lock_timeout=0.2)
-    with SqliteState.open(path):  # released when the first run ends
+def test_a_second_run_on_the_same_state_is_kept_out(backend):
+    with backend.open(), pytest.raises(StateLocked, match="another crossposter run"):
+        backend.open(lock_timeout=0.2)
+    with backend.open():  # released when the first run ends
         pass
 
 
@@ -116,36 +112,33 @@ def test_the_read_only_view_writes_nothing_and_creates_nothing(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_pruning_forgets_only_entries_long_gone_from_the_feed(tmp_path):
+def test_pruning_forgets_only_entries_long_gone_from_the_feed(any_state):
     from datetime import UTC, datetime
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    with SqliteState.open(tmp_path / "s.sqlite3") as state:
-        state.mark_seen("blog", [make_entry(1), make_entry(2)], at=t0)
-        state.record_fetch("blog", "u", "ok", parsed_at=t0 + timedelta(days=200))
-        state.touch("blog", ["id-2"], at=t0 + timedelta(days=200))
-        assert state.prune("blog", timedelta(days=180)) == 1
-        assert state.known_ids("blog") == {"id-2"}
+    any_state.mark_seen("blog", [make_entry(1), make_entry(2)], at=t0)
+    any_state.record_fetch("blog", "u", "ok", parsed_at=t0 + timedelta(days=200))
+    any_state.touch("blog", ["id-2"], at=t0 + timedelta(days=200))
+    assert any_state.prune("blog", timedelta(days=180)) == 1
+    assert any_state.known_ids("blog") == {"id-2"}
 
 
-def test_pruning_is_measured_in_parses_not_in_clock_time(tmp_path):
+def test_pruning_is_measured_in_parses_not_in_clock_time(any_state):
     """A feed that answered 304 for a year keeps every entry it still holds."""
     from datetime import UTC, datetime
 
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
-    with SqliteState.open(tmp_path / "s.sqlite3") as state:
-        state.mark_seen("blog", [make_entry(1)], at=t0)
-        state.record_fetch("blog", "u", "ok", parsed_at=t0)
-        state.record_fetch("blog", "u", "not modified", at=t0 + timedelta(days=400))
-        assert state.prune("blog", timedelta(days=180)) == 0
+    any_state.mark_seen("blog", [make_entry(1)], at=t0)
+    any_state.record_fetch("blog", "u", "ok", parsed_at=t0)
+    any_state.record_fetch("blog", "u", "not modified", at=t0 + timedelta(days=400))
+    assert any_state.prune("blog", timedelta(days=180)) == 0
 
 
-def test_instance_limits_are_cached_for_a_while(tmp_path):
-    with SqliteState.open(tmp_path / "s.sqlite3") as state:
-        state.save_limits("https://m.example", InstanceLimits(5000, 23, "api/v2/instance"))
-        cached = state.cached_limits("https://m.example", timedelta(days=1))
-        assert (cached.max_characters, cached.source) == (5000, "cached")
-        assert state.cached_limits("https://m.example", timedelta(seconds=-1)) is None
+def test_instance_limits_are_cached_for_a_while(any_state):
+    any_state.save_limits("https://m.example", InstanceLimits(5000, 23, "api/v2/instance"))
+    cached = any_state.cached_limits("https://m.example", timedelta(days=1))
+    assert (cached.max_characters, cached.source) == (5000, "cached")
+    assert any_state.cached_limits("https://m.example", timedelta(seconds=-1)) is None
 
 
 def test_a_version_1_state_is_upgraded_in_place_and_keeps_its_meaning(tmp_path):

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from crossposter.cli import main
-from crossposter.state import SqliteState
 
 from support.blog import feed_of, write_config
 
@@ -16,11 +15,16 @@ def guid(n: int) -> str:
     return f"https://blog.example.org/?p={n}"
 
 
-def blog_config(folder, api, feeds, extra="") -> str:
-    """The blog's feeds.yaml in `folder`; `extra` adds keys to its feed."""
+def blog_config(folder, api, feeds, extra="", backend=None) -> str:
+    """The blog's feeds.yaml in `folder`, its state on `backend` (default: a SQLite file
+    there); `extra` adds keys to its feed."""
     folder.mkdir(exist_ok=True)
     feed = f"- {{name: blog, url: '{feeds.url('/feed')}'{extra}}}"
-    return write_config(folder, api, feed, post_retry_seconds=0.2)
+    state = {}
+    if backend is not None:
+        key = "state_url" if backend.name == "postgres" else "state_file"
+        state = {"state_file": None, key: f"'{backend.location}'"}
+    return write_config(folder, api, feed, post_retry_seconds=0.2, **state)
 
 
 def run(config: str) -> int:
@@ -32,10 +36,10 @@ def state(*args: str, config: str) -> int:
 
 
 @pytest.fixture
-def posted_and_failed(tmp_path, api, feeds, token):
-    """Article 2 posted, article 3 refused by the server (failed)."""
+def posted_and_failed(tmp_path, api, feeds, token, backend):
+    """Article 2 posted, article 3 refused by the server (failed); on each backend."""
     feeds.set_feed("/feed", feed_of(1))
-    config = blog_config(tmp_path, api, feeds)
+    config = blog_config(tmp_path, api, feeds, backend=backend)
     assert run(config) == 0
     feeds.set_feed("/feed", feed_of(1, 2, 3))
     # Faults fire in order: the first post (article 2) goes through, the second is refused.
@@ -81,12 +85,12 @@ def test_retry_announces_a_failed_entry_again(posted_and_failed, api):
 
 
 def test_a_change_to_the_feeds_settings_tries_a_failed_entry_again(
-    posted_and_failed, api, feeds, tmp_path, caplog
+    posted_and_failed, api, feeds, tmp_path, caplog, backend
 ):
     """A toot refused as too long goes out once its template is made shorter."""
     assert run(posted_and_failed) == 0
     assert len(api.statuses) == 1, "unchanged settings: not retried"
-    blog_config(tmp_path, api, feeds, extra=", template: '{title} {url}'")
+    blog_config(tmp_path, api, feeds, extra=", template: '{title} {url}'", backend=backend)
     assert run(posted_and_failed) == 0
     assert len(api.statuses) == 2
     assert api.statuses[1]["text"] == "Article 3 https://blog.example.org/3/"
@@ -108,9 +112,11 @@ def test_forget_of_an_unknown_entry_is_a_usage_error(posted_and_failed, caplog):
     assert "nope" in caplog.text
 
 
-def test_mark_seen_keeps_pending_and_waiting_entries_from_going_out(tmp_path, api, feeds, token):
+def test_mark_seen_keeps_pending_and_waiting_entries_from_going_out(
+    tmp_path, api, feeds, token, backend
+):
     feeds.set_feed("/feed", feed_of(1))
-    config = blog_config(tmp_path, api, feeds, extra=", max_posts_per_run: 1")
+    config = blog_config(tmp_path, api, feeds, extra=", max_posts_per_run: 1", backend=backend)
     assert run(config) == 0
     feeds.set_feed("/feed", feed_of(*range(1, 6)))
     api.fail_next("POST", "/api/v1/statuses", 500, times=100)
@@ -123,8 +129,8 @@ def test_mark_seen_keeps_pending_and_waiting_entries_from_going_out(tmp_path, ap
     assert api.statuses == []
 
 
-def test_state_changes_wait_for_a_run_holding_the_lock(posted_and_failed, tmp_path, caplog):
-    with SqliteState.open(tmp_path / "state.sqlite3"):
+def test_state_changes_wait_for_a_run_holding_the_lock(posted_and_failed, backend, caplog):
+    with backend.open():
         assert state("retry", config=posted_and_failed) == 75
     assert "another crossposter run" in caplog.text
 

@@ -52,7 +52,11 @@ def command_check(args: argparse.Namespace) -> int:
     elif state.note:
         print(f"state: {state.path} ({state.feeds_known} feeds known); note: {state.note}")
     else:
-        print(f"state: {state.path} ({plural(state.feeds_known, 'feed')} known), writable")
+        version = "" if state.schema_version is None else f", schema {state.schema_version}"
+        writable = ", writable" if state.schema_version is None else ""
+        print(
+            f"state: {state.path} ({plural(state.feeds_known, 'feed')} known{version}){writable}"
+        )
     if report.problems:
         # Each was printed above, on its part's line.
         print(f"check: {plural(len(report.problems), 'problem')}")

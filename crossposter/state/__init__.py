@@ -24,6 +24,7 @@ from crossposter.state.sqlite import SCHEMA_VERSION, SqliteState
 
 if TYPE_CHECKING:
     from crossposter.config import Settings
+    from crossposter.state.postgres import PostgresState
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -39,11 +40,15 @@ __all__ = [
     "open_preview",
     "open_read_only",
     "open_state",
+    "postgres_backend",
+    "state_location",
 ]
 
 
 def open_state(settings: Settings) -> State:
     """The state for a run that writes, held for this process alone until closed."""
+    if settings.state_url:
+        return postgres_backend().open(settings.state_url, lock_timeout=settings.lock_timeout)
     problem = missing_folder(settings.state_file)
     if problem:
         raise StateError(problem)
@@ -78,6 +83,8 @@ def missing_folder(path: Path) -> str | None:
 
 def open_read_only(settings: Settings) -> State:
     """A view that cannot write and takes no lock; an absent state reads as empty."""
+    if settings.state_url:
+        return postgres_backend().open_read_only(settings.state_url)
     return SqliteState.open_read_only(settings.state_file)
 
 
@@ -85,3 +92,22 @@ def open_preview(settings: Settings) -> State:
     """A throw-away writable copy of the state, for a preview: nothing reaches the real one."""
     with open_read_only(settings) as view:
         return view.preview_copy()
+
+
+def state_location(settings: Settings) -> str:
+    """Where the state is, as logs and reports may show it: never a password."""
+    from crossposter.config import redacted_url
+
+    return redacted_url(settings.state_url) if settings.state_url else str(settings.state_file)
+
+
+def postgres_backend() -> type[PostgresState]:
+    """The PostgreSQL backend, loaded only for a state_url: psycopg is an optional extra."""
+    try:
+        from crossposter.state.postgres import PostgresState
+    except ImportError as error:
+        raise StateError(
+            f"state_url needs the PostgreSQL driver ({error}): "
+            'pip install "crossposter[postgres]"'
+        ) from None
+    return PostgresState

@@ -134,7 +134,7 @@ def _record_current_entries(settings: Settings, feed: FeedConfig, state: State) 
 
 def export_state(settings: Settings) -> dict[str, Any]:
     """A JSON-ready copy of the whole state, for a backup."""
-    if not Path(settings.state_file).exists():
+    if not settings.state_url and not Path(settings.state_file).exists():
         raise StateError(f"{settings.state_file}: no state file yet; nothing to export")
     with open_read_only(settings) as state:
         return state.export_data()

@@ -136,13 +136,25 @@ class State(ABC):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @abstractmethod
     def preview_copy(self) -> State:
         """A writable copy that shares nothing with this state, for a preview (--dry-run).
 
         Taking it locks nothing and changes nothing; what is written to it vanishes
-        when it is closed.
+        when it is closed. This one is an in-memory SQLite state loaded with an export,
+        which any backend can give.
         """
+        from crossposter.state.sqlite import SqliteState
+
+        copy = SqliteState.in_memory()
+        try:
+            copy.replace_with(self.export_data())
+            with copy.batch():
+                for feed, fingerprint in self.settings_fingerprints().items():
+                    copy.save_settings_fingerprint(feed, fingerprint)
+        except BaseException:
+            copy.close()
+            raise
+        return copy
 
     @abstractmethod
     def batch(self) -> contextlib.AbstractContextManager[None]:

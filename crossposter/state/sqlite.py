@@ -216,9 +216,15 @@ class SqliteState(State):
             state = cls(connection, path, None)
             state._prepare(create=False)
         else:
-            connection = sqlite3.connect(":memory:", isolation_level=None)
-            state = cls(connection, None, None)
-            state._prepare(create=True)
+            state = cls.in_memory(read_only=True)
+        return state
+
+    @classmethod
+    def in_memory(cls, *, read_only: bool = False) -> SqliteState:
+        """An empty state that lives in memory and vanishes when closed."""
+        state = cls(sqlite3.connect(":memory:", isolation_level=None), None, None, read_only=False)
+        state._prepare(create=True)
+        state.read_only = read_only
         return state
 
     def preview_copy(self) -> SqliteState:

@@ -1,0 +1,610 @@
+"""The PostgreSQL state backend: the same state as the SQLite file, in a database server.
+
+For several processes or replicas sharing one memory. Imported only when
+`state_url` is set, so psycopg (the `postgres` extra) is needed only then.
+
+The guarantees are SQLite's: every write that guards a post is committed when
+it returns (pending before the request, posted after the answer), and a run
+holds the state alone (a session advisory lock, until leases per feed replace
+it). Rows are typed here (timestamptz, json), and an export is the same
+document the SQLite backend writes, so either imports the other's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.string import TextLoader
+
+from crossposter.config import redacted_url
+from crossposter.errors import StateError, StateLocked
+from crossposter.feeds.fetch import Validators
+from crossposter.models import Entry, InstanceLimits, Posted, Toot
+from crossposter.state.base import EntryRecord, FeedState, PendingPost, State, now_utc
+from crossposter.state.sqlite import (
+    EXPORT_FORMAT,
+    EXPORTED_TABLES,
+    SqliteState,
+    _iso,
+    _toot_from_json,
+)
+from crossposter.state.sqlite import SCHEMA_VERSION as EXPORT_VERSION
+
+# MIGRATIONS[n] takes the database from version n to n + 1 (0: no crossposter tables yet).
+# Each runs in the transaction that records the new version, under MIGRATION_LOCK.
+# The exported tables keep the SQLite tables' columns, in their order: a column added
+# there is added here too (tests/test_postgres_state.py moves an export between both).
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE feeds (
+        name text PRIMARY KEY,
+        url text NOT NULL,
+        etag text,
+        last_modified text,
+        last_fetch timestamptz,
+        last_result text,
+        last_parsed timestamptz
+    );
+    CREATE TABLE entries (
+        feed text NOT NULL,
+        entry_id text NOT NULL,
+        status text NOT NULL CHECK (status IN ('seen', 'pending', 'posted', 'failed')),
+        link text,
+        title text,
+        first_seen timestamptz NOT NULL,
+        last_seen timestamptz NOT NULL,
+        idempotency_key text,
+        toot json,
+        pending_since timestamptz,
+        toot_id text,
+        toot_url text,
+        reason text,
+        updated timestamptz NOT NULL,
+        PRIMARY KEY (feed, entry_id)
+    );
+    CREATE INDEX entries_by_status ON entries (status) WHERE status <> 'seen';
+    CREATE TABLE instances (
+        url text PRIMARY KEY,
+        limits json NOT NULL,
+        fetched_at timestamptz NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Advisory lock keys (any 64-bit numbers no other application of the database uses).
+MIGRATION_LOCK = 0x63726F7373_01  # "cross" 1
+RUN_LOCK = 0x63726F7373_02
+
+# Like SQLite's row order: by bytes, whatever the database's collation.
+EXPORT_ORDER = {
+    "feeds": 'name COLLATE "C"',
+    "entries": 'feed COLLATE "C", entry_id COLLATE "C"',
+    "instances": 'url COLLATE "C"',
+}
+FEED_COLUMNS = "name, url, etag, last_modified, last_fetch, last_result, last_parsed"
+
+
+def _stamp(moment: datetime | None = None) -> datetime:
+    # Whole seconds, as SQLite keeps them: the same order and the same comparisons.
+    return (moment or now_utc()).astimezone(UTC).replace(microsecond=0)
+
+
+def _moment(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
+class PostgresState(State):
+    """A crossposter state in a PostgreSQL database. Open with `PostgresState.open(url)`."""
+
+    def __init__(self, connection: psycopg.Connection, url: str, *, read_only: bool):
+        self._db = connection
+        self.url = url
+        self.where = redacted_url(url)
+        self.read_only = read_only
+        self._batching = False
+
+    # -- opening and closing -------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str, *, lock_timeout: float = 0.0) -> PostgresState:
+        """Connect, bring the schema up to date and hold the state for this run."""
+        state = cls(_connect(url), url, read_only=False)
+        try:
+            state._migrate()
+            state._lock_run(lock_timeout)
+        except BaseException:
+            state.close()
+            raise
+        return state
+
+    @classmethod
+    def open_read_only(cls, url: str) -> State:
+        """A view that cannot write and takes no lock; a database without our tables reads
+        as an empty state, and is left without them."""
+        connection = _connect(url)
+        try:
+            connection.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            version = _schema_version(connection)
+        except psycopg.Error as error:
+            connection.close()
+            raise _unusable(url, error) from None
+        if version == 0:
+            connection.close()
+            return SqliteState.in_memory(read_only=True)
+        state = cls(connection, url, read_only=True)
+        try:
+            state._refuse_newer(version)
+        except BaseException:
+            state.close()
+            raise
+        return state
+
+    def close(self) -> None:
+        # Closing the session also releases its advisory lock.
+        self._db.close()
+
+    def schema_version(self) -> int:
+        return _schema_version(self._db)
+
+    def _migrate(self) -> None:
+        """Create or upgrade the tables; two processes starting at once take turns."""
+        try:
+            with self._transaction() as db:
+                db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)"
+                )
+                version = _schema_version(db)
+                self._refuse_newer(version)
+                for migration in MIGRATIONS[version:]:
+                    db.execute(migration)
+                if version < SCHEMA_VERSION:
+                    db.execute(
+                        "INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (str(SCHEMA_VERSION),),
+                    )
+        except psycopg.Error as error:
+            raise _unusable(self.url, error) from None
+
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"{self.where}: written by a newer crossposter (state version {version}, this "
+                f"one reads {SCHEMA_VERSION}); upgrade crossposter"
+            )
+
+    def _lock_run(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self._db.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
+            if time.monotonic() >= deadline:
+                raise StateLocked(
+                    f"{self.where}: another crossposter run is using this state database; "
+                    "this run did nothing (set lock_timeout to wait for it)"
+                )
+            time.sleep(0.1)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Commit the writes made inside together when the block ends (or fails).
+
+        A write that guards a post (pending, posted, failed) is still committed at
+        once, with everything written before it.
+        """
+        if self._batching or self.read_only:
+            yield
+            return
+        self._db.execute("BEGIN")
+        self._batching = True
+        try:
+            yield
+        finally:
+            self._batching = False
+            if self._db.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _transaction(self, *, durable: bool = False) -> Iterator[psycopg.Connection]:
+        if self._batching:
+            # A savepoint keeps a failed write from taking the batch's other writes with it.
+            self._db.execute("SAVEPOINT write")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK TO write")
+                self._db.execute("RELEASE write")
+                raise
+            self._db.execute("RELEASE write")
+            if durable:
+                self._db.execute("COMMIT")
+                self._db.execute("BEGIN")
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _write(self, sql: str, values: Iterable[Any] = (), *, durable: bool = False) -> int:
+        """One statement in its own transaction (or the batch's); how many rows it changed."""
+        with self._transaction(durable=durable) as db:
+            return db.execute(sql, tuple(values)).rowcount
+
+    def _write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            with self._transaction() as db, db.cursor() as cursor:
+                cursor.executemany(sql, rows)
+
+    def _rows(self, sql: str, values: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        with self._db.cursor(row_factory=dict_row) as cursor:
+            return cursor.execute(sql, tuple(values) or None).fetchall()
+
+    # -- feeds ---------------------------------------------------------------
+
+    def feed(self, name: str) -> FeedState | None:
+        rows = self._rows(f"SELECT {FEED_COLUMNS} FROM feeds WHERE name = %s", (name,))
+        return _feed_state(rows[0]) if rows else None
+
+    def feeds(self) -> list[FeedState]:
+        rows = self._rows(f'SELECT {FEED_COLUMNS} FROM feeds ORDER BY name COLLATE "C"')
+        return [_feed_state(row) for row in rows]
+
+    def record_fetch(
+        self,
+        name: str,
+        url: str,
+        result: str,
+        *,
+        parsed_at: datetime | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Note that a feed was fetched. `parsed_at` is set when its entries were read."""
+        self._write(
+            "INSERT INTO feeds (name, url, last_fetch, last_result, last_parsed) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET url = excluded.url, "
+            "last_fetch = excluded.last_fetch, last_result = excluded.last_result, "
+            "last_parsed = COALESCE(excluded.last_parsed, feeds.last_parsed)",
+            (name, url, _stamp(at), result, _stamp(parsed_at) if parsed_at else None),
+        )
+
+    def save_validators(self, name: str, validators: Validators) -> None:
+        """Remember ETag/Last-Modified; call only once every new entry has been handled."""
+        self._write(
+            "UPDATE feeds SET etag = %s, last_modified = %s WHERE name = %s",
+            (validators.etag, validators.last_modified, name),
+        )
+
+    def settings_fingerprints(self) -> dict[str, str]:
+        """Feed name → a digest of the settings its last run used."""
+        rows = self._rows(
+            "SELECT substr(key, 10) AS feed, value FROM meta WHERE key LIKE 'settings:%'"
+        )
+        return {row["feed"]: row["value"] for row in rows}
+
+    def save_settings_fingerprint(self, feed: str, fingerprint: str) -> None:
+        self._write(
+            "INSERT INTO meta (key, value) VALUES (%s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (f"settings:{feed}", fingerprint),
+        )
+
+    # -- entries -------------------------------------------------------------
+
+    def known_ids(self, feed: str) -> set[str]:
+        rows = self._rows("SELECT entry_id FROM entries WHERE feed = %s", (feed,))
+        return {row["entry_id"] for row in rows}
+
+    def mark_seen(self, feed: str, entries: Iterable[Entry], at: datetime | None = None) -> None:
+        """Record entries as known without announcing them; known ones are left as they are."""
+        stamp = _stamp(at)
+        self._write_many(
+            "INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen, "
+            "updated) VALUES (%s, %s, 'seen', %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [(feed, e.id, e.link, e.title, stamp, stamp, stamp) for e in entries],
+        )
+
+    def mark_filtered(
+        self, feed: str, skipped: Iterable[tuple[Entry, str]], at: datetime | None = None
+    ) -> None:
+        """Record entries a filter rule kept from being announced, with that rule as the reason."""
+        stamp = _stamp(at)
+        self._write_many(
+            "INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen, "
+            "reason, updated) VALUES (%s, %s, 'seen', %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING",
+            [(feed, e.id, e.link, e.title, stamp, stamp, why, stamp) for e, why in skipped],
+        )
+
+    def touch(self, feed: str, entry_ids: Iterable[str], at: datetime | None = None) -> None:
+        """The entries are still in the feed: keep them from being pruned."""
+        stamp = _stamp(at)
+        self._write_many(
+            "UPDATE entries SET last_seen = %s WHERE feed = %s AND entry_id = %s",
+            [(stamp, feed, entry_id) for entry_id in entry_ids],
+        )
+
+    def mark_pending(
+        self, feed: str, entry: Entry, idempotency_key: str, toot: Toot
+    ) -> PendingPost:
+        stamp = _stamp()
+        self._write(
+            "INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen, "
+            "idempotency_key, toot, pending_since, updated) "
+            "VALUES (%s, %s, 'pending', %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (feed, entry_id) DO UPDATE SET status = 'pending', "
+            "idempotency_key = excluded.idempotency_key, toot = excluded.toot, "
+            "pending_since = excluded.pending_since, reason = NULL, updated = excluded.updated",
+            (
+                feed,
+                entry.id,
+                entry.link,
+                entry.title,
+                stamp,
+                stamp,
+                idempotency_key,
+                json.dumps(asdict(toot), ensure_ascii=False),
+                stamp,
+                stamp,
+            ),
+            durable=True,
+        )
+        return PendingPost(
+            feed=feed,
+            entry_id=entry.id,
+            idempotency_key=idempotency_key,
+            toot=toot,
+            pending_since=stamp,
+            link=entry.link,
+            title=entry.title,
+        )
+
+    def mark_posted(self, feed: str, entry_id: str, posted: Posted) -> None:
+        self._write(
+            "UPDATE entries SET status = 'posted', toot_id = %s, toot_url = %s, reason = NULL, "
+            "updated = %s WHERE feed = %s AND entry_id = %s",
+            (posted.id, posted.url, _stamp(), feed, entry_id),
+            durable=True,
+        )
+
+    def mark_failed(self, feed: str, entry_id: str, reason: str) -> None:
+        self._write(
+            "UPDATE entries SET status = 'failed', reason = %s, updated = %s "
+            "WHERE feed = %s AND entry_id = %s",
+            (reason, _stamp(), feed, entry_id),
+            durable=True,
+        )
+
+    def pending(self, feed: str) -> list[PendingPost]:
+        rows = self._rows(
+            "SELECT feed, entry_id, idempotency_key, toot, pending_since, link, title "
+            "FROM entries WHERE feed = %s AND status = 'pending' "
+            'ORDER BY pending_since, entry_id COLLATE "C"',
+            (feed,),
+        )
+        return [
+            PendingPost(
+                feed=row["feed"],
+                entry_id=row["entry_id"],
+                idempotency_key=row["idempotency_key"],
+                toot=_toot_from_json(row["toot"]),
+                pending_since=_moment(row["pending_since"]),
+                link=row["link"],
+                title=row["title"],
+            )
+            for row in rows
+        ]
+
+    def entries(
+        self, feed: str | None = None, limit: int = 50, status: str | None = None
+    ) -> list[EntryRecord]:
+        """The most recently changed entries first, optionally of one feed or one status."""
+        conditions, values = [], []
+        if feed is not None:
+            conditions.append("feed = %s")
+            values.append(feed)
+        if status is not None:
+            conditions.append("status = %s")
+            values.append(status)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self._rows(
+            "SELECT feed, entry_id, status, link, title, first_seen, toot_url, reason, updated "
+            f"FROM entries {where} ORDER BY updated DESC, first_seen DESC LIMIT %s",
+            (*values, limit),
+        )
+        return [
+            EntryRecord(
+                feed=row["feed"],
+                entry_id=row["entry_id"],
+                status=row["status"],
+                link=row["link"],
+                title=row["title"],
+                first_seen=_moment(row["first_seen"]),
+                toot_url=row["toot_url"],
+                reason=row["reason"],
+                updated=_moment(row["updated"]),
+            )
+            for row in rows
+        ]
+
+    def status_counts(self, feed: str) -> dict[str, int]:
+        rows = self._rows(
+            "SELECT status, COUNT(*) AS count FROM entries WHERE feed = %s GROUP BY status",
+            (feed,),
+        )
+        return {row["status"]: row["count"] for row in rows}
+
+    def prune(self, feed: str, retention: timedelta) -> int:
+        """Forget entries absent from the feed for `retention` of the feed's own parses.
+
+        Measured against the feed's last successful parse, not the clock.
+        """
+        state = self.feed(feed)
+        if state is None or state.last_parsed is None:
+            return 0
+        return self._write(
+            "DELETE FROM entries WHERE feed = %s AND last_seen < %s "
+            "AND status IN ('seen', 'posted', 'failed')",
+            (feed, state.last_parsed - retention),
+        )
+
+    # -- repairs by a person (`crossposter state ...`) -------------------------
+
+    def forget(self, feed: str, entry_id: str) -> bool:
+        """Drop what is known of an entry, so the next run finds it new and announces it."""
+        with self._transaction() as db:
+            removed = db.execute(
+                "DELETE FROM entries WHERE feed = %s AND entry_id = %s", (feed, entry_id)
+            ).rowcount
+            if removed:
+                _forget_validators(db, [feed])
+        return bool(removed)
+
+    def retry_failed(self, feed: str | None = None) -> int:
+        """Failed entries become unknown again: the next run composes and announces them anew."""
+        where, values = ("AND feed = %s", (feed,)) if feed is not None else ("", ())
+        with self._transaction() as db:
+            rows = db.execute(
+                f"DELETE FROM entries WHERE status = 'failed' {where} RETURNING feed", values
+            ).fetchall()
+            _forget_validators(db, sorted({name for (name,) in rows}))
+        return len(rows)
+
+    def drop_pending(self, feed: str) -> int:
+        """Pending posts of a feed become seen: they will not go out."""
+        return self._write(
+            "UPDATE entries SET status = 'seen', idempotency_key = NULL, toot = NULL, "
+            "pending_since = NULL, updated = %s WHERE feed = %s AND status = 'pending'",
+            (_stamp(), feed),
+        )
+
+    # -- backup and restore ----------------------------------------------------
+
+    def export_data(self) -> dict[str, Any]:
+        """The SQLite backend's export document, read in one consistent snapshot."""
+        data: dict[str, Any] = {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "exported_at": _iso(now_utc()),
+        }
+        self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        try:
+            for table in EXPORTED_TABLES:
+                rows = self._rows(f"SELECT * FROM {table} ORDER BY {EXPORT_ORDER[table]}")
+                data[table] = [
+                    {
+                        column: _iso(value) if isinstance(value, datetime) else value
+                        for column, value in row.items()
+                    }
+                    for row in rows
+                ]
+        finally:
+            self._db.execute("COMMIT")
+        return data
+
+    def replace_with(self, data: Any) -> None:
+        """Replace the whole state by an export (a restore); all or nothing.
+
+        The export is first read into an in-memory SQLite state, which checks it
+        and brings an older one up to date; its rows, as they are today, come here.
+        """
+        with SqliteState.in_memory() as scratch:
+            scratch.replace_with(data)
+            current = scratch.export_data()
+        try:
+            with self._transaction() as db, db.cursor() as cursor:
+                for table in reversed(EXPORTED_TABLES):
+                    cursor.execute(f"DELETE FROM {table}")
+                for table in EXPORTED_TABLES:
+                    for row in current[table]:
+                        columns = ", ".join(f'"{name}"' for name in row)
+                        marks = ", ".join("%s" for _ in row)
+                        cursor.execute(
+                            f"INSERT INTO {table} ({columns}) VALUES ({marks})",
+                            tuple(row.values()),
+                        )
+        except psycopg.Error as error:
+            raise StateError(f"the export cannot be imported ({error}); nothing changed") from None
+
+    # -- instance limits -----------------------------------------------------
+
+    def cached_limits(self, instance: str, max_age: timedelta) -> InstanceLimits | None:
+        rows = self._rows("SELECT limits, fetched_at FROM instances WHERE url = %s", (instance,))
+        if not rows or now_utc() - rows[0]["fetched_at"] > max_age:
+            return None
+        return InstanceLimits(**{**json.loads(rows[0]["limits"]), "source": "cached"})
+
+    def save_limits(self, instance: str, limits: InstanceLimits) -> None:
+        self._write(
+            "INSERT INTO instances (url, limits, fetched_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (url) DO UPDATE SET limits = excluded.limits, "
+            "fetched_at = excluded.fetched_at",
+            (instance, json.dumps(asdict(limits)), _stamp()),
+        )
+
+
+def _connect(url: str) -> psycopg.Connection:
+    """A session in UTC whose json columns read as the text that was written."""
+    try:
+        connection = psycopg.connect(url, autocommit=True, connect_timeout=30)
+    except psycopg.Error as error:
+        raise StateError(
+            f"{redacted_url(url)}: cannot connect to the state database ({_safe(error, url)})"
+        ) from None
+    connection.execute("SET TIME ZONE 'UTC'")
+    # The exact text: an export then matches the SQLite backend's to the byte.
+    connection.adapters.register_loader("json", TextLoader)
+    return connection
+
+
+def _schema_version(db: psycopg.Connection) -> int:
+    """0 when the database holds no crossposter state yet."""
+    (table,) = db.execute("SELECT to_regclass('meta')").fetchone()
+    if table is None:
+        return 0
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _safe(error: Exception, url: str) -> str:
+    """The error's message, without the URL's password should the driver repeat it."""
+    text = str(error).strip()
+    password = urlsplit(url).password
+    return text.replace(unquote(password), "***") if password else text
+
+
+def _unusable(url: str, error: Exception) -> StateError:
+    return StateError(
+        f"{redacted_url(url)}: not a usable crossposter state database ({_safe(error, url)}); "
+        "it was left as it was"
+    )
+
+
+def _feed_state(row: dict[str, Any]) -> FeedState:
+    return FeedState(
+        name=row["name"],
+        url=row["url"],
+        validators=Validators(etag=row["etag"], last_modified=row["last_modified"]),
+        last_fetch=_moment(row["last_fetch"]),
+        last_result=row["last_result"],
+        last_parsed=_moment(row["last_parsed"]),
+    )
+
+
+def _forget_validators(db: psycopg.Connection, feeds: list[str]) -> None:
+    # Otherwise the next run gets a 304 and never reads the entry that became new.
+    if feeds:
+        db.execute(
+            "UPDATE feeds SET etag = NULL, last_modified = NULL WHERE name = ANY(%s)", (feeds,)
+        )
