@@ -147,7 +147,7 @@ def test_a_pending_post_is_committed_before_the_batch_ends(backend):
     """What another process sees the moment before the request goes out."""
     with backend.open() as state, state.batch():
         state.mark_seen("blog", [make_entry(2)])
-        state.mark_pending("blog", make_entry(1), "key-1", Toot(text="t"))
+        state.mark_pending("blog", make_entry(1), "key-1", Toot(text="t"), account="default")
         with backend.open_read_only() as other:
             assert [post.idempotency_key for post in other.pending("blog")] == ["key-1"]
             assert other.known_ids("blog") == {"id-1", "id-2"}
@@ -179,7 +179,7 @@ def test_an_export_moves_to_the_other_backend_and_back_unchanged(tmp_path, datab
         state.record_fetch("blog", "https://b.example/feed", "ok", parsed_at=None)
         state.mark_seen("blog", [make_entry(n) for n in (3, 1, 2)])
         state.mark_filtered("blog", [(make_entry(4), "exclude: title")])
-        state.mark_pending("blog", make_entry(5), "key-5", toot)
+        state.mark_pending("blog", make_entry(5), "key-5", toot, account="default")
         state.mark_failed("blog", "id-2", "too long")
         from crossposter.models import InstanceLimits
 
@@ -303,7 +303,7 @@ def test_the_password_never_appears_in_check_state_or_logs(
     out = capsys.readouterr()
     shown = out.out + out.err + caplog.text
     assert f"{role}:***@{host}/{name}" in shown or f"{role}@{host}/{name}" in shown
-    assert "feeds known" in shown and "_missing" in shown
+    assert "1 feed known" in shown and "_missing" in shown
     assert password not in shown
 
 

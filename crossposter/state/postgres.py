@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,25 +25,99 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 
-from crossposter.config import redacted_url
-from crossposter.errors import StateError, StateLocked
+from crossposter.config import DEFAULT_ACCOUNT, redacted_url
+from crossposter.errors import StateError, StateLocked, TemporaryStateError
 from crossposter.feeds.fetch import Validators
+from crossposter.feeds.select import link_key
+from crossposter.lifecycle import Article
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
-from crossposter.state.base import EntryRecord, FeedState, PendingPost, State, now_utc
+from crossposter.state.base import (
+    ANNOUNCED_STATUSES,
+    ENTRY_STATUSES,
+    AnnouncedPost,
+    EntryRecord,
+    FeedState,
+    PendingPost,
+    PostedEntry,
+    State,
+    now_utc,
+)
 from crossposter.state.sqlite import (
     EXPORT_FORMAT,
     EXPORTED_TABLES,
     SqliteState,
     _iso,
     _toot_from_json,
+    _toot_json,
 )
 from crossposter.state.sqlite import SCHEMA_VERSION as EXPORT_VERSION
 
-# MIGRATIONS[n] takes the database from version n to n + 1 (0: no crossposter tables yet).
-# Each runs in the transaction that records the new version, under MIGRATION_LOCK.
-# The exported tables keep the SQLite tables' columns, in their order: a column added
-# there is added here too (tests/test_postgres_state.py moves an export between both).
-MIGRATIONS: tuple[str, ...] = (
+_STATUS_LIST = ", ".join(f"'{status}'" for status in ENTRY_STATUSES)
+
+
+def _links_and_lifecycle(db: psycopg.Connection) -> None:
+    """Version 1 → 2: SQLite's versions 3 to 5 at once: the links each account announced,
+    who posted each toot and when, its replies, the article as posted, a pending edit,
+    the checks of a gone article, the hooks run; retracted and deleted entries.
+
+    The links of posted and pending entries count as the default account's, and a
+    toot was posted, as far as anyone knows, at its last change (as SQLite's upgrade).
+    """
+    db.execute(
+        """
+        ALTER TABLE entries
+            ADD COLUMN account text,
+            ADD COLUMN instance text,
+            ADD COLUMN posted_at timestamptz,
+            ADD COLUMN edited_at timestamptz,
+            ADD COLUMN replies json,
+            ADD COLUMN replies_fetched_at timestamptz,
+            ADD COLUMN article json,
+            ADD COLUMN edit_toot json,
+            ADD COLUMN edit_article json,
+            ADD COLUMN checked_at timestamptz,
+            ADD COLUMN gone_since timestamptz,
+            DROP CONSTRAINT entries_status_check,
+            ADD CONSTRAINT entries_status_check CHECK (status IN (STATUSES));
+        UPDATE entries SET posted_at = updated WHERE toot_id IS NOT NULL AND posted_at IS NULL;
+        CREATE TABLE hook_runs (
+            feed text NOT NULL,
+            entry_id text NOT NULL,
+            event text NOT NULL,
+            occurrence text NOT NULL,
+            started timestamptz NOT NULL,
+            PRIMARY KEY (feed, entry_id, event, occurrence)
+        );
+        CREATE TABLE announced_links (
+            account text NOT NULL,
+            link text NOT NULL,
+            feed text NOT NULL,
+            entry_id text NOT NULL,
+            PRIMARY KEY (account, link)
+        );
+        CREATE INDEX announced_links_by_entry ON announced_links (feed, entry_id);
+        """.replace("STATUSES", _STATUS_LIST)
+    )
+    # link_key is Python's: the keys are made here, not in SQL.
+    rows = db.execute(
+        "SELECT feed, entry_id, link FROM entries "
+        "WHERE status IN ('posted', 'pending') AND link IS NOT NULL "
+        'ORDER BY updated, feed COLLATE "C"'
+    ).fetchall()
+    with db.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO announced_links (account, link, feed, entry_id) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [(DEFAULT_ACCOUNT, link_key(link), feed, entry_id) for feed, entry_id, link in rows],
+        )
+
+
+# MIGRATIONS[n] takes the database from version n to n + 1 (0: no crossposter tables yet):
+# SQL, or a function for a step SQL alone cannot make. Each runs in the transaction that
+# records the new version, under MIGRATION_LOCK. The exported tables keep the SQLite
+# tables' columns, in their order: a column added there is added here too
+# (tests/test_postgres_state.py moves an export between both).
+MIGRATIONS: tuple[str | Callable[[psycopg.Connection], None], ...] = (
     """
     CREATE TABLE feeds (
         name text PRIMARY KEY,
@@ -78,6 +152,7 @@ MIGRATIONS: tuple[str, ...] = (
         fetched_at timestamptz NOT NULL
     );
     """,
+    _links_and_lifecycle,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -90,8 +165,14 @@ EXPORT_ORDER = {
     "feeds": 'name COLLATE "C"',
     "entries": 'feed COLLATE "C", entry_id COLLATE "C"',
     "instances": 'url COLLATE "C"',
+    "announced_links": 'account COLLATE "C", link COLLATE "C"',
+    "hook_runs": 'feed COLLATE "C", entry_id COLLATE "C", event COLLATE "C", '
+    'occurrence COLLATE "C"',
 }
 FEED_COLUMNS = "name, url, etag, last_modified, last_fetch, last_result, last_parsed"
+# A link an entry no longer announces is free again: WITH this, then the entry's change,
+# is one statement (parameters: feed, entry_id).
+RELEASE_LINK = "released AS (DELETE FROM announced_links WHERE feed = %s AND entry_id = %s)"
 
 
 def _stamp(moment: datetime | None = None) -> datetime:
@@ -137,7 +218,10 @@ class PostgresState(State):
             version = _schema_version(connection)
         except psycopg.Error as error:
             connection.close()
-            raise _unusable(url, error) from None
+            raise _state_error(url, error) from None
+        except BaseException:
+            connection.close()
+            raise
         if version == 0:
             connection.close()
             return SqliteState.in_memory(read_only=True)
@@ -167,7 +251,10 @@ class PostgresState(State):
                 version = _schema_version(db)
                 self._refuse_newer(version)
                 for migration in MIGRATIONS[version:]:
-                    db.execute(migration)
+                    if isinstance(migration, str):
+                        db.execute(migration)
+                    else:
+                        migration(db)
                 if version < SCHEMA_VERSION:
                     db.execute(
                         "INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
@@ -175,7 +262,7 @@ class PostgresState(State):
                         (str(SCHEMA_VERSION),),
                     )
         except psycopg.Error as error:
-            raise _unusable(self.url, error) from None
+            raise _state_error(self.url, error) from None
 
     def _refuse_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:
@@ -210,8 +297,14 @@ class PostgresState(State):
             yield
         finally:
             self._batching = False
-            if self._db.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                self._db.execute("COMMIT")
+            if _in_transaction(self._db):
+                try:
+                    self._db.execute("COMMIT")
+                except StateError:
+                    # The server went away, say: the batch's writes wait for the next run,
+                    # which finds every post they guarded already committed by mark_pending.
+                    _roll_back(self._db, "ROLLBACK")
+                    raise
 
     @contextlib.contextmanager
     def _transaction(self, *, durable: bool = False) -> Iterator[psycopg.Connection]:
@@ -221,8 +314,7 @@ class PostgresState(State):
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK TO write")
-                self._db.execute("RELEASE write")
+                _roll_back(self._db, "ROLLBACK TO write", "RELEASE write")
                 raise
             self._db.execute("RELEASE write")
             if durable:
@@ -233,14 +325,21 @@ class PostgresState(State):
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            _roll_back(self._db, "ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
-    def _write(self, sql: str, values: Iterable[Any] = (), *, durable: bool = False) -> int:
+    def _write(
+        self, sql: str, values: Iterable[Any] | dict[str, Any] = (), *, durable: bool = False
+    ) -> int:
         """One statement in its own transaction (or the batch's); how many rows it changed."""
         with self._transaction(durable=durable) as db:
-            return db.execute(sql, tuple(values)).rowcount
+            return db.execute(sql, values if isinstance(values, dict) else tuple(values)).rowcount
+
+    def _one(self, sql: str, values: Iterable[Any] = ()) -> tuple[Any, ...]:
+        """A statement that writes and answers one row, in its own transaction (or the batch's)."""
+        with self._transaction() as db:
+            return db.execute(sql, tuple(values)).fetchone()
 
     def _write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:
@@ -336,30 +435,34 @@ class PostgresState(State):
         )
 
     def mark_pending(
-        self, feed: str, entry: Entry, idempotency_key: str, toot: Toot
-    ) -> PendingPost:
+        self, feed: str, entry: Entry, idempotency_key: str, toot: Toot, *, account: str
+    ) -> PendingPost | None:
         stamp = _stamp()
-        self._write(
-            "INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen, "
-            "idempotency_key, toot, pending_since, updated) "
-            "VALUES (%s, %s, 'pending', %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (feed, entry_id) DO UPDATE SET status = 'pending', "
-            "idempotency_key = excluded.idempotency_key, toot = excluded.toot, "
-            "pending_since = excluded.pending_since, reason = NULL, updated = excluded.updated",
-            (
-                feed,
-                entry.id,
-                entry.link,
-                entry.title,
-                stamp,
-                stamp,
-                idempotency_key,
-                json.dumps(asdict(toot), ensure_ascii=False),
-                stamp,
-                stamp,
-            ),
-            durable=True,
-        )
+        with self._transaction(durable=True) as db:
+            if entry.link and not _claim(db, account, entry.link, feed, entry.id):
+                return None
+            db.execute(
+                "INSERT INTO entries (feed, entry_id, status, link, title, first_seen, "
+                "last_seen, idempotency_key, toot, pending_since, updated, article) "
+                "VALUES (%s, %s, 'pending', %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (feed, entry_id) DO UPDATE SET status = 'pending', "
+                "idempotency_key = excluded.idempotency_key, toot = excluded.toot, "
+                "pending_since = excluded.pending_since, reason = NULL, "
+                "updated = excluded.updated, article = excluded.article",
+                (
+                    feed,
+                    entry.id,
+                    entry.link,
+                    entry.title,
+                    stamp,
+                    stamp,
+                    idempotency_key,
+                    _toot_json(toot),
+                    stamp,
+                    stamp,
+                    Article.of(entry).to_json(),
+                ),
+            )
         return PendingPost(
             feed=feed,
             entry_id=entry.id,
@@ -370,20 +473,172 @@ class PostgresState(State):
             title=entry.title,
         )
 
-    def mark_posted(self, feed: str, entry_id: str, posted: Posted) -> None:
+    def claim_link(self, account: str, link: str, feed: str, entry_id: str) -> bool:
+        with self._transaction(durable=True) as db:
+            return _claim(db, account, link, feed, entry_id)
+
+    def announced_links(self, account: str, links: Iterable[str]) -> set[str]:
+        rows = self._rows(
+            "SELECT link FROM announced_links WHERE account = %s AND link = ANY(%s)",
+            (account, list(dict.fromkeys(links))),
+        )
+        return {row["link"] for row in rows}
+
+    def mark_posted(
+        self,
+        feed: str,
+        entry_id: str,
+        posted: Posted,
+        *,
+        account: str | None = None,
+        instance: str | None = None,
+    ) -> None:
+        stamp = _stamp()
         self._write(
             "UPDATE entries SET status = 'posted', toot_id = %s, toot_url = %s, reason = NULL, "
-            "updated = %s WHERE feed = %s AND entry_id = %s",
-            (posted.id, posted.url, _stamp(), feed, entry_id),
+            "updated = %s, posted_at = %s, account = COALESCE(%s, account), "
+            "instance = COALESCE(%s, instance) WHERE feed = %s AND entry_id = %s",
+            (posted.id, posted.url, stamp, stamp, account, instance, feed, entry_id),
             durable=True,
+        )
+
+    def announced(self, feed: str | None = None) -> list[AnnouncedPost]:
+        where, values = ("AND feed = %s", (feed,)) if feed is not None else ("", ())
+        rows = self._rows(
+            "SELECT feed, entry_id, link, title, status, toot_id, toot_url, account, instance, "
+            "posted_at, updated, edited_at, replies, replies_fetched_at FROM entries "
+            f"WHERE status = ANY(%s) AND toot_id IS NOT NULL {where} "
+            'ORDER BY COALESCE(posted_at, updated), feed COLLATE "C", entry_id COLLATE "C"',
+            (list(ANNOUNCED_STATUSES), *values),
+        )
+        return [
+            AnnouncedPost(
+                feed=row["feed"],
+                entry_id=row["entry_id"],
+                link=row["link"],
+                title=row["title"],
+                status=row["status"],
+                toot_id=row["toot_id"],
+                toot_url=row["toot_url"],
+                account=row["account"],
+                instance=row["instance"],
+                posted_at=_moment(row["posted_at"] or row["updated"]),
+                edited_at=_moment(row["edited_at"]),
+                replies=json.loads(row["replies"]) if row["replies"] else None,
+                replies_fetched_at=_moment(row["replies_fetched_at"]),
+            )
+            for row in rows
+        ]
+
+    def save_replies(
+        self, feed: str, entry_id: str, replies: list[dict[str, Any]], at: datetime | None = None
+    ) -> None:
+        self._write(
+            "UPDATE entries SET replies = %s, replies_fetched_at = %s "
+            "WHERE feed = %s AND entry_id = %s",
+            (json.dumps(replies, ensure_ascii=False), _stamp(at), feed, entry_id),
+        )
+
+    def claim_hook(self, feed: str, entry_id: str, event: str, occurrence: str) -> bool:
+        return bool(
+            self._write(
+                "INSERT INTO hook_runs (feed, entry_id, event, occurrence, started) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (feed, entry_id, event, occurrence, _stamp()),
+                durable=True,
+            )
         )
 
     def mark_failed(self, feed: str, entry_id: str, reason: str) -> None:
         self._write(
-            "UPDATE entries SET status = 'failed', reason = %s, updated = %s "
-            "WHERE feed = %s AND entry_id = %s",
-            (reason, _stamp(), feed, entry_id),
+            f"WITH {RELEASE_LINK} UPDATE entries SET status = 'failed', reason = %s, "
+            "updated = %s WHERE feed = %s AND entry_id = %s",
+            (feed, entry_id, reason, _stamp(), feed, entry_id),
             durable=True,
+        )
+
+    # -- after posting (crossposter.lifecycle) ---------------------------------
+
+    def posted_entries(self, feed: str) -> list[PostedEntry]:
+        """The feed's entries whose toot is on the instance, oldest first."""
+        rows = self._rows(
+            "SELECT entries.*, entries.last_seen >= feeds.last_parsed AS in_feed "
+            "FROM entries LEFT JOIN feeds ON feeds.name = entries.feed "
+            "WHERE feed = %s AND status = 'posted' AND toot_id IS NOT NULL "
+            'ORDER BY posted_at NULLS FIRST, entry_id COLLATE "C"',
+            (feed,),
+        )
+        return [
+            PostedEntry(
+                feed=row["feed"],
+                entry_id=row["entry_id"],
+                link=row["link"],
+                title=row["title"],
+                toot_id=row["toot_id"],
+                toot_url=row["toot_url"],
+                toot=_toot_from_json(row["toot"]) if row["toot"] else None,
+                article=Article.from_json(row["article"]),
+                posted_at=_moment(row["posted_at"]),
+                edited_at=_moment(row["edited_at"]),
+                in_feed=bool(row["in_feed"]),
+                edit=_toot_from_json(row["edit_toot"]) if row["edit_toot"] else None,
+                edit_article=Article.from_json(row["edit_article"]),
+                checked_at=_moment(row["checked_at"]),
+                gone_since=_moment(row["gone_since"]),
+            )
+            for row in rows
+        ]
+
+    def mark_edit_pending(self, feed: str, entry_id: str, toot: Toot, article: Article) -> None:
+        self._write(
+            "UPDATE entries SET edit_toot = %s, edit_article = %s, updated = %s "
+            "WHERE feed = %s AND entry_id = %s",
+            (_toot_json(toot), article.to_json(), _stamp(), feed, entry_id),
+            durable=True,
+        )
+
+    def mark_edited(self, feed: str, entry_id: str, at: datetime) -> None:
+        self._write(
+            "UPDATE entries SET toot = edit_toot, article = edit_article, edit_toot = NULL, "
+            "edit_article = NULL, edited_at = %s, updated = %s "
+            "WHERE feed = %s AND entry_id = %s AND edit_toot IS NOT NULL",
+            (_stamp(at), _stamp(), feed, entry_id),
+            durable=True,
+        )
+
+    def drop_edit(self, feed: str, entry_id: str) -> None:
+        self._write(
+            "UPDATE entries SET article = edit_article, edit_toot = NULL, edit_article = NULL "
+            "WHERE feed = %s AND entry_id = %s AND edit_toot IS NOT NULL",
+            (feed, entry_id),
+            durable=True,
+        )
+
+    def mark_deleted(self, feed: str, entry_id: str, reason: str = "") -> bool:
+        return self._end_toot(feed, entry_id, "deleted", reason)
+
+    def mark_retracted(self, feed: str, entry_id: str, reason: str = "") -> bool:
+        return self._end_toot(feed, entry_id, "retracted", reason)
+
+    def _end_toot(self, feed: str, entry_id: str, status: str, reason: str) -> bool:
+        return bool(
+            self._write(
+                "UPDATE entries SET status = %s, reason = %s, edit_toot = NULL, "
+                "edit_article = NULL, updated = %s "
+                "WHERE feed = %s AND entry_id = %s AND toot_id IS NOT NULL",
+                (status, reason or None, _stamp(), feed, entry_id),
+                durable=True,
+            )
+        )
+
+    def record_check(self, feed: str, entry_id: str, at: datetime, gone: bool | None) -> None:
+        # The first "gone" answer is the one the second must be an hour after.
+        self._write(
+            "UPDATE entries SET checked_at = %(at)s, gone_since = CASE "
+            "WHEN %(gone)s::boolean IS NULL THEN gone_since "
+            "WHEN %(gone)s::boolean THEN COALESCE(gone_since, %(at)s) END "
+            "WHERE feed = %(feed)s AND entry_id = %(entry_id)s",
+            {"at": _stamp(at), "gone": gone, "feed": feed, "entry_id": entry_id},
         )
 
     def pending(self, feed: str) -> list[PendingPost]:
@@ -448,24 +703,27 @@ class PostgresState(State):
     def prune(self, feed: str, retention: timedelta) -> int:
         """Forget entries absent from the feed for `retention` of the feed's own parses.
 
-        Measured against the feed's last successful parse, not the clock.
+        Measured against the feed's last successful parse, not the clock. A
+        retracted entry is kept: its article must not come back as new.
         """
         state = self.feed(feed)
         if state is None or state.last_parsed is None:
             return 0
         return self._write(
             "DELETE FROM entries WHERE feed = %s AND last_seen < %s "
-            "AND status IN ('seen', 'posted', 'failed')",
+            "AND status IN ('seen', 'posted', 'failed', 'deleted')",
             (feed, state.last_parsed - retention),
         )
 
     # -- repairs by a person (`crossposter state ...`) -------------------------
 
     def forget(self, feed: str, entry_id: str) -> bool:
-        """Drop what is known of an entry, so the next run finds it new and announces it."""
+        """Drop what is known of an entry, its link's claim too, so the next run finds it new
+        and announces it."""
         with self._transaction() as db:
             removed = db.execute(
-                "DELETE FROM entries WHERE feed = %s AND entry_id = %s", (feed, entry_id)
+                f"WITH {RELEASE_LINK} DELETE FROM entries WHERE feed = %s AND entry_id = %s",
+                (feed, entry_id, feed, entry_id),
             ).rowcount
             if removed:
                 _forget_validators(db, [feed])
@@ -482,12 +740,18 @@ class PostgresState(State):
         return len(rows)
 
     def drop_pending(self, feed: str) -> int:
-        """Pending posts of a feed become seen: they will not go out."""
-        return self._write(
-            "UPDATE entries SET status = 'seen', idempotency_key = NULL, toot = NULL, "
-            "pending_since = NULL, updated = %s WHERE feed = %s AND status = 'pending'",
+        """Pending posts of a feed become seen: they will not go out, their links are released."""
+        (dropped,) = self._one(
+            "WITH dropped AS (UPDATE entries SET status = 'seen', idempotency_key = NULL, "
+            "toot = NULL, pending_since = NULL, updated = %s "
+            "WHERE feed = %s AND status = 'pending' RETURNING feed, entry_id), "
+            "released AS (DELETE FROM announced_links USING dropped "
+            "WHERE announced_links.feed = dropped.feed "
+            "AND announced_links.entry_id = dropped.entry_id) "
+            "SELECT count(*) FROM dropped",
             (_stamp(), feed),
         )
+        return dropped
 
     # -- backup and restore ----------------------------------------------------
 
@@ -498,7 +762,7 @@ class PostgresState(State):
             "version": EXPORT_VERSION,
             "exported_at": _iso(now_utc()),
         }
-        self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
             for table in EXPORTED_TABLES:
                 rows = self._rows(f"SELECT * FROM {table} ORDER BY {EXPORT_ORDER[table]}")
@@ -510,7 +774,7 @@ class PostgresState(State):
                     for row in rows
                 ]
         finally:
-            self._db.execute("COMMIT")
+            _roll_back(self._db, "ROLLBACK")
         return data
 
     def replace_with(self, data: Any) -> None:
@@ -554,15 +818,20 @@ class PostgresState(State):
         )
 
 
-def _connect(url: str) -> psycopg.Connection:
+def _connect(url: str) -> _Connection:
     """A session in UTC whose json columns read as the text that was written."""
     try:
-        connection = psycopg.connect(url, autocommit=True, connect_timeout=30)
+        connection = _Connection.connect(
+            url, autocommit=True, connect_timeout=30, cursor_factory=_Cursor
+        )
     except psycopg.Error as error:
-        raise StateError(
-            f"{redacted_url(url)}: cannot connect to the state database ({_safe(error, url)})"
-        ) from None
-    connection.execute("SET TIME ZONE 'UTC'")
+        raise _state_error(url, error) from None
+    connection.url = url
+    try:
+        connection.execute("SET TIME ZONE 'UTC'")
+    except BaseException:
+        connection.close()
+        raise
     # The exact text: an export then matches the SQLite backend's to the byte.
     connection.adapters.register_loader("json", TextLoader)
     return connection
@@ -591,6 +860,100 @@ def _unusable(url: str, error: Exception) -> StateError:
     )
 
 
+def _state_error(url: str, error: Exception) -> StateError:
+    """What went wrong with the state database, as one line; the single place that says it."""
+    return _translated(url, error) or _unusable(url, error)
+
+
+# What a person must change: the database or its permissions, not crossposter's SQL.
+_PERMANENT = (
+    psycopg.errors.InsufficientPrivilege,
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.UndefinedColumn,
+    psycopg.errors.InvalidSchemaName,
+    psycopg.errors.ReadOnlySqlTransaction,
+    psycopg.DataError,
+    psycopg.IntegrityError,
+)
+
+
+def _translated(url: str, error: Exception) -> StateError | None:
+    """A StateError for a failure of the database or the way to it; None for anything else
+    (a bug). OperationalError is what psycopg raises for a server unreachable or gone,
+    shutting down, out of room or connections, and for a transaction it had to roll back
+    (serialization failure, deadlock): all pass, so they are temporary."""
+    where, reason = redacted_url(url), _safe(error, url)
+    if isinstance(error, psycopg.OperationalError):
+        return TemporaryStateError(
+            f"{where}: the state database cannot be used right now ({reason}); what it holds "
+            "stays consistent, the next run carries on"
+        )
+    if isinstance(error, psycopg.errors.InsufficientPrivilege):
+        return StateError(
+            f"{where}: permission denied ({reason}): the database user must be able to create, "
+            "read and write crossposter's tables; it was left as it was"
+        )
+    if isinstance(error, _PERMANENT):
+        return _unusable(url, error)
+    return None
+
+
+@contextlib.contextmanager
+def _translating(url: str) -> Iterator[None]:
+    try:
+        yield
+    except psycopg.Error as error:
+        translated = _translated(url, error)
+        if translated is None:
+            raise
+        raise translated from None
+
+
+class _Cursor(psycopg.Cursor):
+    """Every call that reaches the server raises a StateError for a failure of the database."""
+
+    def execute(self, query, params=None, **options):
+        with _translating(self.connection.url):
+            return super().execute(query, params, **options)
+
+    def executemany(self, query, params_seq, **options):
+        with _translating(self.connection.url):
+            return super().executemany(query, params_seq, **options)
+
+    def fetchone(self):
+        with _translating(self.connection.url):
+            return super().fetchone()
+
+    def fetchall(self):
+        with _translating(self.connection.url):
+            return super().fetchall()
+
+    def __iter__(self):
+        with _translating(self.connection.url):
+            yield from super().__iter__()
+
+
+class _Connection(psycopg.Connection):
+    """A connection whose failures of the database (gone, shutting down, refusing) are
+    StateErrors wherever they happen: opening, reading, any write, a batch's commit.
+    Its cursors (`_Cursor`) translate; it carries the URL their messages name."""
+
+    url: str = "state database"
+
+
+def _in_transaction(db: psycopg.Connection) -> bool:
+    return db.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+
+def _roll_back(db: psycopg.Connection, *statements: str) -> None:
+    # After a lost connection nothing can be rolled back (the server did it), and a
+    # failing rollback must not hide the error that made it necessary.
+    with contextlib.suppress(psycopg.Error, StateError):
+        for statement in statements:
+            if _in_transaction(db):
+                db.execute(statement)
+
+
 def _feed_state(row: dict[str, Any]) -> FeedState:
     return FeedState(
         name=row["name"],
@@ -599,6 +962,24 @@ def _feed_state(row: dict[str, Any]) -> FeedState:
         last_fetch=_moment(row["last_fetch"]),
         last_result=row["last_result"],
         last_parsed=_moment(row["last_parsed"]),
+    )
+
+
+def _claim(db: psycopg.Connection, account: str, link: str, feed: str, entry_id: str) -> bool:
+    """Claim `link` for the entry on `account`: won when new, or already this entry's.
+
+    One statement: the primary key makes a second process's insert wait for the first's
+    transaction, then find the link taken, so two claims of one link never both win.
+    """
+    return (
+        db.execute(
+            "INSERT INTO announced_links (account, link, feed, entry_id) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (account, link) DO UPDATE "
+            "SET feed = excluded.feed WHERE announced_links.feed = excluded.feed "
+            "AND announced_links.entry_id = excluded.entry_id RETURNING true",
+            (account, link_key(link), feed, entry_id),
+        ).fetchone()
+        is not None
     )
 
 
