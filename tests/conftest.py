@@ -109,6 +109,12 @@ class Backend:
         key = "state_url" if self.name == "postgres" else "state_file"
         return f"{key}: '{self.location}'"
 
+    @property
+    def settings(self) -> dict[str, str | None]:
+        """support.blog.write_config's keywords that point a run at this state."""
+        key = "state_url" if self.name == "postgres" else "state_file"
+        return {"state_file": None, key: f"'{self.location}'"}
+
     def open(self, *, lock_timeout: float = 0.0) -> State:
         if self.name == "postgres":
             from crossposter.state.postgres import PostgresState

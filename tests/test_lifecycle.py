@@ -19,6 +19,7 @@ from crossposter.pipeline import run
 from crossposter.state import now_utc
 from crossposter.state.sqlite import SqliteState
 
+from conftest import Backend
 from support.blog import article, write_config
 from support.feeds import rss
 
@@ -78,11 +79,13 @@ def token(token, monkeypatch):
 
 
 class Blog:
-    """A blog whose article links are on the loopback feed server (404 unless served)."""
+    """A blog whose article links are on the loopback feed server (404 unless served); its
+    state on `backend` (default: a SQLite file in tmp_path)."""
 
-    def __init__(self, tmp_path, api, feeds, options: str = ""):
+    def __init__(self, tmp_path, api, feeds, options: str = "", backend: Backend | None = None):
         self.api, self.feeds, self.tmp_path = api, feeds, tmp_path
         self.options = options
+        self.backend = backend or Backend("sqlite", str(tmp_path / "state.sqlite3"))
         self.config = self.configure(options)
 
     def configure(self, options: str) -> str:
@@ -92,6 +95,7 @@ class Blog:
             f"- {{name: blog, url: '{self.feeds.url('/feed')}', max_posts_per_run: 10, "
             f"on_change: edit, on_remove: delete{options}}}",
             allow_private_urls_in_feeds=True,
+            **self.backend.settings,
         )
 
     def article(self, n: int, **fields) -> dict:
@@ -106,7 +110,7 @@ class Blog:
         return run(load_settings(self.config), clock=clock).exit_code
 
     def entry(self, n: int):
-        with SqliteState.open(self.tmp_path / "state.sqlite3") as state:
+        with self.backend.open_read_only() as state:
             [record] = [e for e in state.entries("blog", limit=100) if e.link.endswith(f"/{n}/")]
             return record
 
@@ -118,9 +122,10 @@ class Blog:
 
 
 @pytest.fixture
-def blog(tmp_path, api, feeds, token):
-    """Article 1 known from the first run; article 2 announced with a typo in its title."""
-    blog = Blog(tmp_path, api, feeds)
+def blog(tmp_path, api, feeds, token, backend):
+    """Article 1 known from the first run; article 2 announced with a typo in its title;
+    on each state backend."""
+    blog = Blog(tmp_path, api, feeds, backend=backend)
     blog.publish(blog.article(1))
     assert blog.run() == 0
     blog.publish(blog.article(2, title="Artcile 2"), blog.article(1))

@@ -11,8 +11,10 @@ import pytest
 from crossposter.cli import main
 from crossposter.config import load_settings, redacted_url
 from crossposter.errors import ConfigError, StateError
-from crossposter.models import Toot
-from crossposter.state import SqliteState, open_read_only, open_state
+from crossposter.lifecycle import Article
+from crossposter.models import InstanceLimits, Posted, Toot
+from crossposter.state import SqliteState, now_utc, open_read_only, open_state
+from crossposter.state.sqlite import EXPORTED_TABLES
 
 from conftest import postgres_database
 from support.blog import feed_of, write_config
@@ -47,9 +49,7 @@ def test_state_url_and_state_file_both_in_the_file_is_an_error_naming_both(tmp_p
         load_settings(config)
 
 
-def test_a_state_file_from_the_environment_gives_way_to_state_url(
-    tmp_path, monkeypatch, database
-):
+def test_a_state_file_from_the_environment_gives_way_to_state_url(tmp_path, monkeypatch, database):
     """The container image sets CROSSPOSTER_STATE_FILE; a state_url in the file wins."""
     monkeypatch.setenv("CROSSPOSTER_STATE_FILE", str(tmp_path / "env.sqlite3"))
     config = tmp_path / "feeds.yaml"
@@ -181,10 +181,24 @@ def test_an_export_moves_to_the_other_backend_and_back_unchanged(tmp_path, datab
         state.mark_filtered("blog", [(make_entry(4), "exclude: title")])
         state.mark_pending("blog", make_entry(5), "key-5", toot, account="default")
         state.mark_failed("blog", "id-2", "too long")
-        from crossposter.models import InstanceLimits
-
         state.save_limits("https://m.example", InstanceLimits(5000, 23, "api/v2/instance"))
+        # What a toot's later life writes: every table and column an export carries.
+        for n in (6, 7):
+            state.mark_pending("blog", make_entry(n), f"key-{n}", toot, account="default")
+            state.mark_posted(
+                "blog",
+                f"id-{n}",
+                Posted(id=f"{n}", url=f"https://m.example/@me/{n}"),
+                account="default",
+                instance="https://m.example",
+            )
+        state.save_replies("blog", "id-6", [{"id": "r1", "content": "Merci «!»"}])
+        state.mark_edit_pending("blog", "id-6", toot, Article.of(make_entry(6, title="New")))
+        state.record_check("blog", "id-6", now_utc(), gone=True)
+        state.mark_retracted("blog", "id-7", "retract")
+        state.claim_hook("blog", "id-7", "retracted", "1")
         exported = state.export_data()
+    assert all(exported[table] for table in EXPORTED_TABLES)
     with PostgresState.open(database) as state:
         state.replace_with(exported)
         assert [post.toot for post in state.pending("blog")] == [toot]
