@@ -19,6 +19,7 @@ from crossposter.feeds.select import link_key, select_new
 from crossposter.models import Entry, Posted, Toot
 from crossposter.state import SqliteState
 
+from conftest import Backend
 from support import blog
 from support.blog import write_config
 from support.builders import make_entry
@@ -224,11 +225,11 @@ def test_every_new_entry_has_exactly_one_fate_and_no_link_goes_out_twice(
 # -- what the state remembers ---------------------------------------------------
 
 
-def test_one_link_is_claimed_once_per_account_until_released(tmp_path):
+def test_one_link_is_claimed_once_per_account_until_released(backend):
     toot = Toot(text="t")
     first = make_entry(1, link="https://b.example/post")
     second = make_entry(2, link="https://B.EXAMPLE/post#again")
-    with SqliteState.open(tmp_path / "state.sqlite3") as state:
+    with backend.open() as state:
         assert state.mark_pending("a", first, "k1", toot, account="home") is not None
         assert state.mark_pending("b", second, "k2", toot, account="home") is None
         assert state.known_ids("b") == set()
@@ -304,21 +305,21 @@ def moved(*numbers: int) -> str:
     )
 
 
-def blog_config(tmp_path, api, feeds, extra: str = "") -> str:
+def blog_config(tmp_path, api, feeds, extra: str = "", backend: Backend | None = None) -> str:
     return write_config(
         tmp_path,
         api,
         f"- {{name: blog, url: '{feeds.url('/feed')}', max_posts_per_run: 50{extra}}}",
         post_retry_seconds=0.2,
+        **(backend.settings if backend else {}),
     )
 
 
-def entry_statuses(tmp_path) -> dict[str, str]:
-    db = sqlite3.connect(tmp_path / "state.sqlite3")
-    try:
-        return dict(db.execute("SELECT entry_id, status FROM entries"))
-    finally:
-        db.close()
+def entry_statuses(tmp_path, backend: Backend | None = None) -> dict[str, str]:
+    """Entry id → status, in the state file of tmp_path or on `backend`."""
+    backend = backend or Backend("sqlite", str(tmp_path / "state.sqlite3"))
+    with backend.open_read_only() as state:
+        return {entry.entry_id: entry.status for entry in state.entries(limit=1000)}
 
 
 def test_a_feed_that_changes_every_guid_announces_nothing_again(
@@ -341,9 +342,11 @@ def test_a_feed_that_changes_every_guid_announces_nothing_again(
     assert "https://blog.example.org/7/ was already announced" in caplog.text
 
 
-def test_a_flood_is_recorded_not_posted_and_said_once(tmp_path, api, feeds, token, caplog):
+def test_a_flood_is_recorded_not_posted_and_said_once(
+    tmp_path, api, feeds, token, caplog, backend
+):
     feeds.set_feed("/feed", blog.feed_of(*range(1, 6)))
-    config = blog_config(tmp_path, api, feeds)
+    config = blog_config(tmp_path, api, feeds, backend=backend)
     assert run(config) == 0
 
     feeds.set_feed("/feed", blog.feed_of(*range(1, 21)))
@@ -354,7 +357,7 @@ def test_a_flood_is_recorded_not_posted_and_said_once(tmp_path, api, feeds, toke
     [error] = errors(caplog)
     assert "feed blog: 15 new entries" in error
     assert "state forget" in error and "backfill" in error
-    statuses = entry_statuses(tmp_path)
+    statuses = entry_statuses(tmp_path, backend)
     assert len(statuses) == 20 and set(statuses.values()) == {"seen"}
 
     # Nothing goes out later either, unless a person says so.
@@ -391,7 +394,9 @@ def test_flood_threshold_is_also_a_default(tmp_path, api, feeds, token):
     assert api.statuses == []
 
 
-def two_feeds(tmp_path, api, feeds, second_account: str = "", **settings) -> str:
+def two_feeds(
+    tmp_path, api, feeds, second_account: str = "", backend: Backend | None = None, **settings
+) -> str:
     feeds.set_feed("/a", blog.feed_of(1))
     feeds.set_feed("/b", rss([blog.article(1, guid="b-1")]))
     config = write_config(
@@ -401,14 +406,17 @@ def two_feeds(tmp_path, api, feeds, second_account: str = "", **settings) -> str
         - {{name: a, url: '{feeds.url("/a")}'}}
         - {{name: b, url: '{feeds.url("/b")}'{second_account}}}
         """,
+        **(backend.settings if backend else {}),
         **settings,
     )
     assert run(config) == 0
     return config
 
 
-def test_two_feeds_of_one_account_with_one_link_announce_it_once(tmp_path, api, feeds, token):
-    config = two_feeds(tmp_path, api, feeds)
+def test_two_feeds_of_one_account_with_one_link_announce_it_once(
+    tmp_path, api, feeds, token, backend
+):
+    config = two_feeds(tmp_path, api, feeds, backend=backend)
     feeds.set_feed("/a", blog.feed_of(1, 2))
     feeds.set_feed("/b", rss([blog.article(2, guid="b-2"), blog.article(1, guid="b-1")]))
 
@@ -416,7 +424,7 @@ def test_two_feeds_of_one_account_with_one_link_announce_it_once(tmp_path, api, 
 
     [status] = statuses_of(api)
     assert "https://blog.example.org/2/" in status
-    assert entry_statuses(tmp_path)["b-2"] == "seen"
+    assert entry_statuses(tmp_path, backend)["b-2"] == "seen"
 
 
 def test_the_link_is_compared_without_its_fragment_and_the_hosts_case(tmp_path, api, feeds, token):

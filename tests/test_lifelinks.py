@@ -50,9 +50,9 @@ def links(config: str, capsys, *options: str) -> str:
 
 
 def test_links_lists_each_article_with_its_toot_account_and_times(
-    tmp_path, api, feeds, token, capsys
+    tmp_path, api, feeds, token, capsys, backend
 ):
-    config = blog(tmp_path, api, feeds, 1, 2)
+    config = blog(tmp_path, api, feeds, 1, 2, **backend.settings)
     assert main(["run", "--config", config]) == 0
 
     document = json.loads(links(config, capsys))
@@ -106,9 +106,9 @@ def test_links_of_one_feed_only(tmp_path, api, feeds, token, capsys):
 
 @pytest.mark.parametrize("entry", [guid(2), article_url(2)], ids=["by id", "by URL"])
 def test_retract_deletes_the_toot_and_the_entry_is_never_announced_again(
-    tmp_path, api, feeds, token, capsys, entry
+    tmp_path, api, feeds, token, capsys, entry, backend
 ):
-    config = blog(tmp_path, api, feeds, 1, 2)
+    config = blog(tmp_path, api, feeds, 1, 2, **backend.settings)
     assert main(["run", "--config", config]) == 0
     assert len(api.statuses) == 2
 
@@ -122,9 +122,9 @@ def test_retract_deletes_the_toot_and_the_entry_is_never_announced_again(
 
 
 def test_retract_of_a_toot_deleted_by_hand_records_it_as_deleted(
-    tmp_path, api, feeds, token, capsys
+    tmp_path, api, feeds, token, capsys, backend
 ):
-    config = blog(tmp_path, api, feeds, 1)
+    config = blog(tmp_path, api, feeds, 1, **backend.settings)
     assert main(["run", "--config", config]) == 0
     api.statuses.clear()
 
@@ -191,8 +191,8 @@ def test_retract_rewrites_the_links_file(tmp_path, api, feeds, token):
     assert document[article_url(1)][0]["status"] == "retracted"
 
 
-def test_replies_file_holds_public_replies_only(tmp_path, api, feeds, token):
-    config = blog(tmp_path, api, feeds, 1, links_file="toots.json")
+def test_replies_file_holds_public_replies_only(tmp_path, api, feeds, token, backend):
+    config = blog(tmp_path, api, feeds, 1, links_file="toots.json", **backend.settings)
     assert main(["run", "--config", config]) == 0
     (toot,) = api.statuses
     public = api.add_reply(toot["id"], "Nice post!", display_name="Alice")
@@ -204,6 +204,7 @@ def test_replies_file_holds_public_replies_only(tmp_path, api, feeds, token):
         api,
         f"- {{name: blog, url: '{feeds.url('/feed')}'}}",
         replies_file="replies.json",
+        **backend.settings,
     )
 
     assert main(["run", "--config", config]) == 0
@@ -373,12 +374,12 @@ def test_a_hook_past_its_deadline_is_stopped_with_its_children(tmp_path, caplog)
     assert not child.exists()
 
 
-def test_a_hook_never_runs_twice_for_the_same_event(tmp_path):
+def test_a_hook_never_runs_twice_for_the_same_event(tmp_path, backend):
     out = tmp_path / "count"
     event = HookEvent("posted", "blog", guid(1), article_url(1), "7", None)
     from crossposter.hooks import notify
 
-    with SqliteState.open(tmp_path / "state.sqlite3") as state:
+    with backend.open() as state:
         assert notify(state, f"echo x >> {out}", event)
         assert not notify(state, f"echo x >> {out}", event)
     assert out.read_text() == "x\n"
