@@ -10,11 +10,12 @@ import pytest
 
 from crossposter.cli import main
 from crossposter.config import load_settings, redacted_url
-from crossposter.errors import ConfigError, StateError
+from crossposter.errors import ConfigError, StateError, TemporaryStateError
 from crossposter.lifecycle import Article
 from crossposter.models import InstanceLimits, Posted, Toot
 from crossposter.state import SqliteState, now_utc, open_read_only, open_state
 from crossposter.state.sqlite import EXPORTED_TABLES
+from crossposter.state.sqlite import SCHEMA_VERSION as EXPORT_VERSION
 
 from conftest import postgres_database
 from support.blog import feed_of, write_config
@@ -166,6 +167,156 @@ def test_the_preview_copy_takes_no_lock_and_writes_nothing(backend):
         # Held by a run, and yet a preview opens.
         copy.mark_seen("blog", [make_entry(1)])
         assert state.known_ids("blog") == set()
+
+
+def test_two_connections_claiming_the_same_links_at_once_win_each_exactly_once(database):
+    """Two processes carrying one link: the primary key, not a look before the write,
+    decides, so each link is announced once."""
+    import psycopg
+
+    from crossposter.state.postgres import PostgresState
+
+    links = [f"https://b.example/{n}" for n in range(200)]
+    start = threading.Barrier(2)
+    won: dict[str, list[bool]] = {"a": [], "b": []}
+
+    def claim_all(feed: str) -> None:
+        # A state of its own, as another process has: its own server session.
+        with PostgresState(
+            psycopg.connect(database, autocommit=True), database, read_only=False
+        ) as state:
+            start.wait()
+            won[feed] = [state.claim_link("home", link, feed, f"{feed}-{link}") for link in links]
+
+    with PostgresState.open(database):  # creates the tables
+        pass
+    threads = [threading.Thread(target=claim_all, args=(feed,)) for feed in won]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a + b for a, b in zip(won["a"], won["b"], strict=True)] == [1] * len(links)
+
+
+def test_a_database_of_version_1_is_upgraded_with_its_links_and_toots(database):
+    """What the first PostgreSQL backend wrote: no links, no lifecycle columns."""
+    import psycopg
+
+    from crossposter.state.postgres import MIGRATIONS, SCHEMA_VERSION, PostgresState
+
+    with psycopg.connect(database, autocommit=True) as db:
+        db.execute("CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL)")
+        db.execute(MIGRATIONS[0])
+        db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+        for n, status, toot_id in ((1, "seen", None), (2, "posted", "2"), (3, "pending", None)):
+            db.execute(
+                "INSERT INTO entries (feed, entry_id, status, link, first_seen, last_seen, "
+                "toot_id, updated) VALUES ('blog', %s, %s, %s, now(), now(), %s, "
+                "'2026-11-01T09:00:00Z')",
+                (f"id-{n}", status, f"https://B.example/{n}#top", toot_id),
+            )
+    links = [f"https://b.example/{n}" for n in (1, 2, 3)]
+    with PostgresState.open(database) as state:
+        assert state.schema_version() == SCHEMA_VERSION
+        assert state.announced_links("default", links) == set(links[1:])
+        [announced] = state.announced()
+        assert announced.posted_at.isoformat() == "2026-11-01T09:00:00+00:00"
+        assert state.mark_retracted("blog", "id-2")
+        assert state.export_data()["version"] == EXPORT_VERSION
+
+
+# -- errors: temporary (75) or a person's (2) --------------------------------------
+
+
+def end_every_session(database: str) -> None:
+    """The server ends every session on `database`, as when an administrator restarts it."""
+    import psycopg
+
+    with psycopg.connect(database, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+def test_a_connection_the_server_ends_is_a_temporary_state_error(database):
+    from crossposter.state.postgres import PostgresState
+
+    with PostgresState.open(database) as state:
+        state.record_fetch("blog", "u", "ok")
+        end_every_session(database)
+        with pytest.raises(TemporaryStateError, match="next run carries on"):
+            state.mark_pending("blog", make_entry(1), "k", Toot(text="t"), account="default")
+        with pytest.raises(TemporaryStateError):
+            state.feeds()
+
+
+def test_a_batch_whose_server_goes_away_ends_in_a_temporary_state_error(database):
+    from crossposter.state.postgres import PostgresState
+
+    with (
+        PostgresState.open(database) as state,
+        pytest.raises(TemporaryStateError),
+        state.batch(),
+    ):
+        state.mark_seen("blog", [make_entry(1)])
+        end_every_session(database)
+    with PostgresState.open(database) as state:
+        assert state.known_ids("blog") == set()
+
+
+def test_an_unreachable_database_at_start_is_temporary_and_exits_75(tmp_path, capsys):
+    from support.postgres import _free_loopback_port
+
+    url = f"postgresql://u:Sw0rdf1sh@127.0.0.1:{_free_loopback_port()}/crossposter"
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        f"instance: https://m.example\nstate_url: '{url}'\nfeeds: []\n", encoding="utf-8"
+    )
+    with pytest.raises(TemporaryStateError):
+        open_state(load_settings(config))
+    assert main(["state", "feeds", "--config", str(config)]) == 75
+    assert "Sw0rdf1sh" not in capsys.readouterr().err
+
+
+def test_a_table_dropped_by_hand_is_a_state_error_for_a_person(database, capsys):
+    import psycopg
+
+    from crossposter.state.postgres import PostgresState
+
+    with PostgresState.open(database) as state:
+        with psycopg.connect(database, autocommit=True) as admin:
+            admin.execute("DROP TABLE announced_links")
+        with pytest.raises(StateError, match="announced_links") as raised:
+            state.claim_link("home", "https://b.example/1", "blog", "id-1")
+        assert not raised.value.temporary
+
+
+def test_a_user_without_rights_on_the_tables_exits_2_saying_permission_denied(
+    tmp_path, postgres_server, database, capsys
+):
+    import psycopg
+
+    from crossposter.state.postgres import PostgresState
+
+    with PostgresState.open(database):  # the tables, owned by the server's user
+        pass
+    role = "reader_" + database.rsplit("/", 1)[1]
+    with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+    url = (
+        f"postgresql://{role}@{postgres_server.host}:{postgres_server.port}/"
+        + (database.rsplit("/", 1)[1])
+    )
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        f"instance: https://m.example\nstate_url: '{url}'\nfeeds: []\n", encoding="utf-8"
+    )
+    with pytest.raises(StateError, match="permission denied") as raised:
+        open_state(load_settings(config))
+    assert not raised.value.temporary
+    assert main(["state", "feeds", "--config", str(config)]) == 2
+    assert "permission denied" in capsys.readouterr().err
 
 
 # -- moving between backends -----------------------------------------------------

@@ -940,6 +940,11 @@ class _Connection(psycopg.Connection):
 
     url: str = "state database"
 
+    def cursor(self, *args, **kwargs):
+        # Refused at once on a connection the server already ended.
+        with _translating(self.url):
+            return super().cursor(*args, **kwargs)
+
 
 def _in_transaction(db: psycopg.Connection) -> bool:
     return db.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
