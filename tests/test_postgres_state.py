@@ -216,6 +216,10 @@ def test_a_database_of_version_1_is_upgraded_with_its_links_and_toots(database):
                 (f"id-{n}", status, f"https://B.example/{n}#top", toot_id),
             )
     links = [f"https://b.example/{n}" for n in (1, 2, 3)]
+    # A preview reads it as it is: its copy is brought up to date, the database is not.
+    with PostgresState.open_read_only(database) as view, view.preview_copy() as copy:
+        assert copy.announced_links("default", links) == set(links[1:])
+        assert view.schema_version() == 1
     with PostgresState.open(database) as state:
         assert state.schema_version() == SCHEMA_VERSION
         assert state.announced_links("default", links) == set(links[1:])

@@ -1,7 +1,7 @@
 """What the pass and the `state` commands may ask of a state backend, and nothing more.
 
-A backend (SQLite today) implements `State`; the pipeline only ever sees this
-interface, so another one (PostgreSQL) plugs in without touching it.
+A backend (state/sqlite.py, state/postgres.py) implements `State`; the pipeline
+only ever sees this interface, and tests parametrized over `backend` hold both to it.
 """
 
 from __future__ import annotations

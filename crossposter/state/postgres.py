@@ -155,6 +155,9 @@ MIGRATIONS: tuple[str | Callable[[psycopg.Connection], None], ...] = (
     _links_and_lifecycle,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+# EXPORT_VERSIONS[n]: the SQLite state version whose tables hold what version n here holds.
+EXPORT_VERSIONS = (None, 2, EXPORT_VERSION)
+assert len(EXPORT_VERSIONS) == SCHEMA_VERSION + 1, "a migration here needs its export version"
 
 # Advisory lock keys (any 64-bit numbers no other application of the database uses).
 MIGRATION_LOCK = 0x63726F7373_01  # "cross" 1
@@ -756,15 +759,22 @@ class PostgresState(State):
     # -- backup and restore ----------------------------------------------------
 
     def export_data(self) -> dict[str, Any]:
-        """The SQLite backend's export document, read in one consistent snapshot."""
-        data: dict[str, Any] = {
-            "format": EXPORT_FORMAT,
-            "version": EXPORT_VERSION,
-            "exported_at": _iso(now_utc()),
-        }
+        """The SQLite backend's export document, read in one consistent snapshot.
+
+        A database an older crossposter wrote, read as it is (a preview's view),
+        exports as the SQLite version holding the same rows: the import then brings
+        them up to date, as an upgrade would.
+        """
         self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
-            for table in EXPORTED_TABLES:
+            version = _schema_version(self._db)
+            data: dict[str, Any] = {
+                "format": EXPORT_FORMAT,
+                "version": EXPORT_VERSIONS[version],
+                "exported_at": _iso(now_utc()),
+            }
+            present = [table for table in EXPORTED_TABLES if _has_table(self._db, table)]
+            for table in present:
                 rows = self._rows(f"SELECT * FROM {table} ORDER BY {EXPORT_ORDER[table]}")
                 data[table] = [
                     {
@@ -837,10 +847,13 @@ def _connect(url: str) -> _Connection:
     return connection
 
 
+def _has_table(db: psycopg.Connection, name: str) -> bool:
+    return db.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is not None
+
+
 def _schema_version(db: psycopg.Connection) -> int:
     """0 when the database holds no crossposter state yet."""
-    (table,) = db.execute("SELECT to_regclass('meta')").fetchone()
-    if table is None:
+    if not _has_table(db, "meta"):
         return 0
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return int(row[0]) if row else 0
