@@ -74,7 +74,7 @@ def default_publisher(settings: Settings, account: Account) -> Publisher:
 class Outbox(Protocol):
     """Everything a pass asks of an account's instance."""
 
-    def limits(self) -> InstanceLimits: ...
+    def limits(self, stop: threading.Event) -> InstanceLimits: ...
 
     def idempotency_key(self, feed: str, entry_id: str) -> str: ...
 
@@ -111,8 +111,10 @@ class LiveOutbox:
     def _publisher(self) -> Publisher:
         return self._publisher_factory(self._settings, self._account)
 
-    def limits(self) -> InstanceLimits:
-        return fetch_limits(self._account.instance_url, timeout=self._settings.request_timeout)
+    def limits(self, stop: threading.Event) -> InstanceLimits:
+        return fetch_limits(
+            self._account.instance_url, timeout=self._settings.request_timeout, stop=stop
+        )
 
     def idempotency_key(self, feed: str, entry_id: str) -> str:
         account = self._account
@@ -165,7 +167,7 @@ class RecordingOutbox:
     def __init__(self) -> None:
         self.images: list[ImageRef] = []
 
-    def limits(self) -> InstanceLimits:
+    def limits(self, stop: threading.Event) -> InstanceLimits:
         return InstanceLimits()
 
     def idempotency_key(self, feed: str, entry_id: str) -> str:
@@ -260,7 +262,7 @@ class AccountSession:
         cached = self.state.cached_limits(instance, LIMITS_MAX_AGE)
         if cached:
             return cached
-        limits = self.outbox.limits()
+        limits = self.outbox.limits(self.stop)
         if limits.source != "default":
             self.state.save_limits(instance, limits)
         return limits
