@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import ipaddress
+import json
 import logging
 import os
 from pathlib import Path
@@ -327,10 +328,14 @@ class FeedConfig(FeedOptions):
 
     @property
     def settings_fingerprint(self) -> str:
-        """Changes when, and only when, the feed's settings do, in any process."""
+        """Changes when, and only when, the feed's settings do, in any process.
+
+        Only values other than the defaults count: a setting a new version adds (or a
+        default it changes) is no change the user made, and retries nothing.
+        """
         # What runs after a post changes no toot: changing it must not retry failed ones.
-        settings = self.model_dump_json(exclude={"on_posted"})
-        return hashlib.sha256(settings.encode()).hexdigest()
+        settings = self.model_dump(mode="json", exclude={"on_posted"}, exclude_defaults=True)
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
 class Settings(BaseSettings):

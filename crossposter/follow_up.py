@@ -19,7 +19,8 @@ import requests
 
 from crossposter.config import FeedConfig, Settings
 from crossposter.lifecycle import (
-    DELETIONS_PER_RUN,
+    DELETION_WINDOW,
+    DELETIONS_PER_WINDOW,
     GONE_STATUSES,
     Article,
     article_change,
@@ -197,17 +198,17 @@ class FollowUp:
 
     def _delete(self, posted: PostedEntry) -> None:
         session = self.session()
-        if session.deletions >= DELETIONS_PER_RUN:
-            log.warning(
-                "%s: %d toots deleted in this run, Mastodon's limit per 30 minutes; "
+        if session.deletions_since(self.now - DELETION_WINDOW) >= DELETIONS_PER_WINDOW:
+            log.info(
+                "%s: %d toots deleted in the last 30 minutes, Mastodon's limit; "
                 "%r waits for a later run",
                 session.label,
-                session.deletions,
+                DELETIONS_PER_WINDOW,
                 posted.label,
             )
             return
         reason = f"its article is gone ({posted.link})"
-        if session.delete(posted, self.report, reason) == "retracted":
+        if session.delete(posted, self.report, reason, at=self.now) == "retracted":
             log.info("feed %s: deleted the toot of %r: %s", self.feed.name, posted.label, reason)
             self.on_event("retracted", posted, reason)
 

@@ -27,8 +27,10 @@ GONE_STATUSES = (404, 410)
 MASS_DELETION_MIN = 5
 # ...that are also more than this share of the articles checked, delete nothing.
 MASS_DELETION_SHARE = 1 / 3
-# Mastodon allows 30 deletions per 30 minutes per account (MASTODON-RULES §3).
-DELETIONS_PER_RUN = 30
+# Mastodon allows 30 deletions per 30 minutes per account (MASTODON-RULES §3), counted
+# over runs: the state records each deletion.
+DELETIONS_PER_WINDOW = 30
+DELETION_WINDOW = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)

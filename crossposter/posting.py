@@ -74,7 +74,7 @@ def default_publisher(settings: Settings, account: Account) -> Publisher:
 class Outbox(Protocol):
     """Everything a pass asks of an account's instance."""
 
-    def limits(self) -> InstanceLimits: ...
+    def limits(self, stop: threading.Event) -> InstanceLimits: ...
 
     def idempotency_key(self, feed: str, entry_id: str) -> str: ...
 
@@ -111,8 +111,10 @@ class LiveOutbox:
     def _publisher(self) -> Publisher:
         return self._publisher_factory(self._settings, self._account)
 
-    def limits(self) -> InstanceLimits:
-        return fetch_limits(self._account.instance_url, timeout=self._settings.request_timeout)
+    def limits(self, stop: threading.Event) -> InstanceLimits:
+        return fetch_limits(
+            self._account.instance_url, timeout=self._settings.request_timeout, stop=stop
+        )
 
     def idempotency_key(self, feed: str, entry_id: str) -> str:
         account = self._account
@@ -165,7 +167,7 @@ class RecordingOutbox:
     def __init__(self) -> None:
         self.images: list[ImageRef] = []
 
-    def limits(self) -> InstanceLimits:
+    def limits(self, stop: threading.Event) -> InstanceLimits:
         return InstanceLimits()
 
     def idempotency_key(self, feed: str, entry_id: str) -> str:
@@ -233,8 +235,6 @@ class AccountSession:
         self.rate_limit_reset: datetime | None = None
         # Called once a toot is recorded as posted (the on_posted hook); never in a preview.
         self._after_post = after_post
-        # Toots deleted this pass: Mastodon allows 30 per 30 minutes.
-        self.deletions = 0
 
     @property
     def label(self) -> str:
@@ -260,7 +260,7 @@ class AccountSession:
         cached = self.state.cached_limits(instance, LIMITS_MAX_AGE)
         if cached:
             return cached
-        limits = self.outbox.limits()
+        limits = self.outbox.limits(self.stop)
         if limits.source != "default":
             self.state.save_limits(instance, limits)
         return limits
@@ -378,13 +378,18 @@ class AccountSession:
         self.state.mark_edited(posted.feed, posted.entry_id, now_utc())
         return "edited"
 
-    def delete(self, posted: PostedEntry, report: FeedReport, reason: str) -> str:
-        """Delete a toot whose article is gone: "retracted", "later" or "failed"."""
+    def deletions_since(self, since: datetime) -> int:
+        """How many toots this account deleted since `since`, in this run or earlier ones."""
+        return self.state.deletions_since(self.account.name, since)
+
+    def delete(self, posted: PostedEntry, report: FeedReport, reason: str, at: datetime) -> str:
+        """Delete a toot whose article is gone (at `at`): "retracted", "later" or "failed"."""
         if self.halted():
             report.left_for_later()
             return "later"
         try:
             self.outbox.delete(posted, report, self.stop)
+            self.state.record_deletion(self.account.name, at)
         except StatusGone:
             pass  # deleted already: what was wanted
         except (TemporaryPublishError, AuthenticationFailed) as error:
@@ -394,7 +399,6 @@ class AccountSession:
             log.error("feed %s: %r not deleted: %s", posted.feed, posted.label, error)
             report.fail(error)
             return "failed"
-        self.deletions += 1
         self.state.mark_retracted(posted.feed, posted.entry_id, reason)
         return "retracted"
 

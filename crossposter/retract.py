@@ -12,7 +12,7 @@ from crossposter.errors import NotInState, StatusGone
 from crossposter.hooks import HookEvent, notify, token_variables
 from crossposter.links import write_site_files
 from crossposter.posting import PublisherFactory, default_publisher
-from crossposter.state import AnnouncedPost, State, open_state
+from crossposter.state import AnnouncedPost, State, now_utc, open_state
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ def retract(
         publisher = publisher_factory(settings, account)
         try:
             publisher.delete(post.toot_id)
+            state.record_deletion(account.name, now_utc())
             status = "retracted"
             state.mark_retracted(post.feed, post.entry_id, "retracted by hand")
         except StatusGone:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from crossposter.config import load_settings
+from crossposter.config import FeedConfig, load_settings
 from crossposter.errors import ConfigError
 
 from support.builders import write_config_text as write
@@ -154,6 +154,19 @@ def test_a_feeds_settings_fingerprint_changes_with_its_settings(tmp_path):
     fewer_tags = feed.model_copy(update={"max_hashtags": 2})
     assert feed.settings_fingerprint == feed.model_copy().settings_fingerprint
     assert feed.settings_fingerprint != fewer_tags.settings_fingerprint
+
+
+def test_a_feed_setting_added_by_an_upgrade_leaves_the_fingerprint_as_it_was():
+    # Otherwise every upgrade that adds a key would retry every failed entry once.
+    class Upgraded(FeedConfig):
+        a_new_setting: bool = False
+
+    written = {"name": "blog", "url": "https://blog.example.org/feed", "max_hashtags": 2}
+    assert Upgraded(**written).settings_fingerprint == FeedConfig(**written).settings_fingerprint
+    assert (
+        Upgraded(**written, a_new_setting=True).settings_fingerprint
+        != FeedConfig(**written).settings_fingerprint
+    )
 
 
 def test_language_detection_can_be_turned_off_for_all_feeds_or_one(tmp_path):

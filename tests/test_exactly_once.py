@@ -57,11 +57,15 @@ def test_an_answer_lost_after_the_status_was_created_is_posted_once(blog, api, f
     assert len(api.statuses) == 2
 
 
-def test_server_errors_are_retried_within_the_run(blog, api, feeds):
+def test_server_errors_are_retried_within_the_run(blog, api, feeds, monkeypatch):
+    # The backoff before the third attempt alone may reach 1.5 s: the budget must cover it
+    # and two answers however slowly a loaded machine serves them.
+    monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "30")
     feeds.set_feed("/feed", feed_of(1, 2))
     api.fail_next("POST", "/api/v1/statuses", 502, times=2)
     assert main(["run", "--config", blog]) == 0
     assert len(statuses_linking(api, 2)) == 1
+    assert api.count("POST", "/api/v1/statuses") == 3
 
 
 def test_the_503_of_a_concurrent_key_is_transient(blog, api, feeds):

@@ -11,7 +11,7 @@ import itertools
 
 import pytest
 import regex
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from crossposter.compose import length
@@ -294,6 +294,8 @@ def test_appending_a_url_costs_url_cost_plus_one(text: str, url: str, url_cost: 
 
 @FAST
 @given(texts, st.integers(min_value=0, max_value=40))
+# U+0600 is a Prepend mark: it belongs to the cluster of the character after it.
+@example(text="000000\u0600 0", limit=7)
 def test_shorten_respects_the_bound_and_never_breaks_a_cluster(text: str, limit: int) -> None:
     cut = shorten(text, limit)
     assert grapheme_count(cut) <= limit

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crossposter.cli import main
-from crossposter.config import load_settings
+from crossposter.config import DEFAULT_ACCOUNT, load_settings
 from crossposter.lifecycle import Article, article_change, mass_deletion, removal_confirmed
 from crossposter.models import Toot
 from crossposter.pipeline import run
@@ -245,6 +245,25 @@ def test_an_article_gone_twice_an_hour_apart_has_its_toot_deleted(blog, api, fee
     assert blog.run(clock=lambda: start + timedelta(hours=3)) == 0
     assert len(api.deleted) == 1
     assert api.count("POST", "/api/v1/statuses") == 1
+
+
+def test_thirty_deletions_in_the_last_thirty_minutes_leave_the_next_for_a_later_run(
+    blog, api, caplog
+):
+    blog.publish(blog.article(1))
+    start = now_utc()
+    assert blog.run(clock=lambda: start) == 0
+    confirmed = start + timedelta(minutes=61)
+    with SqliteState.open(blog.tmp_path / "state.sqlite3") as state:
+        for _ in range(30):  # what earlier runs deleted
+            state.record_deletion(DEFAULT_ACCOUNT, confirmed - timedelta(minutes=29))
+    with caplog.at_level(logging.INFO):
+        assert blog.run(clock=lambda: confirmed) == 0
+    assert api.deleted == []
+    assert "waits for a later run" in caplog.text
+    # Its link is asked again an hour later; by then the deletions are old enough.
+    assert blog.run(clock=lambda: confirmed + timedelta(minutes=61)) == 0
+    assert len(api.deleted) == 1
 
 
 def test_an_article_that_still_answers_is_kept(blog, api, feeds):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -139,6 +139,33 @@ def test_instance_limits_are_cached_for_a_while(any_state):
     cached = any_state.cached_limits("https://m.example", timedelta(days=1))
     assert (cached.max_characters, cached.source) == (5000, "cached")
     assert any_state.cached_limits("https://m.example", timedelta(seconds=-1)) is None
+
+
+def test_deletions_are_counted_per_account_across_runs_and_carried_by_an_export(tmp_path):
+    noon = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    with SqliteState.open(tmp_path / "s.sqlite3") as state:
+        for minutes in (0, 10, 20):
+            state.record_deletion("work", noon + timedelta(minutes=minutes))
+        state.record_deletion("home", noon)
+    with SqliteState.open(tmp_path / "s.sqlite3") as state:
+        assert state.deletions_since("work", noon + timedelta(minutes=10)) == 2
+        assert state.deletions_since("home", noon) == 1
+        export = state.export_data()
+    with SqliteState.open(tmp_path / "restored.sqlite3") as restored:
+        restored.replace_with(export)
+        assert restored.deletions_since("work", noon) == 3
+
+
+def test_an_export_from_before_deletions_were_recorded_still_imports(tmp_path):
+    with SqliteState.open(tmp_path / "s.sqlite3") as state:
+        state.save_limits("https://m.example", InstanceLimits(5000, 23, "api/v2/instance"))
+        export = state.export_data()
+    del export["deletions"]
+    export["version"] = 5
+    with SqliteState.open(tmp_path / "restored.sqlite3") as restored:
+        restored.replace_with(export)
+        assert restored.deletions_since("default", datetime(2000, 1, 1, tzinfo=UTC)) == 0
+        assert restored.cached_limits("https://m.example", timedelta(days=1)) is not None
 
 
 def test_a_version_1_state_is_upgraded_in_place_and_keeps_its_meaning(tmp_path):

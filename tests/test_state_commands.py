@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
@@ -73,6 +74,20 @@ def test_entries_show_the_toot_of_a_posted_one_and_the_reason_of_a_failed_one(
     out = capsys.readouterr().out
     assert guid(3) in out and guid(2) not in out
 
+
+
+def test_entries_show_control_characters_an_older_version_stored_escaped(
+    posted_and_failed, tmp_path, capsys
+):
+    with sqlite3.connect(tmp_path / "state.sqlite3") as db:
+        db.execute("UPDATE entries SET title = ? WHERE status = 'failed'", ("A\x1b[2J\u202eB",))
+        db.execute("UPDATE entries SET reason = ? WHERE status = 'failed'", ("odd\nforged",))
+    db.close()
+    capsys.readouterr()
+    assert state("entries", config=posted_and_failed) == 0
+    out = capsys.readouterr().out
+    assert "A\\x1b[2J\\u202eB" in out and "odd\\nforged" in out
+    assert "\x1b" not in out and "\u202e" not in out and "\nforged" not in out
 
 
 def test_retry_announces_a_failed_entry_again(posted_and_failed, api):

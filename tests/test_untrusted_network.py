@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,7 +23,12 @@ from crossposter.cli import main
 from crossposter.config import load_settings
 from crossposter.errors import ImageUnavailable, TemporaryFeedError, TemporaryPublishError
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_one
-from crossposter.mastodon.instance import MAX_CHARACTERS, MAX_IMAGE_BYTES, limits_from_documents
+from crossposter.mastodon.instance import (
+    MAX_CHARACTERS,
+    MAX_IMAGE_BYTES,
+    fetch_limits,
+    limits_from_documents,
+)
 from crossposter.mastodon.media import download_image
 from crossposter.mastodon.publish import Publisher, PublishOptions
 from crossposter.models import ImageRef, InstanceLimits, Toot
@@ -298,6 +305,35 @@ def test_sigterm_during_a_slow_post_leaves_it_pending(tmp_path, api, feeds, toke
         [(status,)] = db.execute("SELECT status FROM entries")
     assert status == "pending"
     assert api.count("POST", "/api/v1/statuses") == 1
+
+
+def test_sigterm_while_the_instance_is_slow_to_tell_its_limits_ends_the_run(
+    tmp_path, api, feeds, token
+):
+    feeds.set_feed("/feed", media_rss(""))
+    config = write_config(
+        tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 1}}"
+    )
+    api.fail_next("GET", "/api/v2/instance", "delay", seconds=60)
+    process = crossposter(config)
+    wait_for(lambda: api.count("GET", "/api/v2/instance") == 1)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 75, stderr
+    assert api.count("POST", "/api/v1/statuses") == 0
+
+
+def test_a_stop_abandons_a_connection_still_being_made():
+    # A listener whose backlog is full never completes another handshake.
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as listener:
+        host, port = listener.getsockname()
+        with socket.create_connection((host, port)):
+            stop = threading.Event()
+            threading.Timer(0.2, stop.set).start()
+            started = time.monotonic()
+            limits = fetch_limits(f"http://{host}:{port}", timeout=60, stop=stop)
+    assert limits == InstanceLimits()
+    assert time.monotonic() - started < 30  # not the 60 s connect timeout
 
 
 @pytest.mark.parametrize(("written", "seconds"), [("30s", 30), ("2m", 120), ("45", 45), (7, 7)])

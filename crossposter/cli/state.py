@@ -11,7 +11,7 @@ import sys
 
 from crossposter.cli.common import add_common, log
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from crossposter.logsafe import plural
+from crossposter.logsafe import escape, plural
 from crossposter.state.base import ENTRY_STATUSES
 
 
@@ -70,9 +70,9 @@ def _feeds(settings, args) -> int:
         when = _when(feed.last_fetch) if feed.last_fetch else "never fetched"
         counts = ", ".join(f"{count} {status}" for status, count in sorted(feed.counts.items()))
         note = "" if feed.configured else "  (no longer in the configuration)"
-        print(f"{feed.name}  {feed.url}{note}")
-        print(f"  last fetch: {when}  {feed.last_result or ''}".rstrip())
-        print(f"  entries: {counts or 'none'}")
+        _show(f"{feed.name}  {feed.url}{note}")
+        _show(f"  last fetch: {when}  {feed.last_result or ''}".rstrip())
+        _show(f"  entries: {counts or 'none'}")
     return EXIT_OK
 
 
@@ -82,11 +82,11 @@ def _entries(settings, args) -> int:
     for entry in recent_entries(settings, feed=args.feed, status=args.status, limit=args.limit):
         # A seen entry has a reason when an include/exclude rule kept it from being announced.
         detail = entry.toot_url if entry.status == "posted" else entry.reason
-        print(f"{_when(entry.updated)}  {entry.feed}  {entry.status:<7}  {entry.entry_id}")
+        _show(f"{_when(entry.updated)}  {entry.feed}  {entry.status:<7}  {entry.entry_id}")
         if entry.title:
-            print(f"    {entry.title}")
+            _show(f"    {entry.title}")
         if detail:
-            print(f"    {'toot' if entry.status == 'posted' else 'reason'}: {detail}")
+            _show(f"    {'toot' if entry.status == 'posted' else 'reason'}: {detail}")
     return EXIT_OK
 
 
@@ -153,6 +153,11 @@ def _import(settings, args) -> int:
         plural(counts["entries"], "entry", "entries"),
     )
     return EXIT_OK
+
+
+def _show(line: str) -> None:
+    # Titles and reasons come from feeds and servers; older versions stored them raw.
+    print(escape(line))
 
 
 def _when(moment) -> str:

@@ -59,6 +59,9 @@ _UNSPACED_BOUNDARY = regex.compile(
 _CLUSTER = regex.compile(r"\X", regex.DOTALL)
 _WHITESPACE = regex.compile(r"\s+")
 _CUT_DECORATION = " \t\u00a0\u202f,;:–—-"
+# What a cut drops from its end. A Prepend mark (U+0600 ARABIC NUMBER SIGN...) belongs to
+# the cluster of the character after it: once that is dropped, the mark would join the ellipsis.
+_CUT_TAIL = regex.compile(rf"(?:[{regex.escape(_CUT_DECORATION)}\n]|\p{{GCB=Prepend}})+\Z")
 # In a link they would make the toot show one address and link another, or only part of it.
 _HIDDEN_IN_LINK = regex.compile(rf"[\s{HIDDEN_CHARACTERS}]")
 
@@ -289,7 +292,7 @@ class _Cut:
 
     @property
     def render(self) -> str:
-        head = self.text[: self.position].rstrip(_CUT_DECORATION + "\n")
+        head = _CUT_TAIL.sub("", self.text[: self.position])
         if self.sentence and head.endswith((".", "。")):
             head = head[:-1]
         if not head:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from crossposter.models import InstanceLimits
-from crossposter.net.bounded import api_session
+from crossposter.net.bounded import CutOff, api_session
 from crossposter.web import USER_AGENT, connection_problem, root_cause, unreachable
 
 log = logging.getLogger(__name__)
@@ -87,15 +88,22 @@ class InstanceLookup:
     problem: str | None = None
 
 
-def fetch_limits(instance_url: str, timeout: float = 10.0) -> InstanceLimits:
-    """Ask the instance; fall back to Mastodon's defaults (500/23) when it will not say."""
-    lookup = look_up_instance(instance_url, timeout)
+def fetch_limits(
+    instance_url: str, timeout: float = 10.0, stop: threading.Event | None = None
+) -> InstanceLimits:
+    """Ask the instance; fall back to Mastodon's defaults (500/23) when it will not say.
+
+    Once `stop` is set, the question in flight is abandoned: the defaults come back.
+    """
+    lookup = look_up_instance(instance_url, timeout, stop)
     if lookup.problem:
         log.info("%s; assuming Mastodon's 500 characters", lookup.problem)
     return lookup.limits
 
 
-def look_up_instance(instance_url: str, timeout: float = 10.0) -> InstanceLookup:
+def look_up_instance(
+    instance_url: str, timeout: float = 10.0, stop: threading.Event | None = None
+) -> InstanceLookup:
     """The instance's limits, and what kept it from telling them when it did not.
 
     Each answer is read within `timeout` seconds in all and up to API_MAX_BYTES.
@@ -103,7 +111,8 @@ def look_up_instance(instance_url: str, timeout: float = 10.0) -> InstanceLookup
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     documents: dict[str, Any] = {}
     problems = []
-    session, _ = api_session(timeout)
+    session, adapter = api_session(timeout)
+    adapter.stop = stop
     with session:
         for version in ("v2", "v1"):
             url = f"{instance_url}/api/{version}/instance"
@@ -113,7 +122,9 @@ def look_up_instance(instance_url: str, timeout: float = 10.0) -> InstanceLookup
                     problems.append(f"{url} answered HTTP {response.status_code}")
                     continue
                 documents[version] = response.json()
-            except requests.RequestException as error:
+            except (requests.RequestException, CutOff) as error:
+                if stop is not None and stop.is_set():
+                    return InstanceLookup(InstanceLimits(), f"{instance_url}: stopped")
                 if unreachable(error):
                     # Nothing answers: the other version would not either.
                     return InstanceLookup(InstanceLimits(), connection_problem(instance_url, error))

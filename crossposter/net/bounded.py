@@ -3,7 +3,9 @@
 A socket timeout bounds each wait for a byte, so a server dripping one byte a
 second never trips it. A `Cutoff` therefore watches the sockets opened (or
 reused) inside it, and shuts them down at its deadline or once a stop is
-requested: that wakes a read blocked on them, whatever it waits for.
+requested: that wakes a read blocked on them, whatever it waits for. Nothing
+wakes a DNS lookup or a TCP connect, so a new connection is made aside and
+abandoned when the Cutoff fires first.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError
 
 CHUNK = 64 * 1024
 # Mastodon answers are small JSON documents; a bigger one is a broken or hostile server.
@@ -152,9 +155,20 @@ def current_cutoff() -> Cutoff | None:
 
 
 class _Watched:
-    """A connection whose socket the current Cutoff may shut, when it connects or is reused."""
+    """A connection whose socket the current Cutoff may shut, when it connects or is reused,
+    and whose connecting the Cutoff may abandon."""
 
     sock: socket.socket | None
+
+    def _new_conn(self) -> socket.socket:
+        cutoff = current_cutoff()
+        connect = super()._new_conn  # type: ignore[misc]
+        if cutoff is None:
+            return connect()
+        sock = _made_aside(connect, cutoff)
+        if sock is None:
+            raise ConnectTimeoutError(self, f"connecting abandoned: {cutoff.why}")
+        return sock
 
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]
@@ -167,6 +181,39 @@ class _Watched:
         if cutoff is not None:
             cutoff.watch(self.sock)
         return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+def _made_aside(connect: Callable[[], socket.socket], cutoff: Cutoff) -> socket.socket | None:
+    """What `connect()` returns, run in a thread of its own; None once `cutoff` fires first.
+
+    A socket that comes too late is closed by that thread: nobody waits for it.
+    """
+    lock = threading.Lock()
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["sock"] = connect()
+        except BaseException as error:  # raised again in the waiting thread
+            outcome["error"] = error
+        with lock:
+            done.set()
+            late = outcome.get("abandoned") and outcome.get("sock")
+        if late:
+            late.close()
+
+    threading.Thread(target=run, name="connect", daemon=True).start()
+    while not done.wait(min(_POLL, cutoff.remaining())):
+        if cutoff.remaining() <= 0:
+            with lock:
+                if not done.is_set():
+                    outcome["abandoned"] = True
+                    cutoff._fire()
+                    return None
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["sock"]
 
 
 class _WatchedHTTPConnection(_Watched, HTTPConnection):

@@ -302,6 +302,17 @@ class State(ABC):
         """An absent article's link was asked at `at`: gone (404/410), there, or unknown."""
 
     @abstractmethod
+    def record_deletion(self, account: str, at: datetime) -> None:
+        """Note that `account` deleted one of its toots at `at` (Mastodon limits how many).
+
+        Durable before it returns. A deletion older than a day may be forgotten.
+        """
+
+    @abstractmethod
+    def deletions_since(self, account: str, since: datetime) -> int:
+        """How many toots `account` deleted at `since` or later."""
+
+    @abstractmethod
     def pending(self, feed: str) -> list[PendingPost]:
         """The feed's posts left pending, oldest first."""
 

@@ -56,11 +56,12 @@ TIMESTAMP_COLUMNS = {
     ),
     "instances": ("fetched_at",),
     "hook_runs": ("started",),
+    "deletions": ("at",),
 }
 log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "crossposter-state"
-EXPORTED_TABLES = ("feeds", "entries", "instances", "announced_links", "hook_runs")
+EXPORTED_TABLES = ("feeds", "entries", "instances", "announced_links", "hook_runs", "deletions")
 
 # Each link (its link_key) an account announced, and the entry that did: the primary key
 # is what refuses a second announcement, in one process or several.
@@ -73,6 +74,14 @@ CREATE TABLE IF NOT EXISTS announced_links (
     PRIMARY KEY (account, link)
 ) WITHOUT ROWID;
 """
+
+# When each account deleted a toot: Mastodon allows 30 deletions per 30 minutes, and runs
+# every 15 minutes must share them. Rows older than DELETIONS_KEPT are dropped.
+DELETIONS = """
+CREATE TABLE IF NOT EXISTS deletions (account TEXT NOT NULL, at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS deletions_by_account ON deletions (account, at);
+"""
+DELETIONS_KEPT = timedelta(days=1)
 
 _STATUS_LIST = "(" + ", ".join(f"'{status}'" for status in ENTRY_STATUSES) + ")"
 
@@ -141,7 +150,7 @@ CREATE TABLE IF NOT EXISTS instances (
     fetched_at TEXT NOT NULL
 );
 """.replace("{ENTRIES_TABLE}", ENTRIES_TABLE).replace("{ENTRIES_INDEX}", ENTRIES_INDEX) + (
-    ANNOUNCED_LINKS
+    ANNOUNCED_LINKS + DELETIONS
 )
 
 
@@ -670,6 +679,17 @@ class SqliteState(State):
                 f"UPDATE entries SET checked_at = ?{change} WHERE feed = ? AND entry_id = ?",
                 (stamp, *values, feed, entry_id),
             )
+
+    def record_deletion(self, account: str, at: datetime) -> None:
+        with self._transaction(durable=True) as db:
+            db.execute("INSERT INTO deletions (account, at) VALUES (?, ?)", (account, _iso(at)))
+            db.execute("DELETE FROM deletions WHERE at < ?", (_iso(at - DELETIONS_KEPT),))
+
+    def deletions_since(self, account: str, since: datetime) -> int:
+        row = self._db.execute(
+            "SELECT count(*) FROM deletions WHERE account = ? AND at >= ?", (account, _iso(since))
+        ).fetchone()
+        return int(row[0])
 
     def pending(self, feed: str) -> list[PendingPost]:
         rows = self._db.execute(
@@ -1255,6 +1275,13 @@ def _lifecycle_columns(db: sqlite3.Connection) -> None:
             db.execute(f"ALTER TABLE entries ADD COLUMN {column} TEXT")
 
 
+def _deletions(db: sqlite3.Connection) -> None:
+    """Version 5 → 6: when each account deleted a toot, for Mastodon's limit on deletions."""
+    for statement in DELETIONS.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 # MIGRATIONS[n - 1] takes a state from version n to n + 1. They also run on the rows of an
 # older export imported into today's tables (`state import`), so each must accept those.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
@@ -1262,6 +1289,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _announced_links,
     _links_and_retractions,
     _lifecycle_columns,
+    _deletions,
 )
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 
