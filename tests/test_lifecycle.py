@@ -254,7 +254,7 @@ def test_thirty_deletions_in_the_last_thirty_minutes_leave_the_next_for_a_later_
     start = now_utc()
     assert blog.run(clock=lambda: start) == 0
     confirmed = start + timedelta(minutes=61)
-    with SqliteState.open(blog.tmp_path / "state.sqlite3") as state:
+    with blog.backend.open() as state:
         for _ in range(30):  # what earlier runs deleted
             state.record_deletion(DEFAULT_ACCOUNT, confirmed - timedelta(minutes=29))
     with caplog.at_level(logging.INFO):

@@ -350,6 +350,7 @@ def test_an_export_moves_to_the_other_backend_and_back_unchanged(tmp_path, datab
         state.save_replies("blog", "id-6", [{"id": "r1", "content": "Merci «!»"}])
         state.mark_edit_pending("blog", "id-6", toot, Article.of(make_entry(6, title="New")))
         state.record_check("blog", "id-6", now_utc(), gone=True)
+        state.record_deletion("default", now_utc())
         state.mark_retracted("blog", "id-7", "retract")
         state.claim_hook("blog", "id-7", "retracted", "1")
         exported = state.export_data()

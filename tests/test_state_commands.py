@@ -77,12 +77,20 @@ def test_entries_show_the_toot_of_a_posted_one_and_the_reason_of_a_failed_one(
 
 
 def test_entries_show_control_characters_an_older_version_stored_escaped(
-    posted_and_failed, tmp_path, capsys
+    posted_and_failed, backend, tmp_path, capsys
 ):
-    with sqlite3.connect(tmp_path / "state.sqlite3") as db:
-        db.execute("UPDATE entries SET title = ? WHERE status = 'failed'", ("A\x1b[2J\u202eB",))
-        db.execute("UPDATE entries SET reason = ? WHERE status = 'failed'", ("odd\nforged",))
-    db.close()
+    stored = ("A\x1b[2J\u202eB", "odd\nforged")
+    if backend.name == "postgres":
+        import psycopg
+
+        with psycopg.connect(backend.location) as db:
+            db.execute(
+                "UPDATE entries SET title = %s, reason = %s WHERE status = 'failed'", stored
+            )
+    else:
+        with sqlite3.connect(tmp_path / "state.sqlite3") as db:
+            db.execute("UPDATE entries SET title = ?, reason = ? WHERE status = 'failed'", stored)
+        db.close()
     capsys.readouterr()
     assert state("entries", config=posted_and_failed) == 0
     out = capsys.readouterr().out

@@ -43,6 +43,7 @@ from crossposter.state.base import (
     now_utc,
 )
 from crossposter.state.sqlite import (
+    DELETIONS_KEPT,
     EXPORT_FORMAT,
     EXPORTED_TABLES,
     SqliteState,
@@ -153,10 +154,15 @@ MIGRATIONS: tuple[str | Callable[[psycopg.Connection], None], ...] = (
     );
     """,
     _links_and_lifecycle,
+    # When each account deleted a toot, for Mastodon's 30 deletions per 30 minutes.
+    """
+    CREATE TABLE deletions (account text NOT NULL, at timestamptz NOT NULL);
+    CREATE INDEX deletions_by_account ON deletions (account, at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # EXPORT_VERSIONS[n]: the SQLite state version whose tables hold what version n here holds.
-EXPORT_VERSIONS = (None, 2, EXPORT_VERSION)
+EXPORT_VERSIONS = (None, 2, 5, EXPORT_VERSION)
 assert len(EXPORT_VERSIONS) == SCHEMA_VERSION + 1, "a migration here needs its export version"
 
 # Advisory lock keys (any 64-bit numbers no other application of the database uses).
@@ -171,6 +177,7 @@ EXPORT_ORDER = {
     "announced_links": 'account COLLATE "C", link COLLATE "C"',
     "hook_runs": 'feed COLLATE "C", entry_id COLLATE "C", event COLLATE "C", '
     'occurrence COLLATE "C"',
+    "deletions": 'account COLLATE "C", at',
 }
 FEED_COLUMNS = "name, url, etag, last_modified, last_fetch, last_result, last_parsed"
 # A link an entry no longer announces is free again: WITH this, then the entry's change,
@@ -551,6 +558,18 @@ class PostgresState(State):
                 durable=True,
             )
         )
+
+    def record_deletion(self, account: str, at: datetime) -> None:
+        with self._transaction(durable=True) as db:
+            db.execute("INSERT INTO deletions (account, at) VALUES (%s, %s)", (account, at))
+            db.execute("DELETE FROM deletions WHERE at < %s", (at - DELETIONS_KEPT,))
+
+    def deletions_since(self, account: str, since: datetime) -> int:
+        rows = self._rows(
+            "SELECT count(*) AS n FROM deletions WHERE account = %s AND at >= %s",
+            (account, since),
+        )
+        return int(rows[0]["n"])
 
     def mark_failed(self, feed: str, entry_id: str, reason: str) -> None:
         self._write(
