@@ -73,6 +73,10 @@ def _feeds(settings, args) -> int:
         print(f"{feed.name}  {feed.url}{note}")
         print(f"  last fetch: {when}  {feed.last_result or ''}".rstrip())
         print(f"  entries: {counts or 'none'}")
+        if feed.next_poll:
+            print(f"  next poll (run --loop): {_when(feed.next_poll)}")
+        if feed.lease:
+            print(f"  leased to {feed.lease.worker} until {_when(feed.lease.expires_at)}")
     return EXIT_OK
 
 
