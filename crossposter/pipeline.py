@@ -58,10 +58,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Feeds leased at once (at least; four per fetch worker when more): small enough that
-# processes starting together split a configuration, large enough to fetch in parallel.
-LEASE_SLICE = 50
-
 __all__ = ["PublisherFactory", "RunReport", "default_publisher", "run"]
 
 
@@ -207,8 +203,9 @@ class Pass:
         from crossposter.leases import FeedLeases
 
         feeds = self._due(self.settings.enabled_feeds)
-        # Leased a slice at a time: processes starting together share the feeds out.
-        size = max(LEASE_SLICE, 4 * self.settings.fetch_workers)
+        # Leased as many at a time as are fetched at once: processes starting together
+        # share the feeds out, and none holds a lease long before working on the feed.
+        size = self.settings.fetch_workers
         with FeedLeases(self.state, worker_id(), self.settings.lease_timeout) as leases:
             for start in range(0, len(feeds), size):
                 if self._stop_requested():
