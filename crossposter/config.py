@@ -424,6 +424,14 @@ class Settings(BaseSettings):
         30.0, ge=0, description="Wait out a rate limit that resets within this many seconds."
     )
     lock_timeout: float = Field(0.0, ge=0, description="Seconds to wait for another run to end.")
+    lease_timeout: float = Field(
+        120.0,
+        gt=0,
+        description="With state_url: how long a feed stays leased to a process that stopped "
+        "renewing it (it died) before another process takes it over: seconds, or a duration "
+        "such as 2m. Ignored with state_file.",
+        json_schema_extra={"type": ["number", "string"]},
+    )
     idempotency_window: float = Field(
         3600.0,
         ge=0,
@@ -487,7 +495,7 @@ class Settings(BaseSettings):
     )(not_a_boolean)
 
     _durations = field_validator(
-        "fetch_deadline", "replies_window", "replies_interval", mode="before"
+        "fetch_deadline", "replies_window", "replies_interval", "lease_timeout", mode="before"
     )(lambda value: _duration(value))
 
     @model_validator(mode="after")

@@ -1,19 +1,27 @@
 """The heartbeat `run --loop` leaves after each pass, and what `crossposter health` makes of it.
 
-A file, not the state: the health check must answer while a pass holds the
-state's lock, and must never be able to damage it.
+With a state file, a file beside it, not the state: the health check must answer
+while a pass holds the state's lock, and must never be able to damage it. With a
+state database, each worker (CROSSPOSTER_WORKER_ID) keeps its own in the database,
+which a health check reads without locking anything.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crossposter.duration import format_duration
 from crossposter.exit_codes import EXIT_OK
 from crossposter.files import write_atomically
+
+if TYPE_CHECKING:
+    from crossposter.config import Settings
 
 
 @dataclass(frozen=True)
@@ -31,14 +39,31 @@ class Health:
     message: str
 
 
+WORKER_VARIABLE = "CROSSPOSTER_WORKER_ID"
+
+
+def worker_id() -> str:
+    """This process's name among those sharing a state database: who holds a lease."""
+    return os.environ.get(WORKER_VARIABLE) or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def next_heartbeat(
+    previous: Heartbeat | None, *, interval_seconds: float, exit_code: int, at: datetime
+) -> Heartbeat:
+    """The heartbeat after a pass that ended with `exit_code`; a success moves
+    `last_success_at`."""
+    last_success = at if exit_code == EXIT_OK else (previous.last_success_at if previous else None)
+    return Heartbeat(interval_seconds, at, exit_code, last_success)
+
+
 def record_pass(
     path: Path, *, interval_seconds: float, exit_code: int, at: datetime | None = None
 ) -> Heartbeat:
-    """Note that a pass ended with `exit_code`; a success moves `last_success_at`."""
-    at = at or datetime.now(UTC)
-    previous = _read(path)
-    last_success = at if exit_code == EXIT_OK else (previous.last_success_at if previous else None)
-    heartbeat = Heartbeat(interval_seconds, at, exit_code, last_success)
+    """Note in the heartbeat file that a pass ended with `exit_code`."""
+    heartbeat = next_heartbeat(
+        _read(path), interval_seconds=interval_seconds, exit_code=exit_code,
+        at=at or datetime.now(UTC),
+    )
     _write(path, heartbeat)
     return heartbeat
 
@@ -47,13 +72,36 @@ def check_health(
     path: Path, *, max_age: float | None = None, now: datetime | None = None
 ) -> Health:
     """Healthy when a pass succeeded within `max_age` seconds (default: twice the interval)."""
-    now = now or datetime.now(UTC)
     try:
         heartbeat = _read(path)
     except ValueError as error:
         return Health(False, f"heartbeat {path} is unreadable: {error}")
     if heartbeat is None:
         return Health(False, f"no heartbeat at {path}: `run --loop` has not finished a pass")
+    return judge(heartbeat, max_age=max_age, now=now)
+
+
+def check_worker_health(settings: Settings, *, max_age: float | None = None) -> Health:
+    """The verdict on this worker's heartbeat (CROSSPOSTER_WORKER_ID) in the state database."""
+    from crossposter.state import open_read_only
+
+    worker = worker_id()
+    with open_read_only(settings) as state:
+        heartbeat = state.heartbeat(worker)
+    if heartbeat is None:
+        return Health(
+            False,
+            f"no heartbeat of worker {worker} in the state database: its `run --loop` has "
+            f"not finished a pass (is {WORKER_VARIABLE} the same as the loop's?)",
+        )
+    return judge(heartbeat, max_age=max_age)
+
+
+def judge(
+    heartbeat: Heartbeat, *, max_age: float | None = None, now: datetime | None = None
+) -> Health:
+    """The verdict on a heartbeat, wherever it was kept."""
+    now = now or datetime.now(UTC)
     limit = timedelta(seconds=max_age if max_age is not None else 2 * heartbeat.interval_seconds)
     last_run = (
         f"last pass {_ago(now - heartbeat.last_run_at)} ago exited {heartbeat.last_exit_code}"

@@ -87,12 +87,17 @@ def run(
     publisher_factory: PublisherFactory = default_publisher,
     stop: threading.Event | None = None,
     clock: Callable[[], datetime] = now_utc,
+    poll_interval: float | None = None,
 ) -> RunReport:
     """Announce what is new in every enabled feed; with dry_run, only say what would be.
 
     Setting `stop` (from a signal handler) ends the run early but cleanly: fetches
     in flight are abandoned, a post in flight gets the grace (signals.GRACE_SECONDS)
     and otherwise stays pending, nothing new is sent, the state stays consistent.
+
+    A feed another process is working on is left to it. With `poll_interval` (a pass
+    of `run --loop`), only the feeds due are polled, each next due that long after,
+    and the pass ends with this worker's heartbeat in the state.
     """
     accounts = feed_accounts(settings)
     if not dry_run:
@@ -109,10 +114,25 @@ def run(
         state = open_state(settings)
         outbox_for = lambda account: LiveOutbox(settings, account, publisher_factory)  # noqa: E731
     with state:
-        report = Pass(settings, state, outbox_for, stop, accounts, clock, preview=dry_run).run()
+        report = Pass(
+            settings, state, outbox_for, stop, accounts, clock,
+            preview=dry_run, poll_interval=poll_interval,
+        ).run()
         if not dry_run:
             _write_site_files(settings, state)
+            if poll_interval is not None:
+                _record_heartbeat(state, poll_interval, report.exit_code)
         return report
+
+
+def _record_heartbeat(state: State, interval: float, exit_code: int) -> None:
+    from crossposter.health import next_heartbeat, worker_id
+
+    worker = worker_id()
+    heartbeat = next_heartbeat(
+        state.heartbeat(worker), interval_seconds=interval, exit_code=exit_code, at=now_utc()
+    )
+    state.record_heartbeat(worker, heartbeat)
 
 
 def _write_site_files(settings: Settings, state: State) -> None:
@@ -158,8 +178,10 @@ class Pass:
         clock: Callable[[], datetime] = now_utc,
         *,
         preview: bool = False,
+        poll_interval: float | None = None,
     ):
         self.settings = settings
+        self.poll_interval = poll_interval
         # What edits and removal checks measure their windows and hours with.
         self.clock = clock
         # A preview also shows a sample toot for a feed whose first run announces nothing,
@@ -177,7 +199,42 @@ class Pass:
         self._limits: dict[str, InstanceLimits] = {}
 
     def run(self) -> RunReport:
-        feeds = self.settings.enabled_feeds
+        from crossposter.health import worker_id
+        from crossposter.leases import FeedLeases
+
+        feeds = self._due(self.settings.enabled_feeds)
+        # Leased as many at a time as are fetched at once: processes starting together
+        # share the feeds out, and none holds a lease long before working on the feed.
+        size = self.settings.fetch_workers
+        with FeedLeases(self.state, worker_id(), self.settings.lease_timeout) as leases:
+            for start in range(0, len(feeds), size):
+                if self._stop_requested():
+                    for feed in feeds[start:]:
+                        self._interrupted_before(feed)
+                    break
+                taken = leases.take(feed.name for feed in feeds[start : start + size])
+                # Another process may have polled one between our look and our lease.
+                mine = self._due([f for f in feeds[start : start + size] if f.name in taken])
+                leases.release(taken - {feed.name for feed in mine})
+                self._work_on(mine)
+                leases.release(feed.name for feed in mine)
+        if self.settings.replies_file is not None and not self.preview:
+            self._read_replies()
+        self._sum_up_accounts()
+        return self.report
+
+    def _due(self, feeds: list[FeedConfig]) -> list[FeedConfig]:
+        """The feeds to poll now: all of them, but in `run --loop` only those due."""
+        if self.poll_interval is None:
+            return list(feeds)
+        next_polls = self.state.next_polls(feed.name for feed in feeds)
+        now = now_utc()
+        return [f for f in feeds if (next_polls.get(f.name) or now) <= now]
+
+    def _work_on(self, feeds: list[FeedConfig]) -> None:
+        """Fetch and handle `feeds`, leased to this process; all committed when it returns."""
+        if not feeds:
+            return
         self._retry_failed_after_settings_change(feeds)
         requests = [self._fetch_request(feed) for feed in feeds]
         options = FetchOptions(
@@ -189,15 +246,14 @@ class Pass:
         results = {
             result.name: result for result in fetch_all(requests, options, stop=self.stop)
         }
-        # One commit for the whole pass; the writes that guard a post still commit at once.
+        # One commit for the slice; the writes that guard a post still commit at once.
         with self.state.batch():
             for feed in feeds:
+                if self._stop_requested():
+                    self._interrupted_before(feed)
+                    continue
                 feed_report = FeedReport(name=feed.name)
                 self.report.feeds.append(feed_report)
-                if self._stop_requested():
-                    feed_report.fail(TemporaryFeedError("not handled: the run was interrupted"))
-                    feed_report.deferred = len(self.state.pending(feed.name))
-                    continue
                 try:
                     self._handle_feed(feed, results[feed.name], feed_report)
                 except FeedError as error:
@@ -211,10 +267,16 @@ class Pass:
                     feed_report.fail(
                         FeedError(f"unexpected error: {type(error).__name__}: {error}")
                     )
-        if self.settings.replies_file is not None and not self.preview:
-            self._read_replies()
-        self._sum_up_accounts()
-        return self.report
+                if self.poll_interval is not None:
+                    self.state.set_next_poll(
+                        feed.name, now_utc() + timedelta(seconds=self.poll_interval)
+                    )
+
+    def _interrupted_before(self, feed: FeedConfig) -> None:
+        feed_report = FeedReport(name=feed.name)
+        self.report.feeds.append(feed_report)
+        feed_report.fail(TemporaryFeedError("not handled: the run was interrupted"))
+        feed_report.deferred = len(self.state.pending(feed.name))
 
     def _retry_failed_after_settings_change(self, feeds: list[FeedConfig]) -> None:
         """A toot the server refused (too long, say) is tried again once its feed's settings

@@ -309,7 +309,7 @@ class AccountSession:
     def publish(self, pending: PendingPost, report: FeedReport, toot: Toot | None = None) -> bool:
         """Post a pending toot; False when it stays pending for a later run."""
         toot = toot or pending.toot
-        if self.halted():
+        if self.halted() or self._limited_elsewhere():
             report.left_for_later()
             return False
         try:
@@ -338,6 +338,21 @@ class AccountSession:
         self._posted(pending, posted)
         return True
 
+    def _limited_elsewhere(self) -> bool:
+        """Whether a 429 recorded in the state (by any process) still holds for the account."""
+        account = self.account
+        reset = self.state.rate_limited_until(account.instance_url, account.name)
+        if reset is None:
+            return False
+        self._stop_for_rate_limit(reset)
+        return True
+
+    def _stop_for_rate_limit(self, reset: datetime | None) -> None:
+        when = reset.isoformat(timespec="seconds") if reset else "unknown"
+        self.stopped = f"rate limited until {when}"
+        self.rate_limit_reset = reset
+        log.warning("%s: rate limited by the instance; posting resumes after %s", self.label, when)
+
     def _posted(self, pending: PendingPost, posted: Posted) -> None:
         account = self.account
         self.state.mark_posted(
@@ -355,7 +370,7 @@ class AccountSession:
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport) -> str:
         """Send an edit already recorded in the state: "edited", "gone", "later" or "failed"."""
-        if self.halted():
+        if self.halted() or self._limited_elsewhere():
             report.left_for_later()
             return "later"
         try:
@@ -384,7 +399,7 @@ class AccountSession:
 
     def delete(self, posted: PostedEntry, report: FeedReport, reason: str, at: datetime) -> str:
         """Delete a toot whose article is gone (at `at`): "retracted", "later" or "failed"."""
-        if self.halted():
+        if self.halted() or self._limited_elsewhere():
             report.left_for_later()
             return "later"
         try:
@@ -407,12 +422,12 @@ class AccountSession:
     ) -> None:
         """A failure that leaves the entry pending; some also stop the account for the pass."""
         if isinstance(error, RateLimited):
-            reset = error.reset_at.isoformat(timespec="seconds") if error.reset_at else "unknown"
-            self.stopped = f"rate limited until {reset}"
-            self.rate_limit_reset = error.reset_at
-            log.warning(
-                "%s: rate limited by the instance; posting resumes after %s", self.label, reset
-            )
+            if error.reset_at is not None:
+                # So that no other process posts on this account before the reset either.
+                self.state.record_rate_limit(
+                    self.account.instance_url, self.account.name, error.reset_at
+                )
+            self._stop_for_rate_limit(error.reset_at)
             report.left_for_later()
         elif isinstance(error, AuthenticationFailed):
             # Say which token: with several accounts, or a token file, the variable

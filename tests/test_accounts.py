@@ -3,6 +3,8 @@ that account's token, limits and rate limit."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from crossposter.cli import main
@@ -78,7 +80,9 @@ def test_limits_are_asked_of_each_instance(two_blogs, home, work):
     assert work.count("GET", "/api/v2/instance") == 1
 
 
-def test_a_rate_limit_on_one_account_does_not_stop_the_other(two_blogs, home, work, caplog):
+def test_a_rate_limit_on_one_account_does_not_stop_the_other(
+    two_blogs, home, work, caplog, tmp_path
+):
     home.fail_next("POST", "/api/v1/statuses", "rate_limit", reset_in=3600, times=10)
     assert main(["run", "--config", two_blogs]) == 75
     assert home.statuses == []
@@ -86,6 +90,9 @@ def test_a_rate_limit_on_one_account_does_not_stop_the_other(two_blogs, home, wo
     assert "rate limited" in caplog.text
 
     home.clear_faults()
+    # As if the reset recorded in the state had passed.
+    with sqlite3.connect(tmp_path / "state.sqlite3") as db:
+        db.execute("DELETE FROM account_limits")
     assert main(["run", "--config", two_blogs]) == 0
     assert len(home.statuses) == 1 and len(work.statuses) == 1
 

@@ -61,10 +61,12 @@ def test_validators_are_kept_per_feed(any_state):
     assert any_state.feed("other") is None
 
 
-def test_a_second_run_on_the_same_state_is_kept_out(backend):
-    with backend.open(), pytest.raises(StateLocked, match="another crossposter run"):
-        backend.open(lock_timeout=0.2)
-    with backend.open():  # released when the first run ends
+def test_a_second_run_on_the_same_state_file_is_kept_out(tmp_path):
+    # A state database lets several in, each feed leased to one (test_several_processes).
+    path = tmp_path / "state.sqlite3"
+    with SqliteState.open(path), pytest.raises(StateLocked, match="another crossposter run"):
+        SqliteState.open(path, lock_timeout=0.2)
+    with SqliteState.open(path):  # released when the first run ends
         pass
 
 

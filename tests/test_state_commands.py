@@ -153,6 +153,8 @@ def test_mark_seen_keeps_pending_and_waiting_entries_from_going_out(
 
 
 def test_state_changes_wait_for_a_run_holding_the_lock(posted_and_failed, backend, caplog):
+    if backend.name == "postgres":
+        pytest.skip("a state database has no run-wide lock: runs lease feeds one by one")
     with backend.open():
         assert state("retry", config=posted_and_failed) == 75
     assert "another crossposter run" in caplog.text

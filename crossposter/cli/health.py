@@ -14,7 +14,8 @@ def add_health_parser(commands) -> None:
         help="is `run --loop` working? (for a container HEALTHCHECK)",
         description="Exit 0 when `run --loop` finished a successful pass recently (within "
         "twice its interval, or --max-age), 1 otherwise, saying why. Reads only the heartbeat "
-        "file next to the state file.",
+        "file next to the state file; with state_url, the heartbeat of this worker "
+        "(CROSSPOSTER_WORKER_ID) in the database.",
     )
     add_common(health)
     health.add_argument(
@@ -27,10 +28,13 @@ def add_health_parser(commands) -> None:
 
 def command_health(args: argparse.Namespace) -> int:
     from crossposter.config import load_settings
-    from crossposter.health import check_health
+    from crossposter.health import check_health, check_worker_health
 
     settings = load_settings(args.config)
-    health = check_health(settings.heartbeat_path, max_age=args.max_age)
+    if settings.state_url:
+        health = check_worker_health(settings, max_age=args.max_age)
+    else:
+        health = check_health(settings.heartbeat_path, max_age=args.max_age)
     if health.healthy:
         log.info("healthy: %s", health.message)
         return EXIT_OK

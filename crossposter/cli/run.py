@@ -100,7 +100,7 @@ def command_run_loop(args: argparse.Namespace) -> int:
 
     def run_pass() -> int:
         # A stop during a pass abandons fetches and gives a post in flight the grace.
-        report = run(config.settings, stop=stop)
+        report = run(config.settings, stop=stop, poll_interval=interval)
         for feed in report.feeds:
             log_feed(feed)
         log_stop(report)

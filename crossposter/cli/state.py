@@ -73,6 +73,10 @@ def _feeds(settings, args) -> int:
         _show(f"{feed.name}  {feed.url}{note}")
         _show(f"  last fetch: {when}  {feed.last_result or ''}".rstrip())
         _show(f"  entries: {counts or 'none'}")
+        if feed.next_poll:
+            _show(f"  next poll (run --loop): {_when(feed.next_poll)}")
+        if feed.lease:
+            _show(f"  leased to {feed.lease.worker} until {_when(feed.lease.expires_at)}")
     return EXIT_OK
 
 

@@ -17,6 +17,7 @@ from crossposter.config import FeedConfig, Settings
 from crossposter.errors import FeedError, NotInState, StateError
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_one
 from crossposter.state import EntryRecord, State, now_utc, open_read_only, open_state
+from crossposter.state.base import Lease
 
 # As many entries as a state may hold, for a search among all of a feed's.
 ALL = 1_000_000_000
@@ -30,6 +31,10 @@ class FeedOverview:
     last_fetch: datetime | None
     last_result: str | None
     counts: dict[str, int] = field(default_factory=dict)
+    # When `run --loop` polls it next; None: at its next pass.
+    next_poll: datetime | None = None
+    # The process working on it now (state_url only), and until when unless renewed.
+    lease: Lease | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ def feeds_overview(settings: Settings) -> list[FeedOverview]:
     overview = []
     with open_read_only(settings) as state:
         known = {feed.name: feed for feed in state.feeds()}
+        next_polls = state.next_polls()
+        leases = {lease.feed: lease for lease in state.leases()}
         for name in sorted(set(known) | set(configured)):
             remembered = known.get(name)
             overview.append(
@@ -56,6 +63,8 @@ def feeds_overview(settings: Settings) -> list[FeedOverview]:
                     last_fetch=remembered.last_fetch if remembered else None,
                     last_result=remembered.last_result if remembered else None,
                     counts=state.status_counts(name) if remembered else {},
+                    next_poll=next_polls.get(name),
+                    lease=leases.get(name),
                 )
             )
     return overview

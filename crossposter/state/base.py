@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crossposter.feeds.fetch import Validators
+from crossposter.health import Heartbeat
 from crossposter.lifecycle import Article
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 
@@ -112,6 +113,15 @@ class PostedEntry:
     @property
     def label(self) -> str:
         return self.title or self.entry_id
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A feed being worked on by one process (`worker`) until `expires_at`, unless renewed."""
+
+    feed: str
+    worker: str
+    expires_at: datetime
 
 
 def now_utc() -> datetime:
@@ -359,3 +369,49 @@ class State(ABC):
 
     @abstractmethod
     def save_limits(self, instance: str, limits: InstanceLimits) -> None: ...
+
+    # -- several processes on one state ------------------------------------------
+    # A backend that one process holds alone (SQLite's lock file) grants every lease;
+    # poll times, rate limits and heartbeats are kept by every backend.
+
+    @abstractmethod
+    def take_leases(self, feeds: Iterable[str], worker: str, duration: timedelta) -> set[str]:
+        """Lease to `worker` those of `feeds` no other live worker holds; the ones it got.
+
+        One atomic step per feed: two workers asking for the same feed cannot both get it.
+        A lease of ours is renewed; one that expired (its worker died) is taken over.
+        """
+
+    @abstractmethod
+    def renew_leases(self, feeds: Iterable[str], worker: str, duration: timedelta) -> set[str]:
+        """Move the expiry of `worker`'s leases on `feeds`; the ones it still held."""
+
+    @abstractmethod
+    def release_leases(self, feeds: Iterable[str], worker: str) -> None: ...
+
+    @abstractmethod
+    def leases(self) -> list[Lease]:
+        """The leases held now (expired ones included), by feed."""
+
+    @abstractmethod
+    def next_polls(self, feeds: Iterable[str] | None = None) -> dict[str, datetime | None]:
+        """Feed name (of `feeds`, or all) → when `run --loop` polls it next (None: at the
+        next pass); a feed never polled is absent."""
+
+    @abstractmethod
+    def set_next_poll(self, feed: str, at: datetime) -> None: ...
+
+    @abstractmethod
+    def record_rate_limit(self, instance: str, account: str, reset_at: datetime) -> None:
+        """The instance refused `account`'s posts until `reset_at` (a 429): no process of this
+        state posts there before. Seen by the others when it returns."""
+
+    @abstractmethod
+    def rate_limited_until(self, instance: str, account: str) -> datetime | None:
+        """When a recorded rate limit of the account ends, if it has not yet."""
+
+    @abstractmethod
+    def record_heartbeat(self, worker: str, heartbeat: Heartbeat) -> None: ...
+
+    @abstractmethod
+    def heartbeat(self, worker: str) -> Heartbeat | None: ...

@@ -4,17 +4,21 @@ For several processes or replicas sharing one memory. Imported only when
 `state_url` is set, so psycopg (the `postgres` extra) is needed only then.
 
 The guarantees are SQLite's: every write that guards a post is committed when
-it returns (pending before the request, posted after the answer), and a run
-holds the state alone (a session advisory lock, until leases per feed replace
-it). Rows are typed here (timestamptz, json), and an export is the same
-document the SQLite backend writes, so either imports the other's.
+it returns (pending before the request, posted after the answer). Where SQLite
+lets one run in at a time, here each feed is leased to one process at a time
+(`feed_leases`, a row with an expiry, renewed while the feed is worked on); a
+process that dies loses its leases when they expire. Leases, 429 resets and
+heartbeats go through a second session that commits at once, so the other
+processes see them while this one's pass is still in its batch. Rows are typed
+here (timestamptz, json), and an export is the same document the SQLite backend
+writes, so either imports the other's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import time
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -26,9 +30,10 @@ from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 
 from crossposter.config import DEFAULT_ACCOUNT, redacted_url
-from crossposter.errors import StateError, StateLocked, TemporaryStateError
+from crossposter.errors import StateError, TemporaryStateError
 from crossposter.feeds.fetch import Validators
 from crossposter.feeds.select import link_key
+from crossposter.health import Heartbeat
 from crossposter.lifecycle import Article
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 from crossposter.state.base import (
@@ -37,6 +42,7 @@ from crossposter.state.base import (
     AnnouncedPost,
     EntryRecord,
     FeedState,
+    Lease,
     PendingPost,
     PostedEntry,
     State,
@@ -159,15 +165,36 @@ MIGRATIONS: tuple[str | Callable[[psycopg.Connection], None], ...] = (
     CREATE TABLE deletions (account text NOT NULL, at timestamptz NOT NULL);
     CREATE INDEX deletions_by_account ON deletions (account, at);
     """,
+    # Several processes: each feed's next poll, its lease, 429 resets, loop heartbeats.
+    """
+    ALTER TABLE feeds ADD COLUMN next_poll timestamptz;
+    CREATE TABLE feed_leases (
+        feed text PRIMARY KEY,
+        worker text NOT NULL,
+        expires_at timestamptz NOT NULL
+    );
+    CREATE TABLE account_limits (
+        instance text NOT NULL,
+        account text NOT NULL,
+        reset_at timestamptz NOT NULL,
+        PRIMARY KEY (instance, account)
+    );
+    CREATE TABLE workers (
+        worker text PRIMARY KEY,
+        interval_seconds double precision NOT NULL,
+        last_run_at timestamptz NOT NULL,
+        last_exit_code integer NOT NULL,
+        last_success_at timestamptz
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # EXPORT_VERSIONS[n]: the SQLite state version whose tables hold what version n here holds.
-EXPORT_VERSIONS = (None, 2, 5, EXPORT_VERSION)
+EXPORT_VERSIONS = (None, 2, 5, 6, EXPORT_VERSION)
 assert len(EXPORT_VERSIONS) == SCHEMA_VERSION + 1, "a migration here needs its export version"
 
 # Advisory lock keys (any 64-bit numbers no other application of the database uses).
 MIGRATION_LOCK = 0x63726F7373_01  # "cross" 1
-RUN_LOCK = 0x63726F7373_02
 
 # Like SQLite's row order: by bytes, whatever the database's collation.
 EXPORT_ORDER = {
@@ -203,16 +230,20 @@ class PostgresState(State):
         self.where = redacted_url(url)
         self.read_only = read_only
         self._batching = False
+        # The session for leases, 429 resets and heartbeats: made at first use; a lease
+        # renewer thread shares it, hence the lock.
+        self._coordination: psycopg.Connection | None = None
+        self._coordination_lock = threading.Lock()
 
     # -- opening and closing -------------------------------------------------
 
     @classmethod
     def open(cls, url: str, *, lock_timeout: float = 0.0) -> PostgresState:
-        """Connect, bring the schema up to date and hold the state for this run."""
+        """Connect and bring the schema up to date. Nothing is locked: a run leases the feeds
+        it works on (`take_leases`), so `lock_timeout` has nothing to wait for."""
         state = cls(_connect(url), url, read_only=False)
         try:
             state._migrate()
-            state._lock_run(lock_timeout)
         except BaseException:
             state.close()
             raise
@@ -244,8 +275,10 @@ class PostgresState(State):
         return state
 
     def close(self) -> None:
-        # Closing the session also releases its advisory lock.
         self._db.close()
+        with self._coordination_lock:
+            if self._coordination is not None:
+                self._coordination.close()
 
     def schema_version(self) -> int:
         return _schema_version(self._db)
@@ -280,16 +313,6 @@ class PostgresState(State):
                 f"{self.where}: written by a newer crossposter (state version {version}, this "
                 f"one reads {SCHEMA_VERSION}); upgrade crossposter"
             )
-
-    def _lock_run(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not self._db.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
-            if time.monotonic() >= deadline:
-                raise StateLocked(
-                    f"{self.where}: another crossposter run is using this state database; "
-                    "this run did nothing (set lock_timeout to wait for it)"
-                )
-            time.sleep(0.1)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -845,6 +868,114 @@ class PostgresState(State):
             "fetched_at = excluded.fetched_at",
             (instance, json.dumps(asdict(limits)), _stamp()),
         )
+
+    # -- several processes ---------------------------------------------------
+
+    def _coordinate(self, sql: str, values: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """One statement, committed when it returns, outside this session's batch: what
+        the other processes must see now. The database's clock is the only one used."""
+        if self.read_only:
+            with self._db.cursor() as cursor:
+                cursor.execute(sql, values)
+                return cursor.fetchall() if cursor.description else []
+        with self._coordination_lock:
+            if self._coordination is None:
+                self._coordination = _connect(self.url)
+            try:
+                with self._coordination.cursor() as cursor:
+                    cursor.execute(sql, values)
+                    return cursor.fetchall() if cursor.description else []
+            except psycopg.OperationalError as error:
+                raise StateError(
+                    f"{self.where}: the state database is unreachable ({_safe(error, self.url)})"
+                ) from None
+
+    def take_leases(self, feeds: Iterable[str], worker: str, duration: timedelta) -> set[str]:
+        # The row lock of the upsert makes it atomic: of two workers, one inserts or updates,
+        # the other then sees a live lease not its own and gets nothing back.
+        rows = self._coordinate(
+            "INSERT INTO feed_leases (feed, worker, expires_at) "
+            "SELECT name, %s, now() + %s FROM unnest(%s::text[]) AS name "
+            "ON CONFLICT (feed) DO UPDATE SET worker = excluded.worker, "
+            "expires_at = excluded.expires_at "
+            "WHERE feed_leases.expires_at < now() OR feed_leases.worker = excluded.worker "
+            "RETURNING feed",
+            (worker, duration, sorted(set(feeds))),
+        )
+        return {feed for (feed,) in rows}
+
+    def renew_leases(self, feeds: Iterable[str], worker: str, duration: timedelta) -> set[str]:
+        rows = self._coordinate(
+            "UPDATE feed_leases SET expires_at = now() + %s "
+            "WHERE worker = %s AND feed = ANY(%s) RETURNING feed",
+            (duration, worker, sorted(set(feeds))),
+        )
+        return {feed for (feed,) in rows}
+
+    def release_leases(self, feeds: Iterable[str], worker: str) -> None:
+        self._coordinate(
+            "DELETE FROM feed_leases WHERE worker = %s AND feed = ANY(%s)",
+            (worker, sorted(set(feeds))),
+        )
+
+    def leases(self) -> list[Lease]:
+        rows = self._coordinate(
+            'SELECT feed, worker, expires_at FROM feed_leases ORDER BY feed COLLATE "C"'
+        )
+        return [Lease(feed, worker, _moment(expires)) for feed, worker, expires in rows]
+
+    def next_polls(self, feeds: Iterable[str] | None = None) -> dict[str, datetime | None]:
+        if feeds is None:
+            rows = self._rows("SELECT name, next_poll FROM feeds")
+        else:
+            rows = self._rows(
+                "SELECT name, next_poll FROM feeds WHERE name = ANY(%s)", (sorted(set(feeds)),)
+            )
+        return {row["name"]: _moment(row["next_poll"]) for row in rows}
+
+    def set_next_poll(self, feed: str, at: datetime) -> None:
+        self._write("UPDATE feeds SET next_poll = %s WHERE name = %s", (_stamp(at), feed))
+
+    def record_rate_limit(self, instance: str, account: str, reset_at: datetime) -> None:
+        self._coordinate(
+            "INSERT INTO account_limits (instance, account, reset_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (instance, account) DO UPDATE SET reset_at = excluded.reset_at",
+            (instance, account, reset_at),
+        )
+
+    def rate_limited_until(self, instance: str, account: str) -> datetime | None:
+        rows = self._coordinate(
+            "SELECT reset_at FROM account_limits WHERE instance = %s AND account = %s "
+            "AND reset_at > now()",
+            (instance, account),
+        )
+        return _moment(rows[0][0]) if rows else None
+
+    def record_heartbeat(self, worker: str, heartbeat: Heartbeat) -> None:
+        self._coordinate(
+            "INSERT INTO workers (worker, interval_seconds, last_run_at, last_exit_code, "
+            "last_success_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (worker) DO UPDATE SET "
+            "interval_seconds = excluded.interval_seconds, last_run_at = excluded.last_run_at, "
+            "last_exit_code = excluded.last_exit_code, last_success_at = excluded.last_success_at",
+            (
+                worker,
+                heartbeat.interval_seconds,
+                heartbeat.last_run_at,
+                heartbeat.last_exit_code,
+                heartbeat.last_success_at,
+            ),
+        )
+
+    def heartbeat(self, worker: str) -> Heartbeat | None:
+        rows = self._coordinate(
+            "SELECT interval_seconds, last_run_at, last_exit_code, last_success_at "
+            "FROM workers WHERE worker = %s",
+            (worker,),
+        )
+        if not rows:
+            return None
+        interval, last_run, exit_code, last_success = rows[0]
+        return Heartbeat(interval, _moment(last_run), exit_code, _moment(last_success))
 
 
 def _connect(url: str) -> _Connection:

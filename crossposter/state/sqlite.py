@@ -27,6 +27,7 @@ from crossposter.config import DEFAULT_ACCOUNT
 from crossposter.errors import StateError, StateLocked, TemporaryStateError
 from crossposter.feeds.fetch import Validators
 from crossposter.feeds.select import link_key
+from crossposter.health import Heartbeat
 from crossposter.lifecycle import Article
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 from crossposter.state.base import (
@@ -35,6 +36,7 @@ from crossposter.state.base import (
     AnnouncedPost,
     EntryRecord,
     FeedState,
+    Lease,
     PendingPost,
     PostedEntry,
     State,
@@ -42,7 +44,7 @@ from crossposter.state.base import (
 )
 
 TIMESTAMP_COLUMNS = {
-    "feeds": ("last_fetch", "last_parsed"),
+    "feeds": ("last_fetch", "last_parsed", "next_poll"),
     "entries": (
         "first_seen",
         "last_seen",
@@ -132,7 +134,8 @@ CREATE TABLE IF NOT EXISTS feeds (
     last_modified TEXT,
     last_fetch TEXT,
     last_result TEXT,
-    last_parsed TEXT
+    last_parsed TEXT,
+    next_poll TEXT
 );
 {ENTRIES_TABLE}
 {ENTRIES_INDEX};
@@ -152,6 +155,25 @@ CREATE TABLE IF NOT EXISTS instances (
 """.replace("{ENTRIES_TABLE}", ENTRIES_TABLE).replace("{ENTRIES_INDEX}", ENTRIES_INDEX) + (
     ANNOUNCED_LINKS + DELETIONS
 )
+
+# What processes sharing a state tell each other, and no export carries: it is about
+# the processes running now. A 429's reset per account; each loop worker's heartbeat.
+COORDINATION_TABLES = """
+CREATE TABLE IF NOT EXISTS account_limits (
+    instance TEXT NOT NULL,
+    account TEXT NOT NULL,
+    reset_at TEXT NOT NULL,
+    PRIMARY KEY (instance, account)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS workers (
+    worker TEXT PRIMARY KEY,
+    interval_seconds REAL NOT NULL,
+    last_run_at TEXT NOT NULL,
+    last_exit_code INTEGER NOT NULL,
+    last_success_at TEXT
+);
+"""
+SCHEMA += COORDINATION_TABLES
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -897,6 +919,79 @@ class SqliteState(State):
                 (instance, json.dumps(asdict(limits)), _iso(now_utc())),
             )
 
+    # -- several processes ---------------------------------------------------
+    # The lock file keeps every other process out for the whole run: each lease is granted.
+
+    def take_leases(self, feeds: Iterable[str], worker: str, duration: timedelta) -> set[str]:
+        return set(feeds)
+
+    def renew_leases(self, feeds: Iterable[str], worker: str, duration: timedelta) -> set[str]:
+        return set(feeds)
+
+    def release_leases(self, feeds: Iterable[str], worker: str) -> None:
+        pass
+
+    def leases(self) -> list[Lease]:
+        return []
+
+    def next_polls(self, feeds: Iterable[str] | None = None) -> dict[str, datetime | None]:
+        rows = self._db.execute("SELECT name, next_poll FROM feeds")
+        wanted = None if feeds is None else set(feeds)
+        return {
+            row["name"]: _moment(row["next_poll"])
+            for row in rows
+            if wanted is None or row["name"] in wanted
+        }
+
+    def set_next_poll(self, feed: str, at: datetime) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE feeds SET next_poll = ? WHERE name = ?", (_iso(at), feed))
+
+    def record_rate_limit(self, instance: str, account: str, reset_at: datetime) -> None:
+        with self._transaction(durable=True) as db:
+            db.execute(
+                "INSERT OR REPLACE INTO account_limits (instance, account, reset_at) "
+                "VALUES (?, ?, ?)",
+                (instance, account, _iso(reset_at)),
+            )
+
+    def rate_limited_until(self, instance: str, account: str) -> datetime | None:
+        row = self._db.execute(
+            "SELECT reset_at FROM account_limits WHERE instance = ? AND account = ? "
+            "AND reset_at > ?",
+            (instance, account, _iso(now_utc())),
+        ).fetchone()
+        return _moment(row["reset_at"]) if row else None
+
+    def record_heartbeat(self, worker: str, heartbeat: Heartbeat) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO workers (worker, interval_seconds, last_run_at, "
+                "last_exit_code, last_success_at) VALUES (?, ?, ?, ?, ?)",
+                (
+                    worker,
+                    heartbeat.interval_seconds,
+                    _iso(heartbeat.last_run_at),
+                    heartbeat.last_exit_code,
+                    _iso(heartbeat.last_success_at),
+                ),
+            )
+
+    def heartbeat(self, worker: str) -> Heartbeat | None:
+        row = self._db.execute(
+            "SELECT interval_seconds, last_run_at, last_exit_code, last_success_at "
+            "FROM workers WHERE worker = ?",
+            (worker,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Heartbeat(
+            interval_seconds=row["interval_seconds"],
+            last_run_at=_moment(row["last_run_at"]),
+            last_exit_code=row["last_exit_code"],
+            last_success_at=_moment(row["last_success_at"]),
+        )
+
 
 def _unusable(where: object, error: object) -> StateError:
     return StateError(
@@ -1170,7 +1265,7 @@ def _compact_timestamps(db: sqlite3.Connection) -> None:
     """Version 1 wrote 2026-11-26T08:12:00+00:00; version 2 writes 20261126T081200Z."""
     # The columns version 1 had: a migration stays as it was written.
     version_1 = {
-        "feeds": ("last_fetch", "last_parsed"),
+        "feeds": ("last_fetch", "last_parsed", "next_poll"),
         "entries": ("first_seen", "last_seen", "pending_since", "updated"),
         "instances": ("fetched_at",),
     }
@@ -1282,6 +1377,15 @@ def _deletions(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
+def _polls_and_coordination(db: sqlite3.Connection) -> None:
+    """Version 6 → 7: each feed's next poll (`run --loop`), 429 resets, loop heartbeats."""
+    if "next_poll" not in {row[1] for row in db.execute("PRAGMA table_info(feeds)")}:
+        db.execute("ALTER TABLE feeds ADD COLUMN next_poll TEXT")
+    for statement in COORDINATION_TABLES.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 # MIGRATIONS[n - 1] takes a state from version n to n + 1. They also run on the rows of an
 # older export imported into today's tables (`state import`), so each must accept those.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
@@ -1290,6 +1394,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _links_and_retractions,
     _lifecycle_columns,
     _deletions,
+    _polls_and_coordination,
 )
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 

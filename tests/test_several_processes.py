@@ -1,0 +1,250 @@
+"""Several crossposter processes on one PostgreSQL state: each feed worked on by one at a
+time (a lease), a dead one's feeds taken over, a 429 seen by all. Each run here is a real
+`python -m crossposter run` process, against the loopback Mastodon API and feed server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from crossposter.cli import main
+from crossposter.config import load_settings
+from crossposter.pipeline import run
+from crossposter.state import SqliteState
+
+from support.blog import feed_of, write_config
+
+# Every run and wait here ends within this many seconds, or the test fails.
+BOUND = 20
+
+
+@pytest.fixture
+def database(request) -> str:
+    from support.postgres import fresh_database
+
+    server = request.getfixturevalue("postgres_server")
+    return fresh_database(server, f"t_{uuid.uuid4().hex[:16]}")
+
+
+def config_of(tmp_path, api, feeds, names: list[str], database: str, name="feeds", **settings):
+    """A configuration of the feeds `names` (served at /NAME), state in `database`; each
+    feed announces all its new entries at once."""
+    folder = tmp_path / name
+    folder.mkdir(exist_ok=True)
+    listed = "\n".join(
+        f"- {{name: {n}, url: '{feeds.url('/' + n)}', max_posts_per_run: 100, "
+        "flood_threshold: 0}"
+        for n in names
+    )
+    return write_config(
+        folder,
+        api,
+        listed,
+        state_file=None,
+        state_url=f"'{database}'",
+        post_retry_seconds=2,
+        request_timeout=60,
+        **settings,
+    )
+
+
+def start_run(config: str, *extra: str, worker: str | None = None) -> subprocess.Popen:
+    env = os.environ.copy()
+    if worker:
+        env["CROSSPOSTER_WORKER_ID"] = worker
+    return subprocess.Popen(
+        [sys.executable, "-m", "crossposter", "run", "--config", config, *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen) -> int:
+    try:
+        process.communicate(timeout=BOUND)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail("a run did not end in time")
+    return process.returncode
+
+
+def wait_until(condition, what: str) -> None:
+    deadline = time.monotonic() + BOUND
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting until {what}")
+        time.sleep(0.02)
+
+
+def links_posted(api) -> Counter:
+    """How many statuses name each article link."""
+    counts: Counter = Counter()
+    for status in api.statuses:
+        for word in status["text"].split():
+            if word.startswith("https://blog.example.org/"):
+                counts[word] += 1
+    return counts
+
+
+def link(n: int) -> str:
+    return f"https://blog.example.org/{n}/"
+
+
+def entry_statuses(database: str) -> Counter:
+    with psycopg.connect(database) as db:
+        return Counter(status for (status,) in db.execute("SELECT status FROM entries"))
+
+
+def test_three_processes_with_faults_announce_300_entries_once_each(
+    tmp_path, api, feeds, token, database
+):
+    names = [f"blog{i}" for i in range(6)]
+    for i, name in enumerate(names):
+        feeds.set_feed(f"/{name}", feed_of(1000 * i))
+    # Two feeds leased at a time: the three processes share the six.
+    config = config_of(tmp_path, api, feeds, names, database, fetch_workers=2)
+    assert main(["run", "--config", config]) == 0  # every feed seen once: nothing announced
+    for i, name in enumerate(names):
+        feeds.set_feed(f"/{name}", feed_of(1000 * i, *range(1000 * i + 1, 1000 * i + 51)))
+    api.status_limit = api.request_limit = 10_000
+    api.fail_next("POST", "/api/v1/statuses", "drop_after_create", times=12)
+    api.fail_next("POST", "/api/v1/statuses", 502, times=12)
+
+    deadline = time.monotonic() + BOUND
+    # Until every post is recorded: a lost answer leaves one pending for a later run.
+    while entry_statuses(database)["posted"] < 300 and time.monotonic() < deadline:
+        runs = [start_run(config, worker=f"w{n}") for n in range(3)]
+        for process in runs:
+            assert finish(process) in (0, 75)
+
+    counts = links_posted(api)
+    assert len(counts) == 300
+    assert set(counts.values()) == {1}
+    assert entry_statuses(database)["posted"] == 300
+
+
+def test_one_link_in_two_feeds_of_one_account_in_two_processes_is_announced_once(
+    tmp_path, api, feeds, token, database
+):
+    feeds.set_feed("/news", feed_of(1))
+    feeds.set_feed("/digest", feed_of(1))
+    news = config_of(tmp_path, api, feeds, ["news"], database, name="a")
+    digest = config_of(tmp_path, api, feeds, ["digest"], database, name="b")
+    assert main(["run", "--config", news]) == 0
+    assert main(["run", "--config", digest]) == 0
+    # The same article, under another id in the digest.
+    feeds.set_feed("/news", feed_of(1, 2))
+    feeds.set_feed("/digest", feed_of(1, 2, guid="https://digest.example.org/{n}"))
+
+    runs = [start_run(news, worker="news"), start_run(digest, worker="digest")]
+    assert [finish(process) for process in runs] == [0, 0]
+    assert links_posted(api)[link(2)] == 1
+
+
+def test_a_killed_process_s_feed_is_taken_over_after_the_lease_timeout(
+    tmp_path, api, feeds, token, database
+):
+    feeds.set_feed("/blog", feed_of(1))
+    config = config_of(tmp_path, api, feeds, ["blog"], database, lease_timeout="3s")
+    assert main(["run", "--config", config]) == 0
+    feeds.set_feed("/blog", feed_of(1, 2, 3, 4))
+    # The server creates the first status and holds its answer: the run is mid-post.
+    api.fail_next("POST", "/api/v1/statuses", "delay", seconds=60, create=True)
+    doomed = start_run(config, worker="doomed")
+    wait_until(lambda: len(api.statuses) == 1, "the server created the first status")
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait()
+    api.clear_faults()
+    killed_at = time.monotonic()
+
+    # Its lease still holds: another process leaves the feed alone.
+    assert finish(start_run(config, worker="heir")) == 0
+    assert len(api.statuses) == 1
+    assert time.monotonic() - killed_at < 3, "the check above came too late to mean anything"
+
+    time.sleep(max(0.0, 3.5 - (time.monotonic() - killed_at)))
+    assert finish(start_run(config, worker="heir")) == 0
+    counts = links_posted(api)
+    assert [counts[link(n)] for n in (2, 3, 4)] == [1, 1, 1]
+    assert len(api.statuses) == 3
+    assert entry_statuses(database)["pending"] == 0
+
+
+def test_the_429_of_one_process_stops_the_others_on_that_account(
+    tmp_path, api, feeds, token, database
+):
+    feeds.set_feed("/news", feed_of(1))
+    feeds.set_feed("/notes", feed_of(100))
+    news = config_of(tmp_path, api, feeds, ["news"], database, name="a")
+    notes = config_of(tmp_path, api, feeds, ["notes"], database, name="b")
+    assert main(["run", "--config", news]) == 0
+    assert main(["run", "--config", notes]) == 0
+    feeds.set_feed("/news", feed_of(1, 2))
+    feeds.set_feed("/notes", feed_of(100, 101))
+    api.fail_next("POST", "/api/v1/statuses", "rate_limit", reset_in=3600)
+
+    assert finish(start_run(news, worker="news")) == 75
+    assert finish(start_run(notes, worker="notes")) == 75
+    assert api.count("POST", "/api/v1/statuses") == 1, "the other process did not even try"
+    assert api.statuses == []
+
+
+def test_leases_go_to_one_worker_until_released_or_expired(database):
+    from crossposter.state.postgres import PostgresState
+
+    minute = timedelta(minutes=1)
+    with PostgresState.open(database) as one, PostgresState.open(database) as two:
+        assert one.take_leases(["a", "b"], "one", minute) == {"a", "b"}
+        assert two.take_leases(["b", "c"], "two", minute) == {"c"}
+        assert one.take_leases(["a"], "one", minute) == {"a"}, "a worker's own lease is renewed"
+        assert {(lease.feed, lease.worker) for lease in one.leases()} == {
+            ("a", "one"),
+            ("b", "one"),
+            ("c", "two"),
+        }
+        one.release_leases(["b"], "one")
+        assert two.take_leases(["b"], "two", minute) == {"b"}
+        assert two.renew_leases(["a", "b"], "two", timedelta(seconds=-1)) == {"b"}
+        assert one.take_leases(["b"], "one", minute) == {"b"}, "an expired lease is taken over"
+
+
+def test_a_loop_pass_polls_only_the_feeds_that_are_due(tmp_path, api, feeds, token):
+    feeds.set_feed("/blog", feed_of(1))
+    config = write_config(tmp_path, api, f"- {{name: blog, url: '{feeds.url('/blog')}'}}")
+    settings = load_settings(config)
+    run(settings, poll_interval=900)
+    run(settings, poll_interval=900)
+    assert feeds.count("GET", "/blog") == 1, "not due again before its interval"
+    run(settings)
+    assert feeds.count("GET", "/blog") == 2, "a plain run polls every feed"
+    with SqliteState.open(tmp_path / "state.sqlite3") as state:
+        state.set_next_poll("blog", state.next_polls()["blog"] - timedelta(hours=1))
+    run(settings, poll_interval=900)
+    assert feeds.count("GET", "/blog") == 3
+
+
+def test_a_loop_pass_leaves_this_worker_s_heartbeat_in_the_state(
+    tmp_path, api, feeds, token, monkeypatch
+):
+    monkeypatch.setenv("CROSSPOSTER_WORKER_ID", "replica-1")
+    feeds.set_feed("/blog", feed_of(1))
+    config = write_config(tmp_path, api, f"- {{name: blog, url: '{feeds.url('/blog')}'}}")
+    run(load_settings(config), poll_interval=900)
+    with SqliteState.open(tmp_path / "state.sqlite3") as state:
+        heartbeat = state.heartbeat("replica-1")
+        assert state.heartbeat("replica-2") is None
+    assert heartbeat.interval_seconds == 900
+    assert heartbeat.last_exit_code == 0
+    assert heartbeat.last_success_at == heartbeat.last_run_at
