@@ -131,7 +131,7 @@ class FeedReport:
     sample: tuple[Entry, Toot] | None = None
     # Entries an include/exclude rule kept from being announced, with that rule in words.
     filtered: list[tuple[Entry, str]] = field(default_factory=list)
-    # Toots edited and deleted after their article changed or went (crossposter.lifecycle);
+    # Toots edited and deleted after their article changed or went (after_posting.decisions);
     # a preview lists them instead: (label, before/after diff) and labels.
     edited: int = 0
     deleted: int = 0

@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_token
+from crossposter.after_posting.follow_up import FollowUp
 from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
 from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.feeds.filters import skip_reason
 from crossposter.feeds.select import Selection, link_key, select_new
-from crossposter.follow_up import FollowUp
 from crossposter.models import (
     Entry,
     FeedInfo,
@@ -136,7 +136,7 @@ def _record_heartbeat(state: State, interval: float, exit_code: int) -> None:
 
 
 def _write_site_files(settings: Settings, state: State) -> None:
-    from crossposter.links import write_site_files
+    from crossposter.after_posting.links import write_site_files
 
     try:
         for path in write_site_files(settings, state):
@@ -327,7 +327,7 @@ class Pass:
         return self._sessions[account.name]
 
     def _after_post(self, pending: PendingPost, posted: Posted) -> None:
-        from crossposter.hooks import HookEvent, notify, token_variables
+        from crossposter.after_posting.hooks import HookEvent, notify, token_variables
 
         feed = next((f for f in self.settings.feeds if f.name == pending.feed), None)
         if feed is None or not feed.on_posted:
@@ -339,7 +339,7 @@ class Pass:
 
     def _read_replies(self) -> None:
         """After posting: the public replies of recent toots, each at most once an interval."""
-        from crossposter.replies import due, read_replies
+        from crossposter.after_posting.replies import due, read_replies
 
         now = now_utc()
         posts = due(
@@ -567,7 +567,7 @@ class Pass:
         feed = next((f for f in self.settings.feeds if f.name == posted.feed), None)
         if self.preview or feed is None or not feed.on_posted:
             return
-        from crossposter.hooks import HookEvent, notify, token_variables
+        from crossposter.after_posting.hooks import HookEvent, notify, token_variables
 
         # Two edits of one toot are two events: the time tells them apart.
         occurrence = self.clock().isoformat(timespec="seconds") if kind == "edited" else ""

@@ -366,7 +366,7 @@ class AccountSession:
             self._after_post(pending, posted)
 
 
-    # -- after posting (crossposter.follow_up) -----------------------------------
+    # -- after posting (crossposter.after_posting.follow_up) -----------------------------------
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport) -> str:
         """Send an edit already recorded in the state: "edited", "gone", "later" or "failed"."""

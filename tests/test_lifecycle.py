@@ -11,9 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from crossposter.after_posting.decisions import (
+    Article,
+    article_change,
+    mass_deletion,
+    removal_confirmed,
+)
 from crossposter.cli import main
 from crossposter.config import DEFAULT_ACCOUNT, load_settings
-from crossposter.lifecycle import Article, article_change, mass_deletion, removal_confirmed
 from crossposter.models import Toot
 from crossposter.pipeline import run
 from crossposter.state import now_utc
@@ -330,7 +335,7 @@ def test_keep_is_the_default(tmp_path, api, feeds, token):
 
 
 def test_toot_text_differs_only_by_what_readers_see():
-    from crossposter.lifecycle import toot_differs
+    from crossposter.after_posting.decisions import toot_differs
 
     assert not toot_differs(Toot(text="a", length=1), Toot(text="a", length=2))
     assert toot_differs(Toot(text="a"), Toot(text="a", image_url="https://i/x.png"))

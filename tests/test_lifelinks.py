@@ -16,8 +16,8 @@ import time
 
 import pytest
 
+from crossposter.after_posting.hooks import HookEvent, run_command
 from crossposter.cli import main
-from crossposter.hooks import HookEvent, run_command
 from crossposter.state import SqliteState
 
 from support.blog import TOKEN, feed_of, write_config
@@ -377,7 +377,7 @@ def test_a_hook_past_its_deadline_is_stopped_with_its_children(tmp_path, caplog)
 def test_a_hook_never_runs_twice_for_the_same_event(tmp_path, backend):
     out = tmp_path / "count"
     event = HookEvent("posted", "blog", guid(1), article_url(1), "7", None)
-    from crossposter.hooks import notify
+    from crossposter.after_posting.hooks import notify
 
     with backend.open() as state:
         assert notify(state, f"echo x >> {out}", event)
@@ -386,8 +386,8 @@ def test_a_hook_never_runs_twice_for_the_same_event(tmp_path, backend):
 
 
 def test_hook_environment_hides_every_configured_token_variable(tmp_path, api):
+    from crossposter.after_posting.hooks import hook_environment, token_variables
     from crossposter.config import load_settings
-    from crossposter.hooks import hook_environment, token_variables
 
     (tmp_path / "feeds.yaml").write_text(
         f"instance: {api.base_url}\n"
@@ -489,7 +489,7 @@ def test_on_posted_is_no_part_of_the_feeds_settings_fingerprint():
 
 
 def test_the_hook_environment_is_the_process_environment_minus_tokens(monkeypatch):
-    from crossposter.hooks import hook_environment
+    from crossposter.after_posting.hooks import hook_environment
 
     monkeypatch.setenv("CROSSPOSTER_ACCESS_TOKEN", "secret")
     assert "CROSSPOSTER_ACCESS_TOKEN" not in hook_environment(os.environ, ())

@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
+from crossposter.after_posting.decisions import Article
 from crossposter.cli import main
 from crossposter.config import load_settings, redacted_url
 from crossposter.errors import ConfigError, StateError, TemporaryStateError
-from crossposter.lifecycle import Article
 from crossposter.models import InstanceLimits, Posted, Toot
 from crossposter.state import SqliteState, now_utc, open_read_only, open_state
 from crossposter.state.sqlite import EXPORTED_TABLES

@@ -22,8 +22,8 @@ def add_links_parser(commands) -> None:
 
 
 def command_links(args: argparse.Namespace) -> int:
+    from crossposter.after_posting.links import configured_accounts, links_csv, links_json
     from crossposter.config import load_settings
-    from crossposter.links import configured_accounts, links_csv, links_json
     from crossposter.state import open_read_only
 
     settings = load_settings(args.config)

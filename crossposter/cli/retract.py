@@ -21,9 +21,9 @@ def add_retract_parser(commands) -> None:
 
 
 def command_retract(args: argparse.Namespace) -> int:
+    from crossposter.after_posting.retract import retract
     from crossposter.config import load_settings
     from crossposter.errors import NotInState, PublishError
-    from crossposter.retract import retract
 
     settings = load_settings(args.config)
     try:

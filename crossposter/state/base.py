@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from crossposter.after_posting.decisions import Article
 from crossposter.feeds.fetch import Validators
 from crossposter.health import Heartbeat
-from crossposter.lifecycle import Article
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 
 ENTRY_STATUSES = ("seen", "pending", "posted", "failed", "retracted", "deleted")
@@ -88,7 +88,7 @@ class AnnouncedPost:
 
 @dataclass(frozen=True)
 class PostedEntry:
-    """An announced entry, with what its toot's later life needs (crossposter.lifecycle)."""
+    """An announced entry, with what its toot's later life needs (after_posting)."""
 
     feed: str
     entry_id: str
@@ -276,7 +276,7 @@ class State(ABC):
     def mark_failed(self, feed: str, entry_id: str, reason: str) -> None:
         """The server refused the toot: the entry's link is announced nowhere, it is released."""
 
-    # -- after posting (crossposter.lifecycle) -----------------------------------
+    # -- after posting (crossposter.after_posting.decisions) -----------------------------------
 
     @abstractmethod
     def posted_entries(self, feed: str) -> list[PostedEntry]:

@@ -29,12 +29,12 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 
+from crossposter.after_posting.decisions import Article
 from crossposter.config import DEFAULT_ACCOUNT, redacted_url
 from crossposter.errors import StateError, TemporaryStateError
 from crossposter.feeds.fetch import Validators
 from crossposter.feeds.select import link_key
 from crossposter.health import Heartbeat
-from crossposter.lifecycle import Article
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 from crossposter.state.base import (
     ANNOUNCED_STATUSES,
@@ -602,7 +602,7 @@ class PostgresState(State):
             durable=True,
         )
 
-    # -- after posting (crossposter.lifecycle) ---------------------------------
+    # -- after posting (crossposter.after_posting.decisions) ---------------------------------
 
     def posted_entries(self, feed: str) -> list[PostedEntry]:
         """The feed's entries whose toot is on the instance, oldest first."""

@@ -23,12 +23,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from crossposter.after_posting.decisions import Article
 from crossposter.config import DEFAULT_ACCOUNT
 from crossposter.errors import StateError, StateLocked, TemporaryStateError
 from crossposter.feeds.fetch import Validators
 from crossposter.feeds.select import link_key
 from crossposter.health import Heartbeat
-from crossposter.lifecycle import Article
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 from crossposter.state.base import (
     ANNOUNCED_STATUSES,
@@ -87,7 +87,7 @@ DELETIONS_KEPT = timedelta(days=1)
 
 _STATUS_LIST = "(" + ", ".join(f"'{status}'" for status in ENTRY_STATUSES) + ")"
 
-# What became of a toot after posting (crossposter.lifecycle): the article's own fields
+# What became of a toot after posting (after_posting.decisions): the article's own fields
 # and when it was posted; an edit recorded before its request (edit_toot, edit_article);
 # the checks of an article gone from its feed (checked_at, gone_since). `deleted`: the
 # toot was deleted on the instance by hand; `retracted`: deleted because its article was.
@@ -613,7 +613,7 @@ class SqliteState(State):
             )
             _release_link(db, feed, entry_id)
 
-    # -- after posting (crossposter.lifecycle) ---------------------------------
+    # -- after posting (crossposter.after_posting.decisions) ---------------------------------
 
     def posted_entries(self, feed: str) -> list[PostedEntry]:
         """The feed's entries whose toot is on the instance, oldest first."""
@@ -1355,7 +1355,7 @@ def _links_and_retractions(db: sqlite3.Connection) -> None:
     )
 
 
-# What a toot's later life needs (crossposter.lifecycle), added by version 5.
+# What a toot's later life needs (crossposter.after_posting.decisions), added by version 5.
 _LIFECYCLE_COLUMNS = ("article", "edit_toot", "edit_article", "checked_at", "gone_since")
 
 

@@ -106,8 +106,8 @@ def configured_accounts(settings: Settings) -> dict[str, tuple[str, str]]:
 def write_site_files(settings: Settings, state: State) -> list[Path]:
     """Rewrite `links_file` and `replies_file` (those configured) when their content changed;
     the files written. Readable by the site generator (0644), replaced whole."""
+    from crossposter.after_posting.replies import replies_json
     from crossposter.files import replace_if_changed
-    from crossposter.replies import replies_json
 
     if settings.links_file is None and settings.replies_file is None:
         return []

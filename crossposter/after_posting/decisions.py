@@ -1,6 +1,6 @@
 """What happens to a toot after it went out: whether to edit it, whether its article is gone.
 
-Pure decisions, no I/O: crossposter.follow_up acts on them.
+Pure decisions, no I/O: crossposter.after_posting.follow_up acts on them.
 
 An edit is earned by the article, never by crossposter: only when the fields the
 feed gave at posting (title, the summary's source, link, categories, image) have

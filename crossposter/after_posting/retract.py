@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass
 
 from crossposter.accounts import Account, feed_accounts, with_token
+from crossposter.after_posting.hooks import HookEvent, notify, token_variables
+from crossposter.after_posting.links import write_site_files
 from crossposter.config import Settings
 from crossposter.errors import NotInState, StatusGone
-from crossposter.hooks import HookEvent, notify, token_variables
-from crossposter.links import write_site_files
 from crossposter.posting import PublisherFactory, default_publisher
 from crossposter.state import AnnouncedPost, State, now_utc, open_state
 

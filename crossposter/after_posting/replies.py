@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from crossposter.after_posting.links import article_url, iso_z
 from crossposter.errors import PublishError, RateLimited, StatusGone
-from crossposter.links import article_url, iso_z
 from crossposter.state.base import AnnouncedPost, State
 
 log = logging.getLogger(__name__)

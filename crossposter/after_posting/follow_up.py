@@ -1,7 +1,7 @@
 """After posting: edit the toots of articles that changed, delete those of articles that went.
 
 Runs for each feed of a pass (crossposter.pipeline), after its new entries are
-announced. What to do is crossposter.lifecycle's to decide; requests go through
+announced. What to do is crossposter.after_posting.decisions's to decide; requests go through
 the account's session, so edits and deletions obey the same rules as posts. An
 edit is recorded in the state before its request: a run after a crash sends it
 again, which is harmless (an edit is idempotent).
@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 
 import requests
 
-from crossposter.config import FeedConfig, Settings
-from crossposter.lifecycle import (
+from crossposter.after_posting.decisions import (
     DELETION_WINDOW,
     DELETIONS_PER_WINDOW,
     GONE_STATUSES,
@@ -29,6 +28,7 @@ from crossposter.lifecycle import (
     removal_confirmed,
     toot_differs,
 )
+from crossposter.config import FeedConfig, Settings
 from crossposter.models import Entry, FeedInfo, FeedReport, Toot
 from crossposter.net.bounded import CutOff, Cutoff
 from crossposter.net.public import AddressPolicy, public_session
