@@ -140,6 +140,8 @@ class LiveOutbox:
     ) -> Posted:
         posted = self._publisher.post(toot, pending.idempotency_key, stop)
         report.posted += 1
+        # What went out is worth a line at the default level, beside the feed's counts.
+        log.info("feed %s: announced %r → %s", pending.feed, pending.label, posted.url or posted.id)
         return posted
 
     def find_posted(self, pending: PendingPost, stop: threading.Event) -> Posted | None:
@@ -333,8 +335,6 @@ class AccountSession:
             log.error("feed %s: %r not posted: %s", pending.feed, pending.label, error)
             report.fail(error)
             return True
-        # What went out is worth a line at the default level, beside the feed's counts.
-        log.info("feed %s: announced %r → %s", pending.feed, pending.label, posted.url or posted.id)
         self._posted(pending, posted)
         return True
 

@@ -357,6 +357,16 @@ def test_default_logging_names_each_announcement_and_sums_up_each_feed(
     ]
 
 
+def test_a_preview_logs_no_announcement_since_nothing_went_out(blog, api, feeds, capsys):
+    feeds.set_feed("/feed", feed_of(1, 2, 3, 4))
+    capsys.readouterr()
+    assert main(["run", "--dry-run", "--config", blog]) == 0
+    err = capsys.readouterr().err
+    assert "announced" not in err
+    assert "INFO feed blog: new=2 posted=0 skipped=0 deferred=0" in err
+    assert api.statuses == []
+
+
 @pytest.mark.parametrize("bad_token", ["sek\nret-token", "sekret-token\x7f", "sekret\u2019token"])
 def test_a_token_that_cannot_be_sent_is_refused_without_showing_it(
     blog, api, feeds, monkeypatch, capsys, bad_token
