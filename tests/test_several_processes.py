@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import psycopg
@@ -248,3 +249,40 @@ def test_a_loop_pass_leaves_this_worker_s_heartbeat_in_the_state(
     assert heartbeat.interval_seconds == 900
     assert heartbeat.last_exit_code == 0
     assert heartbeat.last_success_at == heartbeat.last_run_at
+
+
+@pytest.fixture
+def replica_1_passed(tmp_path, api, feeds, token, database, monkeypatch) -> str:
+    """A loop pass of worker replica-1 on the state database; its configuration."""
+    monkeypatch.setenv("CROSSPOSTER_WORKER_ID", "replica-1")
+    feeds.set_feed("/blog", feed_of(1))
+    config = config_of(tmp_path, api, feeds, ["blog"], database)
+    run(load_settings(config), poll_interval=900)
+    return config
+
+
+def test_health_with_a_state_database_is_the_worker_s_heartbeat_there(
+    replica_1_passed, monkeypatch, caplog
+):
+    assert main(["health", "--config", replica_1_passed]) == 0
+    assert "healthy: last successful pass" in caplog.text
+
+    monkeypatch.setenv("CROSSPOSTER_WORKER_ID", "replica-2")
+    assert main(["health", "--config", replica_1_passed]) == 1
+    assert "no heartbeat of worker replica-2 in the state database" in caplog.text
+
+
+def test_a_worker_whose_last_success_is_older_than_twice_its_interval_is_unhealthy(
+    replica_1_passed, database, caplog
+):
+    from crossposter.state.postgres import PostgresState
+
+    with PostgresState.open(database) as state:
+        beat = state.heartbeat("replica-1")
+        an_hour_ago = beat.last_run_at - timedelta(hours=1)
+        stalled = replace(beat, last_run_at=an_hour_ago, last_success_at=an_hour_ago)
+        state.record_heartbeat("replica-1", stalled)
+    assert main(["health", "--config", replica_1_passed]) == 1
+    assert "unhealthy: last successful pass 1 h" in caplog.text
+    assert "more than 30 min" in caplog.text
+    assert main(["health", "--max-age", "2h", "--config", replica_1_passed]) == 0
