@@ -4,6 +4,7 @@ time (a lease), a dead one's feeds taken over, a 429 seen by all. Each run here 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -286,3 +287,29 @@ def test_a_worker_whose_last_success_is_older_than_twice_its_interval_is_unhealt
     assert "unhealthy: last successful pass 1 h" in caplog.text
     assert "more than 30 min" in caplog.text
     assert main(["health", "--max-age", "2h", "--config", replica_1_passed]) == 0
+
+
+def test_each_configuration_s_links_file_lists_every_feed_of_the_database(
+    tmp_path, api, feeds, token, database, capsys
+):
+    feeds.set_feed("/news", feed_of(1))
+    feeds.set_feed("/notes", feed_of(1, link="https://notes.example.org/{n}/", guid="n{n}"))
+    news = config_of(tmp_path, api, feeds, ["news"], database, name="a", links_file="toots.json")
+    notes = config_of(tmp_path, api, feeds, ["notes"], database, name="b", links_file="toots.json")
+    for config in (news, notes):
+        assert main(["run", "--config", config]) == 0
+    feeds.set_feed("/news", feed_of(1, 2))
+    feeds.set_feed("/notes", feed_of(1, 2, link="https://notes.example.org/{n}/", guid="n{n}"))
+
+    assert main(["run", "--config", news]) == 0
+    assert main(["run", "--config", notes]) == 0
+    # Nothing new for news: its run writes its file again all the same, from the whole database.
+    assert main(["run", "--config", news]) == 0
+
+    both = {link(2), "https://notes.example.org/2/"}
+    for folder in ("a", "b"):
+        listed = json.loads((tmp_path / folder / "toots.json").read_text(encoding="utf-8"))
+        assert set(listed) == both, folder
+    capsys.readouterr()
+    assert main(["links", "--config", news]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == both
