@@ -6,17 +6,27 @@ leased to one at a time (State.take_leases), renewed here every third of
 is committed. A process that dies stops renewing; its feeds are taken over by
 another once their leases expire, and their pending posts retried with the same
 keys. A state file is one process's alone: there every lease is granted.
+
+A repair by hand (`state retry`, `retract`...) leases the feeds it changes too
+(`leased_for_repair`), so it never changes a feed under a run working on it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from crossposter.errors import StateError
+from crossposter.errors import StateError, StateLocked
 from crossposter.state import State
+
+if TYPE_CHECKING:
+    from crossposter.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +60,45 @@ class FeedLeases:
     def take(self, feeds: Iterable[str]) -> set[str]:
         """Those of `feeds` this process may work on now; the others are another's."""
         wanted = set(feeds)
-        taken = self.state.take_leases(wanted, self.worker, self.duration) if wanted else set()
-        with self._lock:
-            self._held |= taken
+        taken = self._take(wanted)
         for feed in sorted(wanted - taken):
             log.debug("feed %s: another process is working on it; skipped this pass", feed)
         return taken
+
+    def _take(self, feeds: set[str]) -> set[str]:
+        taken = self.state.take_leases(feeds, self.worker, self.duration) if feeds else set()
+        with self._lock:
+            self._held |= taken
+        return taken
+
+    def take_all(self, feeds: Iterable[str], wait: float) -> None:
+        """Every one of `feeds`, waiting up to `wait` seconds for the processes working on
+        them to let go; StateLocked naming one of them otherwise (then none is kept)."""
+        missing = set(feeds)
+        deadline = time.monotonic() + wait
+        while missing := missing - self._take(missing):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StateLocked(self._held_by_others(missing))
+            # Runs let go of a feed as soon as it is handled, a pass's slice at a time.
+            time.sleep(min(0.2, left))
+
+    def _held_by_others(self, feeds: set[str]) -> str:
+        leases = sorted(
+            (lease for lease in self.state.leases() if lease.feed in feeds),
+            key=lambda lease: lease.feed,
+        )
+        if not leases:  # let go of just now
+            holder = f"feed {min(feeds)}: another crossposter run is working on it"
+        else:
+            lease = leases[0]
+            holder = (
+                f"feed {lease.feed}: another crossposter run ({lease.worker}) is working on it, "
+                f"its lease runs until {lease.expires_at:%H:%M:%S} UTC unless renewed"
+            )
+            if len(leases) > 1:
+                holder += f" (and {len(leases) - 1} more feeds)"
+        return f"{holder}; nothing was changed (set lock_timeout to wait for it)"
 
     def release(self, feeds: Iterable[str]) -> None:
         """Done with `feeds`: call once what was done with them is committed."""
@@ -87,3 +130,19 @@ class FeedLeases:
             for feed in sorted(held - kept):
                 # This process stalled past lease_timeout: another may already work on it.
                 log.warning("feed %s: its lease was lost; another process may take it", feed)
+
+
+@contextlib.contextmanager
+def leased_for_repair(
+    state: State, settings: Settings, feeds: Iterable[str], command: str
+) -> Iterator[None]:
+    """Hold `feeds` while `command` (a repair by hand) changes them, waiting up to
+    `lock_timeout` for the runs working on them, as a state file's lock is waited for."""
+    from crossposter.health import worker_id
+
+    # Not the worker's own name: a command run inside a replica's container (same
+    # CROSSPOSTER_WORKER_ID) would otherwise renew, then release, that replica's leases.
+    worker = f"{worker_id()} ({command}, pid {os.getpid()})"
+    with FeedLeases(state, worker, settings.lease_timeout) as leases:
+        leases.take_all(feeds, wait=settings.lock_timeout)
+        yield

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from crossposter.cli import build_parser, main
 from support.feed_server import FeedServer
 from support.feeds import rss
 from support.mastodon_api import MastodonAPI
-from support.stopping import terminate_when_exists
+from support.stopping import terminate_when, terminate_when_exists
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -210,6 +211,108 @@ def test_the_kubernetes_cronjob_mounts_what_the_image_expects():
     # Kubernetes mounts the service account's token under /run/secrets (/var/run is /run
     # in Debian): over a read-only secret volume at /run/secrets, the pod cannot start.
     assert pod["automountServiceAccountToken"] is False
+
+
+def kubernetes_postgres() -> tuple[dict, dict]:
+    """The Deployment of examples/kubernetes-postgres.yaml, and its pod's container."""
+    (deployment,) = yaml_documents(EXAMPLES / "kubernetes-postgres.yaml")
+    assert deployment["kind"] == "Deployment"
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return deployment, container
+
+
+def pod_environment(container: dict, secrets: dict[str, dict[str, str]], pod: str) -> dict:
+    """The container's environment as Kubernetes fills it in, for the pod named `pod`."""
+    environment = {}
+    for variable in container["env"]:
+        source = variable.get("valueFrom", {})
+        if "secretKeyRef" in source:
+            reference = source["secretKeyRef"]
+            environment[variable["name"]] = secrets[reference["name"]][reference["key"]]
+        elif "fieldRef" in source:
+            assert source["fieldRef"]["fieldPath"] == "metadata.name", variable
+            environment[variable["name"]] = pod
+        else:
+            environment[variable["name"]] = variable["value"]
+    return environment
+
+
+def test_the_kubernetes_deployment_runs_replicas_of_the_image_s_loop_on_a_database():
+    deployment, container = kubernetes_postgres()
+    assert deployment["spec"]["replicas"] >= 2
+    arguments = build_parser().parse_args(container["args"])
+    assert (arguments.command, arguments.loop) == ("run", True)
+    assert arguments.config == IMAGE.cmd[IMAGE.cmd.index("--config") + 1]
+    assert container["livenessProbe"]["exec"]["command"] == IMAGE.healthcheck
+    sources = {variable["name"]: variable["valueFrom"] for variable in container["env"]}
+    assert "secretKeyRef" in sources["CROSSPOSTER_STATE_URL"]
+    assert sources["CROSSPOSTER_WORKER_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    pod = deployment["spec"]["template"]["spec"]
+    mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert "configMap" in volumes[mounts["/config"]]
+    token_file = Path(IMAGE.env["CROSSPOSTER_ACCESS_TOKEN_FILE"])
+    assert "secret" in volumes[mounts[str(token_file.parent)]]
+    assert pod["securityContext"]["runAsUser"] == int(IMAGE.user)
+    assert pod["automountServiceAccountToken"] is False
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_a_kubernetes_replica_posts_keeps_state_in_the_database_and_turns_healthy(
+    container, request, monkeypatch
+):
+    from crossposter.state.postgres import PostgresState
+
+    from support.postgres import fresh_database
+
+    api, root = container
+    server = request.getfixturevalue("postgres_server")
+    database = fresh_database(server, f"t_{uuid.uuid4().hex[:16]}")
+    _, spec = kubernetes_postgres()
+    pod = "crossposter-5d8c7f9b6-x2x7q"
+    # The secret the example's comment has one create: the URL under the key `url`.
+    secrets = {"crossposter-state": {"url": database}}
+    for name, value in pod_environment(spec, secrets, pod).items():
+        monkeypatch.setenv(name, value)
+    probe = crossposter_argv(spec["livenessProbe"]["exec"]["command"], root)
+    assert main(probe) == 1
+
+    def heartbeat_recorded() -> bool:
+        with PostgresState.open_read_only(database) as state:
+            return state.heartbeat(pod) is not None
+
+    watcher = terminate_when(heartbeat_recorded)
+    assert main(crossposter_argv(["crossposter", *spec["args"]], root)) == 0
+    watcher.join()
+
+    assert len(api.statuses) == 1 and "Bonjour" in api.status_texts()[0]
+    assert not Path(remap(IMAGE.env["CROSSPOSTER_STATE_FILE"], root)).exists()
+    assert main(probe) == 0
+
+
+def test_the_compose_postgres_services_start_crossposter_once_the_database_is_ready():
+    compose = yaml_documents(EXAMPLES / "compose-postgres.yaml")[0]
+    database, service = compose["services"]["postgres"], compose["services"]["crossposter"]
+    assert database["image"].startswith("postgres:")
+    assert database["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    mounts = dict(volume.split(":", 1)[::-1] for volume in database["volumes"])
+    data = mounts["/var/lib/postgresql/data"]
+    assert data in compose["volumes"]
+    assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+    environment = service["environment"]
+    url = environment["CROSSPOSTER_STATE_URL"]
+    assert url.startswith("postgresql://") and "@postgres:" in url
+    assert environment["CROSSPOSTER_WORKER_ID"]
+    # The same database user and name as the server creates, its password the same variable.
+    user = database["environment"]["POSTGRES_USER"]
+    assert url == f"postgresql://{user}@postgres:5432/{database['environment']['POSTGRES_DB']}"
+    assert environment["PGPASSWORD"] == database["environment"]["POSTGRES_PASSWORD"]
+    assert (EXAMPLES / service["build"] / "Dockerfile").is_file()
+    assert "../feeds.yaml:/config/feeds.yaml:ro" in service["volumes"]
+    assert service["environment"]["CROSSPOSTER_ACCESS_TOKEN"].startswith(
+        "${CROSSPOSTER_ACCESS_TOKEN:?"
+    )
 
 
 def command_lines() -> list[tuple[str, list[str]]]:

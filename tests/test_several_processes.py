@@ -4,6 +4,7 @@ time (a lease), a dead one's feeds taken over, a 429 seen by all. Each run here 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import psycopg
@@ -248,3 +250,66 @@ def test_a_loop_pass_leaves_this_worker_s_heartbeat_in_the_state(
     assert heartbeat.interval_seconds == 900
     assert heartbeat.last_exit_code == 0
     assert heartbeat.last_success_at == heartbeat.last_run_at
+
+
+@pytest.fixture
+def replica_1_passed(tmp_path, api, feeds, token, database, monkeypatch) -> str:
+    """A loop pass of worker replica-1 on the state database; its configuration."""
+    monkeypatch.setenv("CROSSPOSTER_WORKER_ID", "replica-1")
+    feeds.set_feed("/blog", feed_of(1))
+    config = config_of(tmp_path, api, feeds, ["blog"], database)
+    run(load_settings(config), poll_interval=900)
+    return config
+
+
+def test_health_with_a_state_database_is_the_worker_s_heartbeat_there(
+    replica_1_passed, monkeypatch, caplog
+):
+    assert main(["health", "--config", replica_1_passed]) == 0
+    assert "healthy: last successful pass" in caplog.text
+
+    monkeypatch.setenv("CROSSPOSTER_WORKER_ID", "replica-2")
+    assert main(["health", "--config", replica_1_passed]) == 1
+    assert "no heartbeat of worker replica-2 in the state database" in caplog.text
+
+
+def test_a_worker_whose_last_success_is_older_than_twice_its_interval_is_unhealthy(
+    replica_1_passed, database, caplog
+):
+    from crossposter.state.postgres import PostgresState
+
+    with PostgresState.open(database) as state:
+        beat = state.heartbeat("replica-1")
+        an_hour_ago = beat.last_run_at - timedelta(hours=1)
+        stalled = replace(beat, last_run_at=an_hour_ago, last_success_at=an_hour_ago)
+        state.record_heartbeat("replica-1", stalled)
+    assert main(["health", "--config", replica_1_passed]) == 1
+    assert "unhealthy: last successful pass 1 h" in caplog.text
+    assert "more than 30 min" in caplog.text
+    assert main(["health", "--max-age", "2h", "--config", replica_1_passed]) == 0
+
+
+def test_each_configuration_s_links_file_lists_every_feed_of_the_database(
+    tmp_path, api, feeds, token, database, capsys
+):
+    feeds.set_feed("/news", feed_of(1))
+    feeds.set_feed("/notes", feed_of(1, link="https://notes.example.org/{n}/", guid="n{n}"))
+    news = config_of(tmp_path, api, feeds, ["news"], database, name="a", links_file="toots.json")
+    notes = config_of(tmp_path, api, feeds, ["notes"], database, name="b", links_file="toots.json")
+    for config in (news, notes):
+        assert main(["run", "--config", config]) == 0
+    feeds.set_feed("/news", feed_of(1, 2))
+    feeds.set_feed("/notes", feed_of(1, 2, link="https://notes.example.org/{n}/", guid="n{n}"))
+
+    assert main(["run", "--config", news]) == 0
+    assert main(["run", "--config", notes]) == 0
+    # Nothing new for news: its run writes its file again all the same, from the whole database.
+    assert main(["run", "--config", news]) == 0
+
+    both = {link(2), "https://notes.example.org/2/"}
+    for folder in ("a", "b"):
+        listed = json.loads((tmp_path / folder / "toots.json").read_text(encoding="utf-8"))
+        assert set(listed) == both, folder
+    capsys.readouterr()
+    assert main(["links", "--config", news]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == both

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 
 from crossposter.cli import main
+from crossposter.state import State
 
 from support.blog import feed_of, write_config
 
@@ -152,12 +158,102 @@ def test_mark_seen_keeps_pending_and_waiting_entries_from_going_out(
     assert api.statuses == []
 
 
-def test_state_changes_wait_for_a_run_holding_the_lock(posted_and_failed, backend, caplog):
-    if backend.name == "postgres":
-        pytest.skip("a state database has no run-wide lock: runs lease feeds one by one")
-    with backend.open():
-        assert state("retry", config=posted_and_failed) == 75
+@contextmanager
+def a_run_working_on_blog(backend, lease=timedelta(minutes=1)) -> Iterator[State]:
+    """What a live run holds while it works on feed blog: the state file's lock, or (a state
+    database) the feed's lease, for `lease` unless renewed."""
+    with backend.open() as run_s_state:
+        run_s_state.take_leases(["blog"], "replica-1", lease)
+        yield run_s_state
+
+
+# Every command that changes the state, as a person types it after `--config FILE`.
+REPAIRS = {
+    "retry": ["state", "retry"],
+    "retry a feed": ["state", "retry", "blog"],
+    "forget": ["state", "forget", "blog", guid(2)],
+    "mark-seen": ["state", "mark-seen", "blog"],
+    "import": ["state", "import", "backup.json"],
+    "retract": ["retract", "blog", guid(2)],
+}
+
+
+@pytest.fixture
+def backup(posted_and_failed, tmp_path):
+    assert state("export", str(tmp_path / "backup.json"), config=posted_and_failed) == 0
+
+
+def exported(config: str, capsys) -> dict:
+    capsys.readouterr()
+    assert state("export", config=config) == 0
+    document = json.loads(capsys.readouterr().out)
+    del document["exported_at"]
+    return document
+
+
+@pytest.mark.parametrize("repair", REPAIRS)
+def test_state_changes_wait_for_a_run_holding_the_lock(
+    posted_and_failed, backup, backend, repair, api, capsys, caplog
+):
+    before = exported(posted_and_failed, capsys)
+    with a_run_working_on_blog(backend):
+        assert main([*REPAIRS[repair], "--config", posted_and_failed]) == 75
     assert "another crossposter run" in caplog.text
+    assert "lock_timeout" in caplog.text
+    if backend.name == "postgres":
+        assert "feed blog" in caplog.text and "replica-1" in caplog.text
+    assert exported(posted_and_failed, capsys) == before
+    assert api.count("DELETE") == 0
+
+
+@pytest.mark.parametrize("repair", REPAIRS)
+def test_a_state_change_waits_until_the_run_lets_go(
+    posted_and_failed, backup, backend, repair, monkeypatch, capsys
+):
+    monkeypatch.setenv("CROSSPOSTER_LOCK_TIMEOUT", "30")
+    before = exported(posted_and_failed, capsys)
+    holding, letting_go = threading.Event(), threading.Event()
+
+    def a_run_that_ends() -> None:
+        with a_run_working_on_blog(backend) as run_s_state:
+            holding.set()
+            time.sleep(0.3)
+            letting_go.set()
+            run_s_state.release_leases(["blog"], "replica-1")
+        # and leaving it closes its state: a state file's lock goes too
+
+    run_ = threading.Thread(target=a_run_that_ends)
+    run_.start()
+    holding.wait()
+    try:
+        assert main([*REPAIRS[repair], "--config", posted_and_failed]) == 0
+        assert letting_go.is_set(), "changed while the run was holding the feed"
+    finally:
+        run_.join()
+    if repair != "import":  # which restores the same state
+        assert exported(posted_and_failed, capsys) != before
+
+
+def test_a_dead_run_s_feed_is_repaired_once_its_lease_expires(
+    posted_and_failed, backend, caplog
+):
+    if backend.name == "sqlite":
+        pytest.skip("a dead run's lock on a state file goes with it: nothing expires")
+    with a_run_working_on_blog(backend, lease=timedelta(seconds=-1)):
+        assert state("retry", "blog", config=posted_and_failed) == 0
+    assert "another crossposter run" not in caplog.text
+
+
+def test_a_repair_inside_a_replica_does_not_take_over_its_leases(
+    posted_and_failed, backend, monkeypatch
+):
+    if backend.name == "sqlite":
+        pytest.skip("a state file has one process at a time: no replicas")
+    # `kubectl exec` into a replica runs the command with the replica's own worker id.
+    monkeypatch.setenv("CROSSPOSTER_WORKER_ID", "replica-1")
+    with a_run_working_on_blog(backend) as run_s_state:
+        assert state("retry", "blog", config=posted_and_failed) == 75
+        assert [lease.worker for lease in run_s_state.leases()] == ["replica-1"]
 
 
 def test_export_and_import_round_trip(posted_and_failed, tmp_path, api, feeds, capsys):

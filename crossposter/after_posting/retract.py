@@ -11,6 +11,7 @@ from crossposter.after_posting.hooks import HookEvent, notify, token_variables
 from crossposter.after_posting.links import write_site_files
 from crossposter.config import Settings
 from crossposter.errors import NotInState, StatusGone
+from crossposter.leases import leased_for_repair
 from crossposter.posting import PublisherFactory, default_publisher
 from crossposter.state import AnnouncedPost, State, now_utc, open_state
 
@@ -50,7 +51,7 @@ def retract(
     Raises NotInState when the feed announced no such entry or took it back already,
     PublishError when the instance did not delete it (the state is then unchanged).
     """
-    with open_state(settings) as state:
+    with open_state(settings) as state, leased_for_repair(state, settings, [feed_name], "retract"):
         post = find_announced(state, feed_name, entry)
         if post.status != "posted":
             raise NotInState(f"feed {feed_name!r}: {post.entry_id!r} is already {post.status}")

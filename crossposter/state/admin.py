@@ -1,7 +1,8 @@
 """What `crossposter state ...` does: look into the state file and repair it by hand.
 
-Commands that change the state take its lock like a run does, so they never
-change it under a run that is posting.
+Commands that change the state take its lock like a run does (a state file), or
+lease the feeds they change (a state database), so they never change a feed under
+a run that is working on it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from crossposter.config import FeedConfig, Settings
 from crossposter.errors import FeedError, NotInState, StateError
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_one
+from crossposter.leases import leased_for_repair
 from crossposter.state import EntryRecord, State, now_utc, open_read_only, open_state
 from crossposter.state.base import Lease
 
@@ -82,7 +84,7 @@ def recent_entries(
 def forget(settings: Settings, feed: str, entry: str) -> str:
     """The entry, named by its id or its article's URL, is announced again on the next run
     (if its feed still lists it); returns its id."""
-    with open_state(settings) as state:
+    with open_state(settings) as state, leased_for_repair(state, settings, [feed], "state forget"):
         if state.forget(feed, entry):
             return entry
         if state.feed(feed) is None:
@@ -103,15 +105,19 @@ def forget(settings: Settings, feed: str, entry: str) -> str:
 def retry(settings: Settings, feed: str | None = None) -> int:
     """Failed entries (of one feed, or all) are composed and announced again on the next run."""
     with open_state(settings) as state:
-        if feed is not None and state.feed(feed) is None:
-            raise NotInState(f"no feed {feed!r} in the state")
-        return state.retry_failed(feed)
+        feeds = [feed] if feed is not None else _every_feed(settings, state)
+        with leased_for_repair(state, settings, feeds, "state retry"):
+            if feed is not None and state.feed(feed) is None:
+                raise NotInState(f"no feed {feed!r} in the state")
+            return state.retry_failed(feed)
 
 
 def mark_seen(settings: Settings, name: str) -> MarkSeenResult:
     """Nothing of the feed as it is now goes out: pending posts are dropped, entries recorded."""
     feed = next((feed for feed in settings.feeds if feed.name == name), None)
-    with open_state(settings) as state:
+    with open_state(settings) as state, leased_for_repair(
+        state, settings, [name], "state mark-seen"
+    ):
         if feed is None and state.feed(name) is None:
             raise NotInState(f"no feed {name!r} in the configuration or the state")
         dropped = state.drop_pending(name)
@@ -122,6 +128,11 @@ def mark_seen(settings: Settings, name: str) -> MarkSeenResult:
         except FeedError as error:
             return MarkSeenResult(dropped, 0, f"the feed could not be read: {error.reason}")
         return MarkSeenResult(dropped, recorded)
+
+
+def _every_feed(settings: Settings, state: State) -> set[str]:
+    """The feeds of the state and of the configuration: what a repair of all of them leases."""
+    return {feed.name for feed in state.feeds()} | {feed.name for feed in settings.feeds}
 
 
 def _record_current_entries(settings: Settings, feed: FeedConfig, state: State) -> int:
@@ -174,6 +185,17 @@ def import_state(settings: Settings, path: str | Path) -> dict[str, int]:
     except ValueError as error:
         raise StateError(f"{path}: not a JSON state export ({error}); nothing changed") from None
     with open_state(settings) as state:
-        state.replace_with(data)
+        feeds = _every_feed(settings, state) | _exported_feeds(data)
+        with leased_for_repair(state, settings, feeds, "state import"):
+            state.replace_with(data)
     return {table: len(data.get(table) or []) for table in ("feeds", "entries")}
 
+
+
+def _exported_feeds(data: Any) -> set[str]:
+    """The feed names in an export, as far as it is one (importing it checks the rest)."""
+    rows = data.get("feeds") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        return set()
+    names = (row.get("name") for row in rows if isinstance(row, dict))
+    return {name for name in names if isinstance(name, str)}

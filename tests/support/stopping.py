@@ -6,16 +6,22 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
 def terminate_when_exists(path: Path, timeout: float = 10.0) -> threading.Thread:
     """Send SIGTERM to this process once `path` exists (a heartbeat, after the first pass)."""
+    return terminate_when(path.exists, timeout)
+
+
+def terminate_when(condition: Callable[[], object], timeout: float = 10.0) -> threading.Thread:
+    """Send SIGTERM to this process once `condition()` is true (or after `timeout`)."""
     unhandled = signal.getsignal(signal.SIGTERM)
 
     def watch() -> None:
         deadline = time.monotonic() + timeout
-        while not path.exists() and time.monotonic() < deadline:
+        while not condition() and time.monotonic() < deadline:
             time.sleep(0.01)
         # Only while crossposter handles SIGTERM: otherwise it would end pytest itself.
         if signal.getsignal(signal.SIGTERM) is not unhandled:
