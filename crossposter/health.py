@@ -85,9 +85,15 @@ def check_worker_health(settings: Settings, *, max_age: float | None = None) -> 
     """The verdict on this worker's heartbeat (CROSSPOSTER_WORKER_ID) in the state database."""
     from crossposter.state import open_read_only
 
-    worker = worker_id()
+    named = os.environ.get(WORKER_VARIABLE)
     with open_read_only(settings) as state:
-        heartbeat = state.heartbeat(worker)
+        if named:
+            worker, heartbeat = named, state.heartbeat(named)
+        else:
+            # An unnamed loop is host-pid, and this check runs as another process: the
+            # newest heartbeat of this host's workers is the loop's (one a container).
+            found = state.newest_heartbeat(f"{socket.gethostname()}-")
+            worker, heartbeat = found if found else (f"{socket.gethostname()}-*", None)
     if heartbeat is None:
         return Health(
             False,

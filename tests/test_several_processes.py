@@ -252,6 +252,15 @@ def test_a_loop_pass_leaves_this_worker_s_heartbeat_in_the_state(
     assert heartbeat.last_success_at == heartbeat.last_run_at
 
 
+# One pass of `run --loop`, in a process of its own, without naming the worker.
+LOOP_PASS = (
+    "import sys\n"
+    "from crossposter.config import load_settings\n"
+    "from crossposter.pipeline import run\n"
+    "sys.exit(run(load_settings(sys.argv[1]), poll_interval=900).exit_code)\n"
+)
+
+
 @pytest.fixture
 def replica_1_passed(tmp_path, api, feeds, token, database, monkeypatch) -> str:
     """A loop pass of worker replica-1 on the state database; its configuration."""
@@ -271,6 +280,24 @@ def test_health_with_a_state_database_is_the_worker_s_heartbeat_there(
     monkeypatch.setenv("CROSSPOSTER_WORKER_ID", "replica-2")
     assert main(["health", "--config", replica_1_passed]) == 1
     assert "no heartbeat of worker replica-2 in the state database" in caplog.text
+
+
+def test_health_without_a_worker_id_finds_the_unnamed_loop_of_its_host(
+    tmp_path, api, feeds, token, database, caplog
+):
+    # The loop is named host-pid by default; the health check is another process.
+    feeds.set_feed("/blog", feed_of(1))
+    config = config_of(tmp_path, api, feeds, ["blog"], database)
+    loop = subprocess.run(
+        [sys.executable, "-c", LOOP_PASS, config],
+        env={k: v for k, v in os.environ.items() if k != "CROSSPOSTER_WORKER_ID"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert loop.returncode == 0, loop.stderr
+    assert main(["health", "--config", config]) == 0
+    assert "healthy: last successful pass" in caplog.text
 
 
 def test_a_worker_whose_last_success_is_older_than_twice_its_interval_is_unhealthy(

@@ -415,3 +415,8 @@ class State(ABC):
 
     @abstractmethod
     def heartbeat(self, worker: str) -> Heartbeat | None: ...
+
+    @abstractmethod
+    def newest_heartbeat(self, worker_prefix: str) -> tuple[str, Heartbeat] | None:
+        """The most recent heartbeat of the workers whose name starts with `worker_prefix`,
+        with that name: how `health` finds an unnamed loop (named host-pid) on its host."""

@@ -977,6 +977,17 @@ class PostgresState(State):
         interval, last_run, exit_code, last_success = rows[0]
         return Heartbeat(interval, _moment(last_run), exit_code, _moment(last_success))
 
+    def newest_heartbeat(self, worker_prefix: str) -> tuple[str, Heartbeat] | None:
+        rows = self._coordinate(
+            "SELECT worker, interval_seconds, last_run_at, last_exit_code, last_success_at "
+            "FROM workers WHERE left(worker, %s) = %s ORDER BY last_run_at DESC LIMIT 1",
+            (len(worker_prefix), worker_prefix),
+        )
+        if not rows:
+            return None
+        worker, interval, last_run, exit_code, last_success = rows[0]
+        return worker, Heartbeat(interval, _moment(last_run), exit_code, _moment(last_success))
+
 
 def _connect(url: str) -> _Connection:
     """A session in UTC whose json columns read as the text that was written."""

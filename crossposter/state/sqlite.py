@@ -983,14 +983,15 @@ class SqliteState(State):
             "FROM workers WHERE worker = ?",
             (worker,),
         ).fetchone()
-        if row is None:
-            return None
-        return Heartbeat(
-            interval_seconds=row["interval_seconds"],
-            last_run_at=_moment(row["last_run_at"]),
-            last_exit_code=row["last_exit_code"],
-            last_success_at=_moment(row["last_success_at"]),
-        )
+        return None if row is None else _heartbeat(row)
+
+    def newest_heartbeat(self, worker_prefix: str) -> tuple[str, Heartbeat] | None:
+        row = self._db.execute(
+            "SELECT worker, interval_seconds, last_run_at, last_exit_code, last_success_at "
+            "FROM workers WHERE substr(worker, 1, ?) = ? ORDER BY last_run_at DESC LIMIT 1",
+            (len(worker_prefix), worker_prefix),
+        ).fetchone()
+        return None if row is None else (row["worker"], _heartbeat(row))
 
 
 def _unusable(where: object, error: object) -> StateError:
@@ -1403,6 +1404,15 @@ def _migrate(db: sqlite3.Connection, version: int) -> None:
     """Bring data written at `version` to SCHEMA_VERSION, one step at a time, in order."""
     for migration in MIGRATIONS[max(version, 1) - 1 :]:
         migration(db)
+
+
+def _heartbeat(row: sqlite3.Row) -> Heartbeat:
+    return Heartbeat(
+        interval_seconds=row["interval_seconds"],
+        last_run_at=_moment(row["last_run_at"]),
+        last_exit_code=row["last_exit_code"],
+        last_success_at=_moment(row["last_success_at"]),
+    )
 
 
 def _feed_state(row: sqlite3.Row) -> FeedState:
