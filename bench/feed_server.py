@@ -9,6 +9,8 @@ Control, on http://127.0.0.1:PORT/_bench/ (never delayed, never counted):
   /_bench/setup?feeds=N&entries=M&new=K&rev=R&delay=S&big=E   what to serve
   /_bench/stats                                               counts since the last clear
   /_bench/clear                                               reset the counts
+  /_bench/fetches                                             {times fetched: feeds}, every
+                                                              served feed included (0 too)
 Feed i is http://<address i>:PORT/feed/i.xml; the big feed (E entries, ~2 KB each) is
 http://127.0.0.1:PORT/big.xml. `new` adds K newer entries to every feed; `rev` changes
 each document (and so its ETag) without adding entries.
@@ -79,6 +81,8 @@ class Feeds:
         self.big = 0
         self._cache: dict[str, tuple[bytes, str]] = {}
         self.stats: dict[str, int] = {}
+        # Requests per feed index since the last clear: was each fetched once per pass?
+        self.fetched: dict[int, int] = {}
 
     def setup(self, params: dict[str, str]) -> None:
         for name in ("feeds", "entries", "new", "rev", "big"):
@@ -108,6 +112,23 @@ class Feeds:
 
     def count(self, key: str) -> None:
         self.stats[key] = self.stats.get(key, 0) + 1
+
+    def count_fetch(self, path: str) -> None:
+        if path.startswith("/feed/") and path.endswith(".xml") and path[6:-4].isdigit():
+            index = int(path[6:-4])
+            self.fetched[index] = self.fetched.get(index, 0) + 1
+
+    def fetch_histogram(self) -> dict[int, int]:
+        """How many of the served feeds were fetched 0, 1, 2... times."""
+        histogram: dict[int, int] = {}
+        for index in range(self.feeds):
+            times = self.fetched.get(index, 0)
+            histogram[times] = histogram.get(times, 0) + 1
+        return histogram
+
+    def clear(self) -> None:
+        self.stats.clear()
+        self.fetched.clear()
 
 
 async def handle(feeds: Feeds, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
@@ -149,6 +170,7 @@ REASONS = {200: "OK", 304: "Not Modified", 404: "Not Found"}
 
 async def serve(feeds: Feeds, path: str, headers: dict[str, str]):
     feeds.count("requests")
+    feeds.count_fetch(path)
     if "if-none-match" in headers or "if-modified-since" in headers:
         feeds.count("conditional")
     if feeds.delay:
@@ -169,9 +191,12 @@ def control(feeds: Feeds, path: str, query: str):
     params = {key: values[-1] for key, values in parse_qs(query).items()}
     if path == "/_bench/setup":
         feeds.setup(params)
-        feeds.stats.clear()
+        feeds.clear()
     elif path == "/_bench/clear":
-        feeds.stats.clear()
+        feeds.clear()
+    elif path == "/_bench/fetches":
+        body = json.dumps(feeds.fetch_histogram()).encode()
+        return 200, body, ["Content-Type: application/json"]
     elif path != "/_bench/stats":
         return 404, b"", []
     return 200, json.dumps(feeds.stats).encode(), ["Content-Type: application/json"]

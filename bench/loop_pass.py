@@ -1,12 +1,15 @@
 """Passes of `crossposter run --loop`, timed inside the one process that makes them.
 
-    python bench/loop_pass.py CONFIG PASSES
+    python bench/loop_pass.py CONFIG PASSES [POLL_INTERVAL]
 
 `run --loop` calls crossposter.pipeline.run once per pass in a process that stays
 up: the imports and the configuration are paid once, not per pass. This makes
 PASSES passes back to back (no interval) and prints each one's wall time, in
 seconds, as a JSON list; the first pass carries the imports done lazily on the
 first fetch, the following ones are what a container pays every --interval.
+With POLL_INTERVAL (seconds), each pass is `run --loop`'s own: only the feeds due
+are polled, each due again that long after, and a feed another process leased is
+left to it (bench/workers.py starts several of these on one database).
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from crossposter.pipeline import run
 
 def main() -> int:
     config, passes = sys.argv[1], int(sys.argv[2])
+    poll_interval = float(sys.argv[3]) if len(sys.argv) > 3 else None
     settings = load_settings(config)
     times = []
     for _ in range(passes):
         start = time.perf_counter()
-        report = run(settings)
+        report = run(settings, poll_interval=poll_interval)
         times.append(time.perf_counter() - start)
         if report.exit_code:
             print(json.dumps({"exit_code": report.exit_code}), file=sys.stderr)

@@ -24,12 +24,13 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from feed_server import address
-from tools import PROJECT_PYTHON, Crossposter, Feed2toot, Feediverse, Tool, Workload
+from tools import PROJECT_PYTHON, Crossposter, Feed2toot, Feediverse, Measure, Tool, Workload
 from tools import seen_until as seen_until_date
+from workers import run_workers
 
 BENCH = Path(__file__).resolve().parent
 ANCHOR_VENV = BENCH / ".venv"
@@ -37,28 +38,11 @@ ANCHORS = ("feed2toot==0.17", "feediverse==0.4.1")
 DELAY = 0.05
 
 
-@dataclass
-class Measure:
-    workload: str
-    tool: str
-    runs: list[float] = field(default_factory=list)
-    rss_mb: float = 0.0
-    feed_requests: dict[str, int] = field(default_factory=dict)
-    mastodon_requests: dict[str, int] = field(default_factory=dict)
-    exit_codes: list[int] = field(default_factory=list)
-    note: str = ""
-    # Highest 1-minute load average seen before a run: other work on the machine skews timings.
-    load: float = 0.0
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.runs) if self.runs else float("nan")
-
-
 class Servers:
     def __init__(self, hosts: int):
         self._procs = []
         self.feed_port = self._start([str(BENCH / "feed_server.py"), "--hosts", str(hosts)])
+        self.feed_pid = self._procs[0].pid
         self.api_port = self._start([str(BENCH / "mastodon_server.py")])
         self.instance = f"http://127.0.0.1:{self.api_port}"
 
@@ -349,8 +333,8 @@ def main() -> int:
     parser.add_argument("--no-anchors", dest="anchors", action="store_false")
     parser.add_argument(
         "--workloads",
-        default="steady,loop,new,big,state",
-        help="comma-separated subset of steady,loop,new,big,state",
+        default="steady,loop,new,big,state,workers",
+        help="comma-separated subset of steady,loop,new,big,state,workers",
     )
     parser.add_argument("--reps", type=int, default=5, help="measured runs per crossposter case")
     parser.add_argument("--anchor-reps", type=int, default=3, help="measured runs per anchor case")
@@ -362,6 +346,8 @@ def main() -> int:
     wanted = set(args.workloads.split(","))
 
     skipped_anchors = None
+    if not wanted & {"steady", "new", "big"}:
+        args.anchors = False  # the other workloads run crossposter alone
     if args.anchors:
         skipped_anchors = ensure_anchors()
         if skipped_anchors:
@@ -371,6 +357,18 @@ def main() -> int:
     info = machine()
     print(f"machine: {info}", flush=True)
     feeds_max = 50 if args.quick else 1000
+    workers_skipped = None
+    if "workers" in wanted:
+        sys.path.insert(0, str(BENCH.parent / "tests"))
+        from support.postgres import why_unavailable
+
+        workers_skipped = why_unavailable()
+        if workers_skipped:
+            print(f"workers workloads not run: {workers_skipped}", flush=True)
+            wanted.discard("workers")
+        else:
+            # One loopback address per feed, as everywhere in this benchmark.
+            feeds_max = 500 if args.quick else 10_000
     servers = Servers(hosts=feeds_max)
     workroot = Path(tempfile.mkdtemp(prefix="crossposter-bench-"))
     bench = Bench(args, servers, workroot)
@@ -396,6 +394,8 @@ def main() -> int:
                 # A run that parses 100,000 entries takes half a minute: three are enough.
                 bench.state_size(1000, 10, min(args.reps, 3))
                 bench.state_size(1000, 100, min(args.reps, 3))
+        if "workers" in wanted:
+            run_workers(servers, workroot, bench.results, args.quick)
     finally:
         servers.close()
         shutil.rmtree(workroot, ignore_errors=True)
@@ -406,6 +406,7 @@ def main() -> int:
         payload = {
             "machine": info,
             "anchors_skipped": skipped_anchors,
+            "workers_skipped": workers_skipped,
             "results": [{**asdict(m), "median": m.median} for m in bench.results],
         }
         args.json.write_text(json.dumps(payload, indent=2))

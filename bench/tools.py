@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from feed_server import newest_base_date
@@ -30,6 +31,27 @@ class Workload:
     # Newest entry date of the base documents: "everything up to here was already posted".
     seen_until: str
     instance: str
+
+
+@dataclass
+class Measure:
+    workload: str
+    tool: str
+    runs: list[float] = field(default_factory=list)
+    rss_mb: float = 0.0
+    feed_requests: dict[str, int] = field(default_factory=dict)
+    mastodon_requests: dict[str, int] = field(default_factory=dict)
+    exit_codes: list[int] = field(default_factory=list)
+    note: str = ""
+    # Highest 1-minute load average seen before a run: other work on the machine skews timings.
+    load: float = 0.0
+    # CPU seconds by whom (workers workloads), and what was checked beyond request counts.
+    cpu: dict[str, float] = field(default_factory=dict)
+    checks: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs) if self.runs else float("nan")
 
 
 class Tool:

@@ -184,6 +184,20 @@ def test_status_limit_per_three_hours(api, m):
     assert api.status_texts() == ["1", "2", "3"]
 
 
+def test_status_limit_counts_each_account_apart(api, m):
+    api.status_limit = 1
+    api.grant_token("other-token")
+    other = Mastodon(
+        access_token="other-token", api_base_url=api.base_url, version_check_mode="none",
+        ratelimit_method="throw", request_timeout=5,
+    )
+    m.status_post("mine")
+    other.status_post("theirs")
+    with pytest.raises(MastodonRatelimitError):
+        m.status_post("mine again")
+    assert api.status_texts() == ["mine", "theirs"]
+
+
 @pytest.mark.parametrize(
     ("code", "exc_type"),
     [

@@ -41,7 +41,8 @@ GET  /.well-known/oauth-authorization-server   if ``oauth_server_metadata`` (Mas
 
 Every answer carries ``X-RateLimit-Limit/Remaining/Reset`` (Reset in ISO 8601, from a per-token
 fixed 5-minute window of ``request_limit`` requests); statuses are limited to ``status_limit``
-per fixed 3-hour window. Both answer 429 ``{"error": "Too many requests"}`` with Remaining 0.
+per token (an account, as Mastodon counts them) and fixed 3-hour window. Both answer 429
+``{"error": "Too many requests"}`` with Remaining 0.
 
 Faults (``api.fail_next(method, path, kind, *, times=1, **params)``)
 ----------------------------------------------------------------------
@@ -376,7 +377,8 @@ class MastodonAPI(LoopbackServer):
         self._in_flight: set[str] = set()
         self._used_codes: set[str] = set()
         self._request_windows: dict[str, tuple[int, int]] = {}
-        self._status_window: tuple[int, int] = (0, 0)
+        # Per token (an account here): Mastodon counts new statuses per account.
+        self._status_windows: dict[str | None, tuple[int, int]] = {}
         # Replies by other people (add_reply), apart from the account's own statuses.
         self.replies: list[dict[str, Any]] = []
 
@@ -1127,7 +1129,7 @@ class MastodonAPI(LoopbackServer):
             return _error(422, "Visibility is not included in the list")
         with self.lock:
             window = int(self.now() // 10800)
-            w, n = self._status_window
+            w, n = self._status_windows.get(req.token, (window, 0))
             if w != window:
                 w, n = window, 0
             if n >= self.status_limit:
@@ -1173,7 +1175,7 @@ class MastodonAPI(LoopbackServer):
                 token=req.token,
                 in_reply_to_id=f.get("in_reply_to_id") or None,
             )
-            self._status_window = (w, n + 1)
+            self._status_windows[req.token] = (w, n + 1)
             if key is not None:
                 self._idempotency[key] = (status["id"], self.now())
             return _Response(200, self.status_json(status))
