@@ -261,8 +261,8 @@ def run_workers(servers, workroot: Path, results: list[Measure], quick: bool) ->
     with ExitStack() as stack:
         workers.cluster = Cluster(stack)
         if quick:
-            workers.steady(500, 0.05, [1, 2, 4])
-            workers.posts(10, 10, 0.05, 2)
+            workers.steady(200, 0.02, [1, 2, 4])
+            workers.posts(10, 10, 0.02, 2)
         else:
             workers.steady(10_000, 0.2, [1, 2, 4])
             workers.posts(100, 10, 0.2, 2)
