@@ -203,9 +203,11 @@ class Pass:
         from crossposter.leases import FeedLeases
 
         feeds = self._due(self.settings.enabled_feeds)
-        # Leased as many at a time as are fetched at once: processes starting together
-        # share the feeds out, and none holds a lease long before working on the feed.
-        size = self.settings.fetch_workers
+        # Shared, leased as many at a time as are fetched at once: processes starting
+        # together share the feeds out, and none holds a lease long before working on the
+        # feed. Alone, all in one slice: a slice's handling would otherwise wait on the
+        # next slice's network, and the network on the handling.
+        size = self.settings.fetch_workers if self.state.shared else max(len(feeds), 1)
         with FeedLeases(self.state, worker_id(), self.settings.lease_timeout) as leases:
             for start in range(0, len(feeds), size):
                 if self._stop_requested():

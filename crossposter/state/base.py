@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from crossposter.after_posting.decisions import Article
 from crossposter.feeds.fetch import Validators
@@ -134,6 +134,10 @@ class State(ABC):
     Every write that guards a post (`mark_pending`, `mark_posted`, `mark_failed`)
     is durable when it returns, even inside `batch()`.
     """
+
+    # Whether several processes may work on this state at once (and so share its feeds
+    # out by lease), or one only, as a lock file makes it.
+    shared: ClassVar[bool] = False
 
     # -- life cycle ------------------------------------------------------------
 

@@ -224,6 +224,8 @@ def _moment(value: datetime | None) -> datetime | None:
 class PostgresState(State):
     """A crossposter state in a PostgreSQL database. Open with `PostgresState.open(url)`."""
 
+    shared = True
+
     def __init__(self, connection: psycopg.Connection, url: str, *, read_only: bool):
         self._db = connection
         self.url = url
