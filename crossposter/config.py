@@ -549,6 +549,10 @@ class Settings(BaseSettings):
     def enabled_feeds(self) -> list[FeedConfig]:
         return [feed for feed in self.feeds if feed.enabled]
 
+    def feed_named(self, name: str) -> FeedConfig | None:
+        """The configured feed called `name`; None when the configuration has none."""
+        return next((feed for feed in self.feeds if feed.name == name), None)
+
 
 def load_settings(path: str | os.PathLike[str]) -> Settings:
     """Read, merge and validate the configuration, or raise ConfigError naming key and file."""

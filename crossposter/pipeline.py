@@ -16,10 +16,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_token
 from crossposter.after_posting.follow_up import FollowUp
+from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
 from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
@@ -52,9 +53,6 @@ from crossposter.state import (
     open_preview,
     open_state,
 )
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -327,15 +325,10 @@ class Pass:
         return self._sessions[account.name]
 
     def _after_post(self, pending: PendingPost, posted: Posted) -> None:
-        from crossposter.after_posting.hooks import HookEvent, notify, token_variables
-
-        feed = next((f for f in self.settings.feeds if f.name == pending.feed), None)
-        if feed is None or not feed.on_posted:
-            return
         event = HookEvent(
-            "posted", feed.name, pending.entry_id, pending.link, posted.id, posted.url
+            "posted", pending.feed, pending.entry_id, pending.link, posted.id, posted.url
         )
-        notify(self.state, feed.on_posted, event, hidden=token_variables(self.settings))
+        notify_feed(self.state, self.settings, event)
 
     def _read_replies(self) -> None:
         """After posting: the public replies of recent toots, each at most once an interval."""
@@ -564,18 +557,15 @@ class Pass:
     def _after_event(self, kind: str, posted: PostedEntry, reason: str) -> None:
         """A toot was `edited` or `retracted` after posting: the one place such events happen."""
         log.debug("feed %s: %s event for %s (%s)", posted.feed, kind, posted.entry_id, reason)
-        feed = next((f for f in self.settings.feeds if f.name == posted.feed), None)
-        if self.preview or feed is None or not feed.on_posted:
+        if self.preview:
             return
-        from crossposter.after_posting.hooks import HookEvent, notify, token_variables
-
         # Two edits of one toot are two events: the time tells them apart.
         occurrence = self.clock().isoformat(timespec="seconds") if kind == "edited" else ""
         event = HookEvent(
-            kind, feed.name, posted.entry_id, posted.link, posted.toot_id, posted.toot_url,
+            kind, posted.feed, posted.entry_id, posted.link, posted.toot_id, posted.toot_url,
             occurrence=occurrence,
         )
-        notify(self.state, feed.on_posted, event, hidden=token_variables(self.settings))
+        notify_feed(self.state, self.settings, event)
 
     def _retry_pending(self, feed: FeedConfig, report: FeedReport) -> None:
         waiting = self.state.pending(feed.name)
