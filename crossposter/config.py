@@ -32,6 +32,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from crossposter.compose.language import normalize_language
 from crossposter.compose.template import DEFAULT_TEMPLATE, check_template
+from crossposter.duration import parse_duration
 from crossposter.errors import ConfigError
 from crossposter.feeds.fetch import is_local
 from crossposter.feeds.filters import EntryFilter, Rules
@@ -118,8 +119,6 @@ def is_loopback_host(host: str) -> bool:
 
 def _duration(value: Any) -> Any:
     """A duration as written (30s, 15m, 7d) in seconds; a number is left to the field."""
-    from crossposter.duration import parse_duration
-
     return parse_duration(value) if isinstance(value, str) else value
 
 

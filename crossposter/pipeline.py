@@ -21,12 +21,16 @@ from typing import Any
 from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_token
 from crossposter.after_posting.follow_up import FollowUp
 from crossposter.after_posting.hooks import HookEvent, notify_feed
+from crossposter.after_posting.links import write_site_files
+from crossposter.after_posting.replies import due, read_replies
 from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
 from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.feeds.filters import skip_reason
 from crossposter.feeds.select import Selection, link_key, select_new
+from crossposter.health import next_heartbeat, worker_id
+from crossposter.leases import FeedLeases
 from crossposter.models import (
     Entry,
     FeedInfo,
@@ -124,8 +128,6 @@ def run(
 
 
 def _record_heartbeat(state: State, interval: float, exit_code: int) -> None:
-    from crossposter.health import next_heartbeat, worker_id
-
     worker = worker_id()
     heartbeat = next_heartbeat(
         state.heartbeat(worker), interval_seconds=interval, exit_code=exit_code, at=now_utc()
@@ -134,8 +136,6 @@ def _record_heartbeat(state: State, interval: float, exit_code: int) -> None:
 
 
 def _write_site_files(settings: Settings, state: State) -> None:
-    from crossposter.after_posting.links import write_site_files
-
     try:
         for path in write_site_files(settings, state):
             log.debug("%s rewritten", path)
@@ -197,9 +197,6 @@ class Pass:
         self._limits: dict[str, InstanceLimits] = {}
 
     def run(self) -> RunReport:
-        from crossposter.health import worker_id
-        from crossposter.leases import FeedLeases
-
         feeds = self._due(self.settings.enabled_feeds)
         # Leased as many at a time as are fetched at once: processes starting together
         # share the feeds out, and none holds a lease long before working on the feed.
@@ -332,8 +329,6 @@ class Pass:
 
     def _read_replies(self) -> None:
         """After posting: the public replies of recent toots, each at most once an interval."""
-        from crossposter.after_posting.replies import due, read_replies
-
         now = now_utc()
         posts = due(
             self.state.announced(),
