@@ -32,6 +32,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from crossposter.compose.language import normalize_language
 from crossposter.compose.template import DEFAULT_TEMPLATE, check_template
+from crossposter.duration import parse_duration
 from crossposter.errors import ConfigError
 from crossposter.feeds.fetch import is_local
 from crossposter.feeds.filters import EntryFilter, Rules
@@ -118,8 +119,6 @@ def is_loopback_host(host: str) -> bool:
 
 def _duration(value: Any) -> Any:
     """A duration as written (30s, 15m, 7d) in seconds; a number is left to the field."""
-    from crossposter.duration import parse_duration
-
     return parse_duration(value) if isinstance(value, str) else value
 
 
@@ -548,6 +547,10 @@ class Settings(BaseSettings):
     @property
     def enabled_feeds(self) -> list[FeedConfig]:
         return [feed for feed in self.feeds if feed.enabled]
+
+    def feed_named(self, name: str) -> FeedConfig | None:
+        """The configured feed called `name`; None when the configuration has none."""
+        return next((feed for feed in self.feeds if feed.name == name), None)
 
 
 def load_settings(path: str | os.PathLike[str]) -> Settings:

@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from crossposter.errors import StateError, StateLocked
+from crossposter.health import worker_id
 from crossposter.state import State
 
 if TYPE_CHECKING:
@@ -138,8 +139,6 @@ def leased_for_repair(
 ) -> Iterator[None]:
     """Hold `feeds` while `command` (a repair by hand) changes them, waiting up to
     `lock_timeout` for the runs working on them, as a state file's lock is waited for."""
-    from crossposter.health import worker_id
-
     # Not the worker's own name: a command run inside a replica's container (same
     # CROSSPOSTER_WORKER_ID) would otherwise renew, then release, that replica's leases.
     worker = f"{worker_id()} ({command}, pid {os.getpid()})"

@@ -16,16 +16,21 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_token
 from crossposter.after_posting.follow_up import FollowUp
+from crossposter.after_posting.hooks import HookEvent, notify_feed
+from crossposter.after_posting.links import write_site_files
+from crossposter.after_posting.replies import due, read_replies
 from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
 from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.feeds.filters import skip_reason
 from crossposter.feeds.select import Selection, link_key, select_new
+from crossposter.health import next_heartbeat, worker_id
+from crossposter.leases import FeedLeases
 from crossposter.models import (
     Entry,
     FeedInfo,
@@ -52,9 +57,6 @@ from crossposter.state import (
     open_preview,
     open_state,
 )
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +128,6 @@ def run(
 
 
 def _record_heartbeat(state: State, interval: float, exit_code: int) -> None:
-    from crossposter.health import next_heartbeat, worker_id
-
     worker = worker_id()
     heartbeat = next_heartbeat(
         state.heartbeat(worker), interval_seconds=interval, exit_code=exit_code, at=now_utc()
@@ -136,8 +136,6 @@ def _record_heartbeat(state: State, interval: float, exit_code: int) -> None:
 
 
 def _write_site_files(settings: Settings, state: State) -> None:
-    from crossposter.after_posting.links import write_site_files
-
     try:
         for path in write_site_files(settings, state):
             log.debug("%s rewritten", path)
@@ -199,9 +197,6 @@ class Pass:
         self._limits: dict[str, InstanceLimits] = {}
 
     def run(self) -> RunReport:
-        from crossposter.health import worker_id
-        from crossposter.leases import FeedLeases
-
         feeds = self._due(self.settings.enabled_feeds)
         # Shared, leased as many at a time as are fetched at once: processes starting
         # together share the feeds out, and none holds a lease long before working on the
@@ -329,20 +324,13 @@ class Pass:
         return self._sessions[account.name]
 
     def _after_post(self, pending: PendingPost, posted: Posted) -> None:
-        from crossposter.after_posting.hooks import HookEvent, notify, token_variables
-
-        feed = next((f for f in self.settings.feeds if f.name == pending.feed), None)
-        if feed is None or not feed.on_posted:
-            return
         event = HookEvent(
-            "posted", feed.name, pending.entry_id, pending.link, posted.id, posted.url
+            "posted", pending.feed, pending.entry_id, pending.link, posted.id, posted.url
         )
-        notify(self.state, feed.on_posted, event, hidden=token_variables(self.settings))
+        notify_feed(self.state, self.settings, event)
 
     def _read_replies(self) -> None:
         """After posting: the public replies of recent toots, each at most once an interval."""
-        from crossposter.after_posting.replies import due, read_replies
-
         now = now_utc()
         posts = due(
             self.state.announced(),
@@ -566,18 +554,15 @@ class Pass:
     def _after_event(self, kind: str, posted: PostedEntry, reason: str) -> None:
         """A toot was `edited` or `retracted` after posting: the one place such events happen."""
         log.debug("feed %s: %s event for %s (%s)", posted.feed, kind, posted.entry_id, reason)
-        feed = next((f for f in self.settings.feeds if f.name == posted.feed), None)
-        if self.preview or feed is None or not feed.on_posted:
+        if self.preview:
             return
-        from crossposter.after_posting.hooks import HookEvent, notify, token_variables
-
         # Two edits of one toot are two events: the time tells them apart.
         occurrence = self.clock().isoformat(timespec="seconds") if kind == "edited" else ""
         event = HookEvent(
-            kind, feed.name, posted.entry_id, posted.link, posted.toot_id, posted.toot_url,
+            kind, posted.feed, posted.entry_id, posted.link, posted.toot_id, posted.toot_url,
             occurrence=occurrence,
         )
-        notify(self.state, feed.on_posted, event, hidden=token_variables(self.settings))
+        notify_feed(self.state, self.settings, event)
 
     def _retry_pending(self, feed: FeedConfig, report: FeedReport) -> None:
         waiting = self.state.pending(feed.name)

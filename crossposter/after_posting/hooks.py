@@ -16,12 +16,9 @@ import signal
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from crossposter.config import TOKEN_VARIABLE, Settings
 from crossposter.state import State
-
-if TYPE_CHECKING:
-    from crossposter.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +73,14 @@ def notify(
     return run_command(command, event, hidden=hidden, deadline=deadline)
 
 
+def notify_feed(state: State, settings: Settings, event: HookEvent) -> bool:
+    """`notify` with the `on_posted` of the event's feed, hiding this configuration's tokens."""
+    feed = settings.feed_named(event.feed)
+    if feed is None:
+        return False
+    return notify(state, feed.on_posted, event, hidden=token_variables(settings))
+
+
 def run_command(
     command: str,
     event: HookEvent,
@@ -124,16 +129,12 @@ def run_command(
 
 def token_variables(settings: Settings) -> set[str]:
     """Every variable a token of this configuration may come from."""
-    from crossposter.config import TOKEN_VARIABLE
-
     named = {account.access_token_env for account in settings.accounts.values()}
     return {TOKEN_VARIABLE, *(name for name in named if name)}
 
 
 def hook_environment(environment: dict[str, str] | os._Environ, hidden: Iterable[str]) -> dict:
     """The environment without any token crossposter reads."""
-    from crossposter.config import TOKEN_VARIABLE
-
     secret = {TOKEN_VARIABLE, *hidden}
     return {name: value for name, value in environment.items() if name not in secret}
 

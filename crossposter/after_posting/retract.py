@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from crossposter.accounts import Account, feed_accounts, with_token
-from crossposter.after_posting.hooks import HookEvent, notify, token_variables
+from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.after_posting.links import write_site_files
 from crossposter.config import Settings
 from crossposter.errors import NotInState, StatusGone
@@ -65,12 +65,10 @@ def retract(
         except StatusGone:
             status = "deleted"
             state.mark_deleted(post.feed, post.entry_id, "already deleted on the instance")
-        feed = next((f for f in settings.feeds if f.name == post.feed), None)
-        if feed is not None:
-            event = HookEvent(
-                "retracted", post.feed, post.entry_id, post.link, post.toot_id, post.toot_url
-            )
-            notify(state, feed.on_posted, event, hidden=token_variables(settings))
+        event = HookEvent(
+            "retracted", post.feed, post.entry_id, post.link, post.toot_id, post.toot_url
+        )
+        notify_feed(state, settings, event)
         write_site_files(settings, state)
     return Retraction(post, status)
 

@@ -6,6 +6,8 @@ import argparse
 import logging
 from typing import Any
 
+from crossposter.duration import parse_duration
+
 log = logging.getLogger("crossposter")
 
 
@@ -36,8 +38,6 @@ def add_logging_options(parser: argparse.ArgumentParser, default: Any = None) ->
 
 
 def duration(text: str) -> float:
-    from crossposter.duration import parse_duration
-
     try:
         return parse_duration(text)
     except ValueError as error:

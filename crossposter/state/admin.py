@@ -114,7 +114,7 @@ def retry(settings: Settings, feed: str | None = None) -> int:
 
 def mark_seen(settings: Settings, name: str) -> MarkSeenResult:
     """Nothing of the feed as it is now goes out: pending posts are dropped, entries recorded."""
-    feed = next((feed for feed in settings.feeds if feed.name == name), None)
+    feed = settings.feed_named(name)
     with open_state(settings) as state, leased_for_repair(
         state, settings, [name], "state mark-seen"
     ):

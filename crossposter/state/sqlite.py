@@ -236,7 +236,8 @@ class SqliteState(State):
 
     @classmethod
     def open_read_only(cls, path: str | os.PathLike[str]) -> SqliteState:
-        """A view that cannot write, for --dry-run; an absent file reads as empty."""
+        """A view that cannot write (a preview copies it; check and links read it); an absent
+        file reads as empty."""
         path = Path(path)
         existing = _existing_state_file(path)
         if existing is not None and existing.st_size > 0:
