@@ -237,9 +237,9 @@ def test_one_link_is_claimed_once_per_account_until_released(backend):
         assert state.announced_links("home", ["https://b.example/post", "https://b.example/x"]) == {
             "https://b.example/post"
         }
-        # The claim is the entry's own: claiming again wins, another entry loses.
-        assert state.claim_link("home", "https://b.example/post", "a", first.id)
-        assert not state.claim_link("home", "https://b.example/post", "b", second.id)
+        # The claim is the entry's own: pending again wins, another entry loses.
+        assert state.mark_pending("a", first, "k1", toot, account="home") is not None
+        assert state.mark_pending("b", second, "k2", toot, account="home") is None
 
         state.mark_posted("a", first.id, Posted(id="1", url=None))
         assert state.forget("a", first.id)

@@ -186,7 +186,13 @@ def test_two_connections_claiming_the_same_links_at_once_win_each_exactly_once(d
             psycopg.connect(database, autocommit=True), database, read_only=False
         ) as state:
             start.wait()
-            won[feed] = [state.claim_link("home", link, feed, f"{feed}-{link}") for link in links]
+            won[feed] = [
+                state.mark_pending(
+                    feed, make_entry(n, link=link), f"{feed}-{n}", Toot(text="t"), account="home"
+                )
+                is not None
+                for n, link in enumerate(links)
+            ]
 
     with PostgresState.open(database):  # creates the tables
         pass
@@ -292,7 +298,9 @@ def test_a_table_dropped_by_hand_is_a_state_error_for_a_person(database, capsys)
         with psycopg.connect(database, autocommit=True) as admin:
             admin.execute("DROP TABLE announced_links")
         with pytest.raises(StateError, match="announced_links") as raised:
-            state.claim_link("home", "https://b.example/1", "blog", "id-1")
+            state.mark_pending(
+                "blog", make_entry(1), "k", Toot(text="t"), account="home"
+            )
         assert not raised.value.temporary
 
 

@@ -230,17 +230,8 @@ class State(ABC):
     ) -> PendingPost | None:
         """Record the toot about to be sent; what a retry would find, as `pending` returns it.
 
-        The entry's link is claimed for `account` in the same write (`claim_link`): None,
+        The entry's link is claimed for `account` in the same write: None,
         and nothing written, when another entry already announced that link there.
-        """
-
-    @abstractmethod
-    def claim_link(self, account: str, link: str, feed: str, entry_id: str) -> bool:
-        """Record that `account` announces `link` (compared as `link_key` gives it) for this
-        entry; False when another entry already holds it.
-
-        One atomic insert that a unique key on (account, link) refuses, never a look
-        followed by a write: two processes claiming one link cannot both win.
         """
 
     @abstractmethod

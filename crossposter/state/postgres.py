@@ -508,10 +508,6 @@ class PostgresState(State):
             title=entry.title,
         )
 
-    def claim_link(self, account: str, link: str, feed: str, entry_id: str) -> bool:
-        with self._transaction(durable=True) as db:
-            return _claim(db, account, link, feed, entry_id)
-
     def announced_links(self, account: str, links: Iterable[str]) -> set[str]:
         rows = self._rows(
             "SELECT link FROM announced_links WHERE account = %s AND link = ANY(%s)",

@@ -520,10 +520,6 @@ class SqliteState(State):
             title=entry.title,
         )
 
-    def claim_link(self, account: str, link: str, feed: str, entry_id: str) -> bool:
-        with self._transaction(durable=True) as db:
-            return _claim(db, account, link, feed, entry_id)
-
     def announced_links(self, account: str, links: Iterable[str]) -> set[str]:
         found: set[str] = set()
         wanted = list(dict.fromkeys(links))
