@@ -232,6 +232,8 @@ class State(ABC):
 
         The entry's link is claimed for `account` in the same write: None,
         and nothing written, when another entry already announced that link there.
+        The claim is one insert that a unique key on (account, link) refuses, never a
+        look followed by a write: two processes pending one link cannot both win.
         """
 
     @abstractmethod
