@@ -51,6 +51,16 @@ def test_the_first_preview_says_what_the_first_run_does_and_shows_a_sample(
     assert not (tmp_path / "demo-state.sqlite3").exists()
 
 
+def test_the_first_previews_log_says_what_would_be_recorded_not_what_was(
+    tmp_path, feeds, capsys, caplog
+):
+    caplog.set_level("INFO")
+    preview(demo_without_backfill(tmp_path, feeds), capsys)
+
+    assert "first run: 3 entries already there would be recorded, not announced" in caplog.text
+    assert "already there recorded" not in caplog.text
+
+
 def test_the_sample_is_the_newest_article_by_date_whatever_the_feed_order(
     tmp_path, api, feeds, capsys
 ):

@@ -65,7 +65,7 @@ def command_run(args: argparse.Namespace) -> int:
     with stop_on_signals() as stop:
         report = run(settings, dry_run=args.dry_run, stop=stop)
     for feed in report.feeds:
-        log_feed(feed)
+        log_feed(feed, preview=args.dry_run)
         if args.dry_run:
             print_previews(feed)
     if args.dry_run:
@@ -129,7 +129,7 @@ def log_stop(report) -> None:
         )
 
 
-def log_feed(feed) -> None:
+def log_feed(feed, *, preview: bool = False) -> None:
     if not feed.errors:
         level = logging.INFO
     elif feed.temporary_failure and not feed.permanent_failure:
@@ -148,9 +148,11 @@ def log_feed(feed) -> None:
         )
         if feed.recorded:
             # A first run that posts nothing would otherwise look like a broken one.
+            # A preview records nothing: its log must not say it did.
+            recorded = "would be recorded" if preview else "recorded"
             summary += (
                 f" (first run: {plural(feed.recorded, 'entry', 'entries')} already there"
-                " recorded, not announced;"
+                f" {recorded}, not announced;"
                 " `backfill: N` announces the newest N)"
             )
     errors = "; ".join(feed.errors)
