@@ -51,6 +51,19 @@ def test_the_first_preview_says_what_the_first_run_does_and_shows_a_sample(
     assert not (tmp_path / "demo-state.sqlite3").exists()
 
 
+def test_the_readmes_first_preview_is_what_the_demo_without_backfill_prints(
+    tmp_path, feeds, capsys
+):
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("## Preview", 1)[1].split("```text", 1)[1].split("```", 1)[0]
+    headings = [line for line in shown.splitlines() if line.startswith("=== ")]
+
+    out = preview(demo_without_backfill(tmp_path, feeds), capsys)
+
+    assert len(headings) == 2
+    assert all(heading in out.splitlines() for heading in headings)
+
+
 def test_the_first_previews_log_says_what_would_be_recorded_not_what_was(
     tmp_path, feeds, capsys, caplog
 ):
