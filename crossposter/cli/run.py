@@ -150,10 +150,11 @@ def log_feed(feed, *, preview: bool = False) -> None:
             # A first run that posts nothing would otherwise look like a broken one.
             # A preview records nothing: its log must not say it did.
             recorded = "would be recorded" if preview else "recorded"
+            # Entries new on a first run are the backfill: no need to suggest it then.
+            hint = "" if feed.new else "; `backfill: N` announces the newest N"
             summary += (
                 f" (first run: {plural(feed.recorded, 'entry', 'entries')} already there"
-                f" {recorded}, not announced;"
-                " `backfill: N` announces the newest N)"
+                f" {recorded}, not announced{hint})"
             )
     errors = "; ".join(feed.errors)
     if summary and errors:
