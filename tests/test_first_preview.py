@@ -9,6 +9,7 @@ from crossposter.cli import main
 from conftest import EXAMPLES
 from support.blog import article, feed_of, write_config
 from support.feeds import rss
+from support.stopping import terminate_when
 
 FIRST_RUN = (
     "first run: would record {} entries, announce none;"
@@ -135,3 +136,17 @@ def test_the_real_first_run_posts_no_sample(tmp_path, api, feeds, token, capsys)
     out = preview(config, capsys)
     assert "dry run: 1 toot would be posted" in out
     assert "first run" not in out and SAMPLE not in out
+
+
+def test_a_preview_stopped_before_its_end_does_not_pass_for_a_whole_one(
+    tmp_path, api, feeds, capsys
+):
+    feeds.set_slow("/feed", 30)
+    config = write_config(tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}'}}")
+    terminate_when(lambda: feeds.count(path="/feed"))
+
+    assert main(["run", "--dry-run", "--config", config]) == 75
+
+    out = capsys.readouterr().out
+    assert "dry run stopped before its end" in out
+    assert "0 toots would be posted" not in out

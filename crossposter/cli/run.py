@@ -73,7 +73,12 @@ def command_run(args: argparse.Namespace) -> int:
         edits = sum(len(feed.planned_edits) for feed in report.feeds)
         deletions = sum(len(feed.planned_deletions) for feed in report.feeds)
         also = f", {edits} edited, {deletions} deleted" if edits or deletions else ""
-        print(f"dry run: {plural(count, 'toot')} would be posted{also}; nothing was changed")
+        if report.interrupted:
+            # Feeds not read yet may hold more: a count would pass for the whole answer.
+            done = f"dry run stopped before its end: {plural(count, 'toot')} shown{also}"
+        else:
+            done = f"dry run: {plural(count, 'toot')} would be posted{also}"
+        print(f"{done}; nothing was changed")
         if report.limits:
             print(f"limits: {describe_limits(report.limits)}")
     log_stop(report)
