@@ -150,3 +150,18 @@ def test_a_preview_stopped_before_its_end_does_not_pass_for_a_whole_one(
     out = capsys.readouterr().out
     assert "dry run stopped before its end" in out
     assert "0 toots would be posted" not in out
+
+
+def test_a_preview_counts_the_toots_max_posts_per_run_leaves_for_later(
+    tmp_path, api, feeds, capsys
+):
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    config = write_config(
+        tmp_path,
+        api,
+        f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 3, max_posts_per_run: 1}}",
+    )
+
+    out = preview(config, capsys)
+
+    assert "dry run: 1 toot would be posted, 2 more would wait for a later run;" in out

@@ -73,6 +73,9 @@ def command_run(args: argparse.Namespace) -> int:
         edits = sum(len(feed.planned_edits) for feed in report.feeds)
         deletions = sum(len(feed.planned_deletions) for feed in report.feeds)
         also = f", {edits} edited, {deletions} deleted" if edits or deletions else ""
+        # Not shown above (max_posts_per_run, a rate limit), yet announced by later runs.
+        waiting = sum(feed.deferred for feed in report.feeds)
+        also += f", {waiting} more would wait for a later run" if waiting else ""
         if report.interrupted:
             # Feeds not read yet may hold more: a count would pass for the whole answer.
             done = f"dry run stopped before its end: {plural(count, 'toot')} shown{also}"
