@@ -411,6 +411,18 @@ def test_the_token_never_appears_in_verbose_logs_of_a_run_that_posts(blog, api, 
     assert "Authorization" not in done.stderr and "Bearer" not in done.stderr
 
 
+def test_a_backfilled_first_run_does_not_suggest_the_backfill_it_already_has(
+    tmp_path, api, feeds, token, caplog
+):
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    config = write_config(
+        tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 2}}"
+    )
+    assert main(["run", "--config", config]) == 0
+    assert "first run: 1 entry already there recorded, not announced" in caplog.text
+    assert "`backfill: N`" not in caplog.text
+
+
 def test_a_first_run_says_it_recorded_the_feed_rather_than_posting(
     tmp_path, api, feeds, token, caplog
 ):

@@ -9,6 +9,7 @@ from crossposter.cli import main
 from conftest import EXAMPLES
 from support.blog import article, feed_of, write_config
 from support.feeds import rss
+from support.stopping import terminate_when
 
 FIRST_RUN = (
     "first run: would record {} entries, announce none;"
@@ -49,6 +50,29 @@ def test_the_first_preview_says_what_the_first_run_does_and_shows_a_sample(
     assert "#DéveloppementWeb" in out and "#Cpp" in out
     assert "dry run: 0 toots would be posted" in out
     assert not (tmp_path / "demo-state.sqlite3").exists()
+
+
+def test_the_readmes_first_preview_is_what_the_demo_without_backfill_prints(
+    tmp_path, feeds, capsys
+):
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("## Preview", 1)[1].split("```text", 1)[1].split("```", 1)[0]
+    headings = [line for line in shown.splitlines() if line.startswith("=== ")]
+
+    out = preview(demo_without_backfill(tmp_path, feeds), capsys)
+
+    assert len(headings) == 2
+    assert all(heading in out.splitlines() for heading in headings)
+
+
+def test_the_first_previews_log_says_what_would_be_recorded_not_what_was(
+    tmp_path, feeds, capsys, caplog
+):
+    caplog.set_level("INFO")
+    preview(demo_without_backfill(tmp_path, feeds), capsys)
+
+    assert "first run: 3 entries already there would be recorded, not announced" in caplog.text
+    assert "already there recorded" not in caplog.text
 
 
 def test_the_sample_is_the_newest_article_by_date_whatever_the_feed_order(
@@ -112,3 +136,32 @@ def test_the_real_first_run_posts_no_sample(tmp_path, api, feeds, token, capsys)
     out = preview(config, capsys)
     assert "dry run: 1 toot would be posted" in out
     assert "first run" not in out and SAMPLE not in out
+
+
+def test_a_preview_stopped_before_its_end_does_not_pass_for_a_whole_one(
+    tmp_path, api, feeds, capsys
+):
+    feeds.set_slow("/feed", 30)
+    config = write_config(tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}'}}")
+    terminate_when(lambda: feeds.count(path="/feed"))
+
+    assert main(["run", "--dry-run", "--config", config]) == 75
+
+    out = capsys.readouterr().out
+    assert "dry run stopped before its end" in out
+    assert "0 toots would be posted" not in out
+
+
+def test_a_preview_counts_the_toots_max_posts_per_run_leaves_for_later(
+    tmp_path, api, feeds, capsys
+):
+    feeds.set_feed("/feed", feed_of(1, 2, 3))
+    config = write_config(
+        tmp_path,
+        api,
+        f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 3, max_posts_per_run: 1}}",
+    )
+
+    out = preview(config, capsys)
+
+    assert "dry run: 1 toot would be posted, 2 more would wait for a later run;" in out

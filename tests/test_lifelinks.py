@@ -97,8 +97,30 @@ def test_links_of_one_feed_only(tmp_path, api, feeds, token, capsys):
     config = blog(tmp_path, api, feeds, 1)
     assert main(["run", "--config", config]) == 0
 
-    assert json.loads(links(config, capsys, "--feed", "other")) == {}
     assert list(json.loads(links(config, capsys, "--feed", "blog"))) == [article_url(1)]
+
+
+def test_links_of_a_configured_feed_that_announced_nothing_yet_is_empty(
+    tmp_path, api, feeds, token, capsys
+):
+    config = blog(tmp_path, api, feeds, 1)
+
+    assert json.loads(links(config, capsys, "--feed", "blog")) == {}
+
+
+def test_links_of_a_feed_neither_configured_nor_in_the_state_is_a_usage_error(
+    tmp_path, api, feeds, token, capsys, caplog
+):
+    # A misspelt name must not look like a feed that announced nothing (a site build
+    # reading `{}` would drop every link).
+    config = blog(tmp_path, api, feeds, 1)
+    assert main(["run", "--config", config]) == 0
+    capsys.readouterr()
+
+    assert main(["links", "--config", config, "--feed", "blgo"]) == 2
+
+    assert capsys.readouterr().out == ""
+    assert "no feed 'blgo' in the configuration or the state" in caplog.text
 
 
 # -- retract -------------------------------------------------------------------
@@ -142,6 +164,18 @@ def test_retract_of_an_unknown_entry_is_a_usage_error_and_deletes_nothing(
     assert main(["retract", "--config", config, "blog", "https://blog.example.org/9/"]) == 2
     assert api.count("DELETE") == 0
     assert len(api.statuses) == 1
+
+
+def test_retract_in_a_feed_the_state_does_not_have_names_the_feed(
+    tmp_path, api, feeds, token, caplog
+):
+    config = blog(tmp_path, api, feeds, 1)
+    assert main(["run", "--config", config]) == 0
+
+    assert main(["retract", "--config", config, "blgo", guid(1)]) == 2
+
+    assert "no feed 'blgo' in the state" in caplog.text
+    assert api.count("DELETE") == 0
 
 
 def test_a_retraction_the_instance_refuses_changes_nothing(tmp_path, api, feeds, token, capsys):

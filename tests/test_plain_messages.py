@@ -81,8 +81,10 @@ def test_a_refused_token_is_told_once_with_where_it_came_from(
     assert "deferred=2" in caplog.text
 
 
+# A preview that passes where the real run stops would be no preview of it.
+@pytest.mark.parametrize("preview", [[], ["--dry-run"]], ids=["run", "preview"])
 def test_a_state_file_in_a_missing_folder_is_an_error_naming_the_folder(
-    tmp_path, api, feeds, token, caplog
+    tmp_path, api, feeds, token, caplog, preview
 ):
     feeds.set_feed("/feed", feed_of(1))
     missing = tmp_path / "volume"
@@ -92,7 +94,7 @@ def test_a_state_file_in_a_missing_folder_is_an_error_naming_the_folder(
         f"- {{name: blog, url: '{feeds.url('/feed')}'}}",
         state_file=str(missing / "state.sqlite3"),
     )
-    assert main(["run", "--config", config]) == 2
+    assert main(["run", "--config", config, *preview]) == 2
     assert f"the folder {missing} does not exist" in caplog.text
     assert not missing.exists()
 

@@ -82,6 +82,17 @@ def test_entries_show_the_toot_of_a_posted_one_and_the_reason_of_a_failed_one(
 
 
 
+def test_entries_line_up_their_ids_whatever_the_status(posted_and_failed, capsys):
+    assert main(["retract", "--config", posted_and_failed, "blog", guid(2)]) == 0
+    capsys.readouterr()
+
+    assert state("entries", config=posted_and_failed) == 0
+
+    lines = [line for line in capsys.readouterr().out.splitlines() if guid(0)[:-1] in line]
+    assert {"seen", "failed", "retracted"} <= {line.split()[3] for line in lines}
+    assert len({line.index("https://") for line in lines}) == 1
+
+
 def test_entries_show_control_characters_an_older_version_stored_escaped(
     posted_and_failed, backend, tmp_path, capsys
 ):

@@ -34,6 +34,8 @@ def find_announced(state: State, feed: str, entry: str) -> AnnouncedPost:
     posts = state.announced(feed)
     found = next((post for post in posts if post.entry_id == entry), None)
     found = found or next((post for post in reversed(posts) if post.link == entry), None)
+    if found is None and state.feed(feed) is None:
+        raise NotInState(f"no feed {feed!r} in the state")
     if found is None:
         raise NotInState(f"feed {feed!r} has announced no entry with the id or URL {entry!r}")
     return found

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from crossposter.cli.common import add_common
-from crossposter.exit_codes import EXIT_OK
+from crossposter.cli.common import add_common, log
+from crossposter.exit_codes import EXIT_OK, EXIT_USAGE
 
 
 def add_links_parser(commands) -> None:
@@ -28,6 +28,10 @@ def command_links(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     with open_read_only(settings) as state:
+        configured = {feed.name for feed in settings.feeds}
+        if args.feed is not None and args.feed not in configured and state.feed(args.feed) is None:
+            log.error("no feed %r in the configuration or the state", args.feed)
+            return EXIT_USAGE
         posts = state.announced(args.feed)
     render = links_csv if args.format == "csv" else links_json
     sys.stdout.write(render(posts, configured_accounts(settings)))

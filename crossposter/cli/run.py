@@ -65,7 +65,7 @@ def command_run(args: argparse.Namespace) -> int:
     with stop_on_signals() as stop:
         report = run(settings, dry_run=args.dry_run, stop=stop)
     for feed in report.feeds:
-        log_feed(feed)
+        log_feed(feed, preview=args.dry_run)
         if args.dry_run:
             print_previews(feed)
     if args.dry_run:
@@ -73,7 +73,15 @@ def command_run(args: argparse.Namespace) -> int:
         edits = sum(len(feed.planned_edits) for feed in report.feeds)
         deletions = sum(len(feed.planned_deletions) for feed in report.feeds)
         also = f", {edits} edited, {deletions} deleted" if edits or deletions else ""
-        print(f"dry run: {plural(count, 'toot')} would be posted{also}; nothing was changed")
+        # Not shown above (max_posts_per_run, a rate limit), yet announced by later runs.
+        waiting = sum(feed.deferred for feed in report.feeds)
+        also += f", {waiting} more would wait for a later run" if waiting else ""
+        if report.interrupted:
+            # Feeds not read yet may hold more: a count would pass for the whole answer.
+            done = f"dry run stopped before its end: {plural(count, 'toot')} shown{also}"
+        else:
+            done = f"dry run: {plural(count, 'toot')} would be posted{also}"
+        print(f"{done}; nothing was changed")
         if report.limits:
             print(f"limits: {describe_limits(report.limits)}")
     log_stop(report)
@@ -129,7 +137,7 @@ def log_stop(report) -> None:
         )
 
 
-def log_feed(feed) -> None:
+def log_feed(feed, *, preview: bool = False) -> None:
     if not feed.errors:
         level = logging.INFO
     elif feed.temporary_failure and not feed.permanent_failure:
@@ -148,10 +156,13 @@ def log_feed(feed) -> None:
         )
         if feed.recorded:
             # A first run that posts nothing would otherwise look like a broken one.
+            # A preview records nothing: its log must not say it did.
+            recorded = "would be recorded" if preview else "recorded"
+            # Entries new on a first run are the backfill: no need to suggest it then.
+            hint = "" if feed.new else "; `backfill: N` announces the newest N"
             summary += (
                 f" (first run: {plural(feed.recorded, 'entry', 'entries')} already there"
-                " recorded, not announced;"
-                " `backfill: N` announces the newest N)"
+                f" {recorded}, not announced{hint})"
             )
     errors = "; ".join(feed.errors)
     if summary and errors:

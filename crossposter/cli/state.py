@@ -52,6 +52,10 @@ def add_state_parser(commands) -> None:
     restore.add_argument("file", metavar="FILE")
 
 
+# Every status takes the same room, so the ids line up.
+STATUS_WIDTH = max(len(status) for status in ENTRY_STATUSES)
+
+
 def command_state(args: argparse.Namespace) -> int:
     from crossposter.config import load_settings
     from crossposter.errors import NotInState
@@ -87,7 +91,8 @@ def _entries(settings, args) -> int:
     for entry in recent_entries(settings, feed=args.feed, status=args.status, limit=args.limit):
         # A seen entry has a reason when an include/exclude rule kept it from being announced.
         detail = entry.toot_url if entry.status == "posted" else entry.reason
-        _show(f"{_when(entry.updated)}  {entry.feed}  {entry.status:<7}  {entry.entry_id}")
+        status = entry.status.ljust(STATUS_WIDTH)
+        _show(f"{_when(entry.updated)}  {entry.feed}  {status}  {entry.entry_id}")
         if entry.title:
             _show(f"    {entry.title}")
         if detail:

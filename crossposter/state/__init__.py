@@ -90,6 +90,10 @@ def open_read_only(settings: Settings) -> State:
 
 def open_preview(settings: Settings) -> State:
     """A throw-away writable copy of the state, for a preview: nothing reaches the real one."""
+    problem = None if settings.state_url else missing_folder(settings.state_file)
+    if problem:
+        # The real run would stop here; its preview must not look fine.
+        raise StateError(problem)
     with open_read_only(settings) as view:
         return view.preview_copy()
 
