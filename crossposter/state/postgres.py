@@ -58,6 +58,7 @@ from crossposter.state.sqlite import (
     _toot_json,
 )
 from crossposter.state.sqlite import SCHEMA_VERSION as EXPORT_VERSION
+from crossposter.state.transactions import Transactions
 
 _STATUS_LIST = ", ".join(f"'{status}'" for status in ENTRY_STATUSES)
 
@@ -221,10 +222,11 @@ def _moment(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value is not None else None
 
 
-class PostgresState(State):
+class PostgresState(Transactions, State):
     """A crossposter state in a PostgreSQL database. Open with `PostgresState.open(url)`."""
 
     shared = True
+    ROLLBACK_ERRORS = (psycopg.Error,)
 
     def __init__(self, connection: psycopg.Connection, url: str, *, read_only: bool):
         self._db = connection
@@ -276,6 +278,9 @@ class PostgresState(State):
             raise
         return state
 
+    def _in_transaction(self) -> bool:
+        return _transaction_open(self._db)
+
     def close(self) -> None:
         self._db.close()
         with self._coordination_lock:
@@ -315,54 +320,6 @@ class PostgresState(State):
                 f"{self.where}: written by a newer crossposter (state version {version}, this "
                 f"one reads {SCHEMA_VERSION}); upgrade crossposter"
             )
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Commit the writes made inside together when the block ends (or fails).
-
-        A write that guards a post (pending, posted, failed) is still committed at
-        once, with everything written before it.
-        """
-        if self._batching or self.read_only:
-            yield
-            return
-        self._db.execute("BEGIN")
-        self._batching = True
-        try:
-            yield
-        finally:
-            self._batching = False
-            if _in_transaction(self._db):
-                try:
-                    self._db.execute("COMMIT")
-                except StateError:
-                    # The server went away, say: the batch's writes wait for the next run,
-                    # which finds every post they guarded already committed by mark_pending.
-                    _roll_back(self._db, "ROLLBACK")
-                    raise
-
-    @contextlib.contextmanager
-    def _transaction(self, *, durable: bool = False) -> Iterator[psycopg.Connection]:
-        if self._batching:
-            # A savepoint keeps a failed write from taking the batch's other writes with it.
-            self._db.execute("SAVEPOINT write")
-            try:
-                yield self._db
-            except BaseException:
-                _roll_back(self._db, "ROLLBACK TO write", "RELEASE write")
-                raise
-            self._db.execute("RELEASE write")
-            if durable:
-                self._db.execute("COMMIT")
-                self._db.execute("BEGIN")
-            return
-        self._db.execute("BEGIN")
-        try:
-            yield self._db
-        except BaseException:
-            _roll_back(self._db, "ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def _write(
         self, sql: str, values: Iterable[Any] | dict[str, Any] = (), *, durable: bool = False
@@ -824,7 +781,7 @@ class PostgresState(State):
                     for row in rows
                 ]
         finally:
-            _roll_back(self._db, "ROLLBACK")
+            self._roll_back("ROLLBACK")
         return data
 
     def replace_with(self, data: Any) -> None:
@@ -1118,17 +1075,10 @@ class _Connection(psycopg.Connection):
             return super().cursor(*args, **kwargs)
 
 
-def _in_transaction(db: psycopg.Connection) -> bool:
+def _transaction_open(db: psycopg.Connection) -> bool:
     return db.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
 
-def _roll_back(db: psycopg.Connection, *statements: str) -> None:
-    # After a lost connection nothing can be rolled back (the server did it), and a
-    # failing rollback must not hide the error that made it necessary.
-    with contextlib.suppress(psycopg.Error, StateError):
-        for statement in statements:
-            if _in_transaction(db):
-                db.execute(statement)
 
 
 def _feed_state(row: dict[str, Any]) -> FeedState:

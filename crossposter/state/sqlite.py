@@ -42,6 +42,7 @@ from crossposter.state.base import (
     State,
     now_utc,
 )
+from crossposter.state.transactions import Transactions
 
 TIMESTAMP_COLUMNS = {
     "feeds": ("last_fetch", "last_parsed", "next_poll"),
@@ -185,8 +186,11 @@ def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-class SqliteState(State):
+class SqliteState(Transactions, State):
     """The state file. Open with `SqliteState.open(...)` as a context manager."""
+
+    BEGIN = "BEGIN IMMEDIATE"
+    ROLLBACK_ERRORS = (sqlite3.Error,)
 
     def __init__(
         self,
@@ -272,6 +276,9 @@ class SqliteState(State):
         copy._prepare(create=False)
         return copy
 
+    def _in_transaction(self) -> bool:
+        return self._db.in_transaction
+
     def close(self) -> None:
         self._db.close()
         if self._lock_fd is not None:
@@ -343,56 +350,6 @@ class SqliteState(State):
             db.execute(
                 "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
             )
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Commit the writes made inside together when the block ends (or fails).
-
-        Each commit costs a disk sync (~2 ms): a run over 1,000 unchanged feeds
-        would spend seconds on them. A write that guards a post (pending, posted,
-        failed) still reaches the disk at once, with everything written before it.
-        """
-        if self._batching or self.read_only:
-            yield
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        self._batching = True
-        try:
-            yield
-        finally:
-            self._batching = False
-            if self._db.in_transaction:
-                try:
-                    self._db.execute("COMMIT")
-                except StateError:
-                    # A full disk, say: the batch's writes wait for the next run, which
-                    # finds every post they guarded already committed by mark_pending.
-                    _roll_back(self._db, "ROLLBACK")
-                    raise
-
-    @contextlib.contextmanager
-    def _transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
-        if self._batching:
-            # A savepoint keeps a failed write from taking the batch's other writes with it.
-            self._db.execute("SAVEPOINT write")
-            try:
-                yield self._db
-            except BaseException:
-                # SQLite may have rolled the whole transaction back already (SQLITE_FULL).
-                _roll_back(self._db, "ROLLBACK TO write", "RELEASE write")
-                raise
-            self._db.execute("RELEASE write")
-            if durable:
-                self._db.execute("COMMIT")
-                self._db.execute("BEGIN IMMEDIATE")
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            _roll_back(self._db, "ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     # -- feeds ---------------------------------------------------------------
 
@@ -1155,16 +1112,12 @@ def _rolled_back_write(db: sqlite3.Connection) -> None:
     try:
         db.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")
     finally:
-        _roll_back(db, "ROLLBACK")
-
-
-def _roll_back(db: sqlite3.Connection, *statements: str) -> None:
-    # After SQLITE_FULL or an I/O error SQLite may have ended the transaction itself,
-    # and a failing rollback must not hide the error that made it necessary.
-    with contextlib.suppress(sqlite3.Error, StateError):
-        for statement in statements:
+        # A failing rollback must not hide the error that made it necessary.
+        with contextlib.suppress(sqlite3.Error, StateError):
             if db.in_transaction:
-                db.execute(statement)
+                db.execute("ROLLBACK")
+
+
 
 
 def _existing_state_file(path: Path) -> os.stat_result | None:
