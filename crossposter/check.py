@@ -28,7 +28,7 @@ from crossposter.config import (
     redacted_url,
 )
 from crossposter.errors import ConfigError, CrossposterError, FeedError, StateLocked
-from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, fetch_all
+from crossposter.feeds.fetch import FetchRequest, FetchResult, fetch_all
 from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import InstanceLookup, look_up_instance
 from crossposter.mastodon.publish import translate_error
@@ -133,13 +133,9 @@ def check(settings: Settings) -> CheckReport:
 
 def _check_feeds(settings: Settings, limits: dict[str, InstanceLimits]) -> list[FeedCheck]:
     enabled = settings.enabled_feeds
-    options = FetchOptions(
-        timeout=settings.fetch_timeout,
-        max_bytes=settings.max_feed_bytes,
-        workers=settings.fetch_workers,
-    )
     # No validators: a check wants the whole feed, not "not modified".
-    fetched = fetch_all([FetchRequest(name=feed.name, url=feed.url) for feed in enabled], options)
+    requests = [FetchRequest(name=feed.name, url=feed.url) for feed in enabled]
+    fetched = fetch_all(requests, settings.fetch_options())
     results = {result.name: result for result in fetched}
     checks = []
     for feed in settings.feeds:

@@ -34,7 +34,7 @@ from crossposter.compose.language import normalize_language
 from crossposter.compose.template import DEFAULT_TEMPLATE, check_template
 from crossposter.duration import parse_duration
 from crossposter.errors import ConfigError
-from crossposter.feeds.fetch import is_local
+from crossposter.feeds.fetch import FetchOptions, is_local
 from crossposter.feeds.filters import EntryFilter, Rules
 
 log = logging.getLogger(__name__)
@@ -551,6 +551,15 @@ class Settings(BaseSettings):
     def feed_named(self, name: str) -> FeedConfig | None:
         """The configured feed called `name`; None when the configuration has none."""
         return next((feed for feed in self.feeds if feed.name == name), None)
+
+    def fetch_options(self) -> FetchOptions:
+        """How every feed is fetched, by a run, `check` or a repair alike."""
+        return FetchOptions(
+            timeout=self.fetch_timeout,
+            deadline=self.fetch_deadline,
+            max_bytes=self.max_feed_bytes,
+            workers=self.fetch_workers,
+        )
 
 
 def load_settings(path: str | os.PathLike[str]) -> Settings:

@@ -26,7 +26,7 @@ from crossposter.after_posting.replies import due, read_replies
 from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
 from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
-from crossposter.feeds.fetch import FetchOptions, FetchRequest, FetchResult, Validators, fetch_all
+from crossposter.feeds.fetch import FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.feeds.filters import skip_reason
 from crossposter.feeds.select import Selection, link_key, select_new
 from crossposter.health import next_heartbeat, worker_id
@@ -234,15 +234,8 @@ class Pass:
             return
         self._retry_failed_after_settings_change(feeds)
         requests = [self._fetch_request(feed) for feed in feeds]
-        options = FetchOptions(
-            timeout=self.settings.fetch_timeout,
-            deadline=self.settings.fetch_deadline,
-            max_bytes=self.settings.max_feed_bytes,
-            workers=self.settings.fetch_workers,
-        )
-        results = {
-            result.name: result for result in fetch_all(requests, options, stop=self.stop)
-        }
+        fetched = fetch_all(requests, self.settings.fetch_options(), stop=self.stop)
+        results = {result.name: result for result in fetched}
         # One commit for the slice; the writes that guard a post still commit at once.
         with self.state.batch():
             for feed in feeds:

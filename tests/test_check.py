@@ -235,3 +235,15 @@ def test_an_instance_that_fails_to_tell_its_limits_is_a_problem(config, api, tok
         f"{api.base_url}/api/v1/instance answered HTTP 503"
     ) in out
     assert "was not asked" not in out
+
+
+def test_check_cuts_a_dripping_feed_off_at_the_configured_fetch_deadline(
+    tmp_path, api, feeds, token, capsys
+):
+    feeds.set_feed("/slow", "<rss>" + " " * 2000 + "</rss>")
+    feeds.set_drip("/slow", interval=0.05)  # 2,000 bytes at this pace: far past the deadline
+    config = write_config(
+        tmp_path, api, f"- {{name: slow, url: '{feeds.url('/slow')}'}}", fetch_deadline="1s"
+    )
+    assert main(["check", "--config", config]) == 1
+    assert "took longer than 1 s" in capsys.readouterr().out

@@ -16,7 +16,7 @@ from typing import Any
 
 from crossposter.config import FeedConfig, Settings
 from crossposter.errors import FeedError, NotInState, StateError
-from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_one
+from crossposter.feeds.fetch import FetchRequest, fetch_one
 from crossposter.leases import leased_for_repair
 from crossposter.state import EntryRecord, State, now_utc, open_read_only, open_state
 from crossposter.state.base import Lease
@@ -136,8 +136,7 @@ def _every_feed(settings: Settings, state: State) -> set[str]:
 
 
 def _record_current_entries(settings: Settings, feed: FeedConfig, state: State) -> int:
-    options = FetchOptions(timeout=settings.fetch_timeout, max_bytes=settings.max_feed_bytes)
-    fetched = fetch_one(FetchRequest(name=feed.name, url=feed.url), options)
+    fetched = fetch_one(FetchRequest(name=feed.name, url=feed.url), settings.fetch_options())
     # Imported here: the CLI loads this module for every command, most never parse.
     from crossposter.feeds.parse import parse_feed
 
