@@ -25,7 +25,6 @@ from crossposter.config import (
     DEFAULT_ACCOUNT,
     FeedConfig,
     Settings,
-    redacted_url,
 )
 from crossposter.errors import ConfigError, CrossposterError, FeedError, StateLocked
 from crossposter.feeds.fetch import FetchRequest, FetchResult, fetch_all
@@ -33,6 +32,7 @@ from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import InstanceLookup, look_up_instance
 from crossposter.mastodon.publish import translate_error
 from crossposter.models import Entry, InstanceLimits
+from crossposter.redaction import redacted_url
 from crossposter.state import SqliteState, missing_folder
 
 
@@ -236,7 +236,7 @@ def _check_postgres_state(url: str) -> StateCheck:
 
     checked = StateCheck(redacted_url(url))
     try:
-        backend = postgres_backend()
+        backend = postgres_backend(url)
         with backend.open_read_only(url) as state:
             # A database without crossposter's tables yet is read as an empty SQLite state.
             if isinstance(state, backend):

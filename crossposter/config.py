@@ -88,16 +88,6 @@ def not_a_boolean(value: Any) -> Any:
     return value
 
 
-def redacted_url(url: str) -> str:
-    """The URL as logs, `check` and `state` show it: any password replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rpartition("@")
-    user = netloc[0].partition(":")[0]
-    return parts._replace(netloc=f"{user}:***@{netloc[2]}").geturl()
-
-
 def https_unless_loopback(url: Any) -> Any:
     """An instance receives the access token: over the network, only through TLS."""
     if url is None:

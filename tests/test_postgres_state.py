@@ -10,7 +10,7 @@ import pytest
 
 from crossposter.after_posting.decisions import Article
 from crossposter.cli import main
-from crossposter.config import load_settings, redacted_url
+from crossposter.config import load_settings
 from crossposter.errors import ConfigError, StateError, TemporaryStateError
 from crossposter.models import InstanceLimits, Posted, Toot
 from crossposter.state import SqliteState, now_utc, open_read_only, open_state
@@ -78,19 +78,6 @@ def test_a_state_url_that_is_not_postgresql_is_a_configuration_error(tmp_path):
     with pytest.raises(ConfigError, match="state_url") as raised:
         load_settings(config)
     assert "hunter2" not in str(raised.value)
-
-
-@pytest.mark.parametrize(
-    ("url", "shown"),
-    [
-        ("postgresql://u:s3cret@db:5432/x", "postgresql://u:***@db:5432/x"),
-        ("postgresql://u:p%40ss@db/x?sslmode=require", "postgresql://u:***@db/x?sslmode=require"),
-        ("postgresql://u@db/x", "postgresql://u@db/x"),
-        ("postgresql://u:@db/x", "postgresql://u:***@db/x"),
-    ],
-)
-def test_a_url_is_shown_without_its_password(url, shown):
-    assert redacted_url(url) == shown
 
 
 # -- what only a database server has ---------------------------------------------------

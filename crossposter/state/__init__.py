@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crossposter.errors import StateError
+from crossposter.redaction import redacted_url
 from crossposter.state.base import (
     AnnouncedPost,
     EntryRecord,
@@ -48,7 +49,8 @@ __all__ = [
 def open_state(settings: Settings) -> State:
     """The state for a run that writes, held for this process alone until closed."""
     if settings.state_url:
-        return postgres_backend().open(settings.state_url, lock_timeout=settings.lock_timeout)
+        backend = postgres_backend(settings.state_url)
+        return backend.open(settings.state_url, lock_timeout=settings.lock_timeout)
     problem = missing_folder(settings.state_file)
     if problem:
         raise StateError(problem)
@@ -84,7 +86,7 @@ def missing_folder(path: Path) -> str | None:
 def open_read_only(settings: Settings) -> State:
     """A view that cannot write and takes no lock; an absent state reads as empty."""
     if settings.state_url:
-        return postgres_backend().open_read_only(settings.state_url)
+        return postgres_backend(settings.state_url).open_read_only(settings.state_url)
     return SqliteState.open_read_only(settings.state_file)
 
 
@@ -100,18 +102,16 @@ def open_preview(settings: Settings) -> State:
 
 def state_location(settings: Settings) -> str:
     """Where the state is, as logs and reports may show it: never a password."""
-    from crossposter.config import redacted_url
-
     return redacted_url(settings.state_url) if settings.state_url else str(settings.state_file)
 
 
-def postgres_backend() -> type[PostgresState]:
+def postgres_backend(url: str) -> type[PostgresState]:
     """The PostgreSQL backend, loaded only for a state_url: psycopg is an optional extra."""
     try:
         from crossposter.state.postgres import PostgresState
     except ImportError as error:
         raise StateError(
-            f"state_url needs the PostgreSQL driver ({error}): "
+            f"{redacted_url(url)}: state_url needs the PostgreSQL driver ({error}): "
             'pip install "crossposter[postgres]"'
         ) from None
     return PostgresState

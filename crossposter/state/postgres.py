@@ -23,19 +23,19 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 
 from crossposter.after_posting.decisions import Article
-from crossposter.config import DEFAULT_ACCOUNT, redacted_url
+from crossposter.config import DEFAULT_ACCOUNT
 from crossposter.errors import StateError, TemporaryStateError
 from crossposter.feeds.fetch import Validators
 from crossposter.feeds.select import link_key
 from crossposter.health import Heartbeat
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
+from crossposter.redaction import redacted_url, without_password
 from crossposter.state.base import (
     ANNOUNCED_STATUSES,
     ENTRY_STATUSES,
@@ -977,9 +977,7 @@ def _schema_version(db: psycopg.Connection) -> int:
 
 def _safe(error: Exception, url: str) -> str:
     """The error's message, without the URL's password should the driver repeat it."""
-    text = str(error).strip()
-    password = urlsplit(url).password
-    return text.replace(unquote(password), "***") if password else text
+    return without_password(str(error).strip(), url)
 
 
 def _unusable(url: str, error: Exception) -> StateError:
