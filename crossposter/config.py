@@ -36,6 +36,7 @@ from crossposter.duration import parse_duration
 from crossposter.errors import ConfigError
 from crossposter.feeds.fetch import FetchOptions, is_local
 from crossposter.feeds.filters import EntryFilter, Rules
+from crossposter.net.public import AddressPolicy
 
 log = logging.getLogger(__name__)
 
@@ -398,8 +399,9 @@ class Settings(BaseSettings):
     )
     allow_private_urls_in_feeds: bool = Field(
         False,
-        description="Let URLs found inside feeds (images) reach loopback and private "
-        "addresses: for blogs on your own network.",
+        description="Let URLs found inside feeds (images, removal checks), and the redirects "
+        "of a feed on a public address, reach loopback and private addresses: for blogs on "
+        "your own network.",
     )
     fetch_workers: int = Field(64, ge=1, le=256, description="Feeds fetched at the same time.")
     max_feed_bytes: int = Field(10 * 1024 * 1024, ge=1024)
@@ -549,6 +551,7 @@ class Settings(BaseSettings):
             deadline=self.fetch_deadline,
             max_bytes=self.max_feed_bytes,
             workers=self.fetch_workers,
+            addresses=AddressPolicy(allow_private=self.allow_private_urls_in_feeds),
         )
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from crossposter.state import SqliteState, State
 
-from support.blog import TOKEN
+from support.blog import TOKEN, feed_of
 from support.feed_server import FeedServer
 from support.mastodon_api import MastodonAPI
 
@@ -73,6 +73,23 @@ def api():
 def feeds():
     """A loopback web server for feeds (support.feed_server)."""
     with FeedServer() as server:
+        yield server
+
+
+# The smallest bytes an image check takes for a PNG.
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
+
+
+@pytest.fixture
+def internal(feeds):
+    """A server on 127.0.0.2, on the feed server's port, standing for an admin page or a
+    cloud metadata endpoint: a "secret" image and a feed nothing public may lead to."""
+    server = FeedServer()
+    server.host = "127.0.0.2"
+    server.port = feeds.port
+    with server:
+        server.set_feed("/secret.png", PNG, content_type="image/png")
+        server.set_feed("/feed", feed_of(666))
         yield server
 
 

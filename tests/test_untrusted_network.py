@@ -35,22 +35,10 @@ from crossposter.models import ImageRef, InstanceLimits, Toot
 from crossposter.net.bounded import API_MAX_BYTES, UnreadableAnswer, api_session
 from crossposter.net.public import AddressPolicy
 
+from conftest import PNG
 from support.blog import TOKEN, write_config
-from support.feed_server import FeedServer
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
 LIMITS = InstanceLimits()
-
-
-@pytest.fixture
-def internal(feeds):
-    """A server on 127.0.0.2, on the same port as the feed server, serving a "secret"."""
-    server = FeedServer()
-    server.host = "127.0.0.2"
-    server.port = feeds.port
-    with server:
-        server.set_feed("/secret.png", PNG, content_type="image/png")
-        yield server
 
 
 def only(*public: str) -> AddressPolicy:

@@ -14,7 +14,9 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from crossposter.errors import FeedError, TemporaryFeedError
-from crossposter.net.bounded import CutOff, Cutoff, TooLarge, WatchedAdapter, read_capped
+from crossposter.net.bounded import CutOff, Cutoff, TooLarge, read_capped
+from crossposter.net.public import AddressPolicy, BlockedAddress, FeedAdapter, Unresolvable
+from crossposter.net.session import NoNetrcSession
 from crossposter.web import USER_AGENT, root_cause
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ class FetchOptions:
     max_redirects: int = 10
     # Politeness: feeds that share a host never hold more connections to it than this.
     per_host: int = 4
+    # Where a feed's redirects may lead (allow_private_urls_in_feeds lifts the rule).
+    addresses: AddressPolicy = field(default_factory=AddressPolicy)
 
 
 def is_local(url: str) -> bool:
@@ -84,7 +88,7 @@ def fetch_all(
     pending = list(requests_)
     if not pending:
         return []
-    sessions = _ThreadSessions()
+    sessions = _ThreadSessions(options.addresses)
     hosts = _HostSlots(options.per_host)
     workers = max(1, min(options.workers, len(pending)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
@@ -109,7 +113,7 @@ def fetch_one(
     if is_local(request.url):
         return _read_local(request, options)
     own_session = session is None
-    session = session or new_session()
+    session = session or new_session(options.addresses)
     try:
         with Cutoff(options.deadline, stop) as cutoff:
             return _fetch_http(request, options, session, cutoff)
@@ -120,9 +124,9 @@ def fetch_one(
             session.close()
 
 
-def new_session() -> requests.Session:
-    session = requests.Session()
-    adapter = WatchedAdapter()
+def new_session(addresses: AddressPolicy) -> requests.Session:
+    session = NoNetrcSession()
+    adapter = FeedAdapter(addresses)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers.update(
@@ -134,7 +138,8 @@ def new_session() -> requests.Session:
 class _ThreadSessions:
     """One connection pool per worker thread: requests.Session is not thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, addresses: AddressPolicy) -> None:
+        self._addresses = addresses
         self._local = threading.local()
         self._all: list[requests.Session] = []
         self._lock = threading.Lock()
@@ -142,7 +147,7 @@ class _ThreadSessions:
     def get(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = new_session()
+            session = new_session(self._addresses)
             self._local.session = session
             with self._lock:
                 self._all.append(session)
@@ -234,12 +239,13 @@ def _fetch_http(
         headers["If-Modified-Since"] = request.validators.last_modified
     session.max_redirects = options.max_redirects
     try:
-        response = session.get(
-            request.url,
-            headers=headers,
-            timeout=(min(options.timeout, max(cutoff.remaining(), 0.01)), options.timeout),
-            stream=True,
-        )
+        with session.get_adapter(request.url).fetching():
+            response = session.get(
+                request.url,
+                headers=headers,
+                timeout=(min(options.timeout, max(cutoff.remaining(), 0.01)), options.timeout),
+                stream=True,
+            )
     except requests.RequestException as error:
         cutoff.check()  # a connection the cutoff shut says so, not "connection reset"
         raise _request_failed(error, options) from None
@@ -272,6 +278,11 @@ def _fetch_http(
 
 
 def _request_failed(error: requests.RequestException, options: FetchOptions) -> FeedError:
+    if isinstance(error, BlockedAddress) and not isinstance(error, Unresolvable):
+        return FeedError(
+            f"redirect refused: {error}; a feed on a public address may redirect only to "
+            "public addresses (allow_private_urls_in_feeds: true lifts this)"
+        )
     if isinstance(error, requests.TooManyRedirects):
         return FeedError("too many redirects (a redirect loop?)")
     if isinstance(error, requests.Timeout):

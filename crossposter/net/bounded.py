@@ -24,6 +24,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError
 
+from crossposter.net.session import NoNetrcSession
+
 CHUNK = 64 * 1024
 # Mastodon answers are small JSON documents; a bigger one is a broken or hostile server.
 API_MAX_BYTES = 8 * 1024 * 1024
@@ -294,7 +296,7 @@ def api_session(total: float, max_bytes: int = API_MAX_BYTES, grace: float = 0.0
     requests.Session, ApiAdapter
 ]:
     """A session for an API; its adapter, to set `stop` on, comes with it."""
-    session = requests.Session()
+    session = NoNetrcSession()
     adapter = ApiAdapter(total, max_bytes, grace)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -13,15 +13,17 @@ Every redirect hop goes through the same check, and no credentials from
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.utils import select_proxy
 
 from crossposter.net.bounded import WatchedAdapter
 
@@ -37,11 +39,15 @@ class BlockedAddress(requests.ConnectionError):
     """The URL's host is not a public address (or does not resolve)."""
 
 
+class Unresolvable(BlockedAddress):
+    """The URL's host has no address: the network's failure, not the URL's."""
+
+
 def system_resolver(host: str, port: int) -> list[str]:
     try:
         answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
-        raise BlockedAddress(f"{host}: cannot resolve: {error.strerror}") from None
+        raise Unresolvable(f"{host}: cannot resolve: {error.strerror}") from None
     return [str(answer[4][0]) for answer in answers]
 
 
@@ -105,7 +111,7 @@ class PinnedAdapter(WatchedAdapter):
         if scheme not in _DEFAULT_PORTS or not parts.hostname:
             raise BlockedAddress(f"{request.url}: only http(s) URLs are fetched")
         port = parts.port or _DEFAULT_PORTS[scheme]
-        address = self.policy.address_for(parts.hostname, port)
+        address = self.address_for(parts.hostname, port)
         # The pool is keyed by the address; the server still hears the name.
         request.headers["Host"] = parts.netloc.rsplit("@", 1)[-1]
         self._pin.value = (parts.hostname, address)
@@ -113,6 +119,9 @@ class PinnedAdapter(WatchedAdapter):
             return super().send(request, *args, **kwargs)
         finally:
             self._pin.value = None
+
+    def address_for(self, host: str, port: int) -> str:
+        return self.policy.address_for(host, port)
 
     def build_connection_pool_key_attributes(
         self, request: Any, verify: Any, cert: Any = None
@@ -129,6 +138,47 @@ class PinnedAdapter(WatchedAdapter):
                 pool_kwargs["server_hostname"] = name
                 pool_kwargs["assert_hostname"] = name
         return host_params, pool_kwargs
+
+
+class FeedAdapter(PinnedAdapter):
+    """For the feed URLs the user configured, each trusted for itself only.
+
+    When the configured URL reaches a public address, every redirect from it must reach
+    one too: a public blog must not lead the bot into the network it runs in. A blog on
+    the LAN may redirect within it. A hop through a proxy is the proxy's to connect (and
+    to police); a direct hop after one is held to the public rule.
+    """
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        super().__init__(policy)
+        self._anywhere = replace(policy, allow_private=True)
+        self._fetch = threading.local()
+
+    @contextlib.contextmanager
+    def fetching(self) -> Iterator[None]:
+        """Around one fetch: its first request is the configured URL, the others redirects."""
+        self._fetch.configured_next = True
+        self._fetch.private_allowed = False
+        try:
+            yield
+        finally:
+            self._fetch.configured_next = self._fetch.private_allowed = False
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        if select_proxy(request.url, kwargs.get("proxies")):
+            self._fetch.configured_next = False
+            return WatchedAdapter.send(self, request, *args, **kwargs)
+        return super().send(request, *args, **kwargs)
+
+    def address_for(self, host: str, port: int) -> str:
+        if getattr(self._fetch, "configured_next", False):
+            self._fetch.configured_next = False
+            address = self._anywhere.address_for(host, port)
+            self._fetch.private_allowed = not self.policy.is_public(ipaddress.ip_address(address))
+            return address
+        if getattr(self._fetch, "private_allowed", False):
+            return self._anywhere.address_for(host, port)
+        return self.policy.address_for(host, port)
 
 
 def public_session(policy: AddressPolicy, user_agent: str) -> requests.Session:
