@@ -140,6 +140,24 @@ def test_the_address_checked_is_the_address_connected_to(feeds, internal):
     assert internal.count() == 0
 
 
+def test_the_connection_goes_to_the_pinned_address_not_to_the_systems_answer(feeds, internal):
+    """The pinning adapter in use (requests 2.32.3 and later call it): the policy's
+    answer for "localhost", 127.0.0.2, is where the bytes come from, not the system's
+    127.0.0.1, which would serve something else."""
+    feeds.set_feed("/cat.png", b"the system resolver's answer", content_type="image/png")
+    policy = AddressPolicy(
+        resolve=lambda host, port: ["127.0.0.2"],
+        is_public=lambda address: str(address) == "127.0.0.2",
+    )
+    image = download_image(
+        ImageRef(f"http://localhost:{feeds.port}/secret.png"), LIMITS, policy=policy
+    )
+    assert image.data == PNG
+    assert feeds.count() == 0
+    [(_, _, headers)] = internal.requests
+    assert headers["Host"] == f"localhost:{feeds.port}"
+
+
 def test_no_netrc_credentials_go_with_a_url_from_a_feed(feeds, monkeypatch, tmp_path):
     netrc = Path(os.environ["HOME"]) / ".netrc"
     netrc.write_text("machine 127.0.0.1 login admin password hunter2\n")
