@@ -320,7 +320,7 @@ class Pass:
         event = HookEvent(
             "posted", pending.feed, pending.entry_id, pending.link, posted.id, posted.url
         )
-        notify_feed(self.state, self.settings, event)
+        notify_feed(self.state, self.settings, event, self.stop)
 
     def _read_replies(self) -> None:
         """After posting: the public replies of recent toots, each at most once an interval."""
@@ -555,7 +555,7 @@ class Pass:
             kind, posted.feed, posted.entry_id, posted.link, posted.toot_id, posted.toot_url,
             occurrence=occurrence,
         )
-        notify_feed(self.state, self.settings, event)
+        notify_feed(self.state, self.settings, event, self.stop)
 
     def _retry_pending(self, feed: FeedConfig, report: FeedReport) -> None:
         waiting = self.state.pending(feed.name)

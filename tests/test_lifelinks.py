@@ -3,12 +3,14 @@ driven through the real Mastodon.py against the loopback API."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import logging
 import os
 import re
+import signal
 import sqlite3
 import stat
 import sys
@@ -21,6 +23,7 @@ from crossposter.cli import main
 from crossposter.state import SqliteState
 
 from support.blog import TOKEN, feed_of, write_config
+from support.stopping import terminate_when_exists
 
 ISO_Z = re.compile(r"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
 
@@ -406,6 +409,59 @@ def test_a_hook_past_its_deadline_is_stopped_with_its_children(tmp_path, caplog)
     # The group was killed: its background child never gets to finish.
     time.sleep(3.2)
     assert not child.exists()
+
+
+@pytest.fixture
+def detached_children(tmp_path):
+    """Where a hook writes the pid of a child it detached (setsid), which outlives its
+    group: ended at the test's end, by its id."""
+    pids = tmp_path / "detached.pids"
+    yield pids
+    for pid in pids.read_text().split() if pids.exists() else []:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def detaching_hook(pids, then: str = "echo started") -> str:
+    """A hook that leaves a child in a session of its own, holding the output pipe."""
+    return f"setsid sh -c 'echo $$ >> {pids}; exec sleep 120' & {then}"
+
+
+def test_a_hook_whose_detached_child_holds_its_output_does_not_hold_the_run(
+    tmp_path, caplog, detached_children
+):
+    """The shell ends at once; its output is read for at most a second more."""
+    event = HookEvent("posted", "blog", guid(1), article_url(1), "1", "https://x.example/1")
+    started = time.monotonic()
+    assert run_command(detaching_hook(detached_children), event, deadline=30)
+    # Well under the child's 120 s and the 30 s deadline (it takes about 1 s).
+    assert time.monotonic() - started < 10
+
+
+def test_a_hook_past_its_deadline_with_a_detached_child_is_left_within_a_second(
+    tmp_path, caplog, detached_children
+):
+    event = HookEvent("posted", "blog", guid(1), article_url(1), "1", "https://x.example/1")
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="crossposter"):
+        ok = run_command(
+            detaching_hook(detached_children, "echo started; sleep 60"), event, deadline=0.5
+        )
+    assert not ok and "stopped after 0.5 s" in caplog.text and "started" in caplog.text
+    assert time.monotonic() - started < 10
+
+
+def test_sigterm_during_a_hook_ends_the_run(tmp_path, api, feeds, token, detached_children):
+    """The hook is stopped with its group as soon as the stop is asked for."""
+    begun = tmp_path / "hook-started"
+    hook = detaching_hook(detached_children, f"touch {begun}; sleep 60")
+    config = blog(tmp_path, api, feeds, 1, extra=f', on_posted: "{hook}"')
+    terminate_when_exists(begun)
+    started = time.monotonic()
+    main(["run", "--config", config])
+    # SIGTERM ends a run within 5 s (the hook's own deadline is 30 s).
+    assert time.monotonic() - started < 10
+    assert len(api.statuses) == 1
 
 
 def test_a_hook_never_runs_twice_for_the_same_event(tmp_path, backend):

@@ -14,6 +14,8 @@ import logging
 import os
 import signal
 import subprocess
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -26,6 +28,9 @@ HOOK_DEADLINE = 30.0
 EVENTS = ("posted", "edited", "retracted")
 # What a failing command's output may add to the warning.
 OUTPUT_SHOWN = 500
+# How long the output is still read once the command ended or was killed.
+READ_AFTER_END = 1.0
+_POLL = 0.05
 
 
 @dataclass(frozen=True)
@@ -57,10 +62,12 @@ def notify(
     *,
     hidden: Iterable[str] = (),
     deadline: float = HOOK_DEADLINE,
+    stop: threading.Event | None = None,
 ) -> bool:
     """Run `command` for `event` unless it already ran for it; whether it ran and succeeded.
 
-    `hidden` names variables the command must not see (the access tokens).
+    `hidden` names variables the command must not see (the access tokens); once `stop` is
+    set, the command is stopped.
     """
     if not command:
         return False
@@ -70,15 +77,17 @@ def notify(
     if not state.claim_hook(event.feed, event.entry_id, event.event, occurrence):
         log.debug("feed %s: on_posted already ran for %s", event.feed, event.entry_id)
         return False
-    return run_command(command, event, hidden=hidden, deadline=deadline)
+    return run_command(command, event, hidden=hidden, deadline=deadline, stop=stop)
 
 
-def notify_feed(state: State, settings: Settings, event: HookEvent) -> bool:
+def notify_feed(
+    state: State, settings: Settings, event: HookEvent, stop: threading.Event | None = None
+) -> bool:
     """`notify` with the `on_posted` of the event's feed, hiding this configuration's tokens."""
     feed = settings.feed_named(event.feed)
     if feed is None:
         return False
-    return notify(state, feed.on_posted, event, hidden=token_variables(settings))
+    return notify(state, feed.on_posted, event, hidden=token_variables(settings), stop=stop)
 
 
 def run_command(
@@ -87,8 +96,12 @@ def run_command(
     *,
     hidden: Iterable[str] = (),
     deadline: float = HOOK_DEADLINE,
+    stop: threading.Event | None = None,
 ) -> bool:
-    """Run `command` through the shell with the event in its environment; True on exit 0."""
+    """Run `command` through the shell with the event in its environment; True on exit 0.
+
+    At `deadline`, or once `stop` is set, the command is stopped with every process of its
+    group."""
     environment = hook_environment(os.environ, hidden)
     environment.update(event.environment())
     # A session of its own: at the deadline the whole group goes, a shell's children too.
@@ -101,16 +114,13 @@ def run_command(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    try:
-        output, _ = process.communicate(timeout=deadline)
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
-        output, _ = process.communicate()
+    output, stopped = _outcome(process, deadline, stop)
+    if stopped:
         log.warning(
-            "feed %s: on_posted (%s) stopped after %g s: %s",
+            "feed %s: on_posted (%s) stopped %s: %s",
             event.feed,
             event.event,
-            deadline,
+            stopped,
             _tail(output),
         )
         return False
@@ -137,6 +147,40 @@ def hook_environment(environment: dict[str, str] | os._Environ, hidden: Iterable
     """The environment without any token crossposter reads."""
     secret = {TOKEN_VARIABLE, *hidden}
     return {name: value for name, value in environment.items() if name not in secret}
+
+
+def _outcome(
+    process: subprocess.Popen, deadline: float, stop: threading.Event | None
+) -> tuple[bytes, str | None]:
+    """The command's output, and why it was stopped (None: it ended by itself).
+
+    Its output is read until the pipe closes, but for at most READ_AFTER_END once the
+    command has ended or been killed: a child it detached (setsid) left its group, and may
+    hold the pipe open for as long as it lives."""
+    started = time.monotonic()
+    ended_at: float | None = None
+    stopped: str | None = None
+    output = b""
+    while True:
+        try:
+            output, _ = process.communicate(timeout=_POLL)
+            return output, stopped
+        except subprocess.TimeoutExpired as partial:
+            # Each call goes on reading where the last one left off.
+            output = partial.output or b""
+        now = time.monotonic()
+        if stopped is None and ended_at is None:
+            if stop is not None and stop.is_set():
+                stopped = "on a stop request"
+            elif now - started >= deadline:
+                stopped = f"after {deadline:g} s"
+            if stopped:
+                _kill_group(process)
+        if ended_at is None and process.poll() is not None:
+            ended_at = now
+        if ended_at is not None and now - ended_at >= READ_AFTER_END:
+            process.stdout.close()
+            return output, stopped
 
 
 def _kill_group(process: subprocess.Popen) -> None:
