@@ -5,11 +5,28 @@ from __future__ import annotations
 
 import re
 import socket
+from typing import Any
+from urllib.parse import urlsplit
 
 from crossposter import __version__
 
 # Feeds, images, the instance: every server sees the same name, with where to read about it.
 USER_AGENT = f"crossposter/{__version__} (+https://pypi.org/project/crossposter/)"
+
+WEB_SCHEMES = ("http", "https")
+
+
+def is_web_url(url: Any) -> bool:
+    """Whether `url` is an absolute http(s) URL: what a link, a feed's base or a reply's
+    address must be (not javascript:, data:, a relative path)."""
+    if not url or not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[broken" is no address at all
+        return False
+    return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc)
+
 
 # Whose errors only wrap another one.
 _WRAPPERS = {"mastodon", "requests", "urllib3"}

@@ -13,9 +13,13 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+import nh3
+
 from crossposter.after_posting.links import article_url, iso_z
+from crossposter.compose.text import clean_title, html_to_text
 from crossposter.errors import PublishError, RateLimited, StatusGone
 from crossposter.state.base import AnnouncedPost, State
+from crossposter.web import WEB_SCHEMES, is_web_url
 
 log = logging.getLogger(__name__)
 
@@ -34,31 +38,61 @@ def due(
     ]
 
 
+# What Mastodon's own strict sanitizer keeps of a status (Sanitize::Config::MASTODON_STRICT):
+# a reply comes from anyone, and a blog shows the file's `content` as HTML.
+STATUS_ELEMENTS = frozenset(
+    {"p", "br", "span", "a", "del", "s", "pre", "blockquote", "code", "b", "strong", "u", "i"}
+    | {"em", "ul", "ol", "li", "ruby", "rt", "rp"}
+)
+STATUS_ATTRIBUTES = {
+    "*": {"lang"},
+    "a": {"href", "rel", "class"},
+    "span": {"class"},
+    "ol": {"start", "reversed"},
+    "li": {"value"},
+    "p": {"class"},
+}
+
+
+def status_html(content: str) -> str:
+    """A status's HTML cut to what Mastodon allows in one; links to http(s) only."""
+    return nh3.clean(
+        content,
+        tags=set(STATUS_ELEMENTS),
+        attributes=STATUS_ATTRIBUTES,
+        url_schemes=set(WEB_SCHEMES),
+        url_relative="deny",
+        # Kept as the instance wrote it (Mastodon's own rel="nofollow noopener noreferrer").
+        link_rel=None,
+    )
+
+
 def public_replies(descendants: Iterable[Any]) -> list[dict[str, Any]]:
     """The replies anyone may read, in the replies file's shape.
 
-    The token also sees followers-only and direct replies: those never leave.
+    The token also sees followers-only and direct replies: those never leave. Whatever
+    the instance sent, a URL is http(s) or null, `content` holds only what Mastodon
+    allows in a status, and a display name is plain text.
     """
-    from crossposter.compose.text import html_to_text
-
     replies = []
     for status in descendants:
         if status.get("visibility") != "public":
             continue
         account = status.get("account") or {}
-        content = status.get("content") or ""
+        content = status_html(str(status.get("content") or ""))
         replies.append(
             {
-                "url": status.get("url") or status.get("uri"),
+                "url": _web_url(status.get("url") or status.get("uri")),
                 "created_at": _time(status.get("created_at")),
                 "in_reply_to_id": _id(status.get("in_reply_to_id")),
                 "content": content,
                 "text": html_to_text(content),
                 "account": {
-                    "display_name": account.get("display_name") or "",
+                    # The same cleaning as a title's: tags stripped, entities decoded.
+                    "display_name": clean_title(str(account.get("display_name") or "")),
                     "acct": account.get("acct") or "",
-                    "avatar": account.get("avatar") or "",
-                    "url": account.get("url") or "",
+                    "avatar": _web_url(account.get("avatar")),
+                    "url": _web_url(account.get("url")),
                 },
                 "replies_count": status.get("replies_count") or 0,
                 "reblogs_count": status.get("reblogs_count") or 0,
@@ -123,6 +157,10 @@ def _time(value: Any) -> str | None:
     if isinstance(value, datetime):
         return iso_z(value)
     return str(value) if value else None
+
+
+def _web_url(value: Any) -> str | None:
+    return value if is_web_url(value) else None
 
 
 def _id(value: Any) -> str | None:

@@ -6,14 +6,14 @@ import calendar
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from crossposter.compose.images import declared_images, media_rss_images
 from crossposter.compose.text import clean_title
 from crossposter.errors import FeedError
 from crossposter.models import Entry, FeedInfo, ImageRef, ParsedFeed
+from crossposter.web import is_web_url
 
-WEB_SCHEMES = ("http", "https")
 # What a feed may make us handle, cut before anything else reads it: a hostile feed's
 # 10 MB title would otherwise cost seconds and hundreds of MB to clean, and be stored
 # whole in the state. Far above what any real article has.
@@ -69,7 +69,7 @@ def parse_feed(content: bytes, *, url: str, headers: dict[str, str] | None = Non
         raise FeedError(f"not a feed: {malformed or 'no entries and no feed element'}")
 
     info = _feed_info(parsed)
-    base = url if _is_web(url) else _feed_base(parsed)
+    base = url if is_web_url(url) else _feed_base(parsed)
     media_rss = media_rss_images(content, len(parsed.entries))
     entries = tuple(
         _entry(raw, base, media_rss[index] if media_rss else None)
@@ -83,7 +83,7 @@ def _feed_info(parsed: Any) -> FeedInfo:
     link = feed.get("link")
     return FeedInfo(
         title=clean_title(_cut(feed.get("title"), MAX_TITLE)),
-        link=link if link and _is_web(link) else None,
+        link=link if link and is_web_url(link) else None,
         language=feed.get("language") or _detail_language(feed, "title_detail"),
     )
 
@@ -92,10 +92,10 @@ def _feed_base(parsed: Any) -> str | None:
     """For a local file, the feed's own web address is the best base for relative links."""
     feed = parsed.feed
     for link in feed.get("links", []):
-        if link.get("rel") == "self" and _is_web(link.get("href", "")):
+        if link.get("rel") == "self" and is_web_url(link.get("href", "")):
             return link["href"]
     link = feed.get("link")
-    return link if link and _is_web(link) else None
+    return link if link and is_web_url(link) else None
 
 
 def _entry(raw: Any, base: str | None, media_rss: tuple[ImageRef, ...] | None = None) -> Entry:
@@ -132,7 +132,7 @@ def _absolute_link(raw: Any, base: str | None) -> str | None:
             continue
         candidate = candidate.strip()
         absolute = _join(base, candidate) if base else candidate
-        if _is_web(absolute) and len(absolute) <= MAX_LINK:
+        if is_web_url(absolute) and len(absolute) <= MAX_LINK:
             return absolute
     return None
 
@@ -166,7 +166,7 @@ def _content_base(raw: Any, base: str | None) -> str | None:
     for detail in details:
         # A relative xml:base is relative to the feed's own address.
         declared = _join(base, detail["base"]) if base and detail.get("base") else None
-        if _is_web(declared or detail.get("base")):
+        if is_web_url(declared or detail.get("base")):
             return declared or detail["base"]
     return base
 
@@ -238,13 +238,3 @@ def _join(base: str, url: str) -> str | None:
         return urljoin(base, url)
     except ValueError:
         return None
-
-
-def _is_web(url: str | None) -> bool:
-    if not url:
-        return False
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # "http://[broken" is no address at all
-        return False
-    return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc)
