@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -27,11 +29,46 @@ def write_atomically(path: str | os.PathLike[str], text: str, mode: int = 0o600)
 
 
 def replace_if_changed(path: str | os.PathLike[str], text: str, mode: int = 0o644) -> bool:
-    """Write `text` to `path` unless it holds it already; whether it was written."""
-    try:
-        if Path(path).read_text(encoding="utf-8") == text:
-            return False
-    except (OSError, UnicodeDecodeError):
-        pass
+    """Write `text` to `path` unless it holds it already; whether it was written.
+
+    Only a regular file (or none) is read or replaced: a named pipe would hold the run
+    until someone writes to it, and a folder, a device or a symbolic link is not ours to
+    replace. Anything else raises OSError, the file untouched."""
+    if _regular_file_bytes(path) == text.encode("utf-8"):
+        return False
     write_atomically(path, text, mode)
     return True
+
+
+def _regular_file_bytes(path: str | os.PathLike[str]) -> bytes | None:
+    """What the regular file at `path` holds; None when there is none, or it cannot be
+    read (writing it will say why)."""
+    try:
+        # Opening a named pipe without O_NONBLOCK waits for a writer; O_NOFOLLOW refuses a
+        # symbolic link. Either is checked on the file opened, so nothing can swap it.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise _not_regular(path, "a symbolic link") from None
+        return None
+    try:
+        kind = os.fstat(descriptor).st_mode
+        if stat.S_ISREG(kind):
+            with os.fdopen(descriptor, "rb", closefd=False) as file:
+                return file.read()
+    finally:
+        os.close(descriptor)
+    raise _not_regular(path, _KINDS.get(stat.S_IFMT(kind), "a special file"))
+
+
+_KINDS = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFDIR: "a folder",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _not_regular(path: str | os.PathLike[str], kind: str) -> OSError:
+    return OSError(errno.EINVAL, f"not a regular file but {kind}; it was left as it is", str(path))

@@ -72,10 +72,12 @@ class RunReport:
     limits: InstanceLimits | None = None
     # A stop was requested (SIGTERM, SIGINT) and the run ended early.
     interrupted: bool = False
+    # False when links_file or replies_file could not be written.
+    site_files_written: bool = True
 
     @property
     def exit_code(self) -> int:
-        if any(feed.permanent_failure for feed in self.feeds):
+        if not self.site_files_written or any(feed.permanent_failure for feed in self.feeds):
             return EXIT_FAILED
         if any(feed.temporary_failure for feed in self.feeds):
             return EXIT_TEMPFAIL
@@ -121,7 +123,7 @@ def run(
             preview=dry_run, poll_interval=poll_interval,
         ).run()
         if not dry_run:
-            _write_site_files(settings, state)
+            report.site_files_written = write_site_files(settings, state)
             if poll_interval is not None:
                 _record_heartbeat(state, poll_interval, report.exit_code)
         return report
@@ -133,15 +135,6 @@ def _record_heartbeat(state: State, interval: float, exit_code: int) -> None:
         state.heartbeat(worker), interval_seconds=interval, exit_code=exit_code, at=now_utc()
     )
     state.record_heartbeat(worker, heartbeat)
-
-
-def _write_site_files(settings: Settings, state: State) -> None:
-    try:
-        for path in write_site_files(settings, state):
-            log.debug("%s rewritten", path)
-    except OSError as error:
-        # The toots went out and the state says so: the next run writes it again.
-        log.error("%s: cannot write it: %s", error.filename or "links_file", error.strerror)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import re
 import signal
 import sqlite3
 import stat
+import subprocess
 import sys
 import time
 
@@ -216,6 +217,64 @@ def test_links_file_is_written_after_a_run_readable_by_all_and_replaced_whole(
     assert path.stat().st_ino != first.st_ino
     assert sorted(json.loads(path.read_text())) == [article_url(1), article_url(2)]
     assert [p.name for p in path.parent.iterdir()] == ["toots.json"]
+
+
+def crossposter_process(*args: str) -> subprocess.CompletedProcess:
+    """crossposter in a process of its own: one held by a named pipe fails the test."""
+    return subprocess.run(
+        [sys.executable, "-m", "crossposter", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("which", ["links_file", "replies_file"])
+@pytest.mark.parametrize("kind", ["named pipe", "folder", "symbolic link"])
+def test_a_site_file_that_is_no_regular_file_is_one_error_and_the_run_goes_on(
+    tmp_path, api, feeds, token, which, kind
+):
+    """A named pipe would hold the run until someone writes to it; a folder or a link is
+    not crossposter's to replace."""
+    other = "replies_file" if which == "links_file" else "links_file"
+    odd = tmp_path / "odd.json"
+    if kind == "named pipe":
+        os.mkfifo(odd)
+    elif kind == "folder":
+        odd.mkdir()
+    else:
+        (tmp_path / "elsewhere.json").write_text("{}")
+        odd.symlink_to(tmp_path / "elsewhere.json")
+    feeds.set_feed("/feed", feed_of(1))
+    config = write_config(
+        tmp_path,
+        api,
+        f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 1}}",
+        **{which: str(odd), other: "other.json"},
+    )
+
+    done = crossposter_process("run", "--config", config)
+
+    assert done.returncode == 1, done.stderr
+    assert len(api.statuses) == 1
+    [error] = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
+    assert str(odd) in error and "not a regular file" in error
+    assert article_url(1) in (tmp_path / "other.json").read_text()
+    assert odd.is_fifo() if kind == "named pipe" else True
+    assert odd.is_dir() if kind == "folder" else True
+    assert odd.is_symlink() if kind == "symbolic link" else True
+
+
+def test_retract_with_a_named_pipe_as_links_file_retracts_and_exits_1(
+    tmp_path, api, feeds, token
+):
+    config = blog(tmp_path, api, feeds, 1, links_file="toots.json")
+    assert main(["run", "--config", config]) == 0
+    (tmp_path / "toots.json").unlink()
+    os.mkfifo(tmp_path / "toots.json")
+
+    done = crossposter_process("retract", "--config", config, "blog", guid(1))
+
+    assert done.returncode == 1, done.stderr
+    assert "not a regular file" in done.stderr
+    assert api.statuses == []
 
 
 def test_retract_rewrites_the_links_file(tmp_path, api, feeds, token):

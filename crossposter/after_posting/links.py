@@ -9,12 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crossposter.state.base import AnnouncedPost
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from crossposter.config import Settings
@@ -103,18 +105,30 @@ def configured_accounts(settings: Settings) -> dict[str, tuple[str, str]]:
     }
 
 
-def write_site_files(settings: Settings, state: State) -> list[Path]:
-    """Rewrite `links_file` and `replies_file` (those configured) when their content changed;
-    the files written. Readable by the site generator (0644), replaced whole."""
+def write_site_files(settings: Settings, state: State) -> bool:
+    """Rewrite `links_file` and `replies_file` (those configured) when their content changed,
+    readable by the site generator (0644), replaced whole; whether all could be.
+
+    Each is tried: one that cannot be written is one ERROR (the toots went out and the
+    state says so: the next run writes it again), and does not keep the other from being.
+    """
     from crossposter.after_posting.replies import replies_json
     from crossposter.files import replace_if_changed
 
     if settings.links_file is None and settings.replies_file is None:
-        return []
+        return True
     posts = state.announced()
     documents = []
     if settings.links_file is not None:
         documents.append((settings.links_file, links_json(posts, configured_accounts(settings))))
     if settings.replies_file is not None:
         documents.append((settings.replies_file, replies_json(posts)))
-    return [path for path, text in documents if replace_if_changed(path, text, 0o644)]
+    written = True
+    for path, text in documents:
+        try:
+            if replace_if_changed(path, text, 0o644):
+                log.debug("%s rewritten", path)
+        except OSError as error:
+            log.error("%s: cannot write it: %s", error.filename or path, error.strerror)
+            written = False
+    return written

@@ -23,6 +23,8 @@ class Retraction:
     post: AnnouncedPost
     # `retracted`: deleted now; `deleted`: the instance no longer had it.
     status: str
+    # False when links_file or replies_file could not be written.
+    site_files_written: bool = True
 
     @property
     def names(self) -> tuple[str, str]:
@@ -71,8 +73,8 @@ def retract(
             "retracted", post.feed, post.entry_id, post.link, post.toot_id, post.toot_url
         )
         notify_feed(state, settings, event)
-        write_site_files(settings, state)
-    return Retraction(post, status)
+        written = write_site_files(settings, state)
+    return Retraction(post, status, written)
 
 
 def _account(settings: Settings, post: AnnouncedPost) -> Account:

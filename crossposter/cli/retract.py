@@ -39,4 +39,4 @@ def command_retract(args: argparse.Namespace) -> int:
         log.info("feed %s: the toot of %s was already gone; recorded as deleted", *done.names)
     else:
         log.info("feed %s: deleted the toot of %s (%s)", *done.names, post.toot_url)
-    return EXIT_OK
+    return EXIT_OK if done.site_files_written else EXIT_FAILED
