@@ -41,6 +41,17 @@ from crossposter.net.public import AddressPolicy
 log = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN"
+# Every variable that may hold a secret crossposter reads: no command it runs (on_posted)
+# sees them. The state's URL may hold the database password, and libpq reads its own. A
+# feature that reads a new secret adds its variable here, and nowhere else; each account's
+# access_token_env joins them (after_posting.hooks.secret_variables).
+SECRET_VARIABLES = (
+    TOKEN_VARIABLE,
+    "CROSSPOSTER_STATE_URL",
+    "CROSSPOSTER_WEBHOOK_SECRET",
+    "PGPASSWORD",
+    "PGPASSFILE",
+)
 # Where `--config` is looked for when it is not given.
 CONFIG_VARIABLE = "CROSSPOSTER_CONFIG"
 # The account of the top-level `instance` and CROSSPOSTER_ACCESS_TOKEN.

@@ -415,6 +415,8 @@ def events(tmp_path) -> list[dict[str, str]]:
 
 def test_on_posted_gets_the_event_without_any_token(tmp_path, api, feeds, token, monkeypatch):
     monkeypatch.setenv("OTHER_VARIABLE", "kept")
+    monkeypatch.setenv("PGPASSWORD", "hunter2")
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "pgpass"))
     hook = hook_writing_its_environment(tmp_path)
     config = blog(tmp_path, api, feeds, 1, extra=f", on_posted: '{hook}'")
 
@@ -429,7 +431,8 @@ def test_on_posted_gets_the_event_without_any_token(tmp_path, api, feeds, token,
     assert environment["CROSSPOSTER_TOOT_ID"] == toot["id"]
     assert environment["OTHER_VARIABLE"] == "kept"
     assert TOKEN not in json.dumps(environment)
-    assert "CROSSPOSTER_ACCESS_TOKEN" not in environment
+    for secret in ("CROSSPOSTER_ACCESS_TOKEN", "PGPASSWORD", "PGPASSFILE"):
+        assert secret not in environment
 
 
 def test_on_posted_runs_for_a_retraction_and_once_per_event(tmp_path, api, feeds, token):
@@ -534,8 +537,8 @@ def test_a_hook_never_runs_twice_for_the_same_event(tmp_path, backend):
     assert out.read_text() == "x\n"
 
 
-def test_hook_environment_hides_every_configured_token_variable(tmp_path, api):
-    from crossposter.after_posting.hooks import hook_environment, token_variables
+def test_hook_environment_hides_every_secret_and_configured_token_variable(tmp_path, api):
+    from crossposter.after_posting.hooks import hook_environment, secret_variables
     from crossposter.config import load_settings
 
     (tmp_path / "feeds.yaml").write_text(
@@ -545,9 +548,17 @@ def test_hook_environment_hides_every_configured_token_variable(tmp_path, api):
         "feeds: []\n"
     )
     settings = load_settings(tmp_path / "feeds.yaml")
-    environment = {"SECOND_TOKEN": "s", "CROSSPOSTER_ACCESS_TOKEN": "t", "PATH": "/bin"}
+    environment = {
+        "SECOND_TOKEN": "s",
+        "CROSSPOSTER_ACCESS_TOKEN": "t",
+        "CROSSPOSTER_STATE_URL": "postgresql://u:hunter2@db/x",
+        "CROSSPOSTER_WEBHOOK_SECRET": "w",
+        "PGPASSWORD": "hunter2",
+        "PGPASSFILE": "/home/me/.pgpass",
+        "PATH": "/bin",
+    }
 
-    assert hook_environment(environment, token_variables(settings)) == {"PATH": "/bin"}
+    assert hook_environment(environment, secret_variables(settings)) == {"PATH": "/bin"}
 
 
 # -- the state -----------------------------------------------------------------

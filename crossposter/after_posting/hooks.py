@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from crossposter.config import TOKEN_VARIABLE, Settings
+from crossposter.config import SECRET_VARIABLES, Settings
 from crossposter.state import State
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def notify_feed(
     feed = settings.feed_named(event.feed)
     if feed is None:
         return False
-    return notify(state, feed.on_posted, event, hidden=token_variables(settings), stop=stop)
+    return notify(state, feed.on_posted, event, hidden=secret_variables(settings), stop=stop)
 
 
 def run_command(
@@ -137,15 +137,15 @@ def run_command(
     return True
 
 
-def token_variables(settings: Settings) -> set[str]:
-    """Every variable a token of this configuration may come from."""
+def secret_variables(settings: Settings) -> set[str]:
+    """Every variable a secret of this configuration may come from, its tokens included."""
     named = {account.access_token_env for account in settings.accounts.values()}
-    return {TOKEN_VARIABLE, *(name for name in named if name)}
+    return {*SECRET_VARIABLES, *(name for name in named if name)}
 
 
 def hook_environment(environment: dict[str, str] | os._Environ, hidden: Iterable[str]) -> dict:
-    """The environment without any token crossposter reads."""
-    secret = {TOKEN_VARIABLE, *hidden}
+    """The environment without any secret crossposter reads."""
+    secret = {*SECRET_VARIABLES, *hidden}
     return {name: value for name, value in environment.items() if name not in secret}
 
 
