@@ -6,7 +6,6 @@ The password is found as libpq finds it: `?password=` is one, and so is a userin
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 
@@ -16,16 +15,10 @@ from crossposter.cli import main
 from crossposter.redaction import host_and_database, redacted_url, without_password
 
 from support.blog import write_config
+from support.postgres import _free_loopback_port
 
 # Pieces of each password: none may show, whatever the rest of the line.
 SECRET_PIECES = ("hunter2", "xyzzy")
-
-
-def _closed_port() -> int:
-    """A loopback port nothing listens on: a database that is down."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def spellings(port: int) -> dict[str, str]:
@@ -68,7 +61,7 @@ COMMANDS = [
 def test_no_command_shows_the_password_of_a_database_that_is_down(
     tmp_path, capsys, api, token, log_format, spelling
 ):
-    url = spellings(_closed_port())[spelling]
+    url = spellings(_free_loopback_port())[spelling]
     (tmp_path / "backup.json").write_text("{}", encoding="utf-8")
     config = config_with_state_url(tmp_path, api, url)
     for command in COMMANDS:
@@ -123,7 +116,7 @@ def test_an_error_message_repeating_the_password_shows_stars_instead():
 def test_without_psycopg_the_install_message_shows_only_host_and_database(tmp_path, api, token):
     """The `postgres` extra not installed: the URL cannot be read as libpq reads it, so
     neither its userinfo nor its query string is shown."""
-    url = spellings(_closed_port())["hash in userinfo"]
+    url = spellings(_free_loopback_port())["hash in userinfo"]
     config = config_with_state_url(tmp_path, api, url)
     without_psycopg = (
         "import sys; sys.modules['psycopg'] = None; from crossposter.cli import main; "

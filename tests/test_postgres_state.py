@@ -20,6 +20,7 @@ from crossposter.state.sqlite import SCHEMA_VERSION as EXPORT_VERSION
 from conftest import postgres_database
 from support.blog import feed_of, write_config
 from support.builders import make_entry
+from support.postgres import end_every_session
 
 
 @pytest.fixture
@@ -223,17 +224,6 @@ def test_a_database_of_version_1_is_upgraded_with_its_links_and_toots(database):
 
 
 # -- errors: temporary (75) or a person's (2) --------------------------------------
-
-
-def end_every_session(database: str) -> None:
-    """The server ends every session on `database`, as when an administrator restarts it."""
-    import psycopg
-
-    with psycopg.connect(database, autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
 
 
 def test_a_connection_the_server_ends_is_a_temporary_state_error(database):

@@ -127,3 +127,14 @@ def fresh_database(server: PostgresServer, name: str) -> str:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}"')
     return server.url(name)
+
+
+def end_every_session(database: str) -> None:
+    """The server ends every session on `database`, as when an administrator restarts it."""
+    import psycopg
+
+    with psycopg.connect(database, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
