@@ -35,6 +35,10 @@ class NotInState(CrossposterError):
     """A `state` command named a feed or entry the state does not have."""
 
 
+class AmbiguousEntry(CrossposterError):
+    """A command named an entry by a string that is one entry's id and another's URL."""
+
+
 class FeedError(CrossposterError):
     """A feed could not be fetched or parsed."""
 

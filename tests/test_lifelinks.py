@@ -23,7 +23,8 @@ from crossposter.after_posting.hooks import HookEvent, run_command
 from crossposter.cli import main
 from crossposter.state import SqliteState
 
-from support.blog import TOKEN, feed_of, write_config
+from support.blog import TOKEN, article, feed_of, write_config
+from support.feeds import rss
 from support.stopping import terminate_when_exists
 
 ISO_Z = re.compile(r"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
@@ -179,6 +180,57 @@ def test_retract_in_a_feed_the_state_does_not_have_names_the_feed(
     assert main(["retract", "--config", config, "blgo", guid(1)]) == 2
 
     assert "no feed 'blgo' in the state" in caplog.text
+    assert api.count("DELETE") == 0
+
+
+SHARED = "https://blog.example.org/shared/"
+
+
+def id_of_one_link_of_another(tmp_path, api, feeds) -> str:
+    """Article 1's guid is article 2's link: an old GUID, kept as the entry's id."""
+    feeds.set_feed(
+        "/feed",
+        rss([article(2, link=SHARED), article(1, guid=SHARED)]),
+    )
+    config = write_config(
+        tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 2}}"
+    )
+    assert main(["run", "--config", config]) == 0
+    assert len(api.statuses) == 2
+    return config
+
+
+def test_retract_of_one_entrys_id_that_is_another_entrys_link_is_refused_naming_both(
+    tmp_path, api, feeds, token, caplog
+):
+    config = id_of_one_link_of_another(tmp_path, api, feeds)
+
+    assert main(["retract", "--config", config, "blog", SHARED]) == 2
+
+    assert api.count("DELETE") == 0
+    [error] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "--entry" in error and "--link" in error
+    assert article_url(1) in error and guid(2) in error
+
+
+@pytest.mark.parametrize(("option", "gone"), [("--entry", 1), ("--link", 2)])
+def test_retract_entry_matches_ids_only_and_link_links_only(
+    tmp_path, api, feeds, token, option, gone
+):
+    config = id_of_one_link_of_another(tmp_path, api, feeds)
+
+    assert main(["retract", "--config", config, "blog", option, SHARED]) == 0
+
+    [left] = api.statuses
+    assert f"Article {3 - gone}" in left["text"]
+
+
+def test_retract_with_entry_finds_no_link_and_with_link_no_id(tmp_path, api, feeds, token):
+    config = blog(tmp_path, api, feeds, 1)
+    assert main(["run", "--config", config]) == 0
+
+    assert main(["retract", "--config", config, "blog", "--entry", article_url(1)]) == 2
+    assert main(["retract", "--config", config, "blog", "--link", guid(1)]) == 2
     assert api.count("DELETE") == 0
 
 

@@ -10,7 +10,7 @@ from crossposter.accounts import Account, feed_accounts, with_token
 from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.after_posting.links import write_site_files
 from crossposter.config import Settings
-from crossposter.errors import NotInState, StatusGone
+from crossposter.errors import AmbiguousEntry, NotInState, StatusGone
 from crossposter.leases import leased_for_repair
 from crossposter.posting import PublisherFactory, default_publisher
 from crossposter.state import AnnouncedPost, State, now_utc, open_state
@@ -31,15 +31,28 @@ class Retraction:
         return self.post.feed, self.post.entry_id
 
 
-def find_announced(state: State, feed: str, entry: str) -> AnnouncedPost:
-    """The feed's announced entry with that id, or else with that article URL."""
+def find_announced(state: State, feed: str, entry: str, by: str = "id or URL") -> AnnouncedPost:
+    """The feed's announced entry with that id or article URL (`by` says which may match).
+
+    An argument that is one entry's id and another's URL (an old GUID that is now some
+    article's link) is refused: AmbiguousEntry names both."""
     posts = state.announced(feed)
-    found = next((post for post in posts if post.entry_id == entry), None)
-    found = found or next((post for post in reversed(posts) if post.link == entry), None)
+    with_id = with_link = None
+    if by != "URL":
+        with_id = next((post for post in posts if post.entry_id == entry), None)
+    if by != "id":
+        with_link = next((post for post in reversed(posts) if post.link == entry), None)
+    if with_id is not None and with_link is not None and with_id.entry_id != with_link.entry_id:
+        raise AmbiguousEntry(
+            f"feed {feed!r}: {entry!r} is the id of the entry announcing {with_id.link} and "
+            f"the URL of the entry {with_link.entry_id!r}; say which with --entry ID or "
+            "--link URL"
+        )
+    found = with_id or with_link
     if found is None and state.feed(feed) is None:
         raise NotInState(f"no feed {feed!r} in the state")
     if found is None:
-        raise NotInState(f"feed {feed!r} has announced no entry with the id or URL {entry!r}")
+        raise NotInState(f"feed {feed!r} has announced no entry with the {by} {entry!r}")
     return found
 
 
@@ -48,15 +61,18 @@ def retract(
     feed_name: str,
     entry: str,
     *,
+    by: str = "id or URL",
     publisher_factory: PublisherFactory = default_publisher,
 ) -> Retraction:
-    """Delete the toot of `entry` (an id or an article URL) and record it as retracted.
+    """Delete the toot of `entry` (an id or an article URL, as `by` says) and record it as
+    retracted.
 
     Raises NotInState when the feed announced no such entry or took it back already,
-    PublishError when the instance did not delete it (the state is then unchanged).
+    AmbiguousEntry when `entry` is one entry's id and another's URL, PublishError when
+    the instance did not delete it (the state is then unchanged).
     """
     with open_state(settings) as state, leased_for_repair(state, settings, [feed_name], "retract"):
-        post = find_announced(state, feed_name, entry)
+        post = find_announced(state, feed_name, entry, by)
         if post.status != "posted":
             raise NotInState(f"feed {feed_name!r}: {post.entry_id!r} is already {post.status}")
         account = with_token(settings, _account(settings, post))

@@ -17,18 +17,28 @@ def add_retract_parser(commands) -> None:
     )
     add_common(parser)
     parser.add_argument("feed", metavar="FEED")
-    parser.add_argument("entry", metavar="ENTRY", help="the entry's id or the article's URL")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "entry", metavar="ENTRY", nargs="?", help="the entry's id or the article's URL"
+    )
+    which.add_argument("--entry", dest="entry_id", metavar="ID", help="the entry with this id")
+    which.add_argument("--link", metavar="URL", help="the entry whose article has this URL")
 
 
 def command_retract(args: argparse.Namespace) -> int:
     from crossposter.after_posting.retract import retract
     from crossposter.config import load_settings
-    from crossposter.errors import NotInState, PublishError
+    from crossposter.errors import AmbiguousEntry, NotInState, PublishError
 
     settings = load_settings(args.config)
+    entry, by = next(
+        (value, by)
+        for value, by in ((args.entry_id, "id"), (args.link, "URL"), (args.entry, "id or URL"))
+        if value is not None
+    )
     try:
-        done = retract(settings, args.feed, args.entry)
-    except NotInState as error:
+        done = retract(settings, args.feed, entry, by=by)
+    except (NotInState, AmbiguousEntry) as error:
         log.error("%s", error)
         return EXIT_USAGE
     except PublishError as error:
