@@ -377,7 +377,7 @@ def test_replies_file_holds_public_replies_only(tmp_path, api, feeds, token, bac
     assert stat.S_IMODE((tmp_path / "replies.json").stat().st_mode) == 0o644
 
 
-def test_replies_are_read_at_most_once_an_interval_and_not_for_old_toots(
+def test_replies_are_read_at_most_once_an_interval_and_once_more_as_a_toot_leaves(
     tmp_path, api, feeds, token
 ):
     feed = f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 1}}"
@@ -394,8 +394,12 @@ def test_replies_are_read_at_most_once_an_interval_and_not_for_old_toots(
     )
     time.sleep(1.1)
     assert main(["run", "--config", config]) == 0
-    # Older than the window by now: never asked again.
-    assert context_requests(api) == 1
+    # It left the window since its last read: read one last time...
+    assert context_requests(api) == 2
+    time.sleep(1.1)
+    assert main(["run", "--config", config]) == 0
+    # ...and never again.
+    assert context_requests(api) == 2
 
 
 def test_reading_replies_stops_at_a_rate_limit_and_never_costs_a_post(

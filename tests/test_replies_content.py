@@ -4,13 +4,15 @@ status, display names as plain text."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crossposter.after_posting.replies import public_replies
+from crossposter.after_posting.replies import due, public_replies, replies_document
+from crossposter.state.base import AnnouncedPost
 
 # The issue's list, kept here apart from the code's: the property test's oracle.
 ALLOWED_TAGS = {"p", "br", "span", "a", "del", "s", "pre", "blockquote", "code", "b", "strong"}
@@ -177,3 +179,61 @@ def test_no_content_carries_an_element_or_attribute_beyond_the_allow_list(conten
             assert attribute == "lang" or attribute in ALLOWED_ATTRIBUTES.get(tag, ())
         if attribute == "href":
             assert value.lower().startswith(("http://", "https://"))
+
+
+# -- leaving the window --------------------------------------------------------------
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+WINDOW = timedelta(days=30)
+INTERVAL = timedelta(hours=1)
+
+
+def toot(age: timedelta, read_after: timedelta | None, status: str = "posted") -> AnnouncedPost:
+    """A toot posted `age` ago whose replies were last read `read_after` its posting."""
+    posted_at = NOW - age
+    return AnnouncedPost(
+        feed="blog",
+        entry_id="e",
+        link="https://blog.example.org/1/",
+        title="T",
+        status=status,
+        toot_id="1",
+        toot_url="https://m.example/@b/1",
+        account="default",
+        instance="https://m.example",
+        posted_at=posted_at,
+        replies=[{"text": "hi"}] if read_after is not None else None,
+        replies_fetched_at=posted_at + read_after if read_after is not None else None,
+    )
+
+
+DAY = timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("age", "read_after", "read_now"),
+    [
+        (10 * DAY, 10 * DAY - 2 * INTERVAL, True),
+        (10 * DAY, 10 * DAY - INTERVAL / 6, False),  # read 10 minutes ago
+        (10 * DAY, None, True),
+        (31 * DAY, 30 * DAY - 2 * INTERVAL, True),  # left the window: read one last time
+        (31 * DAY, 30 * DAY + INTERVAL, False),  # its last time was after it left
+        (31 * DAY, None, False),  # never read while in the window: not now either
+        (38 * DAY, 29 * DAY, False),  # gone from the file already
+    ],
+)
+def test_a_toot_leaving_the_window_is_read_one_last_time(age, read_after, read_now):
+    assert (due([toot(age, read_after)], NOW, WINDOW, INTERVAL) != []) is read_now
+
+
+def test_a_retracted_toot_is_never_read():
+    assert due([toot(DAY, None, status="retracted")], NOW, WINDOW, INTERVAL) == []
+
+
+@pytest.mark.parametrize(
+    ("age", "kept"),
+    [(DAY, True), (30 * DAY, True), (37 * DAY - INTERVAL, True), (37 * DAY + INTERVAL, False)],
+)
+def test_replies_leave_the_file_a_week_after_their_toot_left_the_window(age, kept):
+    document = replies_document([toot(age, 29 * DAY if age > 29 * DAY else DAY / 2)], NOW, WINDOW)
+    assert (document != {}) is kept

@@ -11,10 +11,10 @@ import io
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from crossposter.state.base import AnnouncedPost
+from crossposter.state.base import AnnouncedPost, now_utc
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,8 @@ def write_site_files(settings: Settings, state: State) -> bool:
     if settings.links_file is not None:
         documents.append((settings.links_file, links_json(posts, configured_accounts(settings))))
     if settings.replies_file is not None:
-        documents.append((settings.replies_file, replies_json(posts)))
+        window = timedelta(seconds=settings.replies_window)
+        documents.append((settings.replies_file, replies_json(posts, now_utc(), window)))
     written = True
     for path, text in documents:
         try:

@@ -24,17 +24,29 @@ from crossposter.web import WEB_SCHEMES, is_web_url
 log = logging.getLogger(__name__)
 
 
+# How long the replies of a toot that left the window stay in the file, as last read:
+# after that they may have been deleted on the instance, and nothing would say so.
+KEPT_AFTER_WINDOW = timedelta(days=7)
+
+
 def due(
     posts: Iterable[AnnouncedPost], now: datetime, window: timedelta, interval: timedelta
 ) -> list[AnnouncedPost]:
-    """The toots still standing, younger than `window`, whose replies were last read `interval`
-    ago or never."""
+    """The toots still standing whose replies were last read `interval` ago or never: those
+    younger than `window`, and once more those that left it since their last read."""
     return [
         post
         for post in posts
         if post.status == "posted"
-        and now - post.posted_at < window
         and (post.replies_fetched_at is None or now - post.replies_fetched_at >= interval)
+        and (
+            now - post.posted_at < window
+            or (
+                now - post.posted_at < window + KEPT_AFTER_WINDOW
+                and post.replies_fetched_at is not None
+                and post.replies_fetched_at < post.posted_at + window
+            )
+        )
     ]
 
 
@@ -102,18 +114,24 @@ def public_replies(descendants: Iterable[Any]) -> list[dict[str, Any]]:
     return replies
 
 
-def replies_document(posts: Iterable[AnnouncedPost]) -> dict[str, list[dict[str, Any]]]:
-    """Article URL → the replies to its standing toots, as last read."""
+def replies_document(
+    posts: Iterable[AnnouncedPost], now: datetime, window: timedelta
+) -> dict[str, list[dict[str, Any]]]:
+    """Article URL → the replies to its standing toots, as last read; a week after a toot
+    left the window, its replies leave too."""
     document: dict[str, list[dict[str, Any]]] = {}
     for post in posts:
         if post.status != "posted" or post.replies is None:
+            continue
+        if now - post.posted_at >= window + KEPT_AFTER_WINDOW:
             continue
         document.setdefault(article_url(post), []).extend(post.replies)
     return document
 
 
-def replies_json(posts: Iterable[AnnouncedPost]) -> str:
-    return json.dumps(replies_document(posts), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+def replies_json(posts: Iterable[AnnouncedPost], now: datetime, window: timedelta) -> str:
+    document = replies_document(posts, now, window)
+    return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
 def read_replies(
