@@ -203,7 +203,8 @@ class FeedOptions(BaseModel):
         10,
         ge=0,
         description="When more entries than this are new at once, and they are most of the "
-        "feed, record them all and announce none; 0 turns the guard off.",
+        "feed, or every entry of a fetch (5 at least) is new, record them all and announce "
+        "none; 0 turns the guard off.",
     )
     template: str = Field(DEFAULT_TEMPLATE, description="The toot, as a format string.")
     visibility: Literal["public", "unlisted", "private", "direct"] | None = Field(

@@ -567,8 +567,9 @@ def _log_held_back(feed: FeedConfig, selection: Selection) -> None:
     if selection.flooded:
         # ERROR, so that cron's -q mails it: the person decides what goes out.
         log.error(
-            "feed %s: %d new entries at once (more than flood_threshold %d, and most of the "
-            "feed): none announced, all recorded as seen. To announce some: `crossposter state "
+            "feed %s: %d new entries at once (every entry of the feed unknown, or more than "
+            "flood_threshold %d and most of the feed): none announced, all recorded as seen. "
+            "To announce some: `crossposter state "
             "forget -c CONFIG %s ENTRY_ID` each (ids from `crossposter state entries --feed %s`), "
             "or rename the feed with `backfill: N` to announce its newest N",
             feed.name,

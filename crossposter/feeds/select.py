@@ -67,10 +67,9 @@ def select_new(
 
     `announced` holds the `link_key`s the account already announced, from any
     feed: a new entry with one of those links is `repeated`, and of several new
-    entries with one link only the oldest counts. When, after a first run, more
-    than `flood_threshold` entries are new and they are more than half of
-    `entries`, they are all `flooded`: a feed that changed every guid, or a
-    migration, must not post dozens of toots. A threshold of 0 turns that off.
+    entries with one link only the oldest counts. After a first run, a flood
+    (`is_flood`: a feed that changed every guid, or moved) must not post its
+    articles again: they are all `flooded`. A threshold of 0 turns that off.
     """
     unique = _unique_by_id(entries)
     fresh = [entry for entry in unique if entry.id not in known_ids]
@@ -83,7 +82,7 @@ def select_new(
         silent = []
     oldest_first, repeated = _first_of_each_link(reversed(candidates), announced)
     flooded: list[Entry] = []
-    if not first_run and _is_flood(len(oldest_first), len(unique), flood_threshold):
+    if not first_run and is_flood(len(fresh), len(unique), flood_threshold):
         oldest_first, flooded = [], oldest_first
     return Selection(
         announce=tuple(oldest_first[:max_posts]),
@@ -112,8 +111,19 @@ def _first_of_each_link(
     return first, repeated
 
 
-def _is_flood(new: int, feed_size: int, threshold: int) -> bool:
-    return threshold > 0 and new > threshold and 2 * new > feed_size
+# A fetch of this many entries or more, every one unknown, is a feed that moved, however
+# small its `flood_threshold` makes it look: WordPress lists ten.
+EVERY_ONE_UNKNOWN = 5
+
+
+def is_flood(unknown: int, feed_size: int, threshold: int) -> bool:
+    """Whether `unknown` entries of a fetch of `feed_size` (ids the state has never seen,
+    whether or not their links were announced) are a flood: (a) at least
+    EVERY_ONE_UNKNOWN and all of them, or (b) more than `threshold` and more than half."""
+    if threshold <= 0:
+        return False
+    every_one = EVERY_ONE_UNKNOWN <= unknown == feed_size
+    return every_one or (unknown > threshold and 2 * unknown > feed_size)
 
 
 def _unique_by_id(entries: Sequence[Entry]) -> list[Entry]:
