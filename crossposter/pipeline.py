@@ -433,7 +433,7 @@ class Pass:
                 all_handled = False
 
         follow_up.revise(parsed.info, parsed.entries)
-        follow_up.check_removals({entry.id for entry in parsed.entries})
+        follow_up.check_removals(parsed.entries)
         if all_handled:
             self.state.save_validators(feed.name, fetched.validators)
         removed = self.state.prune(feed.name, timedelta(days=self.settings.retention_days))

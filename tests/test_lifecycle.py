@@ -92,6 +92,8 @@ class Blog:
         self.options = options
         self.backend = backend or Backend("sqlite", str(tmp_path / "state.sqlite3"))
         self.config = self.configure(options)
+        # The site's home page answers: a deletion first asks it (and the newest article).
+        feeds.set_feed("/", "<html>home</html>", content_type="text/html")
 
     def configure(self, options: str) -> str:
         return write_config(
@@ -250,6 +252,25 @@ def test_an_article_gone_twice_an_hour_apart_has_its_toot_deleted(blog, api, fee
     assert blog.run(clock=lambda: start + timedelta(hours=3)) == 0
     assert len(api.deleted) == 1
     assert api.count("POST", "/api/v1/statuses") == 1
+
+
+def test_nothing_is_deleted_while_the_site_root_and_newest_article_answer_404(
+    blog, api, feeds, caplog
+):
+    """A site answering 404 everywhere (a broken deploy) is no removal of its articles."""
+    feeds.remove("/")
+    blog.publish(blog.article(1))  # article 2 left the feed; article 1's link is 404 too
+    start = now_utc()
+    with caplog.at_level(logging.WARNING):
+        assert blog.run(clock=lambda: start) == 0
+        assert blog.run(clock=lambda: start + timedelta(minutes=61)) == 0
+    assert api.deleted == []
+    assert feeds.count("GET", "/") == 1 and feeds.count("GET", "/1/") == 1
+    assert "nothing is deleted" in caplog.text
+
+    feeds.set_feed("/1/", "<html>one</html>", content_type="text/html")
+    assert blog.run(clock=lambda: start + timedelta(minutes=122)) == 0
+    assert len(api.deleted) == 1
 
 
 def test_thirty_deletions_in_the_last_thirty_minutes_leave_the_next_for_a_later_run(

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -139,18 +140,20 @@ class FollowUp:
 
     # -- removals ----------------------------------------------------------------
 
-    def check_removals(self, present: Collection[str] | None = None) -> None:
+    def check_removals(self, entries: Sequence[Entry] | None = None) -> None:
         """Delete the toots of articles gone from the feed and from their own link.
 
-        `present`: the ids in the feed as just parsed; without it (a 304), the state's
-        record of the last parse says which entries it held.
+        `entries`: the feed as just parsed; without them (a 304), the state's record of
+        the last parse says which entries it held.
         """
         if self.feed.on_remove != "delete":
             return
         window = timedelta(seconds=self.feed.remove_window)
+        posted_entries = self.state.posted_entries(self.feed.name)
+        present = {entry.id for entry in entries} if entries is not None else None
         absent = [
             posted
-            for posted in self.state.posted_entries(self.feed.name)
+            for posted in posted_entries
             if (posted.entry_id not in present if present is not None else not posted.in_feed)
             and posted.link
             and posted.posted_at is not None
@@ -159,7 +162,7 @@ class FollowUp:
         ]
         if not absent:
             return
-        policy = AddressPolicy(allow_private=self.settings.allow_private_urls_in_feeds)
+        policy = self._policy()
         checked = 0
         gone: list[PostedEntry] = []
         for posted in absent:
@@ -186,6 +189,7 @@ class FollowUp:
                 checked,
             )
             return
+        confirmed = []
         for posted in gone:
             if not removal_confirmed(posted.gone_since, self.now):
                 log.info(
@@ -194,7 +198,40 @@ class FollowUp:
                     posted.label,
                 )
                 continue
+            confirmed.append(posted)
+        if confirmed and self._site_is_gone(confirmed[0], _newest_link(entries, posted_entries)):
+            return
+        for posted in confirmed:
             self._delete(posted)
+
+    def _policy(self) -> AddressPolicy:
+        return AddressPolicy(allow_private=self.settings.allow_private_urls_in_feeds)
+
+    def _site_is_gone(self, first: PostedEntry, newest: str | None) -> bool:
+        """Whether the site's root and its newest article both answer 404 or 410 (a broken
+        deploy, a site answering 404 everywhere): then nothing is deleted this run."""
+        parts = urlsplit(first.link or "")
+        asked = [urlunsplit((parts.scheme, parts.netloc, "/", "", ""))]
+        asked += [newest] if newest else []
+        answers = [
+            link_status(
+                url,
+                self._policy(),
+                timeout=self.settings.fetch_timeout,
+                deadline=self.settings.fetch_deadline,
+                stop=self.stop,
+            )
+            for url in asked
+        ]
+        if not all(status in GONE_STATUSES for status in answers):
+            return False
+        log.warning(
+            "feed %s: the site's root and its newest article (%s) answer 404 or 410; nothing "
+            "is deleted this run",
+            self.feed.name,
+            " and ".join(asked),
+        )
+        return True
 
     def _delete(self, posted: PostedEntry) -> None:
         session = self.session()
@@ -211,6 +248,15 @@ class FollowUp:
         if session.delete(posted, self.report, reason, at=self.now) == "retracted":
             log.info("feed %s: deleted the toot of %r: %s", self.feed.name, posted.label, reason)
             self.on_event("retracted", posted, reason)
+
+
+def _newest_link(entries: Sequence[Entry] | None, posted: Sequence[PostedEntry]) -> str | None:
+    """The link of the newest article still in the feed: as just parsed (feeds list the
+    newest first), else (a 304) the newest announced one the last parse held."""
+    if entries is not None:
+        return next((entry.link for entry in entries if entry.link), None)
+    held = [entry for entry in posted if entry.in_feed and entry.link and entry.posted_at]
+    return max(held, key=lambda entry: entry.posted_at).link if held else None
 
 
 def link_status(
