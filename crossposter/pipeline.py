@@ -21,8 +21,8 @@ from typing import Any
 
 from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_token
 from crossposter.after_posting.hooks import HookEvent, notify_feed
-from crossposter.after_posting.links import write_site_files
 from crossposter.after_posting.replies import due, read_replies
+from crossposter.after_posting.site_files import write_site_files
 from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
 from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
