@@ -19,7 +19,11 @@ from crossposter.config.models import (
     FeedOptions,
     Settings,
 )
-from crossposter.config.problems import describe_validation_error, describe_yaml_error
+from crossposter.config.problems import (
+    Source,
+    describe_validation_error,
+    describe_yaml_error,
+)
 from crossposter.errors import ConfigError
 from crossposter.feeds.fetch import is_local
 
@@ -28,24 +32,28 @@ log = logging.getLogger("crossposter.config")
 
 
 def load_settings(path: str | os.PathLike[str]) -> Settings:
-    """Read, merge and validate the configuration, or raise ConfigError naming key and file."""
+    """Read, merge and validate the configuration, or raise ConfigError with each problem
+    on a line of its own, naming the file, the place in it and the key."""
     path = Path(path)
-    raw = _read_yaml(path)
+    raw, source = _read_yaml(path)
     if "access_token" in raw:
         raise ConfigError(
-            f"{path}: access_token must not be written in the configuration file; "
-            f"export {TOKEN_VARIABLE} instead"
+            f"{source.at(['access_token'], key=True)}: access_token must not be written in "
+            f"the configuration file; export {TOKEN_VARIABLE} instead"
         )
     if "state_url" in raw and "state_file" in raw:
         raise ConfigError(
-            f"{path}: state_url and state_file are both given; keep one (state_url keeps the "
-            "state in PostgreSQL, state_file in a SQLite file)"
+            f"{source.at(['state_url'], key=True)}: state_url and state_file are both given; "
+            "keep one (state_url keeps the state in PostgreSQL, state_file in a SQLite file)"
         )
-    merged = _apply_defaults(raw, path)
+    merged = _apply_defaults(raw, source)
+    problems: list[str] = []
     try:
         settings = Settings(**merged)
     except ValidationError as error:
-        raise ConfigError(describe_validation_error(error, raw, path)) from None
+        problems = describe_validation_error(error, raw, source) + problems
+    if problems:
+        raise ConfigError(*problems)
     # No token is read here: crossposter.accounts reads each when it is needed.
     return _relative_to(settings, path.parent)
 
@@ -88,7 +96,15 @@ class ReloadingSettings:
         try:
             settings = load_settings(self.path)
         except ConfigError as error:
-            log.error("configuration not reloaded: %s; keeping the last good one", error)
+            if len(error.problems) == 1:
+                log.error("configuration not reloaded: %s; keeping the last good one", error)
+            else:
+                log.error(
+                    "configuration not reloaded (%d problems); keeping the last good one",
+                    len(error.problems),
+                )
+                for problem in error.problems:
+                    log.error("%s", problem)
             return False
         self.settings = settings
         log.info("configuration changed; reloaded (%d feeds)", len(settings.feeds))
@@ -136,18 +152,18 @@ def _next_to(path: Path, folder: Path) -> Path:
     return path if path.is_absolute() else folder / path
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path) -> tuple[dict[str, Any], Source]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the configuration: {error.strerror}") from None
     loader = yaml.SafeLoader(text)
     try:
-        # Composed first: the nodes still know how each string was quoted.
+        # Composed first: the nodes still know how each string was quoted, and where it is.
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as error:
-        raise ConfigError(describe_yaml_error(error, text, path)) from None
+        raise ConfigError(describe_yaml_error(error, Source(path, text))) from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     finally:
@@ -157,7 +173,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the configuration must be a mapping of keys to values")
     _warn_literal_newlines(node, path)
-    return data
+    return data, Source(path, text, node)
 
 
 def _warn_literal_newlines(root: yaml.Node | None, path: Path) -> None:
@@ -186,7 +202,7 @@ def _warn_literal_newlines(root: yaml.Node | None, path: Path) -> None:
             )
 
 
-def _apply_defaults(raw: dict[str, Any], path: Path) -> dict[str, Any]:
+def _apply_defaults(raw: dict[str, Any], source: Source) -> dict[str, Any]:
     """Give every feed the `defaults:` it does not set itself.
 
     A key of `defaults:` that is not a feed setting is left with `defaults:`, where
@@ -195,15 +211,21 @@ def _apply_defaults(raw: dict[str, Any], path: Path) -> dict[str, Any]:
     defaults = raw.get("defaults") or {}
     feeds = raw.get("feeds") or []
     if not isinstance(defaults, dict):
-        raise ConfigError(f"{path}: defaults must be a mapping of feed settings")
+        raise ConfigError(
+            f"{source.at(['defaults'])}: defaults: feed settings (key: value, indented under "
+            "it) are expected"
+        )
     if not isinstance(feeds, list):
-        raise ConfigError(f"{path}: feeds must be a list")
+        raise ConfigError(
+            f"{source.at(['feeds'])}: feeds: a list is expected, one '- name: ...' entry a feed"
+        )
     inherited = {key: value for key, value in defaults.items() if key in FeedOptions.model_fields}
     merged = []
-    for feed in feeds:
+    for index, feed in enumerate(feeds):
         if not isinstance(feed, dict):
-            raise ConfigError(f"{path}: each entry of feeds must be a mapping (name, url, ...)")
+            raise ConfigError(
+                f"{source.at(['feeds', index])}: feeds[{index}]: a feed's settings are expected "
+                "(name: ..., url: ..., indented under its '- ')"
+            )
         merged.append({**inherited, **feed})
     return {**raw, "feeds": merged}
-
-
