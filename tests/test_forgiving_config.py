@@ -308,6 +308,31 @@ def test_a_yaml_indentation_error_gives_its_cause(tmp_path, capsys, text, cause)
     assert f"{path}:{cause}" in refusal(capsys, "run", "--config", path)
 
 
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("127.0.0.1:8080/feed.xml", "http://127.0.0.1:8080/feed.xml"),
+        ("localhost/feed.xml", "http://localhost/feed.xml"),
+        ("blog.example/feed.xml", "https://blog.example/feed.xml"),
+        ("blog.example:8443/feed/", "https://blog.example:8443/feed/"),
+    ],
+)
+def test_a_url_without_a_scheme_gets_a_did_you_mean(tmp_path, capsys, written, meant):
+    path = write(tmp_path, MINIMAL.replace("https://blog.example/feed/", written))
+    err = refusal(capsys, "run", "--config", path)
+    assert (
+        f"{path}:4:10: feeds[0] (blog).url: {written} is neither a URL (it has no scheme) nor "
+        f"a file; did you mean {meant}?"
+    ) in err
+
+
+def test_a_local_file_named_like_a_host_is_still_a_file(tmp_path):
+    (tmp_path / "blog.example").mkdir()
+    (tmp_path / "blog.example" / "feed.xml").write_text("<rss/>", encoding="utf-8")
+    path = write(tmp_path, MINIMAL.replace("https://blog.example/feed/", "blog.example/feed.xml"))
+    assert load_settings(path).feeds[0].url == str(tmp_path / "blog.example" / "feed.xml")
+
+
 def test_a_wrong_value_from_the_environment_names_the_variable(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CROSSPOSTER_FETCH_TIMEOUT", "soon")
     path = write(tmp_path, MINIMAL)

@@ -23,6 +23,7 @@ from crossposter.config.problems import (
     Source,
     describe_validation_error,
     describe_yaml_error,
+    urls_without_scheme,
 )
 from crossposter.errors import ConfigError
 from crossposter.feeds.fetch import is_local
@@ -47,7 +48,7 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
             "keep one (state_url keeps the state in PostgreSQL, state_file in a SQLite file)"
         )
     merged = _apply_defaults(raw, source)
-    problems: list[str] = []
+    problems = urls_without_scheme(merged, source, path.parent)
     try:
         settings = Settings(**merged)
     except ValidationError as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from crossposter.config.models import (
     FeedOptions,
     FilterRules,
     Settings,
+    bare_host_is_https,
 )
 
 TAB_HINT = "YAML does not allow tabs for indentation; use spaces"
@@ -321,3 +323,29 @@ def _location_name(location: Location, raw: dict[str, Any]) -> str:
         rest = ".".join(str(part) for part in location[2:])
         return f"{label}.{rest}" if rest else label
     return ".".join(str(part) for part in location) or "(top level)"
+
+
+# A bare host, with or without a port, then a path: what a URL looks like without its scheme.
+_HOST_THEN_PATH = re.compile(
+    r"(?:localhost|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::\d+)?/"
+)
+
+
+def urls_without_scheme(raw: dict[str, Any], source: Source, folder: Path) -> list[str]:
+    """Feeds whose url is a host and a path with no scheme, and no file either.
+
+    Without a scheme a url is a local file; `127.0.0.1:8080/feed.xml` would be a missing
+    one, and the run would say so, every time, without saying why.
+    """
+    lines = []
+    for index, feed in enumerate(raw.get("feeds") or []):
+        url = feed.get("url") if isinstance(feed, dict) else None
+        if not isinstance(url, str) or "://" in url or not _HOST_THEN_PATH.match(url):
+            continue
+        if (folder / Path(url).expanduser()).exists():
+            continue
+        location = ["feeds", index, "url"]
+        meant = bare_host_is_https(url)
+        message = f"{url} is neither a URL (it has no scheme) nor a file; did you mean {meant}?"
+        lines.append(_line(source.at(location), location, raw, message))
+    return lines
