@@ -342,6 +342,17 @@ def test_a_wrong_value_from_the_environment_names_the_variable(tmp_path, capsys,
     )
 
 
+def test_a_structured_setting_from_the_environment_that_is_no_json_is_named(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("CROSSPOSTER_ACCOUNTS", "work")
+    path = write(tmp_path, MINIMAL)
+    assert refusal(capsys, "run", "--config", path) == (
+        "ERROR configuration error: CROSSPOSTER_ACCOUNTS: not valid JSON, which a setting "
+        "made of several values must be when it comes from the environment\n"
+    )
+
+
 def test_a_reload_refused_for_several_problems_names_each_on_its_own_line(tmp_path, caplog):
     path = write(tmp_path, MINIMAL)
     config = ReloadingSettings(path)

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from crossposter.config.models import (
     CONFIG_VARIABLE,
@@ -21,6 +22,7 @@ from crossposter.config.models import (
 )
 from crossposter.config.problems import (
     Source,
+    describe_environment_error,
     describe_validation_error,
     describe_yaml_error,
     urls_without_scheme,
@@ -53,6 +55,8 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         settings = Settings(**merged)
     except ValidationError as error:
         problems = describe_validation_error(error, raw, source) + problems
+    except SettingsError as error:
+        problems = [describe_environment_error(error), *problems]
     if problems:
         raise ConfigError(*problems)
     # No token is read here: crossposter.accounts reads each when it is needed.

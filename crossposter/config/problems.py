@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_settings import SettingsError
 
 from crossposter.config.models import (
     ENVIRONMENT_ONLY,
@@ -170,6 +171,16 @@ def describe_validation_error(
                 where, message = str(source.path), f"{message} (from {variable})"
             lines.append(_line(where, location, raw, message))
     return list(dict.fromkeys(lines))
+
+
+def describe_environment_error(error: SettingsError) -> str:
+    """A CROSSPOSTER_* variable that could not be read at all (a list or mapping not in JSON)."""
+    field = re.search(r'field "(\w+)"', str(error))
+    variable = f"CROSSPOSTER_{field.group(1)}".upper() if field else "a CROSSPOSTER_* variable"
+    return (
+        f"{variable}: not valid JSON, which a setting made of several values must be when it "
+        "comes from the environment"
+    )
 
 
 def _overriding_variable(location: Location) -> str | None:
