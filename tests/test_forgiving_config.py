@@ -210,6 +210,9 @@ EVERY_KIND_OF_MISTAKE = {
     "a state_url of another database": MINIMAL + "state_url: mysql://x.example/db\n",
     "an account without instance": MINIMAL + "accounts:\n  w: {access_token_env: W}\n",
     "a word for enabled": MINIMAL + "    enabled: sometimes\n",
+    "a list for the defaults": MINIMAL + "defaults:\n  - backfill: 1\n",
+    "a mapping for the feeds": "instance: https://m.example\nfeeds:\n  name: blog\n",
+    "a word for a feed": "instance: https://m.example\nfeeds:\n  - https://b.example/f\n",
 }
 
 
@@ -244,6 +247,15 @@ def test_several_problems_are_one_line_each_with_file_line_and_column(tmp_path, 
             ":3:5: feeds[0] (blog): url is required, and missing",
         ),
         (MINIMAL + "defaults:\n", ":5:1: defaults: has no value"),
+        (
+            MINIMAL + "defaults:\n  - backfill: 1\n",
+            ":6:3: defaults: takes feed settings (key: value, indented under it), not a list",
+        ),
+        (
+            "instance: https://m.example\nfeeds:\n  - https://b.example/f\n",
+            ":3:5: feeds[0]: takes a feed's settings (name: ..., url: ..., indented under its "
+            "'- '), not https://b.example/f",
+        ),
         (
             MINIMAL + "    include: [news]\n",
             ":5:14: feeds[0] (blog).include: takes settings (key: value, indented under it), "
@@ -297,13 +309,32 @@ def test_a_hash_sign_read_as_a_comment_is_explained(tmp_path, capsys, key):
             "(line 1); keys of one mapping start in the same column",
         ),
         (
+            MINIMAL + "    include:\n      categories: [a]\n        title: b\n",
+            "7:9: not valid YAML: this line is indented more than the line above it (line 6); "
+            "keys of one mapping start in the same column",
+        ),
+        (
+            MINIMAL + "    template: 'Read {title}\n",
+            "6:1: not valid YAML: the quote opened on line 5 is never closed",
+        ),
+        (
+            MINIMAL + "    backfill 3\n",
+            "6:1: not valid YAML: line 5 has no ': ' after its key; a setting is written "
+            "key: value",
+        ),
+        (
+            "instance: https://m.example\nfeeds:\n  - {name: blog, hashtags: #blog}\n",
+            "4:1: not valid YAML: YAML reads everything from # on as a comment, so the [ or { "
+            "opened on line 3 is never closed; quote a value that starts with #: '#blog'",
+        ),
+        (
             MINIMAL + "    template: Read: {title}\n",
             "5:19: not valid YAML: a second ': ' on one line; a value that holds ': ' "
             "must be quoted: template: 'Read: {title}'",
         ),
     ],
 )
-def test_a_yaml_indentation_error_gives_its_cause(tmp_path, capsys, text, cause):
+def test_a_yaml_error_gives_its_cause(tmp_path, capsys, text, cause):
     path = write(tmp_path, text)
     assert f"{path}:{cause}" in refusal(capsys, "run", "--config", path)
 

@@ -25,6 +25,7 @@ from crossposter.config.problems import (
     describe_environment_error,
     describe_validation_error,
     describe_yaml_error,
+    takes,
     urls_without_scheme,
 )
 from crossposter.errors import ConfigError
@@ -216,21 +217,17 @@ def _apply_defaults(raw: dict[str, Any], source: Source) -> dict[str, Any]:
     defaults = raw.get("defaults") or {}
     feeds = raw.get("feeds") or []
     if not isinstance(defaults, dict):
-        raise ConfigError(
-            f"{source.at(['defaults'])}: defaults: feed settings (key: value, indented under "
-            "it) are expected"
-        )
+        expected = "feed settings (key: value, indented under it)"
+        raise ConfigError(f"{source.at(['defaults'])}: defaults: {takes(expected, defaults)}")
     if not isinstance(feeds, list):
-        raise ConfigError(
-            f"{source.at(['feeds'])}: feeds: a list is expected, one '- name: ...' entry a feed"
-        )
+        expected = "a list, a '- name: ...' entry for each feed"
+        raise ConfigError(f"{source.at(['feeds'])}: feeds: {takes(expected, feeds)}")
     inherited = {key: value for key, value in defaults.items() if key in FeedOptions.model_fields}
     merged = []
     for index, feed in enumerate(feeds):
         if not isinstance(feed, dict):
-            raise ConfigError(
-                f"{source.at(['feeds', index])}: feeds[{index}]: a feed's settings are expected "
-                "(name: ..., url: ..., indented under its '- ')"
-            )
+            expected = "a feed's settings (name: ..., url: ..., indented under its '- ')"
+            where = source.at(["feeds", index])
+            raise ConfigError(f"{where}: feeds[{index}]: {takes(expected, feed)}")
         merged.append({**inherited, **feed})
     return {**raw, "feeds": merged}

@@ -104,7 +104,7 @@ def _yaml_cause(error: yaml.MarkedYAMLError, mark: yaml.Mark, source: Source) ->
         return f"{problem}; {TAB_HINT}"
     if problem == "mapping values are not allowed here":
         above = _line_above(source, mark.line)
-        if above is not None and indentation > _indentation(source.line(above)):
+        if above is not None and indentation > _key_column(source.line(above)):
             return (
                 f"this line is indented more than the key above it (line {above + 1}); "
                 "keys of one mapping start in the same column"
@@ -116,8 +116,31 @@ def _yaml_cause(error: yaml.MarkedYAMLError, mark: yaml.Mark, source: Source) ->
                 f"{key}: '{value}'"
             )
         return None
-    if problem.startswith("expected <block end>") and error.context_mark is not None:
-        opened = error.context_mark
+    opened = error.context_mark
+    if opened is not None and "quoted scalar" in (error.context or ""):
+        return f"the quote opened on line {opened.line + 1} is never closed"
+    if opened is not None and problem == "could not find expected ':'":
+        return (
+            f"line {opened.line + 1} has no ': ' after its key; a setting is written "
+            "key: value"
+        )
+    if "flow" in (error.context or ""):
+        commented = next(
+            (n for n in range(mark.line, -1, -1) if re.search(r"[\[{].* #", source.line(n))),
+            None,
+        )
+        if commented is not None:
+            return (
+                f"YAML reads everything from # on as a comment, so the [ or {{ opened on line "
+                f"{commented + 1} is never closed; quote a value that starts with #: '#blog'"
+            )
+    if problem.startswith("expected <block end>") and opened is not None:
+        above = _line_above(source, mark.line)
+        if above is not None and indentation > _key_column(source.line(above)):
+            return (
+                f"this line is indented more than the line above it (line {above + 1}); "
+                "keys of one mapping start in the same column"
+            )
         if "collection" in (error.context or "") and indentation == opened.column:
             return (
                 f"this line starts where the list's entries start (line {opened.line + 1}) "
@@ -134,6 +157,11 @@ def _yaml_cause(error: yaml.MarkedYAMLError, mark: yaml.Mark, source: Source) ->
 
 def _indentation(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
+
+
+def _key_column(line: str) -> int:
+    """Where the line's key starts: after its indentation and any list dashes (`  - name`)."""
+    return len(line) - len(re.sub(r"^[ ]*(?:-[ ]+)*", "", line))
 
 
 def _line_above(source: Source, number: int) -> int | None:
@@ -208,7 +236,11 @@ def _in_our_words(problem: Any, location: Location, source: Source) -> str:
         return str(context.get("error") or problem["msg"]).removeprefix("Value error, ")
     if value is None:
         return _no_value(location, source)
-    expected = _EXPECTED.get(kind) or _expected_of_a_kind(kind, context)
+    return takes(_EXPECTED.get(kind) or _expected_of_a_kind(kind, context), value)
+
+
+def takes(expected: str, value: Any) -> str:
+    """What a key takes, and what was written instead."""
     return f"takes {expected}, not {_shown(value)}"
 
 
