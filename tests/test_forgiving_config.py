@@ -310,7 +310,7 @@ def test_a_hash_sign_read_as_a_comment_is_explained(tmp_path, capsys, key):
         ),
         (
             MINIMAL + "    include:\n      categories: [a]\n        title: b\n",
-            "7:9: not valid YAML: this line is indented more than the line above it (line 6); "
+            "7:9: not valid YAML: this line is indented more than the key above it (line 6); "
             "keys of one mapping start in the same column",
         ),
         (

@@ -103,12 +103,9 @@ def _yaml_cause(error: yaml.MarkedYAMLError, mark: yaml.Mark, source: Source) ->
     if "\t" in line[: len(line) - len(line.lstrip(" \t"))] or "'\\t'" in problem:
         return f"{problem}; {TAB_HINT}"
     if problem == "mapping values are not allowed here":
-        above = _line_above(source, mark.line)
-        if above is not None and indentation > _key_column(source.line(above)):
-            return (
-                f"this line is indented more than the key above it (line {above + 1}); "
-                "keys of one mapping start in the same column"
-            )
+        deeper = _indented_deeper(source, mark.line)
+        if deeper:
+            return deeper
         key, _, value = line.strip().partition(": ")
         if ": " in value:
             return (
@@ -135,12 +132,9 @@ def _yaml_cause(error: yaml.MarkedYAMLError, mark: yaml.Mark, source: Source) ->
                 f"{commented + 1} is never closed; quote a value that starts with #: '#blog'"
             )
     if problem.startswith("expected <block end>") and opened is not None:
-        above = _line_above(source, mark.line)
-        if above is not None and indentation > _key_column(source.line(above)):
-            return (
-                f"this line is indented more than the line above it (line {above + 1}); "
-                "keys of one mapping start in the same column"
-            )
+        deeper = _indented_deeper(source, mark.line)
+        if deeper:
+            return deeper
         if "collection" in (error.context or "") and indentation == opened.column:
             return (
                 f"this line starts where the list's entries start (line {opened.line + 1}) "
@@ -153,6 +147,18 @@ def _yaml_cause(error: yaml.MarkedYAMLError, mark: yaml.Mark, source: Source) ->
             f"{kind} it is in (line {opened.line + 1}); line it up with the line above"
         )
     return None
+
+
+def _indented_deeper(source: Source, number: int) -> str | None:
+    """Line `number` indented past the key of the line above: YAML reads it as that key's
+    value going on, where a key of its own was meant."""
+    above = _line_above(source, number)
+    if above is None or _indentation(source.line(number)) <= _key_column(source.line(above)):
+        return None
+    return (
+        f"this line is indented more than the key above it (line {above + 1}); "
+        "keys of one mapping start in the same column"
+    )
 
 
 def _indentation(line: str) -> int:
