@@ -284,6 +284,15 @@ def test_a_hash_sign_read_as_a_comment_is_explained(tmp_path, capsys, key):
     ) in err
 
 
+def test_a_hash_sign_read_as_a_comment_in_a_list_is_explained(tmp_path, capsys):
+    path = write(tmp_path, MINIMAL + "    hashtags:\n      - #blog\n      - news\n")
+    err = refusal(capsys, "run", "--config", path)
+    assert (
+        f"{path}:6:8: feeds[0] (blog).hashtags.0: has no value: YAML reads everything from # "
+        "on as a comment; quote it: - '#blog'"
+    ) in err
+
+
 @pytest.mark.parametrize(
     ("text", "cause"),
     [

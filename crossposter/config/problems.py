@@ -167,7 +167,12 @@ def _indentation(line: str) -> int:
 
 def _key_column(line: str) -> int:
     """Where the line's key starts: after its indentation and any list dashes (`  - name`)."""
-    return len(line) - len(re.sub(r"^[ ]*(?:-[ ]+)*", "", line))
+    return len(line) - len(_without_indentation(line))
+
+
+def _without_indentation(line: str) -> str:
+    """The line without its indentation and any list dashes before its content."""
+    return re.sub(r"^[ ]*(?:-[ ]+)*", "", line)
 
 
 def _line_above(source: Source, number: int) -> int | None:
@@ -309,15 +314,17 @@ def _shown(value: Any) -> str:
 
 def _no_value(location: Location, source: Source) -> str:
     """An empty key: left empty, or emptied by a `#` YAML read as the start of a comment."""
-    key = str(location[-1]) if location else ""
-    key_node = source.node(location, key=True) if location else None
-    if key_node is not None:
-        written = source.line(key_node.start_mark.line)
-        after_key = written.split(":", 1)[1].strip() if ":" in written else ""
-        if after_key.startswith("#"):
+    node = source.node(location, key=True) if location else None
+    if node is not None:
+        # `key: #...`, or `#...` for an item of a list.
+        written = _without_indentation(source.line(node.start_mark.line))
+        item = isinstance(location[-1], int)
+        value = written if item else written.partition(":")[2].strip()
+        if value.startswith("#"):
+            quoted = f"- '{value}'" if item else f"{location[-1]}: '{value}'"
             return (
                 "has no value: YAML reads everything from # on as a comment; quote it: "
-                f"{key}: '{after_key}'"
+                f"{quoted}"
             )
     if location and location[-1] in ("defaults",):
         return "has no value: give it feed settings, indented under it, or remove the line"
