@@ -29,6 +29,7 @@ from crossposter.config.models import (
     FilterRules,
     Settings,
     bare_host_is_https,
+    redacted_url,
 )
 
 TAB_HINT = "YAML does not allow tabs for indentation; use spaces"
@@ -308,6 +309,8 @@ def _shown(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "a list"
     if isinstance(value, str):
+        # A database URL may hold its password: never shown.
+        value = redacted_url(value) if "://" in value else value
         return repr(value) if " " in value or not value else value
     return str(value)
 
