@@ -210,7 +210,8 @@ def describe_validation_error(
                 # The environment wins over the file: the value at fault is the variable's.
                 where, message = str(source.path), f"{message} (from {variable})"
             lines.append(_line(where, location, raw, message))
-    return list(dict.fromkeys(lines))
+    # Every problem lies under `defaults:` or a feed; should none be left, still say so.
+    return list(dict.fromkeys(lines)) or [f"{source.path}: the configuration cannot be used"]
 
 
 def describe_environment_error(error: SettingsError) -> str:
@@ -381,7 +382,7 @@ def _location_name(location: Location, raw: dict[str, Any]) -> str:
         label = f"feeds[{index}]" + (f" ({name})" if name else "")
         rest = ".".join(str(part) for part in location[2:])
         return f"{label}.{rest}" if rest else label
-    return ".".join(str(part) for part in location) or "(top level)"
+    return ".".join(str(part) for part in location)
 
 
 # A bare host, with or without a port, then a path: what a URL looks like without its scheme.
