@@ -18,7 +18,13 @@ _IN_NETLOC = ("user", "password", "host", "port", "dbname")
 
 
 def redacted_url(url: str) -> str:
-    """The URL as libpq reads it, its password (in any spelling) shown as ***."""
+    """A PostgreSQL URL as libpq reads it, its password (in any spelling) shown as ***.
+
+    Any other URL (a value refused by the configuration) loses everything before its
+    last `@`: whatever a userinfo holds, even `#`, `?` or `/`."""
+    if not _SCHEME.match(url):
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://{MASK}@{rest.rpartition('@')[2]}" if "@" in rest else url
     fields = _libpq_fields(url)
     return host_and_database(url) if fields is None else _as_url(fields)
 

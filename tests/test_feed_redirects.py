@@ -98,7 +98,7 @@ def test_a_refused_redirect_is_one_error_naming_the_feed_and_exits_1(
 ):
     """The run as cron sees it: the refused address and the feed's name in one ERROR."""
     feeds.set_redirect("/feed", internal.url("/feed"), code=302)
-    monkeypatch.setattr("crossposter.config.AddressPolicy", public_127_0_0_1)
+    monkeypatch.setattr("crossposter.config.models.AddressPolicy", public_127_0_0_1)
     config = write_config(
         tmp_path, api, f"- {{name: blog, url: 'http://blog.test:{feeds.port}/feed'}}"
     )

@@ -133,3 +133,16 @@ def test_without_psycopg_the_install_message_shows_only_host_and_database(tmp_pa
         assert "postgresql://***@127.0.0.1:" in done.stderr + done.stdout
         for piece in (*SECRET_PIECES, "crossposter:"):
             assert piece not in done.stderr + done.stdout, (command, done.stderr)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("mysql://u:hunter2@db/x", "mysql://***@db/x"),
+        ("mysql://u:hun#ter2@db/x", "mysql://***@db/x"),
+        ("https://u:p/ss@blog.example/feed", "https://***@blog.example/feed"),
+        ("https://blog.example/feed", "https://blog.example/feed"),
+    ],
+)
+def test_any_other_url_loses_everything_before_its_last_at(url, shown):
+    assert redacted_url(url) == shown

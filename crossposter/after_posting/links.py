@@ -9,18 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from crossposter.state.base import AnnouncedPost, now_utc
-
-log = logging.getLogger(__name__)
+from crossposter.state.base import AnnouncedPost
 
 if TYPE_CHECKING:
     from crossposter.config import Settings
-    from crossposter.state.base import State
 
 COLUMNS = (
     "feed",
@@ -103,33 +99,3 @@ def configured_accounts(settings: Settings) -> dict[str, tuple[str, str]]:
         feed: (account.name, account.instance_url)
         for feed, account in feed_accounts(settings).items()
     }
-
-
-def write_site_files(settings: Settings, state: State) -> bool:
-    """Rewrite `links_file` and `replies_file` (those configured) when their content changed,
-    readable by the site generator (0644), replaced whole; whether all could be.
-
-    Each is tried: one that cannot be written is one ERROR (the toots went out and the
-    state says so: the next run writes it again), and does not keep the other from being.
-    """
-    from crossposter.after_posting.replies import replies_json
-    from crossposter.files import replace_if_changed
-
-    if settings.links_file is None and settings.replies_file is None:
-        return True
-    posts = state.announced()
-    documents = []
-    if settings.links_file is not None:
-        documents.append((settings.links_file, links_json(posts, configured_accounts(settings))))
-    if settings.replies_file is not None:
-        window = timedelta(seconds=settings.replies_window)
-        documents.append((settings.replies_file, replies_json(posts, now_utc(), window)))
-    written = True
-    for path, text in documents:
-        try:
-            if replace_if_changed(path, text, 0o644):
-                log.debug("%s rewritten", path)
-        except OSError as error:
-            log.error("%s: cannot write it: %s", error.filename or path, error.strerror)
-            written = False
-    return written
