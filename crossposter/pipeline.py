@@ -23,15 +23,16 @@ from crossposter.after_posting.follow_up import FollowUp
 from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.after_posting.links import write_site_files
 from crossposter.after_posting.replies import due, read_replies
-from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
+from crossposter.config import FeedConfig, Settings
 from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
-from crossposter.feeds.fetch import FetchRequest, FetchResult, Validators, fetch_all
+from crossposter.feeds.fetch import FetchRequest, FetchResult, fetch_all
 from crossposter.feeds.filters import skip_reason
-from crossposter.feeds.select import Selection, link_key, select_new
+from crossposter.feeds.select import Selection, select_new
 from crossposter.health import next_heartbeat, worker_id
 from crossposter.leases import FeedLeases
 from crossposter.models import (
+    DEFAULT_ACCOUNT,
     Entry,
     FeedInfo,
     FeedReport,
@@ -39,6 +40,8 @@ from crossposter.models import (
     ParsedFeed,
     Posted,
     Toot,
+    Validators,
+    link_key,
 )
 from crossposter.posting import (
     AccountSession,
@@ -54,9 +57,8 @@ from crossposter.state import (
     PostedEntry,
     State,
     now_utc,
-    open_preview,
-    open_state,
 )
+from crossposter.storage import open_preview, open_state
 
 log = logging.getLogger(__name__)
 

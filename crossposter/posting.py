@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crossposter.accounts import Account
-from crossposter.config import DEFAULT_ACCOUNT, TOKEN_VARIABLE, Settings
+from crossposter.config import TOKEN_VARIABLE, Settings
 from crossposter.errors import (
     AuthenticationFailed,
     ImageUnavailable,
@@ -31,7 +31,15 @@ from crossposter.errors import (
 )
 from crossposter.mastodon.instance import fetch_limits
 from crossposter.mastodon.media import download_image
-from crossposter.models import Entry, FeedReport, ImageRef, InstanceLimits, Posted, Toot
+from crossposter.models import (
+    DEFAULT_ACCOUNT,
+    Entry,
+    FeedReport,
+    ImageRef,
+    InstanceLimits,
+    Posted,
+    Toot,
+)
 from crossposter.net.public import AddressPolicy
 from crossposter.state import PendingPost, PostedEntry, State, now_utc
 

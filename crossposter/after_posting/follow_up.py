@@ -21,7 +21,6 @@ from crossposter.after_posting.decisions import (
     DELETION_WINDOW,
     DELETIONS_PER_WINDOW,
     GONE_STATUSES,
-    Article,
     article_change,
     check_due,
     mass_deletion,
@@ -29,7 +28,7 @@ from crossposter.after_posting.decisions import (
     toot_differs,
 )
 from crossposter.config import FeedConfig, Settings
-from crossposter.models import Entry, FeedInfo, FeedReport, Toot
+from crossposter.models import Article, Entry, FeedInfo, FeedReport, Toot
 from crossposter.net.bounded import CutOff, Cutoff
 from crossposter.net.public import AddressPolicy, public_session
 from crossposter.posting import AccountSession

@@ -13,7 +13,8 @@ from crossposter.config import Settings
 from crossposter.errors import NotInState, StatusGone
 from crossposter.leases import leased_for_repair
 from crossposter.posting import PublisherFactory, default_publisher
-from crossposter.state import AnnouncedPost, State, now_utc, open_state
+from crossposter.state import AnnouncedPost, State, now_utc
+from crossposter.storage import open_state
 
 log = logging.getLogger(__name__)
 

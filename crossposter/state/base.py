@@ -13,10 +13,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from crossposter.after_posting.decisions import Article
-from crossposter.feeds.fetch import Validators
-from crossposter.health import Heartbeat
-from crossposter.models import Entry, InstanceLimits, Posted, Toot
+from crossposter.models import (
+    Article,
+    Entry,
+    Heartbeat,
+    InstanceLimits,
+    Lease,
+    Posted,
+    Toot,
+    Validators,
+)
 
 ENTRY_STATUSES = ("seen", "pending", "posted", "failed", "retracted", "deleted")
 # An entry whose toot once went out: what `links` lists. `retracted`: deleted by
@@ -115,15 +121,6 @@ class PostedEntry:
         return self.title or self.entry_id
 
 
-@dataclass(frozen=True)
-class Lease:
-    """A feed being worked on by one process (`worker`) until `expires_at`, unless renewed."""
-
-    feed: str
-    worker: str
-    expires_at: datetime
-
-
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -149,26 +146,6 @@ class State(ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def preview_copy(self) -> State:
-        """A writable copy that shares nothing with this state, for a preview (--dry-run).
-
-        Taking it locks nothing and changes nothing; what is written to it vanishes
-        when it is closed. This one is an in-memory SQLite state loaded with an export,
-        which any backend can give.
-        """
-        from crossposter.state.sqlite import SqliteState
-
-        copy = SqliteState.in_memory()
-        try:
-            copy.replace_with(self.export_data())
-            with copy.batch():
-                for feed, fingerprint in self.settings_fingerprints().items():
-                    copy.save_settings_fingerprint(feed, fingerprint)
-        except BaseException:
-            copy.close()
-            raise
-        return copy
 
     @abstractmethod
     def batch(self) -> contextlib.AbstractContextManager[None]:

@@ -29,20 +29,26 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 
-from crossposter.after_posting.decisions import Article
-from crossposter.config import DEFAULT_ACCOUNT, redacted_url
 from crossposter.errors import StateError, TemporaryStateError
-from crossposter.feeds.fetch import Validators
-from crossposter.feeds.select import link_key
-from crossposter.health import Heartbeat
-from crossposter.models import Entry, InstanceLimits, Posted, Toot
+from crossposter.logsafe import redacted_url
+from crossposter.models import (
+    DEFAULT_ACCOUNT,
+    Article,
+    Entry,
+    Heartbeat,
+    InstanceLimits,
+    Lease,
+    Posted,
+    Toot,
+    Validators,
+    link_key,
+)
 from crossposter.state.base import (
     ANNOUNCED_STATUSES,
     ENTRY_STATUSES,
     AnnouncedPost,
     EntryRecord,
     FeedState,
-    Lease,
     PendingPost,
     PostedEntry,
     State,
@@ -280,6 +286,11 @@ class PostgresState(Transactions, State):
 
     def _in_transaction(self) -> bool:
         return _transaction_open(self._db)
+
+    def preview_copy(self) -> SqliteState:
+        """A writable in-memory SQLite copy loaded with an export, for a preview (--dry-run):
+        taking it locks nothing and changes nothing here."""
+        return SqliteState.loaded_from(self)
 
     def close(self) -> None:
         self._db.close()

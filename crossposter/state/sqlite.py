@@ -23,20 +23,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crossposter.after_posting.decisions import Article
-from crossposter.config import DEFAULT_ACCOUNT
 from crossposter.errors import StateError, StateLocked, TemporaryStateError
-from crossposter.feeds.fetch import Validators
-from crossposter.feeds.select import link_key
-from crossposter.health import Heartbeat
-from crossposter.models import Entry, InstanceLimits, Posted, Toot
+from crossposter.models import (
+    DEFAULT_ACCOUNT,
+    Article,
+    Entry,
+    Heartbeat,
+    InstanceLimits,
+    Lease,
+    Posted,
+    Toot,
+    Validators,
+    link_key,
+)
 from crossposter.state.base import (
     ANNOUNCED_STATUSES,
     ENTRY_STATUSES,
     AnnouncedPost,
     EntryRecord,
     FeedState,
-    Lease,
     PendingPost,
     PostedEntry,
     State,
@@ -262,6 +267,20 @@ class SqliteState(Transactions, State):
         state._prepare(create=True)
         state.read_only = read_only
         return state
+
+    @classmethod
+    def loaded_from(cls, state: State) -> SqliteState:
+        """An in-memory state holding what `state` (of any backend) holds, settings included."""
+        copy = cls.in_memory()
+        try:
+            copy.replace_with(state.export_data())
+            with copy.batch():
+                for feed, fingerprint in state.settings_fingerprints().items():
+                    copy.save_settings_fingerprint(feed, fingerprint)
+        except BaseException:
+            copy.close()
+            raise
+        return copy
 
     def preview_copy(self) -> SqliteState:
         """An in-memory copy made with SQLite's backup API: no lock taken, no file touched."""

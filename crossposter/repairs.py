@@ -18,8 +18,9 @@ from crossposter.config import FeedConfig, Settings
 from crossposter.errors import FeedError, NotInState, StateError
 from crossposter.feeds.fetch import FetchRequest, fetch_one
 from crossposter.leases import leased_for_repair
-from crossposter.state import EntryRecord, State, now_utc, open_read_only, open_state
-from crossposter.state.base import Lease
+from crossposter.models import Lease
+from crossposter.state import EntryRecord, State, now_utc
+from crossposter.storage import open_read_only, open_state
 
 # As many entries as a state may hold, for a search among all of a feed's.
 ALL = 1_000_000_000
