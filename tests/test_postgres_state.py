@@ -14,8 +14,8 @@ from crossposter.errors import ConfigError, StateError, TemporaryStateError
 from crossposter.logsafe import redacted_url
 from crossposter.models import Article, InstanceLimits, Posted, Toot
 from crossposter.state import SqliteState, now_utc
-from crossposter.state.sqlite import EXPORTED_TABLES
-from crossposter.state.sqlite import SCHEMA_VERSION as EXPORT_VERSION
+from crossposter.state.schema import EXPORTED_TABLES
+from crossposter.state.schema import SCHEMA_VERSION as EXPORT_VERSION
 from crossposter.storage import open_read_only, open_state
 
 from conftest import postgres_database

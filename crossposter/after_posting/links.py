@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crossposter.state.base import AnnouncedPost
+from crossposter.state import AnnouncedPost
 
 if TYPE_CHECKING:
     from crossposter.config import Settings
-    from crossposter.state.base import State
+    from crossposter.state import State
 
 COLUMNS = (
     "feed",

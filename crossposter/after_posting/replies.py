@@ -15,7 +15,7 @@ from typing import Any
 
 from crossposter.after_posting.links import article_url, iso_z
 from crossposter.errors import PublishError, RateLimited, StatusGone
-from crossposter.state.base import AnnouncedPost, State
+from crossposter.state import AnnouncedPost, State
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import sys
 from crossposter.cli.common import add_common, log
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from crossposter.logsafe import escape, plural
-from crossposter.state.base import ENTRY_STATUSES
+from crossposter.state import ENTRY_STATUSES
 
 
 def add_state_parser(commands) -> None:

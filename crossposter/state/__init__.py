@@ -1,7 +1,9 @@
 """What the tool remembers between runs.
 
-`base` says what a backend offers, `sqlite` is the embedded backend, `postgres` the
-shared one. crossposter.storage opens the state a configuration names.
+`roles` says what a caller may ask of a state, one protocol per role; `sql` and its
+role modules (`feeds`, `ledger`, `lifecycle`, `coordination`, `administration`) are
+the one SQL store, over the tables `schema` makes; `sqlite` is the embedded backend,
+`postgres` the shared one. crossposter.storage opens the state a configuration names.
 """
 
 from __future__ import annotations
@@ -9,29 +11,52 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crossposter.errors import StateError
-from crossposter.state.base import (
+from crossposter.state.records import (
+    ANNOUNCED_STATUSES,
+    ENTRY_STATUSES,
     AnnouncedPost,
     EntryRecord,
     FeedState,
     PendingPost,
     PostedEntry,
-    State,
     now_utc,
 )
-from crossposter.state.sqlite import SCHEMA_VERSION, SqliteState
+from crossposter.state.roles import (
+    AdministrationRole,
+    AfterPostingRole,
+    CoordinationRole,
+    FeedsRole,
+    LeasesRole,
+    LedgerRole,
+    PostingState,
+    State,
+    StateCommands,
+)
+from crossposter.state.schema import SCHEMA_VERSION
+from crossposter.state.sqlite import SqliteState
 
 if TYPE_CHECKING:
     from crossposter.state.postgres import PostgresState
 
 __all__ = [
+    "ANNOUNCED_STATUSES",
+    "ENTRY_STATUSES",
     "SCHEMA_VERSION",
+    "AdministrationRole",
+    "AfterPostingRole",
     "AnnouncedPost",
+    "CoordinationRole",
     "EntryRecord",
     "FeedState",
+    "FeedsRole",
+    "LeasesRole",
+    "LedgerRole",
     "PendingPost",
     "PostedEntry",
+    "PostingState",
     "SqliteState",
     "State",
+    "StateCommands",
     "now_utc",
     "postgres_backend",
 ]
