@@ -52,7 +52,9 @@ from crossposter.posting import (
     default_publisher,
 )
 from crossposter.state import (
+    AfterPostingRole,
     AnnouncedPost,
+    CoordinationRole,
     PendingPost,
     PostedEntry,
     State,
@@ -129,7 +131,7 @@ def run(
         return report
 
 
-def _record_heartbeat(state: State, interval: float, exit_code: int) -> None:
+def _record_heartbeat(state: CoordinationRole, interval: float, exit_code: int) -> None:
     worker = worker_id()
     heartbeat = next_heartbeat(
         state.heartbeat(worker), interval_seconds=interval, exit_code=exit_code, at=now_utc()
@@ -137,7 +139,7 @@ def _record_heartbeat(state: State, interval: float, exit_code: int) -> None:
     state.record_heartbeat(worker, heartbeat)
 
 
-def _write_site_files(settings: Settings, state: State) -> None:
+def _write_site_files(settings: Settings, state: AfterPostingRole) -> None:
     try:
         for path in write_site_files(settings, state):
             log.debug("%s rewritten", path)

@@ -41,7 +41,7 @@ from crossposter.models import (
     Toot,
 )
 from crossposter.net.public import AddressPolicy
-from crossposter.state import PendingPost, PostedEntry, State, now_utc
+from crossposter.state import PendingPost, PostedEntry, PostingState, now_utc
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -225,7 +225,7 @@ class AccountSession:
         account: Account,
         outbox: Outbox,
         *,
-        state: State,
+        state: PostingState,
         settings: Settings,
         stop: threading.Event,
         interrupted: Callable[[], bool],

@@ -32,7 +32,7 @@ from crossposter.models import Article, Entry, FeedInfo, FeedReport, Toot
 from crossposter.net.bounded import CutOff, Cutoff
 from crossposter.net.public import AddressPolicy, public_session
 from crossposter.posting import AccountSession
-from crossposter.state import PostedEntry, State
+from crossposter.state import PostedEntry, PostingState
 from crossposter.web import USER_AGENT
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class FollowUp:
 
     feed: FeedConfig
     settings: Settings
-    state: State
+    state: PostingState
     # The account's session, made when first needed.
     session: Callable[[], AccountSession]
     report: FeedReport

@@ -18,7 +18,7 @@ from crossposter.state import AnnouncedPost
 
 if TYPE_CHECKING:
     from crossposter.config import Settings
-    from crossposter.state import State
+    from crossposter.state import AfterPostingRole
 
 COLUMNS = (
     "feed",
@@ -103,7 +103,7 @@ def configured_accounts(settings: Settings) -> dict[str, tuple[str, str]]:
     }
 
 
-def write_site_files(settings: Settings, state: State) -> list[Path]:
+def write_site_files(settings: Settings, state: AfterPostingRole) -> list[Path]:
     """Rewrite `links_file` and `replies_file` (those configured) when their content changed;
     the files written. Readable by the site generator (0644), replaced whole."""
     from crossposter.after_posting.replies import replies_json

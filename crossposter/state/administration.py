@@ -9,10 +9,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crossposter.errors import StateError
-from crossposter.state import schema
 from crossposter.state.feeds import Feeds
 from crossposter.state.ledger import _release_link
 from crossposter.state.records import now_utc
+from crossposter.state.schema import (
+    EXPORT_FORMAT,
+    EXPORT_ORDER,
+    EXPORTED_TABLES,
+    SCHEMA_VERSION,
+    bring_up_to_date,
+    import_problem,
+)
 from crossposter.state.sql import iso
 
 
@@ -102,11 +109,11 @@ class Administration(Feeds):
         """
         with self._snapshot():
             data: dict[str, Any] = {
-                "format": schema.EXPORT_FORMAT,
+                "format": EXPORT_FORMAT,
                 "version": self._applied_steps(),
                 "exported_at": iso(now_utc()),
             }
-            for table, order in schema.EXPORT_ORDER.items():
+            for table, order in EXPORT_ORDER.items():
                 if self.dialect.has_table(self._db, table):
                     rows = self._rows(f"SELECT * FROM {table} ORDER BY {order}")
                     data[table] = [
@@ -120,20 +127,20 @@ class Administration(Feeds):
 
     def replace_with(self, data: Any) -> None:
         """Replace the whole state by an export (a restore); all or nothing."""
-        if not isinstance(data, dict) or data.get("format") != schema.EXPORT_FORMAT:
+        if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
             raise StateError("not a crossposter state export")
         version = data.get("version")
-        if not isinstance(version, int) or version > schema.SCHEMA_VERSION:
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
             raise StateError(
                 f"the export is from a newer crossposter (state version {version}, this one "
-                f"reads {schema.SCHEMA_VERSION}); upgrade crossposter"
+                f"reads {SCHEMA_VERSION}); upgrade crossposter"
             )
-        problem = schema.import_problem(self._db, self.dialect, data)
+        problem = import_problem(self._db, self.dialect, data)
         if problem:
             raise StateError(f"the export cannot be imported: {problem}; nothing changed")
         try:
             with self._transaction() as db:
-                for table in schema.EXPORTED_TABLES:
+                for table in EXPORTED_TABLES:
                     db.execute(f"DELETE FROM {table}")
                     for row in data.get(table) or []:
                         columns = ", ".join(f'"{name}"' for name in row)
@@ -142,6 +149,6 @@ class Administration(Feeds):
                             f"INSERT INTO {table} ({columns}) VALUES ({marks})",
                             tuple(row.values()),
                         )
-                schema.bring_up_to_date(db, self.dialect, version)
+                bring_up_to_date(db, self.dialect, version)
         except (*self.dialect.driver_errors, TypeError, AttributeError) as error:
             raise StateError(f"the export cannot be imported ({error}); nothing changed") from None

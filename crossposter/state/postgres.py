@@ -29,16 +29,15 @@ from psycopg.types.string import TextLoader
 from crossposter.errors import StateError, TemporaryStateError
 from crossposter.logsafe import redacted_url
 from crossposter.models import Lease
-from crossposter.state import schema
 from crossposter.state.administration import Administration
 from crossposter.state.coordination import Coordination
 from crossposter.state.ledger import Ledger
 from crossposter.state.lifecycle import AfterPosting
 from crossposter.state.records import now_utc
+from crossposter.state.schema import SCHEMA_VERSION, STEPS, applied_steps, migrate, render
 from crossposter.state.sql import Dialect, translating, translating_cursor
 from crossposter.state.sqlite import SqliteState
 
-SCHEMA_VERSION = schema.SCHEMA_VERSION
 # Before named steps, this backend counted its own versions: how many steps each held.
 LEGACY_VERSIONS = {1: 2, 2: 5, 3: 6, 4: 7}
 
@@ -84,7 +83,7 @@ class PostgresDialect(Dialect):
 
 DIALECT = PostgresDialect()
 # The tables each step makes here, in order: what a database of an older version held.
-MIGRATIONS = tuple(";\n".join(schema.render(step.tables, DIALECT)) for step in schema.STEPS)
+MIGRATIONS = tuple(";\n".join(render(step.tables, DIALECT)) for step in STEPS)
 
 
 class PostgresState(Ledger, AfterPosting, Coordination, Administration):
@@ -152,7 +151,7 @@ class PostgresState(Ledger, AfterPosting, Coordination, Administration):
 
     def _applied_steps(self) -> int:
         try:
-            return schema.applied_steps(self._db, DIALECT, LEGACY_VERSIONS)
+            return applied_steps(self._db, DIALECT, LEGACY_VERSIONS)
         except ValueError as newer:
             raise StateError(
                 f"{self.where}: written by a newer crossposter (state version {newer.args[0]}, "
@@ -168,7 +167,7 @@ class PostgresState(Ledger, AfterPosting, Coordination, Administration):
                 db.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
                 applied = self._applied_steps()
                 if applied < SCHEMA_VERSION or not DIALECT.has_table(db, "_migrations"):
-                    schema.migrate(db, DIALECT, applied, now_utc())
+                    migrate(db, DIALECT, applied, now_utc())
         except psycopg.Error as error:
             raise _state_error(self.url, error) from None
 

@@ -24,17 +24,16 @@ from typing import Any
 
 from crossposter.errors import StateError, StateLocked, TemporaryStateError
 from crossposter.models import Lease
-from crossposter.state import schema
 from crossposter.state.administration import Administration
 from crossposter.state.coordination import Coordination
 from crossposter.state.ledger import Ledger
 from crossposter.state.lifecycle import AfterPosting
 from crossposter.state.records import now_utc
 from crossposter.state.roles import State
+from crossposter.state.schema import SCHEMA_VERSION, applied_steps, migrate
 from crossposter.state.sql import Dialect, iso, translating, translating_cursor
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = schema.SCHEMA_VERSION
 
 
 class SqliteDialect(Dialect):
@@ -191,7 +190,7 @@ class SqliteState(Ledger, AfterPosting, Coordination, Administration):
                 self._db.execute("PRAGMA synchronous = FULL")
                 # One transaction: a crash here must not leave a file that is half a state.
                 with self._transaction() as db:
-                    schema.migrate(db, DIALECT, 0, now_utc())
+                    migrate(db, DIALECT, 0, now_utc())
             applied = self._applied_steps()
         except ValueError as newer:
             self.close()
@@ -214,10 +213,10 @@ class SqliteState(Ledger, AfterPosting, Coordination, Administration):
         if applied < SCHEMA_VERSION or not DIALECT.has_table(self._db, "_migrations"):
             # Brought up to date in one transaction, names recorded.
             with self._transaction() as db:
-                schema.migrate(db, DIALECT, applied, now_utc())
+                migrate(db, DIALECT, applied, now_utc())
 
     def _applied_steps(self) -> int:
-        return schema.applied_steps(self._db, DIALECT)
+        return applied_steps(self._db, DIALECT)
 
     def _check_writable(self) -> None:
         """SQLite opens a file it may not write read-only: say so now, not at the first write."""
