@@ -178,10 +178,18 @@ def test_pruning_forgets_entries_gone_for_the_retention_of_the_feeds_own_parses(
 def test_a_pending_post_keeps_its_key_and_exact_toot_and_claims_its_link(backend):
     with backend.open() as state:
         first = state.mark_pending("blog", make_entry(1), "key-1", TOOT, account="home")
-        assert state.mark_pending("news", make_entry(7, link="https://B.example/1#x"), "k7",
-                                  TOOT, account="home") is None
-        assert state.mark_pending("news", make_entry(8, link="https://b.example/1"), "k8",
-                                  TOOT, account="work") is not None
+        assert (
+            state.mark_pending(
+                "news", make_entry(7, link="https://B.example/1#x"), "k7", TOOT, account="home"
+            )
+            is None
+        )
+        assert (
+            state.mark_pending(
+                "news", make_entry(8, link="https://b.example/1"), "k8", TOOT, account="work"
+            )
+            is not None
+        )
     with backend.open() as state:  # as after a crash
         assert state.pending("blog") == [first]
         assert (first.idempotency_key, first.toot, first.label) == ("key-1", TOOT, "id-1")
@@ -196,8 +204,10 @@ def test_two_sessions_pending_the_same_links_at_once_win_each_once(backend):
         with backend.open() as state:
             for feed in ("a", "b"):
                 won[feed] = [
-                    state.mark_pending(feed, make_entry(n, link=link), f"{feed}{n}", TOOT,
-                                       account="home") is not None
+                    state.mark_pending(
+                        feed, make_entry(n, link=link), f"{feed}{n}", TOOT, account="home"
+                    )
+                    is not None
                     for n, link in enumerate(links)
                 ]
     else:
@@ -207,8 +217,10 @@ def test_two_sessions_pending_the_same_links_at_once_win_each_once(backend):
             with backend.open() as state:
                 start.wait()
                 won[feed] = [
-                    state.mark_pending(feed, make_entry(n, link=link), f"{feed}{n}", TOOT,
-                                       account="home") is not None
+                    state.mark_pending(
+                        feed, make_entry(n, link=link), f"{feed}{n}", TOOT, account="home"
+                    )
+                    is not None
                     for n, link in enumerate(links)
                 ]
 
@@ -232,11 +244,16 @@ def test_announced_links_are_per_account_and_by_link_key(state):
 @covers("mark_posted")
 def test_a_posted_entry_keeps_its_toot_account_and_instance(state):
     state.mark_pending("blog", make_entry(1), "k", TOOT, account="home")
-    state.mark_posted("blog", "id-1", Posted(id="9", url="https://m/9"), account="home",
-                      instance="https://m")
+    state.mark_posted(
+        "blog", "id-1", Posted(id="9", url="https://m/9"), account="home", instance="https://m"
+    )
     [post] = state.announced()
     assert (post.toot_id, post.toot_url, post.account, post.instance, post.status) == (
-        "9", "https://m/9", "home", "https://m", "posted"
+        "9",
+        "https://m/9",
+        "home",
+        "https://m",
+        "posted",
     )
     assert state.pending("blog") == []
 
@@ -293,7 +310,10 @@ def test_an_edit_that_went_out_becomes_the_posted_toot(state):
     state.mark_edited("blog", "id-1", AT)
     [entry] = state.posted_entries("blog")
     assert (entry.toot, entry.article, entry.edit, entry.edited_at) == (
-        edited, Article(title="New"), None, AT
+        edited,
+        Article(title="New"),
+        None,
+        AT,
     )
     assert state.announced()[0].edited_at == AT
 
@@ -305,7 +325,11 @@ def test_a_refused_edit_is_dropped_and_its_article_kept_as_the_reference(state):
     state.drop_edit("blog", "id-1")
     [entry] = state.posted_entries("blog")
     assert (entry.toot, entry.article, entry.edit, entry.edit_article, entry.edited_at) == (
-        TOOT, Article(title="New"), None, None, None
+        TOOT,
+        Article(title="New"),
+        None,
+        None,
+        None,
     )
     state.drop_edit("blog", "id-1")  # nothing pending: nothing changes
     assert state.posted_entries("blog")[0].article == Article(title="New")
@@ -393,7 +417,9 @@ def test_a_feed_is_leased_to_one_worker_at_a_time_where_several_share_the_state(
             assert second.take_leases(["b", "c"], "w2", minute) == {"c"}
             assert second.renew_leases(["a", "c"], "w2", minute) == {"c"}
             assert [(lease.feed, lease.worker) for lease in first.leases()] == [
-                ("a", "w1"), ("b", "w1"), ("c", "w2")
+                ("a", "w1"),
+                ("b", "w1"),
+                ("c", "w2"),
             ]
             first.release_leases(["b"], "w1")
             assert second.take_leases(["b"], "w2", minute) == {"b"}
@@ -478,11 +504,14 @@ def test_every_export_crossposter_ever_wrote_still_imports(state, version):
     assert [post.idempotency_key for post in state.pending("blog")] == ["key-4"]
     assert state.pending("blog")[0].toot.text.startswith("Héllo")
     # Links announced before they were recorded count as the default account's.
-    assert state.announced_links("default", ["https://blog.example.org/4/",
-                                             "https://blog.example.org/5/",
-                                             "https://blog.example.org/6/"]) == {
-        "https://blog.example.org/4/", "https://blog.example.org/5/"
-    }
+    assert state.announced_links(
+        "default",
+        [
+            "https://blog.example.org/4/",
+            "https://blog.example.org/5/",
+            "https://blog.example.org/6/",
+        ],
+    ) == {"https://blog.example.org/4/", "https://blog.example.org/5/"}
     announced = {post.entry_id: post for post in state.announced()}
     assert announced["id-5"].posted_at is not None
     again = state.export_data()

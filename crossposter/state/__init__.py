@@ -68,7 +68,6 @@ def postgres_backend() -> type[PostgresState]:
         from crossposter.state.postgres import PostgresState
     except ImportError as error:
         raise StateError(
-            f"state_url needs the PostgreSQL driver ({error}): "
-            'pip install "crossposter[postgres]"'
+            f'state_url needs the PostgreSQL driver ({error}): pip install "crossposter[postgres]"'
         ) from None
     return PostgresState

@@ -20,9 +20,10 @@ from crossposter.state.sql import SqlStore
 
 class Ledger(SqlStore):
     def known_ids(self, feed: str) -> set[str]:
-        return {row["entry_id"] for row in self._rows(
-            "SELECT entry_id FROM entries WHERE feed = ?", (feed,)
-        )}
+        return {
+            row["entry_id"]
+            for row in self._rows("SELECT entry_id FROM entries WHERE feed = ?", (feed,))
+        }
 
     def mark_seen(self, feed: str, entries: Iterable[Entry], at: datetime | None = None) -> None:
         """Record entries as known without announcing them; known ones are left as they are."""

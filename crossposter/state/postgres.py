@@ -233,7 +233,6 @@ class PostgresState(Ledger, AfterPosting, Coordination, Administration):
         ]
 
 
-
 def _postgres(sql: str) -> str:
     """A query of the SQL store, as PostgreSQL reads it: `%s` placeholders, and the
     byte order SQLite calls BINARY."""
@@ -348,5 +347,3 @@ class _Connection(psycopg.Connection):
         # Refused at once on a connection the server already ended.
         with translating(self.url, psycopg.Error, _translated):
             return super().cursor(*args, **kwargs)
-
-

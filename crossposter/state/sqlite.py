@@ -309,8 +309,7 @@ def _translated(where: object, error: Exception) -> StateError | None:
         return _io_error(where, error)
     if primary in (SQLITE_BUSY, SQLITE_LOCKED):
         return StateLocked(
-            f"{where}: the state file is busy, another program is writing it ({error}); "
-            "try again"
+            f"{where}: the state file is busy, another program is writing it ({error}); try again"
         )
     if primary in (SQLITE_PERM, SQLITE_READONLY, SQLITE_AUTH):
         return _permission(where, error)
@@ -400,8 +399,6 @@ def _rolled_back_write(db: sqlite3.Connection) -> None:
                 db.execute("ROLLBACK")
 
 
-
-
 def _existing_state_file(path: Path) -> os.stat_result | None:
     """The state file's status, or None when there is none yet; what cannot be one is refused."""
     try:
@@ -439,7 +436,6 @@ def _make_private(path: Path, status: os.stat_result) -> None:
         )
         return
     log.warning("%s was open to others (mode %03o); it is now 600, its owner's only", path, mode)
-
 
 
 def _acquire_lock(lock_path: Path, timeout: float) -> int:
