@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crossposter.after_posting.replies import due, public_replies, replies_document
-from crossposter.state.base import AnnouncedPost
+from crossposter.state import AnnouncedPost
 
 # The list, kept here apart from the code's: the property test's oracle.
 ALLOWED_TAGS = {"p", "br", "span", "a", "del", "s", "pre", "blockquote", "code", "b", "strong"}

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from crossposter.config import SECRET_VARIABLES, Settings
-from crossposter.state import State
+from crossposter.state import AfterPostingRole
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class HookEvent:
 
 
 def notify(
-    state: State,
+    state: AfterPostingRole,
     command: str | None,
     event: HookEvent,
     *,
@@ -81,7 +81,10 @@ def notify(
 
 
 def notify_feed(
-    state: State, settings: Settings, event: HookEvent, stop: threading.Event | None = None
+    state: AfterPostingRole,
+    settings: Settings,
+    event: HookEvent,
+    stop: threading.Event | None = None,
 ) -> bool:
     """`notify` with the `on_posted` of the event's feed, hiding this configuration's tokens."""
     feed = settings.feed_named(event.feed)

@@ -18,7 +18,7 @@ import nh3
 from crossposter.after_posting.links import article_url, iso_z
 from crossposter.compose.text import clean_title, html_to_text
 from crossposter.errors import PublishError, RateLimited, StatusGone
-from crossposter.state.base import AnnouncedPost, State
+from crossposter.state import AfterPostingRole, AnnouncedPost
 from crossposter.web import WEB_SCHEMES, is_web_url
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def replies_json(posts: Iterable[AnnouncedPost], now: datetime, window: timedelt
 
 
 def read_replies(
-    state: State,
+    state: AfterPostingRole,
     posts: Iterable[AnnouncedPost],
     descendants_of: Callable[[AnnouncedPost], list[Any] | None],
     now: datetime,

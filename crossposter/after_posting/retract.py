@@ -13,7 +13,8 @@ from crossposter.config import Settings
 from crossposter.errors import AmbiguousEntry, NotInState, StatusGone
 from crossposter.leases import leased_for_repair
 from crossposter.posting import PublisherFactory, default_publisher
-from crossposter.state import AnnouncedPost, State, now_utc, open_state
+from crossposter.state import AfterPostingRole, AnnouncedPost, now_utc
+from crossposter.storage import open_state
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,9 @@ class Retraction:
         return self.post.feed, self.post.entry_id
 
 
-def find_announced(state: State, feed: str, entry: str, by: str = "id or URL") -> AnnouncedPost:
+def find_announced(
+    state: AfterPostingRole, feed: str, entry: str, by: str = "id or URL"
+) -> AnnouncedPost:
     """The feed's announced entry with that id or article URL (`by` says which may match).
 
     An argument that is one entry's id and another's URL (an old GUID that is now some

@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING
 from crossposter.after_posting.links import configured_accounts, links_json
 from crossposter.after_posting.replies import replies_json
 from crossposter.files import replace_if_changed
-from crossposter.state.base import now_utc
+from crossposter.state import now_utc
 
 if TYPE_CHECKING:
     from crossposter.config import Settings
-    from crossposter.state.base import State
+    from crossposter.state import AfterPostingRole
 
 log = logging.getLogger(__name__)
 
 
-def write_site_files(settings: Settings, state: State) -> bool:
+def write_site_files(settings: Settings, state: AfterPostingRole) -> bool:
     """Rewrite `links_file` and `replies_file` (those configured) when their content changed,
     readable by the site generator (0644), replaced whole; whether all could be.
 

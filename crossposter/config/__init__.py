@@ -12,7 +12,6 @@ from crossposter.config.loading import (
 )
 from crossposter.config.models import (
     CONFIG_VARIABLE,
-    DEFAULT_ACCOUNT,
     ENVIRONMENT_ONLY,
     SECRET_VARIABLES,
     TOKEN_FILE_VARIABLE,
@@ -32,7 +31,6 @@ from crossposter.config.problems import TAB_HINT
 
 __all__ = [
     "CONFIG_VARIABLE",
-    "DEFAULT_ACCOUNT",
     "ENVIRONMENT_ONLY",
     "SECRET_VARIABLES",
     "TAB_HINT",

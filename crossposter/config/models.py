@@ -29,6 +29,7 @@ from crossposter.compose.template import DEFAULT_TEMPLATE, check_template
 from crossposter.duration import parse_duration
 from crossposter.feeds.fetch import FetchOptions
 from crossposter.feeds.filters import EntryFilter, Rules
+from crossposter.models import DEFAULT_ACCOUNT
 from crossposter.net.public import AddressPolicy
 
 TOKEN_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN"
@@ -46,7 +47,6 @@ SECRET_VARIABLES = (
 # Where `--config` is looked for when it is not given.
 CONFIG_VARIABLE = "CROSSPOSTER_CONFIG"
 # The account of the top-level `instance` and CROSSPOSTER_ACCESS_TOKEN.
-DEFAULT_ACCOUNT = "default"
 TOKEN_FILE_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN_FILE"
 # Settings only the environment may give: the schema of the file leaves them out.
 ENVIRONMENT_ONLY = ("access_token",)
@@ -89,6 +89,9 @@ def not_a_boolean(value: Any) -> Any:
             "(YAML reads yes/no, on/off and true/false as booleans)"
         )
     return value
+
+
+
 
 
 def https_unless_loopback(url: Any) -> Any:
