@@ -103,6 +103,16 @@ def forget(settings: Settings, feed: str, entry: str) -> str:
         return linked[0]
 
 
+def allow_deletions(settings: Settings, feed: str) -> None:
+    """The feed's deletions, held by the guard against mass deletion, go out on the next
+    runs (30 per 30 minutes per account), and the guard's count starts again."""
+    with open_state(settings) as state, leased_for_repair(
+        state, settings, [feed], "state allow-deletions"
+    ):
+        if not state.allow_deletions(feed, now_utc()):
+            raise NotInState(f"no feed {feed!r} in the state")
+
+
 def retry(settings: Settings, feed: str | None = None) -> int:
     """Failed entries (of one feed, or all) are composed and announced again on the next run."""
     with open_state(settings) as state:

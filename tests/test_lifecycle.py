@@ -82,9 +82,18 @@ class Blog:
     """A blog whose article links are on the loopback feed server (404 unless served); its
     state on `backend` (default: a SQLite file in tmp_path)."""
 
-    def __init__(self, tmp_path, api, feeds, options: str = "", backend: Backend | None = None):
+    def __init__(
+        self,
+        tmp_path,
+        api,
+        feeds,
+        options: str = "",
+        backend: Backend | None = None,
+        max_posts: int = 10,
+    ):
         self.api, self.feeds, self.tmp_path = api, feeds, tmp_path
         self.options = options
+        self.max_posts = max_posts
         self.backend = backend or Backend("sqlite", str(tmp_path / "state.sqlite3"))
         self.config = self.configure(options)
         # The site's home page answers: a deletion first asks it (and the newest article).
@@ -94,7 +103,8 @@ class Blog:
         return write_config(
             self.tmp_path,
             self.api,
-            f"- {{name: blog, url: '{self.feeds.url('/feed')}', max_posts_per_run: 10, "
+            f"- {{name: blog, url: '{self.feeds.url('/feed')}', "
+            f"max_posts_per_run: {self.max_posts}, "
             f"on_change: edit, on_remove: delete{options}}}",
             allow_private_urls_in_feeds=True,
             **self.backend.settings,
@@ -331,6 +341,66 @@ def test_many_articles_gone_at_once_delete_nothing_and_say_why(
     assert api.deleted == []
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert errors and "no toot is deleted" in errors[-1].getMessage()
+
+
+def twenty_one_announced(tmp_path, api, feeds, backend=None) -> Blog:
+    blog = Blog(tmp_path, api, feeds, ", backfill: 21", backend=backend, max_posts=30)
+    blog.publish(*(blog.article(n) for n in range(21, 0, -1)))
+    assert blog.run() == 0
+    assert len(api.statuses) == 21
+    return blog
+
+
+def test_removals_spread_over_runs_are_counted_over_a_day_and_held(
+    tmp_path, api, feeds, token, backend, caplog
+):
+    """Twenty articles leave the feed five at a time, a run every 15 minutes, on a site
+    answering 404 for each: checked five per run, they are still too many in a day."""
+    blog = twenty_one_announced(tmp_path, api, feeds, backend)
+    # The runs are in the past of the person allowing the deletions.
+    start = now_utc() - timedelta(hours=3)
+    with caplog.at_level(logging.ERROR):
+        for run_number in range(9):
+            gone = min(5 * (run_number + 1), 20)
+            blog.publish(*(blog.article(n) for n in range(21, gone, -1)))
+            at = start + timedelta(minutes=15 * run_number)
+            assert blog.run(clock=lambda at=at: at) == 0
+    assert api.deleted == []
+    held = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert held and all("state allow-deletions" in message for message in held)
+    assert len(held) <= 9
+
+    assert main(["state", "allow-deletions", "blog", "--config", blog.config]) == 0
+    later = now_utc() + timedelta(minutes=1)
+    assert blog.run(clock=lambda: later) == 0
+    assert len(api.deleted) == 20
+    assert len(api.statuses) == 1
+
+
+def test_held_deletions_are_released_when_every_counted_article_answers_again(
+    tmp_path, api, feeds, token, caplog
+):
+    blog = twenty_one_announced(tmp_path, api, feeds)
+    blog.publish(blog.article(21))
+    start = now_utc()
+    assert blog.run(clock=lambda: start) == 0  # 20 gone at once: held
+    for n in range(1, 21):
+        feeds.set_feed(f"/{n}/", "<html>back</html>", content_type="text/html")
+    assert blog.run(clock=lambda: start + timedelta(minutes=61)) == 0
+    feeds.remove("/3/")  # one article really went
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        assert blog.run(clock=lambda: start + timedelta(minutes=122)) == 0
+        assert blog.run(clock=lambda: start + timedelta(minutes=183)) == 0
+    assert len(api.deleted) == 1
+    assert not [r for r in caplog.records if r.levelno == logging.ERROR]
+
+
+def test_allow_deletions_names_a_feed_the_state_does_not_have(tmp_path, api, feeds, token):
+    blog = Blog(tmp_path, api, feeds)
+    blog.publish(blog.article(1))
+    assert blog.run() == 0
+    assert main(["state", "allow-deletions", "blgo", "--config", blog.config]) == 2
 
 
 def test_keep_is_the_default(tmp_path, api, feeds, token):

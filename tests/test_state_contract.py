@@ -359,6 +359,35 @@ def test_the_first_gone_answer_is_kept_until_the_article_is_there_again(state):
     assert state.posted_entries("blog")[0].gone_since is None
 
 
+@covers("removal_counts", "hold_deletions", "allow_deletions")
+def test_removal_checks_count_over_a_window_and_deletions_are_held_until_allowed(state):
+    state.record_fetch("blog", "u", "ok", at=AT)
+    for n in (1, 2, 3):
+        posted(state, n)
+    state.record_check("blog", "id-1", AT, gone=True)
+    state.record_check("blog", "id-2", AT + timedelta(hours=1), gone=True)
+    state.record_check("blog", "id-3", AT + timedelta(hours=2), gone=False)
+    assert state.removal_counts("blog", AT) == (3, 2)
+    assert state.removal_counts("blog", AT + timedelta(minutes=90)) == (1, 0)
+    assert state.removal_counts("other", AT) == (0, 0)
+
+    state.hold_deletions("blog", AT + timedelta(hours=2))
+    state.hold_deletions("blog", AT + timedelta(hours=3))  # held since the first time
+    assert state.feed("blog").deletions_held_since == AT + timedelta(hours=2)
+    assert state.allow_deletions("blog", AT + timedelta(hours=4))
+    assert not state.allow_deletions("other", AT)
+    assert state.feed("blog").deletions_held_since is None
+    # The window starts again; what was gone before is let go, and counts no more.
+    assert state.removal_counts("blog", AT) == (0, 0)
+    state.record_check("blog", "id-1", AT + timedelta(hours=5), gone=True)
+    state.record_check("blog", "id-3", AT + timedelta(hours=5), gone=True)
+    assert state.removal_counts("blog", AT) == (2, 1)
+
+    state.hold_deletions("blog", AT + timedelta(hours=6))
+    state.hold_deletions("blog", None)  # every counted article answers again
+    assert state.feed("blog").deletions_held_since is None
+
+
 @covers("record_deletion", "deletions_since")
 def test_deletions_are_counted_per_account_and_a_day_kept(state):
     now = now_utc()

@@ -21,7 +21,10 @@ from crossposter.models import Article, Toot
 # "gone" must be before its toot is deleted.
 CHECK_INTERVAL = timedelta(hours=1)
 GONE_STATUSES = (404, 410)
-# The guard against mass deletion: more than this many "gone" answers in one run...
+# The guard against mass deletion counts a feed's checks over this long, across runs: checks
+# are spread over runs (at most one an hour per article), so one run's would not do.
+MASS_DELETION_WINDOW = timedelta(hours=24)
+# More than this many "gone" answers in the window...
 MASS_DELETION_MIN = 5
 # ...that are also more than this share of the articles checked, delete nothing.
 MASS_DELETION_SHARE = 1 / 3
@@ -74,3 +77,9 @@ def removal_confirmed(gone_since: datetime | None, now: datetime) -> bool:
 def mass_deletion(checked: int, gone: int) -> bool:
     """Too many articles gone at once: a permalink migration or a site answering 404 everywhere."""
     return gone > MASS_DELETION_MIN and gone > checked * MASS_DELETION_SHARE
+
+
+def deletions_held(held: bool, checked: int, gone: int) -> bool:
+    """Whether a feed's deletions are held: from the moment too many of the articles checked
+    in the window answer 404 or 410, until none of them does (or a person allows them)."""
+    return gone > 0 and (held or mass_deletion(checked, gone))

@@ -22,9 +22,10 @@ from crossposter.after_posting.decisions import (
     DELETION_WINDOW,
     DELETIONS_PER_WINDOW,
     GONE_STATUSES,
+    MASS_DELETION_WINDOW,
     article_change,
     check_due,
-    mass_deletion,
+    deletions_held,
     removal_confirmed,
     toot_differs,
 )
@@ -159,10 +160,10 @@ class FollowUp:
             and self.now - posted.posted_at <= window
             and check_due(posted.checked_at, self.now)
         ]
-        if not absent:
+        held_since = getattr(self.state.feed(self.feed.name), "deletions_held_since", None)
+        if not absent and held_since is None:
             return
         policy = self._policy()
-        checked = 0
         gone: list[PostedEntry] = []
         for posted in absent:
             if self.stop.is_set():
@@ -174,19 +175,11 @@ class FollowUp:
                 deadline=self.settings.fetch_deadline,
                 stop=self.stop,
             )
-            checked += 1
             is_gone = None if status is None else status in GONE_STATUSES
             if is_gone:
                 gone.append(posted)
             self.state.record_check(self.feed.name, posted.entry_id, self.now, is_gone)
-        if mass_deletion(checked, len(gone)):
-            log.error(
-                "feed %s: %d of the %d articles checked answer 404 or 410 at once; no toot is "
-                "deleted (a permalink migration, or a site answering 404 everywhere?)",
-                self.feed.name,
-                len(gone),
-                checked,
-            )
+        if self._deletions_held(held_since is not None):
             return
         confirmed = []
         for posted in gone:
@@ -202,6 +195,27 @@ class FollowUp:
             return
         for posted in confirmed:
             self._delete(posted)
+
+    def _deletions_held(self, held: bool) -> bool:
+        """The guard against mass deletion, over the checks of the last day, across runs:
+        held, the feed's deletions wait for a person, or for its articles to answer again."""
+        checked, gone = self.state.removal_counts(self.feed.name, self.now - MASS_DELETION_WINDOW)
+        if not deletions_held(held, checked, gone):
+            if held:
+                self.state.hold_deletions(self.feed.name, None)
+                log.info("feed %s: its articles answer again; deletions resume", self.feed.name)
+            return False
+        self.state.hold_deletions(self.feed.name, self.now)
+        log.error(
+            "feed %s: %d of the %d articles checked in the last 24 hours answer 404 or 410; "
+            "no toot is deleted (a permalink migration, or a site answering 404 everywhere?). "
+            "If they are really gone: crossposter state allow-deletions %s",
+            self.feed.name,
+            gone,
+            checked,
+            self.feed.name,
+        )
+        return True
 
     def _policy(self) -> AddressPolicy:
         return AddressPolicy(allow_private=self.settings.allow_private_urls_in_feeds)

@@ -44,6 +44,12 @@ def add_state_parser(commands) -> None:
         "mark-seen", "record every entry of the feed as seen and drop its pending posts"
     )
     mark_seen.add_argument("feed", metavar="FEED")
+    allow = action(
+        "allow-deletions",
+        "let the toot deletions the guard against mass deletion holds go out, and start its "
+        "count again",
+    )
+    allow.add_argument("feed", metavar="FEED")
     retry = action("retry", "announce failed entries again on the next run")
     retry.add_argument("feed", metavar="FEED", nargs="?", help="only this feed (default: all)")
     export = action("export", "write the whole state as JSON (a backup)")
@@ -132,6 +138,18 @@ def _mark_seen(settings, args) -> int:
     return EXIT_OK
 
 
+def _allow_deletions(settings, args) -> int:
+    from crossposter.repairs import allow_deletions
+
+    allow_deletions(settings, args.feed)
+    log.info(
+        "feed %s: its held deletions go out on the next runs (30 per 30 minutes); the guard "
+        "counts again from now",
+        args.feed,
+    )
+    return EXIT_OK
+
+
 def _retry(settings, args) -> int:
     from crossposter.repairs import retry
 
@@ -179,6 +197,7 @@ ACTIONS = {
     "entries": _entries,
     "forget": _forget,
     "mark-seen": _mark_seen,
+    "allow-deletions": _allow_deletions,
     "retry": _retry,
     "export": _export,
     "import": _import,

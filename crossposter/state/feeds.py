@@ -10,7 +10,9 @@ from crossposter.models import Validators
 from crossposter.state.records import FeedState, now_utc
 from crossposter.state.sql import SqlStore
 
-FEED_COLUMNS = "name, url, etag, last_modified, last_fetch, last_result, last_parsed"
+FEED_COLUMNS = (
+    "name, url, etag, last_modified, last_fetch, last_result, last_parsed, deletions_held_since"
+)
 
 
 class Feeds(SqlStore):
@@ -30,6 +32,7 @@ class Feeds(SqlStore):
             last_fetch=self.dialect.moment(row["last_fetch"]),
             last_result=row["last_result"],
             last_parsed=self.dialect.moment(row["last_parsed"]),
+            deletions_held_since=self.dialect.moment(row["deletions_held_since"]),
         )
 
     def record_fetch(

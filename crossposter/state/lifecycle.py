@@ -182,6 +182,44 @@ class AfterPosting(SqlStore):
             (stamp, *values, feed, entry_id),
         )
 
+    def removal_counts(self, feed: str, since: datetime) -> tuple[int, int]:
+        """How many of the feed's articles were checked at `since` or later, and how many
+        of those answer 404 or 410. A person allowing deletions (`allow_deletions`) starts
+        the count again, and lets go the articles gone before: they count no more."""
+        row = self._row(
+            "SELECT count(*) AS checked, count(CASE WHEN entries.gone_since IS NOT NULL AND "
+            "(feeds.deletions_allowed_at IS NULL OR entries.gone_since >= "
+            "feeds.deletions_allowed_at) THEN 1 END) AS gone "
+            "FROM entries LEFT JOIN feeds ON feeds.name = entries.feed "
+            "WHERE entries.feed = ? AND entries.checked_at >= ? AND "
+            "(feeds.deletions_allowed_at IS NULL OR entries.checked_at >= "
+            "feeds.deletions_allowed_at)",
+            (feed, self.dialect.stamp(since)),
+        )
+        return int(row["checked"]), int(row["gone"])
+
+    def hold_deletions(self, feed: str, at: datetime | None) -> None:
+        """Hold the feed's deletions from `at` on (kept from the first time), or, with None,
+        no longer (every article counted answers again)."""
+        change = "COALESCE(deletions_held_since, ?)" if at is not None else "?"
+        self._write(
+            f"UPDATE feeds SET deletions_held_since = {change} WHERE name = ?",
+            (self.dialect.stamp(at) if at is not None else None, feed),
+            durable=True,
+        )
+
+    def allow_deletions(self, feed: str, at: datetime) -> bool:
+        """A person let the feed's held deletions go (`state allow-deletions`): they go out,
+        and the count starts again at `at`. False when the state has no such feed."""
+        return bool(
+            self._write(
+                "UPDATE feeds SET deletions_held_since = NULL, deletions_allowed_at = ? "
+                "WHERE name = ?",
+                (self.dialect.stamp(at), feed),
+                durable=True,
+            )
+        )
+
     def record_deletion(self, account: str, at: datetime) -> None:
         """Note that `account` deleted one of its toots at `at` (Mastodon limits how many).
 

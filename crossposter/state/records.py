@@ -23,6 +23,8 @@ class FeedState:
     last_fetch: datetime | None
     last_result: str | None
     last_parsed: datetime | None
+    # Since when the guard against mass deletion holds its deletions (None: it does not).
+    deletions_held_since: datetime | None = None
 
 
 @dataclass(frozen=True)

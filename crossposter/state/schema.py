@@ -281,6 +281,15 @@ STEPS: tuple[Step, ...] = (
             )"""
         },
     ),
+    # The guard against mass deletion counts a feed's checks over a day, across runs:
+    # since when its deletions are held, and when a person last allowed them.
+    Step(
+        "held deletions",
+        columns=(
+            ("feeds", "deletions_held_since", "{TIMESTAMP}"),
+            ("feeds", "deletions_allowed_at", "{TIMESTAMP}"),
+        ),
+    ),
 )
 SCHEMA_VERSION = len(STEPS)
 STEP_NAMES = tuple(step.name for step in STEPS)
@@ -379,7 +388,13 @@ EXPORT_ORDER = {
 }
 EXPORTED_TABLES = tuple(EXPORT_ORDER)
 TIMESTAMP_COLUMNS = {
-    "feeds": ("last_fetch", "last_parsed", "next_poll"),
+    "feeds": (
+        "last_fetch",
+        "last_parsed",
+        "next_poll",
+        "deletions_held_since",
+        "deletions_allowed_at",
+    ),
     "entries": (
         "first_seen",
         "last_seen",
