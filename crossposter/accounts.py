@@ -82,6 +82,14 @@ def account_of(settings: Settings, feed: FeedConfig) -> Account:
     return _account(settings, name, configured.instance_url)
 
 
+def account_named(settings: Settings, name: str) -> Account | None:
+    """The configured account of that name, its token not read yet; None when there is none."""
+    if name == DEFAULT_ACCOUNT:
+        return default_account(settings) if settings.instance_url else None
+    configured = settings.accounts.get(name)
+    return _account(settings, name, configured.instance_url) if configured else None
+
+
 def feed_accounts(settings: Settings) -> dict[str, Account]:
     """Feed name → the account it posts to, for every configured feed; no token read."""
     return {feed.name: account_of(settings, feed) for feed in settings.feeds}

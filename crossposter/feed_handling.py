@@ -64,6 +64,8 @@ class PassShared:
     session_for: Callable[[FeedConfig], AccountSession]
     # The feed's account's name, known without a session.
     account_name_for: Callable[[FeedConfig], str]
+    # The session of the account that posted a toot; None when it is no longer configured.
+    session_of_toot: Callable[[PostedEntry], AccountSession | None]
 
 
 class FeedHandling:
@@ -245,7 +247,7 @@ class FeedHandling:
             self.feed,
             shared.settings,
             self.state,
-            self._session,
+            shared.session_of_toot,
             self.report,
             shared.clock(),
             shared.stop,

@@ -19,12 +19,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_token
+from crossposter.accounts import (
+    Account,
+    account_named,
+    accounts_in_use,
+    feed_accounts,
+    with_token,
+)
 from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.after_posting.replies import due, read_replies
 from crossposter.after_posting.site_files import write_site_files
 from crossposter.config import FeedConfig, Settings
-from crossposter.errors import FeedError, StateError, TemporaryFeedError
+from crossposter.errors import ConfigError, FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feed_handling import FeedHandling, PassShared
 from crossposter.feeds.fetch import FetchRequest, fetch_all
@@ -43,6 +49,7 @@ from crossposter.state import (
     AnnouncedPost,
     CoordinationRole,
     PendingPost,
+    PostedEntry,
     State,
     now_utc,
 )
@@ -165,6 +172,7 @@ class Pass:
             preview,
             session_for=self._session,
             account_name_for=lambda feed: accounts[feed.name].name,
+            session_of_toot=self._session_of_toot,
         )
 
     def run(self) -> RunReport:
@@ -272,6 +280,30 @@ class Pass:
 
     def _session(self, feed: FeedConfig) -> AccountSession:
         return self._session_of(self._accounts[feed.name])
+
+    def _session_of_toot(self, toot: PostedEntry) -> AccountSession | None:
+        """The session of the account that posted `toot`, on the instance it posted to
+        (every action on a toot goes there, wherever its feed posts now); None, with a
+        warning, when the configuration no longer has that account."""
+        name = toot.account or self._accounts[toot.feed].name
+        account = next((a for a in self._accounts.values() if a.name == name), None)
+        account = account or account_named(self.settings, name)
+        try:
+            if account is not None and account.token is None and not self.preview:
+                account = with_token(self.settings, account)
+        except ConfigError:
+            account = None
+        if account is None or (toot.instance and toot.instance != account.instance_url):
+            log.warning(
+                "feed %s: the toot of %r was posted by account %r%s, which the configuration "
+                "no longer has; nothing is sent for it",
+                toot.feed,
+                toot.label,
+                name,
+                f" on {toot.instance}" if toot.instance else "",
+            )
+            return None
+        return self._session_of(account)
 
     def _session_of(self, account: Account) -> AccountSession:
         if account.name not in self._sessions:

@@ -231,3 +231,68 @@ def test_a_refused_token_names_the_variable_it_came_from(two_blogs, home, work, 
     refused = [r.getMessage() for r in caplog.records if "HTTP 401" in r.getMessage()]
     assert refused and all("WORK_TOKEN" in message for message in refused)
     assert all("CROSSPOSTER_ACCESS_TOKEN" not in message for message in refused)
+
+
+def moved_blog(tmp_path, feeds, home, work, monkeypatch, *, keep_home: bool) -> str:
+    """`blog` announced article 2 as `home`, then moved to the account `work`."""
+    monkeypatch.setenv("HOME_TOKEN", "home-token")
+    monkeypatch.setenv("WORK_TOKEN", "work-token")
+    monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0.2")
+    feeds.set_feed("/feed", rss([article(1)]))
+    accounts = {
+        "home": f"{{instance: '{home.base_url}', access_token_env: HOME_TOKEN}}",
+        "work": f"{{instance: '{work.base_url}', access_token_env: WORK_TOKEN}}",
+    }
+
+    def configured(account: str, accounts: dict) -> str:
+        return write_config(
+            tmp_path,
+            home,
+            f"- {{name: blog, url: '{feeds.url('/feed')}', account: {account}, "
+            "on_change: edit, on_remove: delete}",
+            accounts="{" + ", ".join(f"{k}: {v}" for k, v in accounts.items()) + "}",
+            allow_private_urls_in_feeds=True,
+        )
+
+    configured("home", accounts)
+    config = str(tmp_path / "feeds.yaml")
+    assert main(["run", "--config", config]) == 0
+    feeds.set_feed("/feed", rss([blog.article(2, description=None, pubDate=None), article(1)]))
+    assert main(["run", "--config", config]) == 0
+    assert len(home.statuses) == 1
+    if not keep_home:
+        accounts.pop("home")
+    return configured("work", accounts)
+
+
+def test_an_edit_after_the_feed_moved_goes_to_the_toots_own_account(
+    tmp_path, feeds, home, work, monkeypatch
+):
+    config = moved_blog(tmp_path, feeds, home, work, monkeypatch, keep_home=True)
+    feeds.set_feed(
+        "/feed", rss([blog.article(2, title="Fixed", description=None, pubDate=None), article(1)])
+    )
+
+    assert main(["run", "--config", config]) == 0
+
+    [status] = home.statuses
+    assert status["text"].startswith("Fixed")
+    assert work.count("PUT") == 0 and work.statuses == []
+
+
+def test_a_toot_whose_account_is_gone_is_left_alone_with_a_warning(
+    tmp_path, feeds, home, work, monkeypatch, caplog
+):
+    config = moved_blog(tmp_path, feeds, home, work, monkeypatch, keep_home=False)
+    feeds.set_feed(
+        "/feed", rss([blog.article(2, title="Fixed", description=None, pubDate=None), article(1)])
+    )
+
+    assert main(["run", "--config", config]) == 0
+
+    assert work.count("PUT") == 0 and work.count("DELETE") == 0
+    assert home.statuses[0]["text"].startswith("Article 2")
+    assert "account 'home'" in caplog.text and "no longer" in caplog.text
+    with sqlite3.connect(tmp_path / "state.sqlite3") as db:
+        statuses = {row[0] for row in db.execute("SELECT status FROM entries")}
+    assert "posted" in statuses and "deleted" not in statuses

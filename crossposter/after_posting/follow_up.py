@@ -50,8 +50,8 @@ class FollowUp:
     feed: FeedConfig
     settings: Settings
     state: PostingState
-    # The account's session, made when first needed.
-    session: Callable[[], AccountSession]
+    # The session of the account that posted a toot (None: no longer configured).
+    session_of: Callable[[PostedEntry], AccountSession | None]
     report: FeedReport
     now: datetime
     stop: threading.Event
@@ -62,8 +62,11 @@ class FollowUp:
     def retry_edits(self) -> None:
         """Send again the edits a run recorded but may not have sent (a crash, a 5xx)."""
         for posted in self.state.posted_entries(self.feed.name):
-            if posted.edit is not None and posted.edit_article is not None:
-                self._send_edit(posted, posted.edit, "an interrupted edit, sent again")
+            if posted.edit is None or posted.edit_article is None:
+                continue
+            session = self.session_of(posted)
+            if session is not None:
+                self._send_edit(session, posted, posted.edit, "an interrupted edit, sent again")
 
     def revise(self, info: FeedInfo, entries: Sequence[Entry]) -> None:
         """Edit the toots of the feed's articles whose own fields changed (on_change: edit)."""
@@ -92,19 +95,23 @@ class FollowUp:
                     posted.label,
                 )
                 return
-            toot = self._recomposed(posted, entry, info)
+            session = self.session_of(posted)
+            if session is None:
+                continue
+            toot = self._recomposed(session, posted, entry, info)
             if toot is None or not toot_differs(posted.toot, toot):
                 continue
             self.state.mark_edit_pending(self.feed.name, posted.entry_id, toot, article)
-            self._send_edit(posted, toot, reason)
+            self._send_edit(session, posted, toot, reason)
 
-    def _recomposed(self, posted: PostedEntry, entry: Entry, info: FeedInfo) -> Toot | None:
+    def _recomposed(
+        self, session: AccountSession, posted: PostedEntry, entry: Entry, info: FeedInfo
+    ) -> Toot | None:
         """The toot as composed today, with the posted one's warning, language and media."""
         from crossposter.compose.images import choose_image
         from crossposter.compose.toot import UnpostableEntry, compose
 
         assert posted.toot is not None
-        session = self.session()
         try:
             fresh = compose(entry, info, self.feed, session.limits)
         except UnpostableEntry as error:
@@ -127,8 +134,10 @@ class FollowUp:
                 toot = session.with_image(toot, image, posted.label, self.feed.name)
         return toot
 
-    def _send_edit(self, posted: PostedEntry, toot: Toot, reason: str) -> None:
-        if self.session().edit(posted, toot, self.report) == "edited":
+    def _send_edit(
+        self, session: AccountSession, posted: PostedEntry, toot: Toot, reason: str
+    ) -> None:
+        if session.edit(posted, toot, self.report) == "edited":
             log.info("feed %s: edited the toot of %r: %s", self.feed.name, posted.label, reason)
             self.on_event("edited", posted, reason)
 
@@ -247,7 +256,9 @@ class FollowUp:
         return True
 
     def _delete(self, posted: PostedEntry) -> None:
-        session = self.session()
+        session = self.session_of(posted)
+        if session is None:
+            return
         if session.deletions_since(self.now - DELETION_WINDOW) >= DELETIONS_PER_WINDOW:
             log.info(
                 "%s: %d toots deleted in the last 30 minutes, Mastodon's limit; "

@@ -110,6 +110,8 @@ class AfterPosting(SqlStore):
                 edit_article=Article.from_json(row["edit_article"]),
                 checked_at=moment(row["checked_at"]),
                 gone_since=moment(row["gone_since"]),
+                account=row["account"],
+                instance=row["instance"],
             )
             for row in rows
         ]

@@ -102,6 +102,10 @@ class PostedEntry:
     edit_article: Article | None
     checked_at: datetime | None
     gone_since: datetime | None
+    # Who posted it, where: every later action goes through them. None for toots posted
+    # before the state recorded accounts (their feed's account).
+    account: str | None = None
+    instance: str | None = None
 
     @property
     def label(self) -> str:
