@@ -259,8 +259,8 @@ class FeedHandling:
         log.debug("feed %s: %s event for %s (%s)", posted.feed, kind, posted.entry_id, reason)
         if self.shared.preview:
             return
-        # Two edits of one toot are two events: the time tells them apart.
-        occurrence = self.shared.clock().isoformat(timespec="seconds") if kind == "edited" else ""
+        # Two edits of one toot are two events: each edit's own number tells them apart.
+        occurrence = f"edit {posted.edits + 1}" if kind == "edited" else ""
         event = HookEvent(
             kind, posted.feed, posted.entry_id, posted.link, posted.toot_id, posted.toot_url,
             occurrence=occurrence,

@@ -32,12 +32,26 @@ BASE = Article(title="Hello", summary="<p>Hi</p>", link="https://b.example/1")
     ("current", "posted_at", "now", "changed"),
     [
         (BASE, T0, T0 + timedelta(hours=1), None),
-        (Article(title="Hallo", summary="<p>Hi</p>", link="https://b.example/1"), T0,
-         T0 + timedelta(days=6), "its title changed"),
-        (Article(title="Hello", summary="<p>Hey</p>", link="https://b.example/1",
-                 categories=("x",)), T0, T0, "its summary, categories changed"),
-        (Article(title="Hallo", summary="<p>Hi</p>", link="https://b.example/1"), T0,
-         T0 + timedelta(days=8), None),
+        (
+            Article(title="Hallo", summary="<p>Hi</p>", link="https://b.example/1"),
+            T0,
+            T0 + timedelta(days=6),
+            "its title changed",
+        ),
+        (
+            Article(
+                title="Hello", summary="<p>Hey</p>", link="https://b.example/1", categories=("x",)
+            ),
+            T0,
+            T0,
+            "its summary, categories changed",
+        ),
+        (
+            Article(title="Hallo", summary="<p>Hi</p>", link="https://b.example/1"),
+            T0,
+            T0 + timedelta(days=8),
+            None,
+        ),
         (Article(title="Hallo", summary="<p>Hi</p>", link="https://b.example/1"), None, T0, None),
     ],
 )
@@ -158,6 +172,61 @@ def test_a_typo_fixed_in_the_feed_edits_the_toot_once_and_posts_nothing(blog, ap
     blog.publish(blog.article(2, description="<p>About 2.</p> "), blog.article(1))
     assert blog.run() == 0
     assert blog.puts() == 1
+
+
+def flapping(blog, titles: list[str], minutes_apart: int) -> None:
+    """The article's title as each run finds it, runs `minutes_apart` apart."""
+    start = now_utc()
+    for run_number, title in enumerate(titles):
+        blog.publish(blog.article(2, title=title), blog.article(1))
+        at = start + timedelta(minutes=run_number * minutes_apart)
+        assert blog.run(clock=lambda at=at: at) == 0
+
+
+def test_a_flapping_title_is_not_edited_back_and_forth(blog, api, caplog):
+    """Run after run the feed alternates two titles: one edit, then a warning, once."""
+    with caplog.at_level(logging.WARNING):
+        flapping(blog, ["Article 2", "Artcile 2"] * 4, minutes_apart=61)
+    assert blog.puts() == 1
+    warnings = [r for r in caplog.records if "earlier version" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_edits_wait_for_edit_cooldown_and_stop_at_max_edits(tmp_path, api, feeds, token, caplog):
+    blog = Blog(tmp_path, api, feeds, ", backfill: 1, max_edits: 2, edit_cooldown: 2h")
+    blog.publish(blog.article(2, title="Version 0"))
+    assert blog.run() == 0
+    with caplog.at_level(logging.WARNING):
+        flapping(blog, [f"Version {n}" for n in range(1, 7)], minutes_apart=61)
+    # Version 1 at once; 2 two hours later (the run an hour after waits); then no more.
+    assert blog.puts() == 2
+    assert api.statuses[0]["text"].startswith("Version 3")
+    assert "max_edits" in caplog.text
+
+
+def test_two_edits_within_one_second_run_the_hook_twice(tmp_path, api, feeds, token):
+    """One hook per event: an edit is told apart by its own number, not by its second."""
+    hook = "echo $CROSSPOSTER_EVENT >> hooks.out"
+    blog = Blog(tmp_path, api, feeds, f", backfill: 1, edit_cooldown: 0, on_posted: '{hook}'")
+    blog.publish(blog.article(2, title="Version 0"))
+    assert blog.run() == 0
+    same_second = now_utc().replace(microsecond=0)
+    for n in (1, 2):
+        blog.publish(blog.article(2, title=f"Version {n}"))
+        assert blog.run(clock=lambda: same_second) == 0
+    assert blog.puts() == 2
+    assert (tmp_path / "hooks.out").read_text().split() == ["posted", "edited", "edited"]
+
+
+def test_max_edits_and_edit_cooldown_are_also_defaults(tmp_path, api):
+    config = write_config(
+        tmp_path,
+        api,
+        "- {name: blog, url: feed.xml}",
+        defaults="{max_edits: 1, edit_cooldown: 30m}",
+    )
+    [feed] = load_settings(config).feeds
+    assert (feed.max_edits, feed.edit_cooldown) == (1, 1800)
 
 
 def test_an_edit_keeps_the_content_warning(tmp_path, api, feeds, token):
@@ -326,9 +395,7 @@ def test_dry_run_lists_the_planned_deletion(blog, api, capsys):
     assert api.deleted == []
 
 
-def test_many_articles_gone_at_once_delete_nothing_and_say_why(
-    tmp_path, api, feeds, token, caplog
-):
+def test_many_articles_gone_at_once_delete_nothing_and_say_why(tmp_path, api, feeds, token, caplog):
     blog = Blog(tmp_path, api, feeds, ", backfill: 6")
     blog.publish(*(blog.article(n) for n in range(6, 0, -1)))
     assert blog.run() == 0
@@ -406,7 +473,9 @@ def test_allow_deletions_names_a_feed_the_state_does_not_have(tmp_path, api, fee
 def test_keep_is_the_default(tmp_path, api, feeds, token):
     blog = Blog(tmp_path, api, feeds)
     blog.config = write_config(
-        tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}'}}",
+        tmp_path,
+        api,
+        f"- {{name: blog, url: '{feeds.url('/feed')}'}}",
         allow_private_urls_in_feeds=True,
     )
     blog.publish(blog.article(1))

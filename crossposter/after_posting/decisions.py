@@ -13,6 +13,7 @@ its own link, and only a 404 or 410 seen twice, an hour apart, counts as removed
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from crossposter.models import Article, Toot
@@ -57,6 +58,25 @@ def article_change(
 
 
 _FIELDS = ("title", "summary", "link", "categories", "image")
+
+
+def edit_refused(
+    article: Article, earlier: Sequence[Article], edits: int, *, max_edits: int
+) -> str | None:
+    """Why a toot whose article changed is never edited to it, in words; None when it may be.
+
+    A flapping feed (a title alternating between fetches) must not edit a toot back and
+    forth, nor again and again: every edit notifies those who boosted it."""
+    if article in earlier:
+        return "its article returns to an earlier version (a flapping feed?)"
+    if edits >= max_edits:
+        return f"it was edited {edits} times already (max_edits)"
+    return None
+
+
+def in_cooldown(last_edit: datetime | None, now: datetime, cooldown: float) -> bool:
+    """Whether the toot was edited less than `cooldown` seconds ago: the next edit waits."""
+    return last_edit is not None and now - last_edit < timedelta(seconds=cooldown)
 
 
 def toot_differs(posted: Toot, recomposed: Toot) -> bool:

@@ -26,6 +26,8 @@ from crossposter.after_posting.decisions import (
     article_change,
     check_due,
     deletions_held,
+    edit_refused,
+    in_cooldown,
     removal_confirmed,
     toot_differs,
 )
@@ -86,6 +88,28 @@ class FollowUp:
                 window=self.feed.edit_window,
             )
             if reason is None:
+                continue
+            refused = edit_refused(
+                article, posted.earlier_articles, posted.edits, max_edits=self.feed.max_edits
+            )
+            if refused:
+                log.warning(
+                    "feed %s: %r %s, but its toot is not edited: %s",
+                    self.feed.name,
+                    posted.label,
+                    reason,
+                    refused,
+                )
+                # The article as it is now is the reference: said once, not every run.
+                self.state.mark_edit_pending(self.feed.name, posted.entry_id, posted.toot, article)
+                self.state.drop_edit(self.feed.name, posted.entry_id)
+                continue
+            if in_cooldown(posted.edited_at, self.now, self.feed.edit_cooldown):
+                log.info(
+                    "feed %s: %r changed; its toot is edited on a later run (edit_cooldown)",
+                    self.feed.name,
+                    posted.label,
+                )
                 continue
             if self._room() <= 0:
                 log.info(

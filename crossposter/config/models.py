@@ -272,6 +272,19 @@ class FeedOptions(BaseModel):
         "such as 7d.",
         json_schema_extra={"type": ["number", "string"]},
     )
+    max_edits: int = Field(
+        3,
+        ge=0,
+        description="At most this many edits of one toot (a flapping feed must not edit it "
+        "again and again); 0: never edited.",
+    )
+    edit_cooldown: float = Field(
+        3600,
+        ge=0,
+        description="The shortest time between two edits of one toot: seconds, or a duration "
+        "such as 1h.",
+        json_schema_extra={"type": ["number", "string"]},
+    )
     on_remove: Literal["keep", "delete"] = Field(
         "keep",
         description="delete: when an announced article has left its feed and its link answers "
@@ -285,7 +298,7 @@ class FeedOptions(BaseModel):
         json_schema_extra={"type": ["number", "string"]},
     )
 
-    _windows = field_validator("edit_window", "remove_window", mode="before")(
+    _windows = field_validator("edit_window", "remove_window", "edit_cooldown", mode="before")(
         lambda value: _duration(value)
     )
 

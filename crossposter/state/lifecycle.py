@@ -112,6 +112,11 @@ class AfterPosting(SqlStore):
                 gone_since=moment(row["gone_since"]),
                 account=row["account"],
                 instance=row["instance"],
+                edits=row["edits"] or 0,
+                earlier_articles=tuple(
+                    Article.from_json(json.dumps(item))
+                    for item in json.loads(row["earlier_articles"] or "[]")
+                ),
             )
             for row in rows
         ]
@@ -126,15 +131,27 @@ class AfterPosting(SqlStore):
         )
 
     def mark_edited(self, feed: str, entry_id: str, at: datetime) -> None:
-        """The pending edit went out: it is now the posted toot and article."""
+        """The pending edit went out: it is now the posted toot and article, one more edit;
+        the article the toot showed before joins the earlier ones."""
         stamp = self.dialect.stamp
-        self._write(
-            "UPDATE entries SET toot = edit_toot, article = edit_article, edit_toot = NULL, "
-            "edit_article = NULL, edited_at = ?, updated = ? "
-            "WHERE feed = ? AND entry_id = ? AND edit_toot IS NOT NULL",
-            (stamp(at), stamp(now_utc()), feed, entry_id),
-            durable=True,
-        )
+        with self._transaction(durable=True) as db:
+            row = db.execute(
+                "SELECT article, earlier_articles FROM entries "
+                "WHERE feed = ? AND entry_id = ? AND edit_toot IS NOT NULL",
+                (feed, entry_id),
+            ).fetchone()
+            if row is None:
+                return
+            earlier = json.loads(row["earlier_articles"] or "[]")
+            if row["article"] is not None:
+                earlier.append(json.loads(row["article"]))
+            earlier_json = json.dumps(earlier, ensure_ascii=False)
+            db.execute(
+                "UPDATE entries SET toot = edit_toot, article = edit_article, edit_toot = NULL, "
+                "edit_article = NULL, edited_at = ?, updated = ?, edits = COALESCE(edits, 0) + 1, "
+                "earlier_articles = ? WHERE feed = ? AND entry_id = ?",
+                (stamp(at), stamp(now_utc()), earlier_json, feed, entry_id),
+            )
 
     def drop_edit(self, feed: str, entry_id: str) -> None:
         """The instance refused the pending edit: the toot stays, the article as edited stays

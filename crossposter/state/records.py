@@ -106,6 +106,9 @@ class PostedEntry:
     # before the state recorded accounts (their feed's account).
     account: str | None = None
     instance: str | None = None
+    # How often it was edited, and the articles it showed before (oldest first).
+    edits: int = 0
+    earlier_articles: tuple[Article, ...] = ()
 
     @property
     def label(self) -> str:

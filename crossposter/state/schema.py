@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from crossposter.models import DEFAULT_ACCOUNT, InstanceLimits, link_key
+from crossposter.models import DEFAULT_ACCOUNT, Article, InstanceLimits, link_key
 from crossposter.state.records import toot_from_json
 from crossposter.state.sql import Dialect
 
@@ -290,6 +290,12 @@ STEPS: tuple[Step, ...] = (
             ("feeds", "deletions_allowed_at", "{TIMESTAMP}"),
         ),
     ),
+    # How often a toot was edited, and the articles it showed before: a flapping feed
+    # edits a toot `max_edits` times at most, and never back to an earlier version.
+    Step(
+        "edits counted",
+        columns=(("entries", "edits", "INTEGER"), ("entries", "earlier_articles", "{JSON}")),
+    ),
 )
 SCHEMA_VERSION = len(STEPS)
 STEP_NAMES = tuple(step.name for step in STEPS)
@@ -413,6 +419,9 @@ TIMESTAMP_COLUMNS = {
 # Columns holding JSON, with how the state reads them back: an import must be readable.
 JSON_COLUMNS: dict[tuple[str, str], Callable[[str], object]] = {
     ("entries", "toot"): toot_from_json,
+    ("entries", "earlier_articles"): lambda text: [
+        Article.from_json(json.dumps(item)) for item in json.loads(text)
+    ],
     ("instances", "limits"): lambda text: InstanceLimits(**json.loads(text)),
 }
 
