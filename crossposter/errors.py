@@ -60,6 +60,11 @@ class TemporaryFeedError(FeedError):
     temporary = True
 
 
+class LeaseLost(TemporaryFeedError):
+    """This process no longer holds the feed's lease (it stalled past it): another took the
+    feed over, with its pending posts; this one stops working on it at once."""
+
+
 class PublishError(CrossposterError):
     """A toot could not be posted."""
 

@@ -230,8 +230,12 @@ class AccountSession:
         interrupted: Callable[[], bool],
         known_limits: dict[str, InstanceLimits],
         after_post: Callable[[PendingPost, Posted], None] | None = None,
+        worker: str | None = None,
     ):
         self.account = account
+        # This process, when it works on feeds by lease: each pending post or edit first
+        # confirms the lease is still its own.
+        self.worker = worker
         self.outbox = outbox
         self.state = state
         self.settings = settings
@@ -292,7 +296,9 @@ class AccountSession:
         None when the account already announced the entry's link (from any feed).
         """
         key = self.outbox.idempotency_key(feed, entry.id)
-        return self.state.mark_pending(feed, entry, key, toot, account=self.account.name)
+        return self.state.mark_pending(
+            feed, entry, key, toot, account=self.account.name, worker=self.worker
+        )
 
     def retry(self, pending: PendingPost, report: FeedReport) -> bool:
         """Post a toot an earlier run left pending, unless the instance shows it went out."""

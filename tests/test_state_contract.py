@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from crossposter.errors import StateError
+from crossposter.errors import LeaseLost, StateError
 from crossposter.models import Article, Heartbeat, Posted, Toot, Validators
 from crossposter.state import SqliteState, State, now_utc
 from crossposter.state.schema import SCHEMA_VERSION
@@ -357,6 +357,25 @@ def test_the_first_gone_answer_is_kept_until_the_article_is_there_again(state):
     assert (entry.checked_at, entry.gone_since) == (AT + timedelta(hours=2), AT)
     state.record_check("blog", "id-1", AT + timedelta(hours=3), gone=False)
     assert state.posted_entries("blog")[0].gone_since is None
+
+
+def test_a_worker_that_lost_its_lease_records_no_pending_post_nor_edit(backend):
+    """A replica stalled past its lease (SIGSTOP, a frozen VM) must not post: the lease is
+    confirmed in the very transaction that records the pending post."""
+    with backend.open() as state:
+        posted(state, 1)
+        if state.shared:
+            assert state.take_leases(["blog"], "stalled", timedelta(seconds=-1)) == {"blog"}
+            assert state.take_leases(["blog"], "new", timedelta(minutes=2)) == {"blog"}
+            with pytest.raises(LeaseLost, match="stalled"):
+                state.mark_pending("blog", make_entry(2), "k2", TOOT, account="a", worker="stalled")
+            with pytest.raises(LeaseLost):
+                state.mark_edit_pending("blog", "id-1", TOOT, Article(), worker="stalled")
+            assert state.pending("blog") == []
+            assert state.posted_entries("blog")[0].edit is None
+        assert state.mark_pending("blog", make_entry(2), "k2", TOOT, account="a", worker="new")
+        state.mark_edit_pending("blog", "id-1", TOOT, Article(), worker="new")
+        assert state.posted_entries("blog")[0].edit == TOOT
 
 
 @covers("removal_counts", "hold_deletions", "allow_deletions")

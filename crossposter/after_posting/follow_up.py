@@ -125,7 +125,9 @@ class FollowUp:
             toot = self._recomposed(session, posted, entry, info)
             if toot is None or not toot_differs(posted.toot, toot):
                 continue
-            self.state.mark_edit_pending(self.feed.name, posted.entry_id, toot, article)
+            self.state.mark_edit_pending(
+                self.feed.name, posted.entry_id, toot, article, worker=session.worker
+            )
             self._send_edit(session, posted, toot, reason)
 
     def _recomposed(

@@ -59,18 +59,28 @@ class Ledger(SqlStore):
         )
 
     def mark_pending(
-        self, feed: str, entry: Entry, idempotency_key: str, toot: Toot, *, account: str
+        self,
+        feed: str,
+        entry: Entry,
+        idempotency_key: str,
+        toot: Toot,
+        *,
+        account: str,
+        worker: str | None = None,
     ) -> PendingPost | None:
         """Record the toot about to be sent; what a retry would find, as `pending` returns it.
 
         The entry's link is claimed for `account` in the same write: None,
         and nothing written, when another entry already announced that link there.
         The claim is one insert that a unique key on (account, link) refuses, never a
-        look followed by a write: two processes pending one link cannot both win.
+        look followed by a write: two processes pending one link cannot both win. With
+        `worker`, LeaseLost (and nothing written) unless it still holds the feed's lease.
         """
         now = now_utc().replace(microsecond=0)
         stamp = self.dialect.stamp(now)
         with self._transaction(durable=True) as db:
+            if worker is not None:
+                self._confirm_lease(db, feed, worker)
             if entry.link and not _claim(db, account, entry.link, feed, entry.id):
                 return None
             db.execute(

@@ -121,14 +121,19 @@ class AfterPosting(SqlStore):
             for row in rows
         ]
 
-    def mark_edit_pending(self, feed: str, entry_id: str, toot: Toot, article: Article) -> None:
-        """Record an edit before its request is sent; durable when it returns."""
-        self._write(
-            "UPDATE entries SET edit_toot = ?, edit_article = ?, updated = ? "
-            "WHERE feed = ? AND entry_id = ?",
-            (toot_json(toot), article.to_json(), self.dialect.stamp(now_utc()), feed, entry_id),
-            durable=True,
-        )
+    def mark_edit_pending(
+        self, feed: str, entry_id: str, toot: Toot, article: Article, worker: str | None = None
+    ) -> None:
+        """Record an edit before its request is sent; durable when it returns. With `worker`,
+        LeaseLost (and nothing written) unless it still holds the feed's lease."""
+        with self._transaction(durable=True) as db:
+            if worker is not None:
+                self._confirm_lease(db, feed, worker)
+            db.execute(
+                "UPDATE entries SET edit_toot = ?, edit_article = ?, updated = ? "
+                "WHERE feed = ? AND entry_id = ?",
+                (toot_json(toot), article.to_json(), self.dialect.stamp(now_utc()), feed, entry_id),
+            )
 
     def mark_edited(self, feed: str, entry_id: str, at: datetime) -> None:
         """The pending edit went out: it is now the posted toot and article, one more edit;

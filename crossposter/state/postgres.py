@@ -25,7 +25,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 
-from crossposter.errors import StateError, TemporaryStateError
+from crossposter.errors import LeaseLost, StateError, TemporaryStateError
 from crossposter.models import Lease
 from crossposter.redaction import redacted_url, without_password
 from crossposter.state.administration import Administration
@@ -194,6 +194,20 @@ class PostgresState(Ledger, AfterPosting, Coordination, Administration):
 
     def _shared_rows(self, sql: str, values: Sequence[Any] = ()) -> list[Any]:
         return self._coordinate(sql, values)
+
+    def _confirm_lease(self, db: Any, feed: str, worker: str) -> None:
+        # FOR SHARE: a takeover (an update of the row) waits until the pending post is
+        # recorded, and then finds it.
+        held = db.execute(
+            "SELECT 1 FROM feed_leases WHERE feed = ? AND worker = ? AND expires_at > now() "
+            "FOR SHARE",
+            (feed, worker),
+        ).fetchone()
+        if held is None:
+            raise LeaseLost(
+                f"feed {feed}: this process ({worker}) no longer holds its lease; another took "
+                "the feed over, with its pending posts"
+            )
 
     def take_leases(self, feeds: Iterable[str], worker: str, duration: timedelta) -> set[str]:
         # The row lock of the upsert makes it atomic: of two workers, one inserts or updates,

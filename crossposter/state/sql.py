@@ -135,6 +135,10 @@ class SqlStore:
 
     # -- reading -----------------------------------------------------------------
 
+    def _confirm_lease(self, db: Any, feed: str, worker: str) -> None:
+        """Raise LeaseLost unless `worker` still holds `feed`, within the transaction `db`
+        is in. A state one process holds at a time (a locked file) has nothing to confirm."""
+
     def _rows(self, sql: str, values: Sequence[Any] = ()) -> list[Any]:
         """The rows of a query, each read by column name."""
         return self._db.execute(sql, tuple(values)).fetchall()
