@@ -177,7 +177,9 @@ class Lease:
 
 
 def link_key(link: str) -> str:
-    """The link as announcements are compared: no fragment, scheme and host in lower case.
+    """The link as announcements are compared: `//host/path?query`, with no scheme, no
+    fragment, no leading `www.`, the host in lower case: a blog moving from http:// to
+    https://www. (WordPress's own move) keeps its articles' keys.
 
     The path and query are kept as written: servers may tell their case apart.
     """
@@ -186,9 +188,9 @@ def link_key(link: str) -> str:
     except ValueError:  # "http://[broken": no address to normalize, compared as written
         return link
     userinfo, at, host = parts.netloc.rpartition("@")
-    return urlunsplit(
-        (parts.scheme.lower(), f"{userinfo}{at}{host.lower()}", parts.path, parts.query, "")
-    )
+    host = host.lower()
+    host = host.removeprefix("www.")
+    return urlunsplit(("", f"{userinfo}{at}{host}", parts.path, parts.query, ""))
 
 
 @dataclass

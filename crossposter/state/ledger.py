@@ -116,13 +116,15 @@ class Ledger(SqlStore):
         )
 
     def announced_links(self, account: str, links: Iterable[str]) -> set[str]:
-        """Which of `links` (each as `link_key` gives it) `account` announced, posted or pending."""
+        """Which of `links` `account` announced, posted or pending: compared by `link_key`
+        (a key given is its own key), returned as given."""
+        given = {link_key(link): link for link in links}
         rows = self._in(
             "SELECT link FROM announced_links WHERE account = ? AND link IN ({})",
             (account,),
-            links,
+            list(given),
         )
-        return {row["link"] for row in rows}
+        return {given[row["link"]] for row in rows}
 
     def mark_posted(
         self,

@@ -95,6 +95,30 @@ def _derive_links(db: Any, dialect: Dialect) -> None:
         )
 
 
+def _rekey_links(db: Any, dialect: Dialect) -> None:
+    """The links announced, keyed as link_key keys them now: with no scheme and no leading
+    www. (a key already so is its own). Two links that are now one keep the first."""
+    rows = db.execute(
+        "SELECT account, link, feed, entry_id FROM announced_links "
+        "ORDER BY account COLLATE BINARY, link COLLATE BINARY"
+    ).fetchall()
+    stale = [row for row in rows if link_key(row["link"]) != row["link"]]
+    for row in stale:
+        db.execute(
+            "DELETE FROM announced_links WHERE account = ? AND link = ?",
+            (row["account"], row["link"]),
+        )
+    if stale:
+        db.executemany(
+            "INSERT INTO announced_links (account, link, feed, entry_id) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            [
+                (row["account"], link_key(row["link"]), row["feed"], row["entry_id"])
+                for row in stale
+            ],
+        )
+
+
 def _posted_at(db: Any, dialect: Dialect) -> None:
     """A toot posted before the state recorded when was posted, as far as anyone knows, at
     its entry's last change."""
@@ -296,6 +320,8 @@ STEPS: tuple[Step, ...] = (
         "edits counted",
         columns=(("entries", "edits", "INTEGER"), ("entries", "earlier_articles", "{JSON}")),
     ),
+    # A blog moving from http:// to https://www. keeps its articles' link keys.
+    Step("links keyed without scheme or www", data=_rekey_links),
 )
 SCHEMA_VERSION = len(STEPS)
 STEP_NAMES = tuple(step.name for step in STEPS)
