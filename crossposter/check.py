@@ -32,7 +32,7 @@ from crossposter.feeds.fetch import FetchRequest, FetchResult, fetch_all
 from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import InstanceLookup, look_up_instance
 from crossposter.mastodon.publish import translate_error
-from crossposter.models import Entry, InstanceLimits
+from crossposter.models import Entry, InstanceLimits, Toot
 from crossposter.state import SqliteState, missing_folder
 
 
@@ -46,6 +46,7 @@ class FeedCheck:
     newest: Entry | None = None
     # The newest entry as a toot: (length, limit), or why it cannot be one.
     sample_length: tuple[int, int] | None = None
+    sample: Toot | None = None
     notes: list[str] = field(default_factory=list)
     problem: str | None = None
 
@@ -176,6 +177,7 @@ def _check_feed(feed: FeedConfig, fetched: FetchResult, limits: InstanceLimits) 
         result.notes.append(f"its newest entry cannot be announced: {error}")
     else:
         result.sample_length = (toot.length, toot.limit)
+        result.sample = toot
     return result
 
 

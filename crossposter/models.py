@@ -111,6 +111,18 @@ class Posted:
     url: str | None
 
 
+@dataclass(frozen=True)
+class PlannedChange:
+    """A toot a preview would edit (to `after`) or delete (`after` None), as it reads now."""
+
+    label: str
+    link: str | None
+    toot_url: str | None
+    # What was posted (or last edited to); None for a toot found on the instance.
+    before: Toot | None
+    after: Toot | None = None
+
+
 @dataclass
 class FeedReport:
     """What one pass did to one feed; the CLI turns it into a log line."""
@@ -132,11 +144,11 @@ class FeedReport:
     # Entries an include/exclude rule kept from being announced, with that rule in words.
     filtered: list[tuple[Entry, str]] = field(default_factory=list)
     # Toots edited and deleted after their article changed or went (after_posting.decisions);
-    # a preview lists them instead: (label, before/after diff) and labels.
+    # a preview lists them instead.
     edited: int = 0
     deleted: int = 0
-    planned_edits: list[tuple[str, str]] = field(default_factory=list)
-    planned_deletions: list[str] = field(default_factory=list)
+    planned_edits: list[PlannedChange] = field(default_factory=list)
+    planned_deletions: list[PlannedChange] = field(default_factory=list)
 
     def fail(self, error: Exception, summary: str | None = None) -> None:
         """Record a failure; the error's own `temporary` flag says whether a later run mends it."""

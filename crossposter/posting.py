@@ -7,7 +7,6 @@ the instance itself, or, for a preview, a `RecordingOutbox` that sends nothing.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import logging
 import threading
@@ -31,7 +30,15 @@ from crossposter.errors import (
 )
 from crossposter.mastodon.instance import fetch_limits
 from crossposter.mastodon.media import download_image
-from crossposter.models import Entry, FeedReport, ImageRef, InstanceLimits, Posted, Toot
+from crossposter.models import (
+    Entry,
+    FeedReport,
+    ImageRef,
+    InstanceLimits,
+    PlannedChange,
+    Posted,
+    Toot,
+)
 from crossposter.net.public import AddressPolicy
 from crossposter.state import PendingPost, PostedEntry, State, now_utc
 
@@ -195,18 +202,14 @@ class RecordingOutbox:
         return []
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
-        before = posted.toot.text if posted.toot else ""
-        report.planned_edits.append((posted.label, text_diff(before, toot.text)))
+        report.planned_edits.append(_planned(posted, toot))
 
     def delete(self, posted: PostedEntry, report: FeedReport, stop: threading.Event) -> None:
-        report.planned_deletions.append(posted.label)
+        report.planned_deletions.append(_planned(posted, None))
 
 
-def text_diff(before: str, after: str) -> str:
-    """A toot's edit as a preview shows it: the lines removed (-) and added (+)."""
-    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=1)
-    # The first two lines name files there are none of.
-    return "\n".join(list(lines)[2:])
+def _planned(posted: PostedEntry, after: Toot | None) -> PlannedChange:
+    return PlannedChange(posted.label, posted.link, posted.toot_url, posted.toot, after)
 
 
 class AccountSession:

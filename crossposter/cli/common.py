@@ -7,6 +7,9 @@ import logging
 from typing import Any
 
 from crossposter.duration import parse_duration
+from crossposter.summaries import describe_limits
+
+__all__ = ["add_common", "add_logging_options", "describe_limits", "duration", "log"]
 
 log = logging.getLogger("crossposter")
 
@@ -42,15 +45,3 @@ def duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def describe_limits(limits) -> str:
-    where = {
-        "default": "Mastodon's defaults, the instance was not asked",
-        "cached": "as the instance said on an earlier run",
-        "unpublished": "Mastodon's defaults; the instance does not publish its own",
-    }.get(limits.source, f"from the instance's {limits.source}")
-    return (
-        f"{limits.max_characters} characters, each URL counting "
-        f"{limits.characters_reserved_per_url} ({where})"
-    )

@@ -1,0 +1,23 @@
+"""Real images made on the spot, for pages and cards: a browser can draw them."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int] = (99, 100, 255)) -> bytes:
+    """A PNG of one colour, `width` × `height`."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
