@@ -4,9 +4,13 @@ page's tags and what spoils it, images' sizes, an edit's changed words."""
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 
 import pytest
 
+from crossposter.cli import main
+from crossposter.exit_codes import EXIT_USAGE
 from crossposter.preview_page.card import CardTags, PageOutcome, card_problems, card_tags, is_large
 from crossposter.preview_page.images import MAX_INLINE_BYTES, data_url, image_size
 from crossposter.preview_page.render import safe_href
@@ -18,6 +22,7 @@ from crossposter.preview_page.status import (
     word_changes,
 )
 
+from support.feeds import rss
 from support.pictures import png
 
 INSTANCE = "https://mastodon.example"
@@ -216,7 +221,7 @@ ME = "@jf@m.example"
         ),
         (ANSWERED, CardTags("T", "D", "", "S", ME, True), None, "", ["No image"]),
         (ANSWERED, FULL, (600, 900), "", ["600×900, not wider than tall"]),
-        (ANSWERED, FULL, None, "HTTP 404", ["image cannot be read (HTTP 404)"]),
+        (ANSWERED, FULL, None, "HTTP 404", ["image could not be read (HTTP 404)"]),
         (
             ANSWERED,
             CardTags("T", "D", FULL.image, "S", "", True),
@@ -230,7 +235,7 @@ def test_what_spoils_a_card_is_said(outcome, tags, size, image_failure, expected
     problems = card_problems(outcome, tags, size, image_failure, ME)
     assert len(problems) == len(expected)
     for problem, words in zip(problems, expected, strict=True):
-        assert words in problem
+        assert words in str(problem)
 
 
 def _gif(width, height):
@@ -296,3 +301,61 @@ def test_images_are_inlined_only_when_small_enough_and_images():
 )
 def test_an_edit_marks_the_words_it_changes(before, after, removed, added):
     assert word_changes(before, after) == (removed, added)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--html", "page.html"],
+        ["--loop", "--html", "page.html"],
+        ["--dry-run", "--loop", "--html", "page.html"],
+        ["--dry-run", "--open"],
+        ["--html", "page.html", "--open"],
+    ],
+)
+def test_a_page_goes_with_a_preview_only(arguments, tmp_path, caplog):
+    assert main(["run", "--config", "nowhere.yaml", *arguments]) == EXIT_USAGE
+    assert not (tmp_path / "page.html").exists()
+    assert "--html" in caplog.text
+
+
+def _local_feed(tmp_path) -> str:
+    # The article's page is on a loopback address the public-address rule refuses at once.
+    (tmp_path / "feed.xml").write_text(
+        rss([{"title": "Hello", "link": "http://127.0.0.1:9/hello/", "guid": "1"}]),
+        encoding="utf-8",
+    )
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "instance: https://mastodon.example\nstate_file: state.sqlite3\n"
+        "feeds:\n  - {name: blog, url: feed.xml, backfill: 1}\n",
+        encoding="utf-8",
+    )
+    return str(config)
+
+
+@pytest.mark.parametrize(("extra", "imported"), [([], "False"), (["--html", "p.html"], "True")])
+def test_jinja2_is_imported_only_for_a_page(tmp_path, extra, imported):
+    code = (
+        "import sys\nfrom crossposter.cli import main\n"
+        f"code = main(['run', '--dry-run', '--config', {_local_feed(tmp_path)!r}, *{extra!r}])\n"
+        "print(code, 'jinja2' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert done.stdout.split()[-2:] == ["0", imported]
+
+
+def test_the_page_names_the_refused_address_and_the_text_preview_is_unchanged(
+    tmp_path, capsys
+):
+    config = _local_feed(tmp_path)
+    assert main(["run", "--dry-run", "--config", config]) == 0
+    text = capsys.readouterr().out
+    assert main(["run", "--dry-run", "--config", config, "--html", "p.html"]) == 0
+    assert capsys.readouterr().out == text
+    page = (tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "127.0.0.1 is not a public address" in page
+    assert "allow_private_urls_in_feeds: true" in page
+    assert "<script" not in page

@@ -105,7 +105,8 @@ class Fetcher:
         outcome = PageOutcome(url, fetched.final_url, fetched.status, fetched.failure)
         if fetched.failure or fetched.status != 200:
             return outcome, None
-        if fetched.content_type not in ("text/html", "application/xhtml+xml", ""):
+        # Mastodon builds a card from an HTML page only.
+        if fetched.content_type != "text/html":
             failure = f"it is {fetched.content_type}, not an HTML page"
             return PageOutcome(url, fetched.final_url, fetched.status, failure), None
         tags = card_tags(fetched.body, fetched.final_url or url)

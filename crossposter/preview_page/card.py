@@ -77,6 +77,17 @@ def creator_line(handle: str) -> str:
 
 
 @dataclass(frozen=True)
+class Problem:
+    """What spoils a card, and what to do; `code`, when set, is the line to add to the blog."""
+
+    text: str
+    code: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.text} {self.code}".strip()
+
+
+@dataclass(frozen=True)
 class PageOutcome:
     """How fetching an article's page went, as far as the card is concerned."""
 
@@ -93,56 +104,85 @@ def card_problems(
     image_size: tuple[int, int] | None,
     image_failure: str,
     handle: str,
-) -> list[str]:
+) -> list[Problem]:
     """What spoils the card, each in words saying what to change, worst first."""
     if outcome.failure:
         return [
-            f"The article's page could not be read ({outcome.failure}): the instance will "
-            "build no card, and the toot will show a bare link. Check that the address opens "
-            "from outside your network."
+            Problem(
+                f"The article's page could not be read ({outcome.failure}): the instance will "
+                "build no card, and the toot will show a bare link. Check that the address "
+                "opens from outside your network."
+            )
         ]
-    problems = []
+    problems: list[Problem] = []
     if outcome.final_url and outcome.final_url != outcome.url:
         problems.append(
-            f"The article's address redirects to {outcome.final_url}: instances often build no "
-            "card for a link that redirects. Make the feed link to the final address."
+            Problem(
+                f"The article's address redirects to {outcome.final_url}: instances often "
+                "build no card for a link that redirects. Make the feed link to the final address."
+            )
         )
     if outcome.status != 200 or tags is None:
         problems.append(
-            f"The article's page answers HTTP {outcome.status}: the toot will show a bare "
-            "link, with no card."
+            Problem(
+                f"The article's page answers HTTP {outcome.status}: the instance will build no "
+                "card, and the toot will show a bare link."
+            )
         )
         return problems
     if not tags.opengraph:
         problems.append(
-            "The page has no OpenGraph tags: the card falls back on its <title> and description."
-            " An SEO plugin (Yoast, Rank Math, Jetpack) or your theme can add them."
+            Problem(
+                "The page has no OpenGraph tags: the card falls back on its <title> and "
+                "description. An SEO plugin (Yoast, Rank Math, Jetpack) or the theme adds them."
+            )
         )
     if not tags.title:
-        problems.append("No title: add <meta property=\"og:title\" content=\"…\"> to the page.")
+        problems.append(
+            Problem("No title: the instance will draw no card. Add:", _og_line("title"))
+        )
     if not tags.description:
         problems.append(
-            "No description: the card shows the title alone. Add "
-            "<meta property=\"og:description\" content=\"…\"> (an excerpt of the article)."
+            Problem(
+                "No description: the card shows the title alone. Add an excerpt of the article:",
+                _og_line("description"),
+            )
         )
     if not tags.image:
         problems.append(
-            "No image: the card has no picture. Add <meta property=\"og:image\" content=\"…\">"
-            " with an image wider than tall (1200×630 suits every network)."
+            Problem(
+                "No image: the card has no picture. Add one wider than tall (1200×630 suits "
+                "every network):",
+                _og_line("image"),
+            )
         )
     elif image_failure:
-        problems.append(f"The card's image cannot be read ({image_failure}): the card has none.")
+        problems.append(
+            Problem(
+                f"The card's image could not be read ({image_failure}): the instance may "
+                "draw the card without it."
+            )
+        )
     elif image_size is not None and not is_large(image_size):
         width, height = image_size
         problems.append(
-            f"The image is {width}×{height}, not wider than tall: Mastodon draws a small card "
-            "with a thumbnail. An image wider than tall (1200×630) gets the large card."
+            Problem(
+                f"The image is {width}×{height}, not wider than tall: Mastodon draws a small "
+                "card with a thumbnail. An image wider than tall (1200×630) gets the large card."
+            )
         )
     if not tags.creator:
         problems.append(
-            "No byline: the card will not show \"More from\" your account. Add this line to the "
-            f"<head> of the blog's pages (in WordPress, the theme's header.php or a header "
-            f"plugin): {creator_line(handle)} — and list the blog's domain among your "
-            "account's attribution domains (Preferences → Public profile → Verification)."
+            Problem(
+                "No byline: the card will not show \"More from\" your account. List the blog's "
+                "domain among your account's attribution domains (Preferences → Public profile "
+                "→ Verification) and add this line to the <head> of the blog's pages (in "
+                "WordPress, the theme's header.php or a header plugin):",
+                creator_line(handle),
+            )
         )
     return problems
+
+
+def _og_line(name: str) -> str:
+    return f'<meta property="og:{name}" content="…">'

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from crossposter.models import Toot
-from crossposter.preview_page.card import CardTags, PageOutcome, card_problems, is_large
+from crossposter.preview_page.card import CardTags, PageOutcome, Problem, card_problems, is_large
 from crossposter.preview_page.status import Marked, Segment, render_status, word_changes
 
 # A neutral silhouette for an account no real run has described yet.
@@ -57,7 +57,7 @@ class CardView:
     image: str = ""
     large: bool = False
     creator: str = ""
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
 
     @property
     def shown(self) -> bool:
