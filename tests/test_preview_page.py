@@ -3,9 +3,11 @@ page's tags and what spoils it, images' sizes, an edit's changed words."""
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -359,3 +361,27 @@ def test_the_page_names_the_refused_address_and_the_text_preview_is_unchanged(
     assert "127.0.0.1 is not a public address" in page
     assert "allow_private_urls_in_feeds: true" in page
     assert "<script" not in page
+
+
+def test_open_hands_the_written_page_to_the_browser(tmp_path):
+    opened = tmp_path / "opened"
+    # webbrowser runs $BROWSER with the page's address in place of %s.
+    browser = f"sh -c 'echo \"$0\" > {opened}' %s"
+    code = (
+        "from crossposter.cli import main\n"
+        f"raise SystemExit(main(['run', '--dry-run', '--config', {_local_feed(tmp_path)!r},"
+        " '--html', 'p.html', '--open']))"
+    )
+    environment = {**os.environ, "BROWSER": browser}
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, env=environment)
+    assert opened.read_text().strip() == (tmp_path / "p.html").resolve().as_uri()
+
+
+def test_a_first_runs_page_says_what_it_would_record_and_shows_the_sample(tmp_path):
+    config = _local_feed(tmp_path)
+    Path(config).write_text(Path(config).read_text().replace(", backfill: 1", ""))
+    assert main(["run", "--dry-run", "--config", config, "--html", "p.html"]) == 0
+    page = (tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "first run: would record 1 entry, announce none;" in page
+    assert "sample (first run; not to be posted)" in page
+    assert "<p>Hello</p>" in page

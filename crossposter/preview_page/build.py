@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,6 +75,8 @@ class Fetcher:
         self._stop = stop
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="preview-page")
         self._futures: dict[tuple[str, str], Future] = {}
+        # A page's worker asks for its image while the main thread asks for others.
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -84,12 +86,13 @@ class Fetcher:
 
     def _submit(self, kind: str, url: str, work: Callable[[str], object]) -> Future:
         key = (kind, url)
-        if key not in self._futures:
-            self._futures[key] = self._pool.submit(work, url)
-        return self._futures[key]
+        with self._lock:
+            if key not in self._futures:
+                self._futures[key] = self._pool.submit(work, url)
+            return self._futures[key]
 
     def image(self, url: str) -> Future:
-        limits = Limits(**{**self._limits.__dict__, "max_bytes": MAX_INLINE_BYTES})
+        limits = replace(self._limits, max_bytes=MAX_INLINE_BYTES)
         return self._submit(
             "image",
             url,
@@ -97,7 +100,7 @@ class Fetcher:
         )
 
     def page(self, url: str) -> Future:
-        limits = Limits(**{**self._limits.__dict__, "max_bytes": MAX_PAGE_BYTES})
+        limits = replace(self._limits, max_bytes=MAX_PAGE_BYTES)
         return self._submit("page", url, lambda u: self._read_page(u, limits))
 
     def _read_page(self, url: str, limits: Limits) -> tuple[PageOutcome, CardTags | None]:
