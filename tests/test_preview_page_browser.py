@@ -53,6 +53,7 @@ FLAGS = (
     "--window-size=720,1000",
     "--hide-scrollbars",
 )
+INTERNAL = ("chrome://", "chrome-untrusted://", "devtools://")
 # Where screenshots are also copied, for a person to look at (the README's comes from here).
 SCREENSHOT_DIR = os.environ.get("PREVIEW_SCREENSHOT_DIR")
 
@@ -75,6 +76,7 @@ def browser(tmp_path_factory):
     options.add_argument(f"--user-data-dir={profile}")
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.get("about:blank")  # the browser's own start-up pages, before any test's
     try:
         yield driver
     finally:
@@ -118,9 +120,13 @@ class Loaded:
         return self.driver.execute_script(script, *args)
 
     def assert_self_contained(self) -> None:
-        """Nothing asked of any server: the page's own file, and data: images within it."""
+        """Nothing asked of any server: the page's own file, and data: images within it.
+
+        The browser's own pages (chrome://, loaded by its start-up) never leave it."""
         page = self.path.resolve().as_uri()
-        elsewhere = [url for url in self.requests if url != page and not url.startswith("data:")]
+        elsewhere = [
+            url for url in self.requests if url != page and not url.startswith(("data:", *INTERNAL))
+        ]
         assert elsewhere == []
         assert page in self.requests
         # No CSP violation, no failed load, no error of any kind.
