@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from crossposter.cli.common import add_common, describe_limits
-from crossposter.cli.run import add_page_arguments, write_page
+from crossposter.cli.common import add_common, add_page_arguments, describe_limits, write_page
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK
 from crossposter.logsafe import plural
 

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
-from crossposter.cli.common import add_common, describe_limits, duration, log
+from crossposter.cli.common import (
+    add_common,
+    add_page_arguments,
+    describe_limits,
+    duration,
+    log,
+    write_page,
+)
 from crossposter.exit_codes import EXIT_OK, EXIT_USAGE
 from crossposter.logsafe import plural
 from crossposter.summaries import first_run_summary, preview_outcome, text_diff
@@ -31,20 +37,6 @@ def add_run_parser(commands) -> None:
     )
     add_page_arguments(run)
     add_loop_arguments(run)
-
-
-def add_page_arguments(command: argparse.ArgumentParser, *, opener: bool = True) -> None:
-    command.add_argument(
-        "--html",
-        type=Path,
-        metavar="PATH",
-        help="also write what is shown as one self-contained HTML page, laid out as "
-        "Mastodon shows a toot, with the link card the instance will build",
-    )
-    if opener:
-        command.add_argument(
-            "--open", action="store_true", help="with --html: open the page in the browser"
-        )
 
 
 def add_loop_arguments(run: argparse.ArgumentParser) -> None:
@@ -99,20 +91,6 @@ def command_run(args: argparse.Namespace) -> int:
         write_page(args, lambda page, stop: page.write_run_page(args.html, settings, report, stop))
     log_stop(report)
     return report.exit_code
-
-
-def write_page(args: argparse.Namespace, write) -> None:
-    """Write the page with `write(preview_page, stop)`; Jinja2 is imported only then."""
-    from crossposter import preview_page
-    from crossposter.signals import stop_on_signals
-
-    with stop_on_signals() as stop:
-        path = write(preview_page, stop)
-    log.info("preview page written to %s", path)
-    if getattr(args, "open", False):
-        import webbrowser
-
-        webbrowser.open(path.resolve().as_uri())
 
 
 def command_run_loop(args: argparse.Namespace) -> int:
