@@ -104,11 +104,25 @@ class Toot:
 
 
 @dataclass(frozen=True)
+class AccountProfile:
+    """How an account shows on its toots, as a real run last saw it (for the preview page)."""
+
+    display_name: str
+    # `name`, or `name@domain` once the instance's domain is known.
+    acct: str
+    avatar_url: str = ""
+    # The picture itself, as a data: URL, so that a preview asks the instance nothing.
+    avatar: str = ""
+
+
+@dataclass(frozen=True)
 class Posted:
     """The status the server created."""
 
     id: str
     url: str | None
+    # The account as the status shows it, when the instance said.
+    author: AccountProfile | None = None
 
 
 @dataclass(frozen=True)
