@@ -23,6 +23,7 @@ from crossposter.preview_page.status import (
     shortened_link,
     word_changes,
 )
+from crossposter.preview_page.view import Identity, card_view, placeholder_identity
 
 from support.feeds import rss
 from support.pictures import png
@@ -385,3 +386,39 @@ def test_a_first_runs_page_says_what_it_would_record_and_shows_the_sample(tmp_pa
     assert "first run: would record 1 entry, announce none;" in page
     assert "sample (first run; not to be posted)" in page
     assert "<p>Hello</p>" in page
+
+
+ME_SHOWN = placeholder_identity("https://mastodon.example")
+
+
+@pytest.mark.parametrize(
+    ("outcome", "tags", "image", "size", "expected"),
+    [
+        # The page names no site: Mastodon shows its host, without www.
+        (
+            PageOutcome("https://www.blog.example.org/a/", "https://www.blog.example.org/a/", 200),
+            CardTags("T", "D", "https://www.blog.example.org/i.png", opengraph=True),
+            "data:image/png;base64,AA",
+            (1200, 630),
+            ("blog.example.org", "T", True),
+        ),
+        # An image that could not be read leaves a small card with no picture.
+        (ANSWERED, FULL, "", None, ("S", "T", False)),
+        (ANSWERED, FULL, "data:image/png;base64,AA", (400, 400), ("S", "T", False)),
+        # No page, no card: only the problem.
+        (PageOutcome(PAGE, failure="timed out"), None, "", None, ("", "", False)),
+        (PageOutcome(PAGE, PAGE, 410), None, "", None, ("", "", False)),
+    ],
+)
+def test_the_card_shows_what_the_instance_will(outcome, tags, image, size, expected):
+    card = card_view(outcome, tags, image, size, "", ME_SHOWN)
+    assert (card.site_name, card.title, card.large) == expected
+    assert card.shown is bool(expected[1])
+
+
+def test_the_byline_advice_names_the_account_when_known_and_a_blank_to_fill_otherwise():
+    known = Identity("Jean", "@jf@mastodon.example", known=True)
+    tags = CardTags("T", "D", "", "S", opengraph=True)
+    assert '"@jf@mastodon.example"' in str(card_view(ANSWERED, tags, "", None, "", known).problems)
+    placeholder = card_view(ANSWERED, tags, "", None, "", ME_SHOWN).problems
+    assert '"@YOU@mastodon.example"' in str(placeholder)

@@ -127,7 +127,7 @@ class Fetcher:
         return MediaView(alt=alt, src=picture.src, failure=picture.failure)
 
 
-class _Layout:
+class Layout:
     """Toots of one account's feeds as the page draws them."""
 
     def __init__(self, settings: Settings, fetcher: Fetcher, identities: dict[str, Identity]):
@@ -170,7 +170,7 @@ class _Layout:
 SAMPLE_NOTE = "sample (first run; not to be posted)"
 
 
-def run_page(settings: Settings, report: RunReport, layout: _Layout) -> Page:
+def run_page(report: RunReport, layout: Layout) -> Page:
     """Everything `run --dry-run` printed, laid out as Mastodon shows it."""
     layout.prefetch(
         [
@@ -216,7 +216,7 @@ def run_page(settings: Settings, report: RunReport, layout: _Layout) -> Page:
 NEWEST_NOTE = "newest article, as it would be announced"
 
 
-def check_page(settings: Settings, report: CheckReport, layout: _Layout) -> Page:
+def check_page(report: CheckReport, layout: Layout) -> Page:
     """Each feed's newest article as it would be announced, with its card and problems."""
     layout.prefetch([(feed.newest.link, feed.sample) for feed in report.feeds if feed.newest])
     sections = []
@@ -250,12 +250,12 @@ def identities_from_check(report: CheckReport) -> dict[str, Identity]:
 def write_page(
     path: Path,
     settings: Settings,
-    lay_out: Callable[[_Layout], Page],
+    lay_out: Callable[[Layout], Page],
     identities: dict[str, Identity],
     stop: threading.Event | None,
 ) -> Path:
     with Fetcher(settings, stop) as fetcher:
-        page = lay_out(_Layout(settings, fetcher, identities))
+        page = lay_out(Layout(settings, fetcher, identities))
     return write_atomically(path, render_page(page), mode=0o644)
 
 
@@ -263,7 +263,7 @@ def write_run_page(
     path: Path, settings: Settings, report: RunReport, stop: threading.Event | None = None
 ) -> Path:
     """Write the page of a preview (`run --dry-run --html PATH`); the path written."""
-    return write_page(path, settings, lambda layout: run_page(settings, report, layout), {}, stop)
+    return write_page(path, settings, lambda layout: run_page(report, layout), {}, stop)
 
 
 def write_check_page(
@@ -272,5 +272,5 @@ def write_check_page(
     """Write the page of `check --html PATH`; the path written."""
     identities = identities_from_check(report)
     return write_page(
-        path, settings, lambda layout: check_page(settings, report, layout), identities, stop
+        path, settings, lambda layout: check_page(report, layout), identities, stop
     )
