@@ -14,7 +14,7 @@ import pytest
 from crossposter.cli import main
 from crossposter.exit_codes import EXIT_USAGE
 from crossposter.preview_page.card import CardTags, PageOutcome, card_problems, card_tags, is_large
-from crossposter.preview_page.images import MAX_INLINE_BYTES, data_url, image_size
+from crossposter.preview_page.images import MAX_INLINE_BYTES, image_size, inline
 from crossposter.preview_page.render import safe_href
 from crossposter.preview_page.status import (
     Marked,
@@ -278,9 +278,9 @@ def test_an_images_size_is_read_from_its_first_bytes(data, size):
 
 def test_images_are_inlined_only_when_small_enough_and_images():
     small = png(2, 2)
-    assert data_url(small).startswith("data:image/png;base64,")
-    assert data_url(b"<svg onload=alert(1)>") is None
-    assert data_url(small + bytes(MAX_INLINE_BYTES)) is None
+    assert inline(small).startswith("data:image/png;base64,")
+    assert inline(b"<svg onload=alert(1)>") is None
+    assert inline(small + bytes(MAX_INLINE_BYTES)) is None
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ import pytest
 from crossposter.cli import main
 from crossposter.models import Toot
 from crossposter.preview_page.card import CardTags, PageOutcome
-from crossposter.preview_page.images import data_url, image_size
+from crossposter.preview_page.images import image_size, inline
 from crossposter.preview_page.render import render_page
 from crossposter.preview_page.view import (
     FeedSection,
@@ -559,7 +559,7 @@ def test_links_hashtags_and_a_large_card_as_mastodon_shows_them(tmp_path, browse
     card = card_view(
         PageOutcome(article_url, article_url, 200),
         tags,
-        data_url(picture),
+        inline(picture),
         image_size(picture),
         "",
         identity,

@@ -19,7 +19,7 @@ from crossposter.files import write_atomically
 from crossposter.mastodon.media import sniff_type
 from crossposter.preview_page.card import MAX_PAGE_BYTES, CardTags, PageOutcome, card_tags
 from crossposter.preview_page.fetch import PAGE_ACCEPT, Fetched, Limits, fetch
-from crossposter.preview_page.images import MAX_INLINE_BYTES, data_url, image_size
+from crossposter.preview_page.images import MAX_INLINE_BYTES, image_size, inline
 from crossposter.preview_page.render import render_page
 from crossposter.preview_page.view import (
     CardView,
@@ -60,7 +60,7 @@ def _image_result(fetched: Fetched) -> ImageResult:
         return ImageResult(failure=f"HTTP {fetched.status}")
     if sniff_type(fetched.body) is None:
         return ImageResult(failure=f"not an image (labelled {fetched.content_type or 'nothing'})")
-    return ImageResult(src=data_url(fetched.body) or "", size=image_size(fetched.body))
+    return ImageResult(src=inline(fetched.body) or "", size=image_size(fetched.body))
 
 
 class Fetcher:

@@ -6,10 +6,9 @@ draws a card large when its image is wider than tall, which the bytes tell.
 
 from __future__ import annotations
 
-import base64
 import struct
 
-from crossposter.mastodon.media import sniff_type
+from crossposter.mastodon.media import data_url, sniff_type
 
 # A page stays light to open and to mail: larger images are named, not inlined.
 MAX_INLINE_BYTES = 2 * 1024 * 1024
@@ -65,9 +64,6 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def data_url(data: bytes) -> str | None:
+def inline(data: bytes) -> str | None:
     """`data:` URL of an image small enough to inline, whose bytes say it is one; else None."""
-    kind = sniff_type(data)
-    if kind is None or len(data) > MAX_INLINE_BYTES:
-        return None
-    return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
+    return data_url(data, MAX_INLINE_BYTES)
