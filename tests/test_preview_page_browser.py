@@ -250,6 +250,8 @@ def test_a_french_article_with_its_image_card_and_byline(tmp_path, feeds, browse
     assert page.text(".status-card__host") == "Codingfield"
     assert page.text(".byline") == "@jf@mastodon.codingfield.com"
     assert "large" in page.one(".status-card").get_attribute("class")
+    # With an image, Mastodon shows it and no card under the toot: the card is set apart.
+    assert page.all(".card-aside .status-card") == [page.one(".status-card")]
     card_image = page.one(".status-card__image img")
     assert page.js("return arguments[0].naturalWidth", card_image) == 120
     # The toot's own image, with its alt text behind the ALT badge.
