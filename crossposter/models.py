@@ -157,10 +157,9 @@ class FeedReport:
     sample: tuple[Entry, Toot] | None = None
     # Entries an include/exclude rule kept from being announced, with that rule in words.
     filtered: list[tuple[Entry, str]] = field(default_factory=list)
-    # Toots edited and deleted after their article changed or went (after_posting.decisions);
-    # a preview lists them instead.
+    # Toots edited after their article changed (after_posting.decisions), which count
+    # against max_posts_per_run; a preview lists its edits and deletions instead.
     edited: int = 0
-    deleted: int = 0
     planned_edits: list[PlannedChange] = field(default_factory=list)
     planned_deletions: list[PlannedChange] = field(default_factory=list)
 
