@@ -18,6 +18,7 @@ from crossposter.accounts import (
     accounts_in_use,
     default_account,
     feed_accounts,
+    handle,
     with_token,
 )
 from crossposter.compose.toot import UnpostableEntry, compose
@@ -203,13 +204,6 @@ def _check_account(settings: Settings, account: Account, lookup: InstanceLookup)
         return checked
     checked.account = handle(verified["acct"], lookup.limits.domain or account.instance_url)
     return checked
-
-
-def handle(acct: str, domain: str) -> str:
-    """`bot@example.social`: a local account's `acct` lacks the domain, a remote one has it."""
-    if "@" in acct:
-        return acct
-    return f"{acct}@{domain.split('://', 1)[-1]}"
 
 
 def _check_state(path: Path) -> StateCheck:

@@ -608,3 +608,40 @@ def test_links_hashtags_and_a_large_card_as_mastodon_shows_them(tmp_path, browse
     problems = [li.text for li in page.all(".card-problems li")]
     assert len(problems) == 1 and problems[0].startswith("No byline")
     page.screenshot("readme")
+
+
+def test_the_account_shows_as_the_last_real_run_recorded_it(tmp_path, api, feeds, token, browser):
+    api.avatar = png(40, 40, (230, 120, 40))
+    api.domain = "mastodon.codingfield.com"
+
+    def publish(*numbers):
+        items = [article(n, link=feeds.url(f"/{n}/")) for n in numbers]
+        feeds.set_feed("/feed", rss(items), etag=False, last_modified=False)
+
+    config = write_config(
+        tmp_path,
+        api,
+        f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 1}}",
+        allow_private_urls_in_feeds=True,
+    )
+    publish(1)
+    assert main(["run", "--config", config]) == 0  # posts article 1, and keeps the account
+    publish(2, 1)
+    assert main(["run", "--config", config]) == 0
+    assert api.count("GET", "/avatars/original/missing.png") == 1  # unchanged: not again
+    publish(3, 2, 1)
+    serve_page(feeds, "/3/", card_page(title="Three", description="The third."))
+    requests = len(api.requests)
+
+    page = Loaded(browser, dry_run_page(config, tmp_path, "recorded-account"))
+
+    assert len(api.requests) == requests  # the preview and its page asked the instance nothing
+    page.assert_self_contained()
+    assert page.text(".display-name strong") == "Test bot"
+    assert page.text(".display-name span") == "@bot@mastodon.codingfield.com"
+    avatar = page.one(".status__avatar")
+    assert avatar.get_attribute("src").startswith("data:image/png;base64,")
+    assert page.js("return arguments[0].naturalWidth", avatar) == 40
+    problems = " ".join(li.text for li in page.all(".card-problems li"))
+    assert 'content="@bot@mastodon.codingfield.com"' in problems
+    page.screenshot("recorded-account")

@@ -32,6 +32,7 @@ from crossposter.preview_page.view import (
     card_view,
     edit_view,
     placeholder_identity,
+    recorded_identity,
     toot_view,
 )
 from crossposter.summaries import describe_limits, first_run_summary, preview_outcome
@@ -262,8 +263,11 @@ def write_page(
 def write_run_page(
     path: Path, settings: Settings, report: RunReport, stop: threading.Event | None = None
 ) -> Path:
-    """Write the page of a preview (`run --dry-run --html PATH`); the path written."""
-    return write_page(path, settings, lambda layout: run_page(report, layout), {}, stop)
+    """Write the page of a preview (`run --dry-run --html PATH`); the path written.
+
+    The accounts are shown as the last real run recorded them (the pass read them)."""
+    identities = {name: recorded_identity(profile) for name, profile in report.profiles.items()}
+    return write_page(path, settings, lambda layout: run_page(report, layout), identities, stop)
 
 
 def write_check_page(

@@ -10,7 +10,7 @@ import base64
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from crossposter.models import Toot
+from crossposter.models import AccountProfile, Toot
 from crossposter.preview_page.card import CardTags, PageOutcome, Problem, card_problems, is_large
 from crossposter.preview_page.status import Marked, Segment, render_status, word_changes
 
@@ -35,6 +35,16 @@ class Identity:
     avatar: str = PLACEHOLDER_AVATAR
     # Whether the handle is the account's own (recorded by a run, or told by the instance).
     known: bool = False
+
+
+def recorded_identity(profile: AccountProfile) -> Identity:
+    """The account as a real run recorded it from its last toot."""
+    return Identity(
+        display_name=profile.display_name,
+        handle=f"@{profile.acct}",
+        avatar=profile.avatar or PLACEHOLDER_AVATAR,
+        known=True,
+    )
 
 
 def placeholder_identity(instance_url: str) -> Identity:
