@@ -259,7 +259,11 @@ def test_a_french_article_with_its_image_card_and_byline(tmp_path, feeds, browse
     assert page.js("return arguments[0].naturalWidth", image) == 64
     assert image.get_attribute("alt") == FRENCH["title"]
     page.screenshot("french-article")
+    background = "return getComputedStyle(document.body).backgroundColor"
+    assert page.js(background) == "rgb(239, 243, 245)"
     page.screenshot("french-article-dark", dark=True)
+    # Light and dark follow the reader's system setting.
+    assert page.js(background) == "rgb(25, 27, 34)"
     alt = page.one(".media details.alt p")
     assert not alt.is_displayed()
     page.one(".media details.alt summary").click()
