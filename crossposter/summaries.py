@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from crossposter.models import FeedReport, InstanceLimits
 
 
+# A first run's newest entry, shown though it will not be posted.
+SAMPLE_NOTE = "sample (first run; not to be posted)"
+
+
 def describe_limits(limits: InstanceLimits) -> str:
     where = {
         "default": "Mastodon's defaults, the instance was not asked",

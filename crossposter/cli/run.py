@@ -20,7 +20,7 @@ from crossposter.cli.common import (
 )
 from crossposter.exit_codes import EXIT_OK, EXIT_USAGE
 from crossposter.logsafe import plural
-from crossposter.summaries import first_run_summary, preview_outcome, text_diff
+from crossposter.summaries import SAMPLE_NOTE, first_run_summary, preview_outcome, text_diff
 
 
 def add_run_parser(commands) -> None:
@@ -188,7 +188,7 @@ def print_previews(feed) -> None:
         print()
     if feed.sample:
         entry, toot = feed.sample
-        print(f"=== {feed.name}: sample (first run; not to be posted): {entry.title or entry.id}")
+        print(f"=== {feed.name}: {SAMPLE_NOTE}: {entry.title or entry.id}")
         print_toot(toot)
     for entry, toot in feed.previews:
         print(f"=== {feed.name}: {entry.title or entry.id}")

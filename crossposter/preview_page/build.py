@@ -35,7 +35,7 @@ from crossposter.preview_page.view import (
     recorded_identity,
     toot_view,
 )
-from crossposter.summaries import describe_limits, first_run_summary, preview_outcome
+from crossposter.summaries import SAMPLE_NOTE, describe_limits, first_run_summary, preview_outcome
 
 if TYPE_CHECKING:
     from crossposter.check import CheckReport
@@ -129,7 +129,7 @@ class Fetcher:
 
 
 class Layout:
-    """Toots of one account's feeds as the page draws them."""
+    """Toots as the page draws them: each with its account, its image and its card."""
 
     def __init__(self, settings: Settings, fetcher: Fetcher, identities: dict[str, Identity]):
         self._accounts = feed_accounts(settings)
@@ -148,7 +148,14 @@ class Layout:
         return self._identities.get(account.name) or placeholder_identity(account.instance_url)
 
     def toot(
-        self, feed: str, title: str, link: str | None, toot: Toot, *, note: str = "", card=True
+        self,
+        feed: str,
+        title: str,
+        link: str | None,
+        toot: Toot,
+        *,
+        note: str = "",
+        card: bool = True,
     ) -> TootView:
         identity = self.identity(feed)
         media = self._fetcher.media(toot.image_url, toot.image_alt) if toot.image_url else None
@@ -166,9 +173,6 @@ class Layout:
 
     def entry(self, feed: str, entry: Entry, toot: Toot, note: str = "") -> TootView:
         return self.toot(feed, entry.title or entry.id, entry.link, toot, note=note)
-
-
-SAMPLE_NOTE = "sample (first run; not to be posted)"
 
 
 def run_page(report: RunReport, layout: Layout) -> Page:
