@@ -305,6 +305,18 @@ STEPS: tuple[Step, ...] = (
             )"""
         },
     ),
+    # How each account shows on its toots (name, handle, picture), kept by the run that
+    # posted, for the preview page: a preview asks the instance nothing.
+    Step(
+        "account profiles",
+        tables="""
+        CREATE TABLE IF NOT EXISTS account_profiles (
+            instance TEXT NOT NULL,
+            account TEXT NOT NULL,
+            profile {JSON} NOT NULL,
+            PRIMARY KEY (instance, account)
+        ) {WITHOUT_ROWID}""",
+    ),
     # The guard against mass deletion counts a feed's checks over a day, across runs:
     # since when its deletions are held, and when a person last allowed them.
     Step(
@@ -417,6 +429,7 @@ EXPORT_ORDER = {
     "hook_runs": "feed COLLATE BINARY, entry_id COLLATE BINARY, event COLLATE BINARY, "
     "occurrence COLLATE BINARY",
     "deletions": "account COLLATE BINARY, at",
+    "account_profiles": "instance COLLATE BINARY, account COLLATE BINARY",
 }
 EXPORTED_TABLES = tuple(EXPORT_ORDER)
 TIMESTAMP_COLUMNS = {
