@@ -341,7 +341,6 @@ class Pass:
                 interrupted=self._stop_requested,
                 known_limits=self._limits,
                 after_post=None if self.preview else self._after_post,
-                worker=worker_id() if self.state.shared else None,
             )
         return self._sessions[account.name]
 

@@ -29,6 +29,7 @@ from crossposter.errors import (
     StatusGone,
     TemporaryPublishError,
 )
+from crossposter.health import worker_id
 from crossposter.mastodon.instance import fetch_limits
 from crossposter.mastodon.media import data_url, download_image
 from crossposter.models import (
@@ -243,6 +244,12 @@ def _planned(posted: PostedEntry, after: Toot | None) -> PlannedChange:
     return PlannedChange(posted.label, posted.link, posted.toot_url, posted.toot, after)
 
 
+def lease_holder(state: PostingState) -> str | None:
+    """This process, when the state hands its feeds out by lease: a pending post or edit
+    first confirms, as it is recorded, that the feed's lease is still its own."""
+    return worker_id() if state.shared else None
+
+
 class AccountSession:
     """One account for the length of a pass: its outbox, limits, and why it stopped posting."""
 
@@ -257,12 +264,8 @@ class AccountSession:
         interrupted: Callable[[], bool],
         known_limits: dict[str, InstanceLimits],
         after_post: Callable[[PendingPost, Posted], None] | None = None,
-        worker: str | None = None,
     ):
         self.account = account
-        # This process, when it works on feeds by lease: each pending post or edit first
-        # confirms the lease is still its own.
-        self.worker = worker
         self.outbox = outbox
         self.state = state
         self.settings = settings
@@ -324,7 +327,7 @@ class AccountSession:
         """
         key = self.outbox.idempotency_key(feed, entry.id)
         return self.state.mark_pending(
-            feed, entry, key, toot, account=self.account.name, worker=self.worker
+            feed, entry, key, toot, account=self.account.name, worker=lease_holder(self.state)
         )
 
     def retry(self, pending: PendingPost, report: FeedReport) -> bool:

@@ -350,6 +350,8 @@ def test_an_edit_shows_both_toots_with_the_changed_words_marked(
 def test_a_deletion_lists_the_toot_it_removes(tmp_path, api, feeds, token, browser):
     config, publish, post = _posted_blog(tmp_path, api, feeds)
     publish(post(1))  # article 2 left the feed, and its link answers 404
+    # The site's home page answers: a site answering 404 everywhere deletes nothing.
+    feeds.set_feed("/", "<html>home</html>", content_type="text/html")
     from crossposter.config import load_settings
     from crossposter.pipeline import run
 

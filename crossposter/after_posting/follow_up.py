@@ -35,7 +35,7 @@ from crossposter.config import FeedConfig, Settings
 from crossposter.models import Article, Entry, FeedInfo, FeedReport, Toot
 from crossposter.net.bounded import CutOff, Cutoff
 from crossposter.net.public import AddressPolicy, public_session
-from crossposter.posting import AccountSession
+from crossposter.posting import AccountSession, lease_holder
 from crossposter.state import PostedEntry, PostingState
 from crossposter.web import USER_AGENT
 
@@ -126,7 +126,7 @@ class FollowUp:
             if toot is None or not toot_differs(posted.toot, toot):
                 continue
             self.state.mark_edit_pending(
-                self.feed.name, posted.entry_id, toot, article, worker=session.worker
+                self.feed.name, posted.entry_id, toot, article, worker=lease_holder(self.state)
             )
             self._send_edit(session, posted, toot, reason)
 
@@ -198,7 +198,7 @@ class FollowUp:
         held_since = getattr(self.state.feed(self.feed.name), "deletions_held_since", None)
         if not absent and held_since is None:
             return
-        policy = self._policy()
+        policy = AddressPolicy(allow_private=self.settings.allow_private_urls_in_feeds)
         gone: list[PostedEntry] = []
         for posted in absent:
             if self.stop.is_set():
@@ -226,7 +226,8 @@ class FollowUp:
                 )
                 continue
             confirmed.append(posted)
-        if confirmed and self._site_is_gone(confirmed[0], _newest_link(entries, posted_entries)):
+        newest = _newest_link(entries, posted_entries)
+        if confirmed and self._site_is_gone(confirmed[0], newest, policy):
             return
         for posted in confirmed:
             self._delete(posted)
@@ -252,10 +253,7 @@ class FollowUp:
         )
         return True
 
-    def _policy(self) -> AddressPolicy:
-        return AddressPolicy(allow_private=self.settings.allow_private_urls_in_feeds)
-
-    def _site_is_gone(self, first: PostedEntry, newest: str | None) -> bool:
+    def _site_is_gone(self, first: PostedEntry, newest: str | None, policy: AddressPolicy) -> bool:
         """Whether the site's root and its newest article both answer 404 or 410 (a broken
         deploy, a site answering 404 everywhere): then nothing is deleted this run."""
         parts = urlsplit(first.link or "")
@@ -264,7 +262,7 @@ class FollowUp:
         answers = [
             link_status(
                 url,
-                self._policy(),
+                policy,
                 timeout=self.settings.fetch_timeout,
                 deadline=self.settings.fetch_deadline,
                 stop=self.stop,
