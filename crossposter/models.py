@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 DEFAULT_IMAGE_TYPES = (
     "image/jpeg",
@@ -79,6 +80,8 @@ class InstanceLimits:
     # The instance's own name for itself (v2 `domain`, v1 `uri`): the part after the
     # second @ of its accounts' handles, which need not be the API's host.
     domain: str | None = None
+    # `api_versions.mastodon` (Mastodon 4.3+), when published: mastodon.capabilities reads it.
+    api_version: int | None = None
 
     def __post_init__(self) -> None:
         # Limits cached as JSON come back with a list here.
@@ -101,6 +104,19 @@ class Toot:
     # The image chosen to go with it (`image: true`), for the preview and the state.
     image_url: str = ""
     image_alt: str = ""
+    # Who may quote it (Mastodon 4.5); None: the account's default. Sent only to a
+    # server that takes it (posting.AccountSession decides, by mastodon.capabilities).
+    quote_approval_policy: str | None = None
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The replies below a toot, as its instance gave them (GET /api/v1/statuses/:id/context)."""
+
+    descendants: tuple[Any, ...] = ()
+    # Mastodon 4.5's `Mastodon-Async-Refresh`: the instance is still fetching replies from
+    # other servers and asks to be read again after this many seconds. None: final.
+    refresh_after: float | None = None
 
 
 @dataclass(frozen=True)

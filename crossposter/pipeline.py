@@ -38,6 +38,7 @@ from crossposter.models import (
     InstanceLimits,
     ParsedFeed,
     Posted,
+    Thread,
     Toot,
 )
 from crossposter.posting import (
@@ -333,7 +334,7 @@ class Pass:
         )
         by_name = {account.name: account for account in self._accounts.values()}
 
-        def descendants_of(post: AnnouncedPost) -> list[Any] | None:
+        def descendants_of(post: AnnouncedPost) -> Thread | None:
             account = by_name.get(post.account) if post.account else self._accounts.get(post.feed)
             # A toot id means something on its own instance only; a token is read for the
             # accounts of enabled feeds alone.
@@ -346,7 +347,8 @@ class Pass:
                 return None
             return session.outbox.descendants(post.toot_id)
 
-        read_replies(self.state, posts, descendants_of, now)
+        interval = timedelta(seconds=self.settings.replies_interval)
+        read_replies(self.state, posts, descendants_of, now, interval)
 
     def _sum_up_accounts(self) -> None:
         stopped = [session for session in self._sessions.values() if session.stopped]

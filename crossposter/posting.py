@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from crossposter.accounts import Account
 from crossposter.config import DEFAULT_ACCOUNT, TOKEN_VARIABLE, Settings
@@ -29,9 +29,18 @@ from crossposter.errors import (
     StatusGone,
     TemporaryPublishError,
 )
+from crossposter.mastodon.capabilities import Capabilities
 from crossposter.mastodon.instance import fetch_limits
 from crossposter.mastodon.media import download_image
-from crossposter.models import Entry, FeedReport, ImageRef, InstanceLimits, Posted, Toot
+from crossposter.models import (
+    Entry,
+    FeedReport,
+    ImageRef,
+    InstanceLimits,
+    Posted,
+    Thread,
+    Toot,
+)
 from crossposter.net.public import AddressPolicy
 from crossposter.state import PendingPost, PostedEntry, State, now_utc
 
@@ -89,7 +98,7 @@ class Outbox(Protocol):
     def find_posted(self, pending: PendingPost, stop: threading.Event) -> Posted | None:
         """The account's own status announcing `pending`, when an earlier run sent it."""
 
-    def descendants(self, toot_id: str) -> list[Any]:
+    def descendants(self, toot_id: str) -> Thread:
         """The replies to one of the account's toots, and theirs; PublishError when not read."""
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
@@ -147,7 +156,7 @@ class LiveOutbox:
     def find_posted(self, pending: PendingPost, stop: threading.Event) -> Posted | None:
         return self._publisher.find_posted(pending.link or "", pending.pending_since, stop)
 
-    def descendants(self, toot_id: str) -> list[Any]:
+    def descendants(self, toot_id: str) -> Thread:
         return self._publisher.descendants(toot_id)
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
@@ -190,9 +199,9 @@ class RecordingOutbox:
         # Only the instance knows; a preview shows the post a real run would try.
         return None
 
-    def descendants(self, toot_id: str) -> list[Any]:
+    def descendants(self, toot_id: str) -> Thread:
         # A preview reads no replies.
-        return []
+        return Thread()
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         before = posted.toot.text if posted.toot else ""
@@ -237,6 +246,8 @@ class AccountSession:
         self.rate_limit_reset: datetime | None = None
         # Called once a toot is recorded as posted (the on_posted hook); never in a preview.
         self._after_post = after_post
+        # Whether the pass was told that the instance takes no quote policy.
+        self._told_no_quote_policy = False
 
     @property
     def label(self) -> str:
@@ -257,6 +268,11 @@ class AccountSession:
         if instance not in self._known_limits:
             self._known_limits[instance] = self._load_limits(instance)
         return self._known_limits[instance]
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the instance supports (mastodon.capabilities): the one place that decides."""
+        return Capabilities.of(self.limits)
 
     def _load_limits(self, instance: str) -> InstanceLimits:
         cached = self.state.cached_limits(instance, LIMITS_MAX_AGE)
@@ -310,7 +326,7 @@ class AccountSession:
 
     def publish(self, pending: PendingPost, report: FeedReport, toot: Toot | None = None) -> bool:
         """Post a pending toot; False when it stays pending for a later run."""
-        toot = toot or pending.toot
+        toot = self._as_supported(toot or pending.toot)
         if self.halted() or self._limited_elsewhere():
             report.left_for_later()
             return False
@@ -337,6 +353,20 @@ class AccountSession:
             return True
         self._posted(pending, posted)
         return True
+
+    def _as_supported(self, toot: Toot) -> Toot:
+        """`toot` without what the instance does not take, said once per pass."""
+        if toot.quote_approval_policy is None or self.capabilities.quote_approval_policy:
+            return toot
+        if not self._told_no_quote_policy:
+            self._told_no_quote_policy = True
+            log.info(
+                "%s: quote_approval_policy left out: the instance does not take it (%s; "
+                "Mastodon 4.5, API version 7, does); toots get the account's default",
+                self.label,
+                self.capabilities.describe(),
+            )
+        return replace(toot, quote_approval_policy=None)
 
     def _limited_elsewhere(self) -> bool:
         """Whether a 429 recorded in the state (by any process) still holds for the account."""

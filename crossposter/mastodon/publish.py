@@ -35,10 +35,9 @@ from crossposter.errors import (
     StatusGone,
     TemporaryPublishError,
 )
-from crossposter.mastodon.client import describe_api_error, mastodon_client
+from crossposter.mastodon.client import describe_api_error, mastodon_client, mastodon_session
 from crossposter.mastodon.media import ImageFile, upload_image
-from crossposter.models import Posted, Toot
-from crossposter.net.bounded import api_session
+from crossposter.models import Posted, Thread, Toot
 from crossposter.signals import GRACE_SECONDS
 from crossposter.web import connection_problem, unreachable
 
@@ -93,7 +92,7 @@ class Publisher:
         self._sleep = sleep
         # Each request, answer included, within request_timeout and 8 MiB; after a
         # stop request, the one in flight gets the rest of the grace.
-        session, self._transport = api_session(options.request_timeout, grace=GRACE_SECONDS)
+        session, self._transport = mastodon_session(options.request_timeout, grace=GRACE_SECONDS)
         self._api = mastodon_client(
             instance_url,
             timeout=options.request_timeout,
@@ -146,17 +145,27 @@ class Publisher:
         self._transport.stop = stop
         return self._retrying(stop)(self._find_posted_once, link, since - CLOCK_SLACK)
 
-    def descendants(self, status_id: str) -> list[Any]:
+    def descendants(self, status_id: str) -> Thread:
         """The replies to a status and theirs (GET /api/v1/statuses/:id/context), once.
 
         No retry and no waiting out a rate limit: reading replies may never hold up posting.
+        From Mastodon 4.5 the answer may say that replies from other servers are still
+        being fetched (`Mastodon-Async-Refresh`, docs content/en/methods/statuses.md,
+        "4.5.0 - added experimental `Mastodon-Async-Refresh` header"), which Mastodon.py
+        reads (`get_async_refresh_info`): then the thread is not final.
         """
         from mastodon import errors as mastodon_errors
 
         try:
-            return list(self._api.status_context(status_id)["descendants"])
+            context = self._api.status_context(status_id)
+            refresh = self._api.get_async_refresh_info(context)
         except mastodon_errors.MastodonError as error:
             raise translate_error(error, self._api) from None
+        retry = refresh[1] if refresh else None
+        return Thread(
+            tuple(context["descendants"]),
+            None if refresh is None else float(retry if isinstance(retry, int) else 0),
+        )
 
     def _retrying(self, stop: threading.Event | None) -> Retrying:
         give_up = stop_after_delay(self.options.retry_seconds)
@@ -244,6 +253,8 @@ class Publisher:
                 toot.text,
                 visibility=toot.visibility,
                 language=toot.language,
+                # Mastodon 4.5 (API version 7); None leaves it out, as a server before wants.
+                quote_approval_policy=toot.quote_approval_policy,
                 spoiler_text=toot.spoiler_text or None,
                 # Mastodon.py always sends sensitive=0, which unmarks a content warning.
                 sensitive=bool(toot.spoiler_text),
