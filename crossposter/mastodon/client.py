@@ -7,6 +7,7 @@ never pays for it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -80,11 +81,8 @@ def mastodon_client(
     requests in flight passes a session of its own from `mastodon_session`.
     """
     from mastodon import Mastodon
-    from mastodon.errors import MastodonDeprecationWarning
 
-    # mastodon_session logs it once, at WARNING, with the endpoint; Mastodon.py's own
-    # warning would say it again on stderr.
-    warnings.filterwarnings("ignore", category=MastodonDeprecationWarning)
+    _silence_mastodon_py_deprecation_warning()
     if session is None:
         session, _ = mastodon_session(timeout)
 
@@ -99,6 +97,15 @@ def mastodon_client(
         user_agent=USER_AGENT,
         session=session,
     )
+
+
+@functools.cache
+def _silence_mastodon_py_deprecation_warning() -> None:
+    """mastodon_session logs a Deprecation once, at WARNING, with the endpoint; Mastodon.py's
+    own warning would say it again on stderr. One filter for the process."""
+    from mastodon.errors import MastodonDeprecationWarning
+
+    warnings.filterwarnings("ignore", category=MastodonDeprecationWarning)
 
 
 def api_request(api: Any, method: str, endpoint: str, params: Any = None, **options: Any) -> Any:
