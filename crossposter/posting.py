@@ -104,8 +104,14 @@ class Outbox(Protocol):
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         """Edit the status of `posted` to read as `toot`; StatusGone when it is gone."""
 
-    def delete(self, posted: PostedEntry, report: FeedReport, stop: threading.Event) -> None:
-        """Delete the status of `posted`; StatusGone when it is already gone."""
+    def delete(
+        self, posted: PostedEntry, report: FeedReport, stop: threading.Event, delete_media: bool
+    ) -> None:
+        """Delete the status of `posted` (and its media at once, when `delete_media`);
+        StatusGone when it is already gone."""
+
+    def delete_upload(self, media_id: str, stop: threading.Event) -> None:
+        """Delete an upload no toot uses; StatusGone when the instance has it no more."""
 
 
 class LiveOutbox:
@@ -163,9 +169,14 @@ class LiveOutbox:
         self._publisher.update(posted.toot_id, toot, stop)
         report.edited += 1
 
-    def delete(self, posted: PostedEntry, report: FeedReport, stop: threading.Event) -> None:
-        self._publisher.delete(posted.toot_id, stop)
+    def delete(
+        self, posted: PostedEntry, report: FeedReport, stop: threading.Event, delete_media: bool
+    ) -> None:
+        self._publisher.delete(posted.toot_id, stop, delete_media=delete_media)
         report.deleted += 1
+
+    def delete_upload(self, media_id: str, stop: threading.Event) -> None:
+        self._publisher.delete_upload(media_id, stop)
 
 
 class RecordingOutbox:
@@ -207,8 +218,22 @@ class RecordingOutbox:
         before = posted.toot.text if posted.toot else ""
         report.planned_edits.append((posted.label, text_diff(before, toot.text)))
 
-    def delete(self, posted: PostedEntry, report: FeedReport, stop: threading.Event) -> None:
+    def delete(
+        self, posted: PostedEntry, report: FeedReport, stop: threading.Event, delete_media: bool
+    ) -> None:
         report.planned_deletions.append(posted.label)
+
+    def delete_upload(self, media_id: str, stop: threading.Event) -> None:
+        pass  # a preview uploaded nothing
+
+
+def _new_uploads(posted: PostedEntry, toot: Toot) -> tuple[str, ...]:
+    """The media an edit uploaded for `toot` that the posted toot does not use.
+
+    The posted toot's own media stay: Mastodon keeps them for the edit history.
+    """
+    kept = set(posted.toot.media_ids) if posted.toot else set()
+    return tuple(media_id for media_id in toot.media_ids if media_id not in kept)
 
 
 def text_diff(before: str, after: str) -> str:
@@ -344,6 +369,7 @@ class AccountSession:
                     pending.label,
                     error,
                 )
+                self.discard_uploads(toot.media_ids)
                 return self.publish(
                     pending, report, replace(toot, media_ids=(), image_url="", image_alt="")
                 )
@@ -353,6 +379,22 @@ class AccountSession:
             return True
         self._posted(pending, posted)
         return True
+
+    def discard_uploads(self, media_ids: tuple[str, ...]) -> None:
+        """Delete uploads no toot will use: they would stay on the instance for a day.
+
+        Only a server that can (API version 4, Mastodon 4.4) is asked; a failure is left
+        to the instance's own cleanup of unused media.
+        """
+        if not media_ids or not self.capabilities.delete_media:
+            return
+        for media_id in media_ids:
+            try:
+                self.outbox.delete_upload(media_id, self.stop)
+            except StatusGone:
+                pass  # gone already: what was wanted
+            except PublishError as error:
+                log.info("%s: unused upload %s not deleted: %s", self.label, media_id, error)
 
     def _as_supported(self, toot: Toot) -> Toot:
         """`toot` without what the instance does not take, said once per pass."""
@@ -409,6 +451,7 @@ class AccountSession:
             # Deleted on the instance by hand: that choice is the person's, and final.
             self.state.mark_deleted(posted.feed, posted.entry_id, str(error))
             log.warning("feed %s: %r not edited: %s", posted.feed, posted.label, error)
+            self.discard_uploads(_new_uploads(posted, toot))
             return "gone"
         except (TemporaryPublishError, AuthenticationFailed) as error:
             self._left_pending(posted, error, report)
@@ -419,6 +462,7 @@ class AccountSession:
             self.state.drop_edit(posted.feed, posted.entry_id)
             log.error("feed %s: %r not edited: %s", posted.feed, posted.label, error)
             report.fail(error)
+            self.discard_uploads(_new_uploads(posted, toot))
             return "failed"
         self.state.mark_edited(posted.feed, posted.entry_id, now_utc())
         return "edited"
@@ -433,7 +477,9 @@ class AccountSession:
             report.left_for_later()
             return "later"
         try:
-            self.outbox.delete(posted, report, self.stop)
+            self.outbox.delete(
+                posted, report, self.stop, delete_media=self.capabilities.delete_media
+            )
             self.state.record_deletion(self.account.name, at)
         except StatusGone:
             pass  # deleted already: what was wanted

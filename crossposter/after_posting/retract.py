@@ -12,7 +12,9 @@ from crossposter.after_posting.links import write_site_files
 from crossposter.config import Settings
 from crossposter.errors import NotInState, StatusGone
 from crossposter.leases import leased_for_repair
-from crossposter.posting import PublisherFactory, default_publisher
+from crossposter.mastodon.capabilities import Capabilities
+from crossposter.mastodon.instance import fetch_limits
+from crossposter.posting import LIMITS_MAX_AGE, PublisherFactory, default_publisher
 from crossposter.state import AnnouncedPost, State, now_utc, open_state
 
 log = logging.getLogger(__name__)
@@ -59,8 +61,12 @@ def retract(
             raise NotInState(f"feed {feed_name!r}: {post.entry_id!r} is already {post.status}")
         account = with_token(settings, _account(settings, post))
         publisher = publisher_factory(settings, account)
+        limits = state.cached_limits(account.instance_url, LIMITS_MAX_AGE) or fetch_limits(
+            account.instance_url, timeout=settings.request_timeout
+        )
         try:
-            publisher.delete(post.toot_id)
+            # Its media go with it, where the instance can (Mastodon 4.4, API version 4).
+            publisher.delete(post.toot_id, delete_media=Capabilities.of(limits).delete_media)
             state.record_deletion(account.name, now_utc())
             status = "retracted"
             state.mark_retracted(post.feed, post.entry_id, "retracted by hand")

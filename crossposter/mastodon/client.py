@@ -7,7 +7,6 @@ never pays for it.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import threading
@@ -48,7 +47,8 @@ def _warn_if_deprecated(response: requests.Response, *args: Any, **kwargs: Any) 
         return
     parts = urlsplit(response.url)
     # /api/v1/statuses/113/context and /api/v1/statuses/114/context are one endpoint.
-    endpoint = f"{response.request.method} {_ID_SEGMENT.sub('/:id', parts.path)}"
+    path = _ID_SEGMENT.sub("/:id", parts.path.rstrip("/")) or "/"
+    endpoint = f"{response.request.method} {path}"
     with _deprecated_lock:
         if (parts.netloc, endpoint) in _deprecated_seen:
             return
@@ -99,10 +99,9 @@ def mastodon_client(
     )
 
 
-@functools.cache
 def _silence_mastodon_py_deprecation_warning() -> None:
     """mastodon_session logs a Deprecation once, at WARNING, with the endpoint; Mastodon.py's
-    own warning would say it again on stderr. One filter for the process."""
+    own warning would say it again on stderr. The same filter added again replaces itself."""
     from mastodon.errors import MastodonDeprecationWarning
 
     warnings.filterwarnings("ignore", category=MastodonDeprecationWarning)

@@ -35,7 +35,12 @@ from crossposter.errors import (
     StatusGone,
     TemporaryPublishError,
 )
-from crossposter.mastodon.client import describe_api_error, mastodon_client, mastodon_session
+from crossposter.mastodon.client import (
+    api_request,
+    describe_api_error,
+    mastodon_client,
+    mastodon_session,
+)
 from crossposter.mastodon.media import ImageFile, upload_image
 from crossposter.models import Posted, Thread, Toot
 from crossposter.signals import GRACE_SECONDS
@@ -116,9 +121,29 @@ class Publisher:
         """
         self._send(stop, self._update_once, status_id, toot)
 
-    def delete(self, status_id: str, stop: threading.Event | None = None) -> None:
-        """Delete the status; StatusGone when it is already gone."""
-        self._send(stop, self._delete_once, status_id)
+    def delete(
+        self, status_id: str, stop: threading.Event | None = None, *, delete_media: bool = False
+    ) -> None:
+        """Delete the status; StatusGone when it is already gone.
+
+        `delete_media` (Mastodon 4.4, API version 4: mastodon.capabilities) removes its
+        media at once, instead of leaving them a day for a delete-and-redraft.
+        """
+        self._send(stop, self._delete_once, status_id, delete_media)
+
+    def delete_upload(self, media_id: str, stop: threading.Event | None = None) -> None:
+        """Delete an upload no status uses (DELETE /api/v1/media/:id, Mastodon 4.4, API version
+        4: docs content/en/methods/media.md). Once, no retry: a later run may try again.
+
+        Mastodon.py 2.3.3 has no method for it: its generic request sends it.
+        """
+        from mastodon import errors as mastodon_errors
+
+        self._transport.stop = stop
+        try:
+            api_request(self._api, "DELETE", f"/api/v1/media/{media_id}", parse=False)
+        except mastodon_errors.MastodonError as error:
+            raise translate_error(error, self._api) from None
 
     def _send(self, stop: threading.Event | None, request: Callable[..., Any], *args: Any) -> Any:
         """One status request, retried on transient failures, a short rate limit waited out."""
@@ -281,11 +306,12 @@ class Publisher:
         except mastodon_errors.MastodonError as error:
             raise translate_error(error, self._api) from None
 
-    def _delete_once(self, status_id: str) -> None:
+    def _delete_once(self, status_id: str, delete_media: bool) -> None:
         from mastodon import errors as mastodon_errors
 
         try:
-            self._api.status_delete(status_id)
+            # None leaves the parameter out: a server before 4.4 is asked nothing new.
+            self._api.status_delete(status_id, delete_media=True if delete_media else None)
         except mastodon_errors.MastodonError as error:
             raise translate_error(error, self._api) from None
 

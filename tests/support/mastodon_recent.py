@@ -55,6 +55,7 @@ class RecentMastodon:
     Attributes tests use: release, api_version, attribution_domains (the account's),
     cardless (URLs without a card), deleted_media (ids removed from the instance),
     deprecated (paths answered with a Deprecation header), revoked (tokens),
+    ignored_params (parameters sent that the release does not know),
     pkce_checked (code exchanges whose verifier was checked), still_fetching(status_id).
     """
 
@@ -69,6 +70,8 @@ class RecentMastodon:
         self.deleted_media: list[str] = []
         self.deprecated: set[str] = {"/api/v1/instance"} if self.at_least(5) else set()
         self.revoked: list[str] = []
+        # Parameters a client sent that this release does not know (and ignores).
+        self.ignored_params: list[str] = []
         self.pkce_checked = 0
         # The code challenge of the last authorization request, for its code.
         self._challenge: str | None = None
@@ -163,6 +166,8 @@ class RecentMastodon:
         from .mastodon_api import _truthy
 
         asked = req.query.get("delete_media", req.form.get("delete_media"))
+        if asked is not None and not self.at_least(4):
+            self.ignored_params.append("delete_media")
         if not (self.at_least(4) and _truthy(asked)):
             return
         for media_id in status["media_ids"]:
