@@ -9,10 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from crossposter.state.base import AnnouncedPost
 
@@ -24,6 +26,8 @@ COLUMNS = (
     "feed",
     "entry_id",
     "toot_id",
+    "host",
+    "username",
     "toot_url",
     "account",
     "instance",
@@ -32,6 +36,7 @@ COLUMNS = (
     "status",
 )
 CSV_COLUMNS = ("article_url", *COLUMNS)
+_TOOT_PATH = re.compile(r"/@([^/@]+)/")
 
 
 def iso_z(moment: datetime | None) -> str | None:
@@ -58,6 +63,9 @@ def link_record(post: AnnouncedPost, accounts: Mapping[str, tuple[str, str]]) ->
         "feed": post.feed,
         "entry_id": post.entry_id,
         "toot_id": post.toot_id,
+        # What comment widgets need to find the toot: https://{host}/api/v1/statuses/{toot_id}.
+        "host": urlsplit(instance or post.toot_url or "").netloc or None,
+        "username": _username(post.toot_url),
         "toot_url": post.toot_url,
         "account": account,
         "instance": instance,
@@ -65,6 +73,12 @@ def link_record(post: AnnouncedPost, accounts: Mapping[str, tuple[str, str]]) ->
         "edited_at": iso_z(post.edited_at),
         "status": post.status,
     }
+
+
+def _username(toot_url: str | None) -> str | None:
+    """`me` of https://mastodon.social/@me/113525110930812345, Mastodon's status address."""
+    match = _TOOT_PATH.match(urlsplit(toot_url or "").path)
+    return match.group(1) if match else None
 
 
 def links_document(
