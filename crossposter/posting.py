@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from crossposter.accounts import Account
 from crossposter.config import DEFAULT_ACCOUNT, TOKEN_VARIABLE, Settings
@@ -101,6 +101,9 @@ class Outbox(Protocol):
     def descendants(self, toot_id: str) -> Thread:
         """The replies to one of the account's toots, and theirs; PublishError when not read."""
 
+    def status(self, toot_id: str) -> Any:
+        """One of the account's toots as the instance shows it now; PublishError when not read."""
+
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         """Edit the status of `posted` to read as `toot`; StatusGone when it is gone."""
 
@@ -165,6 +168,9 @@ class LiveOutbox:
     def descendants(self, toot_id: str) -> Thread:
         return self._publisher.descendants(toot_id)
 
+    def status(self, toot_id: str) -> Any:
+        return self._publisher.status(toot_id)
+
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         self._publisher.update(posted.toot_id, toot, stop)
         report.edited += 1
@@ -213,6 +219,10 @@ class RecordingOutbox:
     def descendants(self, toot_id: str) -> Thread:
         # A preview reads no replies.
         return Thread()
+
+    def status(self, toot_id: str) -> Any:
+        # A preview looks at no toot: nothing to say about its card yet.
+        return None
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         before = posted.toot.text if posted.toot else ""

@@ -268,3 +268,31 @@ def test_a_thread_still_being_fetched_is_read_again_on_the_next_run(tmp_path, fe
         "First!",
         "Fetched from afar",
     ]
+
+
+# -- link cards ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("minutes_ago", "card", "due"),
+    [(5, None, False), (10, None, True), (60 * 23, None, True), (60 * 24, None, False),
+     (30, True, False), (30, False, False)],
+)  # fmt: skip
+def test_a_toot_is_looked_at_once_between_ten_minutes_and_a_day(minutes_ago, card, due):
+    from datetime import UTC, datetime, timedelta
+
+    from crossposter.after_posting.cards import card_check_due
+
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    assert card_check_due(now - timedelta(minutes=minutes_ago), card, now) is due
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [({"card": {"url": "https://blog.example.org/1/"}}, True), ({"card": None}, False),
+     ({}, False), (None, False)],
+)  # fmt: skip
+def test_a_status_has_a_card_when_the_instance_built_one(status, expected):
+    from crossposter.after_posting.cards import has_card
+
+    assert has_card(status) is expected

@@ -192,6 +192,16 @@ class Publisher:
             None if refresh is None else float(retry if isinstance(retry, int) else 0),
         )
 
+    def status(self, status_id: str) -> Any:
+        """One of the account's statuses as the instance shows it now (GET
+        /api/v1/statuses/:id), its link card included; once, no retry, like `descendants`."""
+        from mastodon import errors as mastodon_errors
+
+        try:
+            return self._api.status(status_id)
+        except mastodon_errors.MastodonError as error:
+            raise translate_error(error, self._api) from None
+
     def _retrying(self, stop: threading.Event | None) -> Retrying:
         give_up = stop_after_delay(self.options.retry_seconds)
         if stop is not None:
