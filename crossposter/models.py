@@ -105,7 +105,7 @@ class Toot:
     image_url: str = ""
     image_alt: str = ""
     # Who may quote it (Mastodon 4.5); None: the account's default. Sent only to a
-    # server that takes it (posting.AccountSession decides, by mastodon.capabilities).
+    # server that takes it (known_instance.KnownInstance.fit, by mastodon.capabilities).
     quote_approval_policy: str | None = None
 
 

@@ -13,7 +13,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,7 +28,7 @@ from crossposter.errors import (
     StatusGone,
     TemporaryPublishError,
 )
-from crossposter.mastodon.capabilities import Capabilities
+from crossposter.known_instance import KnownInstance
 from crossposter.mastodon.instance import fetch_limits
 from crossposter.mastodon.media import download_image
 from crossposter.models import (
@@ -51,7 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LIMITS_MAX_AGE = timedelta(days=1)
 
 PublisherFactory = Callable[[Settings, Account], "Publisher"]
 
@@ -274,15 +272,14 @@ class AccountSession:
         self.settings = settings
         self.stop = stop
         self._interrupted = interrupted
-        # Instance → limits, shared by the accounts of a pass: each instance is asked once.
-        self._known_limits = known_limits
+        self.instance = KnownInstance(
+            account.instance_url, outbox, state, stop, known_limits, self.label
+        )
         # Why this account posts nothing more this pass (rate limit, refused token).
         self.stopped: str | None = None
         self.rate_limit_reset: datetime | None = None
         # Called once a toot is recorded as posted (the on_posted hook); never in a preview.
         self._after_post = after_post
-        # Whether the pass was told that the instance takes no quote policy.
-        self._told_no_quote_policy = False
 
     @property
     def label(self) -> str:
@@ -299,24 +296,7 @@ class AccountSession:
 
     @property
     def limits(self) -> InstanceLimits:
-        instance = self.account.instance_url
-        if instance not in self._known_limits:
-            self._known_limits[instance] = self._load_limits(instance)
-        return self._known_limits[instance]
-
-    @property
-    def capabilities(self) -> Capabilities:
-        """What the instance supports (mastodon.capabilities): the one place that decides."""
-        return Capabilities.of(self.limits)
-
-    def _load_limits(self, instance: str) -> InstanceLimits:
-        cached = self.state.cached_limits(instance, LIMITS_MAX_AGE)
-        if cached:
-            return cached
-        limits = self.outbox.limits(self.stop)
-        if limits.source != "default":
-            self.state.save_limits(instance, limits)
-        return limits
+        return self.instance.limits
 
     # -- the publish path --------------------------------------------------------
 
@@ -361,7 +341,7 @@ class AccountSession:
 
     def publish(self, pending: PendingPost, report: FeedReport, toot: Toot | None = None) -> bool:
         """Post a pending toot; False when it stays pending for a later run."""
-        toot = self._as_supported(toot or pending.toot)
+        toot = self.instance.fit(toot or pending.toot)
         if self.halted() or self._limited_elsewhere():
             report.left_for_later()
             return False
@@ -379,7 +359,7 @@ class AccountSession:
                     pending.label,
                     error,
                 )
-                self.discard_uploads(toot.media_ids)
+                self.instance.discard_uploads(toot.media_ids)
                 return self.publish(
                     pending, report, replace(toot, media_ids=(), image_url="", image_alt="")
                 )
@@ -389,36 +369,6 @@ class AccountSession:
             return True
         self._posted(pending, posted)
         return True
-
-    def discard_uploads(self, media_ids: tuple[str, ...]) -> None:
-        """Delete uploads no toot will use: they would stay on the instance for a day.
-
-        Only a server that can (API version 4, Mastodon 4.4) is asked; a failure is left
-        to the instance's own cleanup of unused media.
-        """
-        if not media_ids or not self.capabilities.delete_media:
-            return
-        for media_id in media_ids:
-            try:
-                self.outbox.delete_upload(media_id, self.stop)
-            except StatusGone:
-                pass  # gone already: what was wanted
-            except PublishError as error:
-                log.info("%s: unused upload %s not deleted: %s", self.label, media_id, error)
-
-    def _as_supported(self, toot: Toot) -> Toot:
-        """`toot` without what the instance does not take, said once per pass."""
-        if toot.quote_approval_policy is None or self.capabilities.quote_approval_policy:
-            return toot
-        if not self._told_no_quote_policy:
-            self._told_no_quote_policy = True
-            log.info(
-                "%s: quote_approval_policy left out: the instance does not take it (%s; "
-                "Mastodon 4.5, API version 7, does); toots get the account's default",
-                self.label,
-                self.capabilities.describe(),
-            )
-        return replace(toot, quote_approval_policy=None)
 
     def _limited_elsewhere(self) -> bool:
         """Whether a 429 recorded in the state (by any process) still holds for the account."""
@@ -461,7 +411,7 @@ class AccountSession:
             # Deleted on the instance by hand: that choice is the person's, and final.
             self.state.mark_deleted(posted.feed, posted.entry_id, str(error))
             log.warning("feed %s: %r not edited: %s", posted.feed, posted.label, error)
-            self.discard_uploads(_new_uploads(posted, toot))
+            self.instance.discard_uploads(_new_uploads(posted, toot))
             return "gone"
         except (TemporaryPublishError, AuthenticationFailed) as error:
             self._left_pending(posted, error, report)
@@ -472,7 +422,7 @@ class AccountSession:
             self.state.drop_edit(posted.feed, posted.entry_id)
             log.error("feed %s: %r not edited: %s", posted.feed, posted.label, error)
             report.fail(error)
-            self.discard_uploads(_new_uploads(posted, toot))
+            self.instance.discard_uploads(_new_uploads(posted, toot))
             return "failed"
         self.state.mark_edited(posted.feed, posted.entry_id, now_utc())
         return "edited"
@@ -488,7 +438,7 @@ class AccountSession:
             return "later"
         try:
             self.outbox.delete(
-                posted, report, self.stop, delete_media=self.capabilities.delete_media
+                posted, report, self.stop, delete_media=self.instance.capabilities.delete_media
             )
             self.state.record_deletion(self.account.name, at)
         except StatusGone:

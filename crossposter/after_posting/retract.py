@@ -11,10 +11,11 @@ from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.after_posting.links import write_site_files
 from crossposter.config import Settings
 from crossposter.errors import NotInState, StatusGone
+from crossposter.known_instance import LIMITS_MAX_AGE
 from crossposter.leases import leased_for_repair
 from crossposter.mastodon.capabilities import Capabilities
 from crossposter.mastodon.instance import fetch_limits
-from crossposter.posting import LIMITS_MAX_AGE, PublisherFactory, default_publisher
+from crossposter.posting import PublisherFactory, default_publisher
 from crossposter.state import AnnouncedPost, State, now_utc, open_state
 
 log = logging.getLogger(__name__)
