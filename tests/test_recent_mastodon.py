@@ -296,3 +296,14 @@ def test_a_status_has_a_card_when_the_instance_built_one(status, expected):
     from crossposter.after_posting.cards import has_card
 
     assert has_card(status) is expected
+
+
+def test_attribution_apply_on_a_server_before_4_4_says_where_to_set_them(
+    tmp_path, feeds, token, capsys
+):
+    with MastodonAPI(release="4.2") as api:
+        config = blog_with_pages(tmp_path, api, feeds, None)
+        assert main(["attribution", "--config", config]) == 0
+        assert main(["attribution", "--config", config, "--apply"]) == 1
+        assert api.count("PATCH", "/api/v1/accounts/update_credentials") == 0
+    assert "Preferences → Public profile → Verification" in capsys.readouterr().out

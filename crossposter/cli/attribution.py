@@ -49,6 +49,8 @@ def command_attribution(args: argparse.Namespace) -> int:
                 "(Mastodon 4.4 does); feeds' sites: " + sites
             )
             print("  set them in Preferences → Public profile → Verification → Author attribution")
+            # --apply cannot do what it was asked: a person must.
+            failed = failed or args.apply
             continue
         print(f"{name}: attribution domains: {', '.join(plan.current) or 'none'}")
         print(f"  feeds' sites: {sites}")
