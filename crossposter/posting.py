@@ -177,7 +177,6 @@ class LiveOutbox:
         self, posted: PostedEntry, report: FeedReport, stop: threading.Event, delete_media: bool
     ) -> None:
         self._publisher.delete(posted.toot_id, stop, delete_media=delete_media)
-        report.deleted += 1
 
     def delete_upload(self, media_id: str, stop: threading.Event) -> None:
         self._publisher.delete_upload(media_id, stop)
