@@ -7,19 +7,24 @@ import logging
 import threading
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from crossposter.errors import PublishError, StatusGone
 from crossposter.mastodon.capabilities import Capabilities
 from crossposter.models import InstanceLimits, Toot
 from crossposter.state import State
 
-if TYPE_CHECKING:
-    from crossposter.posting import Outbox
-
 log = logging.getLogger(__name__)
 
 LIMITS_MAX_AGE = timedelta(days=1)
+
+
+class InstanceOutbox(Protocol):
+    """What this module asks of posting.Outbox (named here: posting imports this module)."""
+
+    def limits(self, stop: threading.Event) -> InstanceLimits: ...
+
+    def delete_upload(self, media_id: str, stop: threading.Event) -> None: ...
 
 
 class KnownInstance:
@@ -28,7 +33,7 @@ class KnownInstance:
     def __init__(
         self,
         url: str,
-        outbox: Outbox,
+        outbox: InstanceOutbox,
         state: State,
         stop: threading.Event,
         known_limits: dict[str, InstanceLimits],
