@@ -30,22 +30,19 @@ from crossposter.attribution import (
     site_domain,
 )
 from crossposter.compose.toot import UnpostableEntry, compose
-from crossposter.config import (
-    DEFAULT_ACCOUNT,
-    FeedConfig,
-    Settings,
-    redacted_url,
-)
+from crossposter.config import FeedConfig, Settings
 from crossposter.errors import ConfigError, CrossposterError, FeedError, StateLocked
 from crossposter.feeds.fetch import FetchRequest, FetchResult, fetch_all
+from crossposter.logsafe import redacted_url
 from crossposter.mastodon.capabilities import Capabilities
 from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import InstanceLookup, look_up_instance
 from crossposter.mastodon.profile import attribution_domains, handle
 from crossposter.mastodon.publish import translate_error
-from crossposter.models import Entry, InstanceLimits
+from crossposter.models import DEFAULT_ACCOUNT, Entry, InstanceLimits
 from crossposter.net.public import AddressPolicy
-from crossposter.state import SqliteState, missing_folder
+from crossposter.state import SqliteState
+from crossposter.storage import missing_folder
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Protocol
 from crossposter.errors import PublishError, StatusGone
 from crossposter.mastodon.capabilities import Capabilities
 from crossposter.models import InstanceLimits, Toot
-from crossposter.state import State
+from crossposter.state import CoordinationRole
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class KnownInstance:
         self,
         url: str,
         outbox: InstanceOutbox,
-        state: State,
+        state: CoordinationRole,
         stop: threading.Event,
         known_limits: dict[str, InstanceLimits],
         label: str,

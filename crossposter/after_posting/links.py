@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from crossposter.state.base import AnnouncedPost
+from crossposter.state import AnnouncedPost
 
 if TYPE_CHECKING:
     from crossposter.config import Settings
