@@ -29,7 +29,7 @@ class AfterPosting(SqlStore):
         marks = ", ".join("?" for _ in ANNOUNCED_STATUSES)
         rows = self._rows(
             "SELECT feed, entry_id, link, title, status, toot_id, toot_url, account, instance, "
-            "posted_at, updated, edited_at, replies, replies_fetched_at FROM entries "
+            "posted_at, updated, edited_at, replies, replies_fetched_at, card FROM entries "
             f"WHERE status IN ({marks}) AND toot_id IS NOT NULL {where} "
             "ORDER BY COALESCE(posted_at, updated), feed COLLATE BINARY, entry_id COLLATE BINARY",
             (*ANNOUNCED_STATUSES, *values),
@@ -50,6 +50,7 @@ class AfterPosting(SqlStore):
                 edited_at=moment(row["edited_at"]),
                 replies=json.loads(row["replies"]) if row["replies"] else None,
                 replies_fetched_at=moment(row["replies_fetched_at"]),
+                card=None if row["card"] is None else bool(row["card"]),
             )
             for row in rows
         ]
