@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Protocol
@@ -12,7 +13,7 @@ from typing import Protocol
 from crossposter.errors import PublishError, StatusGone
 from crossposter.mastodon.capabilities import Capabilities
 from crossposter.models import InstanceLimits, Toot
-from crossposter.state import CoordinationRole
+from crossposter.state import PostingState
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +34,15 @@ class KnownInstance:
     def __init__(
         self,
         url: str,
+        account: str,
         outbox: InstanceOutbox,
-        state: CoordinationRole,
+        state: PostingState,
         stop: threading.Event,
         known_limits: dict[str, InstanceLimits],
         label: str,
     ):
         self.url = url
+        self._account = account
         self._outbox = outbox
         self._state = state
         self._stop = stop
@@ -86,15 +89,38 @@ class KnownInstance:
     def discard_uploads(self, media_ids: tuple[str, ...]) -> None:
         """Delete uploads no toot will use: they would stay on the instance for a day.
 
-        Only a server that can (API version 4, Mastodon 4.4) is asked; a failure is left
-        to the instance's own cleanup of unused media.
+        Only a server that can (API version 4, Mastodon 4.4) is asked. One it could not
+        delete now (a network error, a 429, a stop) is recorded, and a later run's
+        `sweep_unused_uploads` deletes it.
         """
         if not media_ids or not self.capabilities.delete_media:
             return
-        for media_id in media_ids:
+        left = self._delete(media_ids)
+        if left:
+            self._state.record_unused_uploads(self.url, self._account, left)
+
+    def sweep_unused_uploads(self) -> None:
+        """Delete the uploads an earlier run recorded as unused, as far as the instance lets."""
+        recorded = self._state.unused_uploads(self.url, self._account)
+        if not recorded or not self.capabilities.delete_media:
+            return
+        left = set(self._delete(recorded))
+        for media_id in recorded:
+            if media_id not in left:
+                self._state.forget_unused_upload(self.url, self._account, media_id)
+
+    def _delete(self, media_ids: Iterable[str]) -> list[str]:
+        """Delete each upload; those left on the instance. The first failure stops the rest:
+        the next request would meet the same closed door or rate limit."""
+        media_ids = list(media_ids)
+        for done, media_id in enumerate(media_ids):
+            if self._stop.is_set():
+                return media_ids[done:]
             try:
                 self._outbox.delete_upload(media_id, self._stop)
             except StatusGone:
                 pass  # gone already: what was wanted
             except PublishError as error:
-                log.info("%s: unused upload %s not deleted: %s", self._label, media_id, error)
+                log.info("%s: unused upload %s not deleted yet: %s", self._label, media_id, error)
+                return media_ids[done:]
+        return []

@@ -273,7 +273,7 @@ class AccountSession:
         self.stop = stop
         self._interrupted = interrupted
         self.instance = KnownInstance(
-            account.instance_url, outbox, state, stop, known_limits, self.label
+            account.instance_url, account.name, outbox, state, stop, known_limits, self.label
         )
         # Why this account posts nothing more this pass (rate limit, refused token).
         self.stopped: str | None = None

@@ -307,3 +307,69 @@ def test_attribution_apply_on_a_server_before_4_4_says_where_to_set_them(
         assert main(["attribution", "--config", config, "--apply"]) == 1
         assert api.count("PATCH", "/api/v1/accounts/update_credentials") == 0
     assert "Preferences → Public profile → Verification" in capsys.readouterr().out
+
+
+def run_at(config: str, moment) -> int:
+    from crossposter.config import load_settings
+    from crossposter.pipeline import run
+
+    return run(load_settings(config), clock=lambda: moment).exit_code
+
+
+def test_a_toot_without_a_card_is_warned_about_once_per_feed(tmp_path, feeds, token, caplog):
+    from datetime import timedelta
+
+    from crossposter.state import now_utc
+
+    with MastodonAPI(release="4.4") as api:
+        api.cardless = {"https://blog.example.org/1/", "https://blog.example.org/2/"}
+        feeds.set_feed("/feed", feed_of(1, 2, 3))
+        feed = f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 3}}"
+        config = write_config(tmp_path, api, feed, post_retry_seconds=0.2)
+        posted = now_utc()
+        assert run_at(config, posted) == 0
+        assert api.count("GET", f"/api/v1/statuses/{api.statuses[0]['id']}") == 0, "too soon"
+
+        with caplog.at_level(logging.WARNING, logger="crossposter"):
+            assert run_at(config, posted + timedelta(minutes=11)) == 0
+            assert run_at(config, posted + timedelta(minutes=30)) == 0
+        looks = sum(api.count("GET", f"/api/v1/statuses/{s['id']}") for s in api.statuses)
+        assert looks == 3, "each toot looked at once"
+        warnings = [r.getMessage() for r in caplog.records if "no link card" in r.getMessage()]
+        assert len(warnings) == 1, warnings
+        assert "https://blog.example.org/1/" in warnings[0] or "/2/" in warnings[0]
+        assert "OpenGraph" in warnings[0] and "redirect" in warnings[0]
+
+
+
+def test_links_say_whether_each_toot_got_its_card(tmp_path, feeds, token, capsys):
+    from datetime import timedelta
+
+    from crossposter.state import now_utc
+
+    with MastodonAPI(release="4.4") as api:
+        api.cardless = {"https://blog.example.org/1/"}
+        feeds.set_feed("/feed", feed_of(1, 2))
+        feed = f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 2}}"
+        config = write_config(tmp_path, api, feed)
+        posted = now_utc()
+        assert run_at(config, posted) == 0
+        capsys.readouterr()
+        assert main(["links", "--config", config]) == 0
+        before = json.loads(capsys.readouterr().out)
+        assert run_at(config, posted + timedelta(minutes=15)) == 0
+        assert main(["links", "--config", config]) == 0
+        after = json.loads(capsys.readouterr().out)
+    assert [before[u][0]["card"] for u in sorted(before)] == [None, None]
+    assert [after[u][0]["card"] for u in sorted(after)] == [False, True]
+
+
+def test_a_toot_past_a_day_is_never_looked_at(tmp_path, feeds, token):
+    from datetime import timedelta
+
+    from crossposter.state import now_utc
+
+    with MastodonAPI(release="4.5") as api:
+        config = announce(tmp_path, api, feeds)
+        assert run_at(config, now_utc() + timedelta(hours=25)) == 0
+        assert api.count("GET", f"/api/v1/statuses/{api.statuses[0]['id']}") == 0

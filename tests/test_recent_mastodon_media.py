@@ -91,3 +91,19 @@ def test_the_upload_of_a_post_still_pending_is_kept_for_its_retry(tmp_path, site
         assert main(["run", "--config", config]) == 0
         [status] = api.statuses
         assert status["media_ids"] == [media_id]
+
+
+def test_an_upload_that_could_not_be_deleted_is_deleted_by_a_later_run(tmp_path, site, token):
+    with MastodonAPI(release="4.4") as api:
+        config = blog(tmp_path, api, site)
+        api.fail_next("POST", "/api/v1/statuses", 422, message="Validation failed: media gone")
+        api.fail_next("DELETE", "/api/v1/media/*", 503, times=2)  # now, and at the run's end
+        site.set_feed("/blog", rss([with_image(site)]))
+        assert main(["run", "--config", config]) == 0
+        [media_id] = api.media
+        assert api.deleted_media == [], "the instance failed: recorded for later"
+
+        assert main(["run", "--config", config]) == 0
+        assert api.deleted_media == [media_id]
+        assert main(["run", "--config", config]) == 0
+        assert api.count("DELETE", f"/api/v1/media/{media_id}") == 3, "once deleted, forgotten"

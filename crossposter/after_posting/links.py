@@ -27,6 +27,7 @@ COLUMNS = (
     "host",
     "username",
     "toot_url",
+    "card",
     "account",
     "instance",
     "posted_at",
@@ -65,6 +66,8 @@ def link_record(post: AnnouncedPost, accounts: Mapping[str, tuple[str, str]]) ->
         "host": urlsplit(instance or post.toot_url or "").netloc or None,
         "username": _username(post.toot_url),
         "toot_url": post.toot_url,
+        # Whether the instance built a link card for the toot; null until looked at.
+        "card": post.card,
         "account": account,
         "instance": instance,
         "posted_at": iso_z(post.posted_at),
