@@ -88,6 +88,7 @@ def test_links_as_csv_has_a_header_and_one_row_per_toot(tmp_path, api, feeds, to
         "host",
         "username",
         "toot_url",
+        "card",
         "account",
         "instance",
         "posted_at",
