@@ -13,6 +13,8 @@ from support.feed_server import FeedServer
 from support.feeds import rss
 from support.mastodon_api import MastodonAPI
 
+# No validators: every run reads the feed whole, as test_lifecycle's blog does.
+FRESH = {"etag": False, "last_modified": False}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
 
 
@@ -107,3 +109,32 @@ def test_an_upload_that_could_not_be_deleted_is_deleted_by_a_later_run(tmp_path,
         assert api.deleted_media == [media_id]
         assert main(["run", "--config", config]) == 0
         assert api.count("DELETE", f"/api/v1/media/{media_id}") == 3, "once deleted, forgotten"
+
+
+def test_a_removed_articles_toot_goes_with_its_media_where_the_server_can(
+    tmp_path, server, site, token
+):
+    from datetime import timedelta
+
+    from crossposter.config import load_settings
+    from crossposter.pipeline import run
+    from crossposter.state import now_utc
+
+    site.set_feed("/blog", rss([{"title": "Old", "link": site.url("/old/")}]), **FRESH)
+    feed = f"- {{name: blog, url: '{site.url('/blog')}', on_remove: delete}}"
+    config = write_config(tmp_path, server, feed, allow_private_urls_in_feeds=True)
+    assert main(["run", "--config", config]) == 0
+    old = {"title": "Old", "link": site.url("/old/")}
+    site.set_feed("/blog", rss([{"title": "One", "link": site.url("/1/")}, old]), **FRESH)
+    assert main(["run", "--config", config]) == 0
+    [toot] = server.statuses
+
+    site.set_feed("/blog", rss([old]), **FRESH)  # its page at /1/ answers 404
+    start = now_utc()
+    for minutes in (1, 70):  # gone on two checks an hour apart
+        settings = load_settings(config)
+        assert run(settings, clock=lambda m=minutes: start + timedelta(minutes=m)).exit_code == 0
+    assert server.statuses == []
+    expected = [] if server.release == "4.2" else [toot["id"]]
+    assert server.deleted_with_media == expected
+    assert server.ignored_params == []

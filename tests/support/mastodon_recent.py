@@ -68,6 +68,8 @@ class RecentMastodon:
         self.attribution_domains: list[str] = []
         self.cardless: set[str] = set()
         self.deleted_media: list[str] = []
+        # Statuses deleted with delete_media=true (4.4).
+        self.deleted_with_media: list[str] = []
         self.deprecated: set[str] = {"/api/v1/instance"} if self.at_least(5) else set()
         self.revoked: list[str] = []
         # Parameters a client sent that this release does not know (and ignores).
@@ -170,6 +172,7 @@ class RecentMastodon:
             self.ignored_params.append("delete_media")
         if not (self.at_least(4) and _truthy(asked)):
             return
+        self.deleted_with_media.append(status["id"])
         for media_id in status["media_ids"]:
             if self.media.pop(media_id, None) is not None:
                 self.deleted_media.append(media_id)
