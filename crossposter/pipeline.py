@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_token
+from crossposter.after_posting.cards import CHECK_WITHIN as CARD_CHECK_WITHIN
 from crossposter.after_posting.cards import look_at_cards
 from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.after_posting.replies import due, read_replies
@@ -322,7 +323,9 @@ class Pass:
             session = self._session_for(post)
             return None if session is None else session.outbox.status(post.toot_id)
 
-        look_at_cards(self.state, self.state.announced(), status_of, self._shared.clock())
+        now = self._shared.clock()
+        recent = self.state.announced(posted_since=now - CARD_CHECK_WITHIN)
+        look_at_cards(self.state, recent, status_of, now)
 
     def _session_for(self, post: AnnouncedPost) -> AccountSession | None:
         """The session of the account that posted `post`, when it may be asked about it."""

@@ -279,6 +279,8 @@ def test_announced_posts_carry_their_replies(state):
     assert (first.replies, first.replies_fetched_at) == ([{"id": "r1", "content": "Merci «!»"}], AT)
     assert second.replies is None
     assert [post.feed for post in state.announced("news")] == ["news"]
+    assert len(state.announced(posted_since=now_utc() - timedelta(minutes=5))) == 2
+    assert state.announced(posted_since=now_utc() + timedelta(minutes=5)) == []
 
 
 @covers("claim_hook")

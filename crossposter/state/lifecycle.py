@@ -23,9 +23,15 @@ DELETIONS_KEPT = timedelta(days=1)
 
 
 class AfterPosting(SqlStore):
-    def announced(self, feed: str | None = None) -> list[AnnouncedPost]:
-        """Every entry whose toot went out (posted, retracted, deleted), oldest first."""
+    def announced(
+        self, feed: str | None = None, posted_since: datetime | None = None
+    ) -> list[AnnouncedPost]:
+        """Every entry whose toot went out (posted, retracted, deleted), oldest first; those
+        posted since `posted_since` only, when given (a run's look at recent toots)."""
         where, values = ("AND feed = ?", (feed,)) if feed is not None else ("", ())
+        if posted_since is not None:
+            where += " AND COALESCE(posted_at, updated) >= ?"
+            values = (*values, self.dialect.stamp(posted_since))
         marks = ", ".join("?" for _ in ANNOUNCED_STATUSES)
         rows = self._rows(
             "SELECT feed, entry_id, link, title, status, toot_id, toot_url, account, instance, "

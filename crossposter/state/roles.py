@@ -99,7 +99,9 @@ class LedgerRole(Lifetime, Protocol):
 class AfterPostingRole(Lifetime, Protocol):
     """A toot's life after posting: edits, deletions, replies, hooks (lifecycle.py)."""
 
-    def announced(self, feed: str | None = None) -> list[AnnouncedPost]: ...
+    def announced(
+        self, feed: str | None = None, posted_since: datetime | None = None
+    ) -> list[AnnouncedPost]: ...
     def save_replies(
         self, feed: str, entry_id: str, replies: list[dict[str, Any]], at: datetime | None = None
     ) -> None: ...
