@@ -22,14 +22,14 @@ from urllib.parse import urlsplit
 
 import requests
 
-from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_token
+from crossposter.accounts import Account, accounts_in_use, feed_accounts, handle, with_token
 from crossposter.config import Settings
 from crossposter.errors import ConfigError, FeedError
 from crossposter.feeds.fetch import FetchRequest, fetch_all
 from crossposter.mastodon.capabilities import Capabilities
 from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import look_up_instance
-from crossposter.mastodon.profile import attribution_domains, handle, set_attribution_domains
+from crossposter.mastodon.profile import attribution_domains, set_attribution_domains
 from crossposter.mastodon.publish import translate_error
 from crossposter.net.bounded import CutOff, TooLarge
 from crossposter.net.public import AddressPolicy, BlockedAddress, get_public, public_session

@@ -18,6 +18,7 @@ from crossposter.accounts import (
     accounts_in_use,
     default_account,
     feed_accounts,
+    handle,
     with_token,
 )
 from crossposter.attribution import (
@@ -37,9 +38,9 @@ from crossposter.logsafe import redacted_url
 from crossposter.mastodon.capabilities import Capabilities
 from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import InstanceLookup, look_up_instance
-from crossposter.mastodon.profile import attribution_domains, handle
+from crossposter.mastodon.profile import attribution_domains
 from crossposter.mastodon.publish import translate_error
-from crossposter.models import DEFAULT_ACCOUNT, Entry, InstanceLimits
+from crossposter.models import DEFAULT_ACCOUNT, Entry, InstanceLimits, Toot
 from crossposter.net.public import AddressPolicy
 from crossposter.state import SqliteState
 from crossposter.storage import missing_folder
@@ -55,6 +56,7 @@ class FeedCheck:
     newest: Entry | None = None
     # The newest entry as a toot: (length, limit), or why it cannot be one.
     sample_length: tuple[int, int] | None = None
+    sample: Toot | None = None
     notes: list[str] = field(default_factory=list)
     problem: str | None = None
     byline: BylineCheck | None = None
@@ -218,6 +220,7 @@ def _check_feed(feed: FeedConfig, fetched: FetchResult, limits: InstanceLimits) 
         result.notes.append(f"its newest entry cannot be announced: {error}")
     else:
         result.sample_length = (toot.length, toot.limit)
+        result.sample = toot
     return result
 
 

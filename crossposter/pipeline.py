@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ from crossposter.health import next_heartbeat, worker_id
 from crossposter.leases import FeedLeases
 from crossposter.models import (
     DEFAULT_ACCOUNT,
+    AccountProfile,
     FeedReport,
     InstanceLimits,
     Posted,
@@ -47,6 +48,7 @@ from crossposter.posting import (
     PublisherFactory,
     RecordingOutbox,
     default_publisher,
+    keep_author,
 )
 from crossposter.state import (
     AfterPostingRole,
@@ -72,6 +74,8 @@ class RunReport:
     limits: InstanceLimits | None = None
     # A stop was requested (SIGTERM, SIGINT) and the run ended early.
     interrupted: bool = False
+    # A preview's: each account as the last real run recorded it, by account name.
+    profiles: dict[str, AccountProfile] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -120,11 +124,24 @@ def run(
             settings, state, outbox_for, stop, accounts, clock,
             preview=dry_run, poll_interval=poll_interval,
         ).run()
-        if not dry_run:
+        if dry_run:
+            report.profiles = _recorded_profiles(state, accounts.values())
+        else:
             _write_site_files(settings, state)
             if poll_interval is not None:
                 _record_heartbeat(state, poll_interval, report.exit_code)
         return report
+
+
+def _recorded_profiles(
+    state: CoordinationRole, accounts: Iterable[Account]
+) -> dict[str, AccountProfile]:
+    profiles = {}
+    for account in accounts:
+        profile = state.account_profile(account.instance_url, account.name)
+        if profile is not None:
+            profiles[account.name] = profile
+    return profiles
 
 
 def _record_heartbeat(state: CoordinationRole, interval: float, exit_code: int) -> None:
@@ -174,6 +191,8 @@ class Pass:
         self._sessions: dict[str, AccountSession] = {}
         # Instance → its limits, asked once per pass.
         self._limits: dict[str, InstanceLimits] = {}
+        # Accounts whose profile this pass kept (from their first toot).
+        self._authors_kept: set[str] = set()
         self._shared = PassShared(
             settings,
             state,
@@ -311,6 +330,11 @@ class Pass:
             "posted", pending.feed, pending.entry_id, pending.link, posted.id, posted.url
         )
         notify_feed(self.state, self.settings, event)
+        account = self._accounts[pending.feed]
+        if posted.author is not None and account.name not in self._authors_kept:
+            # Once a pass: how the account shows, for a later preview's page.
+            self._authors_kept.add(account.name)
+            keep_author(self._session_of(account), posted.author)
 
     def _look_after_toots(self) -> None:
         """After posting: delete the uploads earlier runs left unused, and look once at each

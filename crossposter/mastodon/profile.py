@@ -13,13 +13,6 @@ from typing import Any
 from crossposter.mastodon.publish import translate_error
 
 
-def handle(acct: str, domain: str) -> str:
-    """`bot@example.social`: a local account's `acct` lacks the domain, a remote one has it."""
-    if "@" in acct:
-        return acct
-    return f"{acct}@{domain.split('://', 1)[-1]}"
-
-
 def attribution_domains(verified: Any) -> list[str] | None:
     """The domains a verify_credentials answer lists; None when the server does not say."""
     source = verified.get("source") if isinstance(verified, dict) else None

@@ -42,7 +42,7 @@ from crossposter.mastodon.client import (
     mastodon_session,
 )
 from crossposter.mastodon.media import ImageFile, upload_image
-from crossposter.models import Posted, Thread, Toot
+from crossposter.models import AccountProfile, Posted, Thread, Toot
 from crossposter.signals import GRACE_SECONDS
 from crossposter.web import connection_problem, unreachable
 
@@ -354,7 +354,21 @@ def translate_error(error: Exception, api: Any = None) -> PublishError:
 
 
 def _posted(status: Any) -> Posted:
-    return Posted(id=str(status["id"]), url=status.get("url") or status.get("uri"))
+    return Posted(
+        id=str(status["id"]), url=status.get("url") or status.get("uri"), author=_author(status)
+    )
+
+
+def _author(status: Any) -> AccountProfile | None:
+    account = status.get("account") or {}
+    acct = account.get("acct")
+    if not isinstance(acct, str) or not acct:
+        return None
+    return AccountProfile(
+        display_name=str(account.get("display_name") or account.get("username") or acct),
+        acct=acct,
+        avatar_url=str(account.get("avatar_static") or account.get("avatar") or ""),
+    )
 
 
 def links_to(status: Any, link: str) -> bool:

@@ -281,6 +281,18 @@ STEPS: tuple[Step, ...] = (
             )"""
         },
     ),
+    # How each account shows on its toots (name, handle, picture), kept by the run that
+    # posted, for the preview page: a preview asks the instance nothing.
+    Step(
+        "account profiles",
+        tables="""
+        CREATE TABLE IF NOT EXISTS account_profiles (
+            instance TEXT NOT NULL,
+            account TEXT NOT NULL,
+            profile {JSON} NOT NULL,
+            PRIMARY KEY (instance, account)
+        ) {WITHOUT_ROWID}""",
+    ),
     # What toots leave on the instance (Mastodon 4.4+ deletes unused uploads): uploads
     # to delete on a later run; whether each toot got a link card, and when its feed was
     # warned that one did not.
@@ -391,6 +403,7 @@ EXPORT_ORDER = {
     "hook_runs": "feed COLLATE BINARY, entry_id COLLATE BINARY, event COLLATE BINARY, "
     "occurrence COLLATE BINARY",
     "deletions": "account COLLATE BINARY, at",
+    "account_profiles": "instance COLLATE BINARY, account COLLATE BINARY",
     "unused_uploads": "instance COLLATE BINARY, account COLLATE BINARY, media_id COLLATE BINARY",
 }
 EXPORTED_TABLES = tuple(EXPORT_ORDER)
