@@ -32,6 +32,7 @@ from crossposter.state.roles import (
     PostingState,
     State,
     StateCommands,
+    UpkeepRole,
 )
 from crossposter.state.schema import SCHEMA_VERSION
 from crossposter.state.sqlite import SqliteState
@@ -58,6 +59,7 @@ __all__ = [
     "SqliteState",
     "State",
     "StateCommands",
+    "UpkeepRole",
     "now_utc",
     "postgres_backend",
 ]
