@@ -15,6 +15,7 @@ Where a token is looked for, the same rules for every account:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -88,6 +89,22 @@ def account_named(settings: Settings, name: str) -> Account | None:
         return default_account(settings) if settings.instance_url else None
     configured = settings.accounts.get(name)
     return _account(settings, name, configured.instance_url) if configured else None
+
+
+def toot_account(
+    settings: Settings, ready: Iterable[Account], name: str, instance: str | None, *, token: bool
+) -> Account | None:
+    """The account `name` as configured now, with its token (from `ready`, else read when
+    `token`), if it is still on `instance`; None when the configuration no longer has it."""
+    account = next((a for a in ready if a.name == name), None) or account_named(settings, name)
+    try:
+        if account is not None and account.token is None and token:
+            account = with_token(settings, account)
+    except ConfigError:
+        return None
+    if account is None or (instance and instance != account.instance_url):
+        return None
+    return account
 
 
 def feed_accounts(settings: Settings) -> dict[str, Account]:

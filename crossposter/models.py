@@ -229,6 +229,8 @@ def link_key(link: str) -> str:
         parts = urlsplit(link)
     except ValueError:  # "http://[broken": no address to normalize, compared as written
         return link
+    if not parts.netloc:  # no address either: compared as written
+        return link
     userinfo, at, host = parts.netloc.rpartition("@")
     host = host.lower()
     host = host.removeprefix("www.")

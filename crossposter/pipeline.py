@@ -21,9 +21,9 @@ from typing import Any
 
 from crossposter.accounts import (
     Account,
-    account_named,
     accounts_in_use,
     feed_accounts,
+    toot_account,
     with_token,
 )
 from crossposter.after_posting.cards import CHECK_WITHIN as CARD_CHECK_WITHIN
@@ -32,7 +32,7 @@ from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.after_posting.replies import due, read_replies
 from crossposter.after_posting.site_files import write_site_files
 from crossposter.config import FeedConfig, Settings
-from crossposter.errors import ConfigError, FeedError, StateError, TemporaryFeedError
+from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feed_handling import FeedHandling, PassShared
 from crossposter.feeds.fetch import FetchRequest, fetch_all
@@ -316,14 +316,9 @@ class Pass:
         (every action on a toot goes there, wherever its feed posts now); None, with a
         warning, when the configuration no longer has that account."""
         name = toot.account or self._accounts[toot.feed].name
-        account = next((a for a in self._accounts.values() if a.name == name), None)
-        account = account or account_named(self.settings, name)
-        try:
-            if account is not None and account.token is None and not self.preview:
-                account = with_token(self.settings, account)
-        except ConfigError:
-            account = None
-        if account is None or (toot.instance and toot.instance != account.instance_url):
+        ready = self._accounts.values()
+        account = toot_account(self.settings, ready, name, toot.instance, token=not self.preview)
+        if account is None:
             log.warning(
                 "feed %s: the toot of %r was posted by account %r%s, which the configuration "
                 "no longer has; nothing is sent for it",
