@@ -16,8 +16,9 @@ WORKDIR /app
 COPY constraints.txt pyproject.toml README.md ./
 COPY crossposter ./crossposter
 # constraints.txt pins every dependency, so two builds install the same versions.
-# The postgres extra: state_url works in the image as state_file does.
-RUN pip install --no-cache-dir -c constraints.txt ".[postgres]" \
+# The postgres extra: state_url works in the image as state_file does; the listen
+# extra: `run --loop --listen` serves probes, metrics and webhooks.
+RUN pip install --no-cache-dir -c constraints.txt ".[postgres,listen]" \
     && useradd --system --uid 10001 --home-dir /data --no-create-home \
        --shell /usr/sbin/nologin crossposter \
     && mkdir -p /data /config \
