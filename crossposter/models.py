@@ -123,6 +123,8 @@ class FeedReport:
     # On a feed's first run: the entries recorded as already there, not announced.
     recorded: int = 0
     not_modified: bool = False
+    # How fetching the feed went: "not_modified", "changed" or "failed"; None if not fetched.
+    poll_outcome: str | None = None
     errors: list[str] = field(default_factory=list)
     temporary_failure: bool = False
     permanent_failure: bool = False
@@ -135,6 +137,8 @@ class FeedReport:
     # a preview lists them instead: (label, before/after diff) and labels.
     edited: int = 0
     deleted: int = 0
+    # Toots the instance refused for good (too long, invalid): marked failed, not retried.
+    refused: int = 0
     planned_edits: list[tuple[str, str]] = field(default_factory=list)
     planned_deletions: list[str] = field(default_factory=list)
 

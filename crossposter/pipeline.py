@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,6 +72,8 @@ class RunReport:
     limits: InstanceLimits | None = None
     # A stop was requested (SIGTERM, SIGINT) and the run ended early.
     interrupted: bool = False
+    # The accounts the instance rate-limited during the pass.
+    rate_limited: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -90,6 +92,7 @@ def run(
     stop: threading.Event | None = None,
     clock: Callable[[], datetime] = now_utc,
     poll_interval: float | None = None,
+    poll_now: Collection[str] = (),
 ) -> RunReport:
     """Announce what is new in every enabled feed; with dry_run, only say what would be.
 
@@ -99,7 +102,8 @@ def run(
 
     A feed another process is working on is left to it. With `poll_interval` (a pass
     of `run --loop`), only the feeds due are polled, each next due that long after,
-    and the pass ends with this worker's heartbeat in the state.
+    and the pass ends with this worker's heartbeat in the state; the feeds named in
+    `poll_now` (asked for by a webhook or a hub) are polled too, due or not.
     """
     accounts = feed_accounts(settings)
     if not dry_run:
@@ -118,7 +122,7 @@ def run(
     with state:
         report = Pass(
             settings, state, outbox_for, stop, accounts, clock,
-            preview=dry_run, poll_interval=poll_interval,
+            preview=dry_run, poll_interval=poll_interval, poll_now=poll_now,
         ).run()
         if not dry_run:
             _write_site_files(settings, state)
@@ -177,9 +181,11 @@ class Pass:
         *,
         preview: bool = False,
         poll_interval: float | None = None,
+        poll_now: Collection[str] = (),
     ):
         self.settings = settings
         self.poll_interval = poll_interval
+        self.poll_now = frozenset(poll_now)
         # What edits and removal checks measure their windows and hours with.
         self.clock = clock
         # A preview also shows a sample toot for a feed whose first run announces nothing,
@@ -221,12 +227,14 @@ class Pass:
         return self.report
 
     def _due(self, feeds: list[FeedConfig]) -> list[FeedConfig]:
-        """The feeds to poll now: all of them, but in `run --loop` only those due."""
+        """The feeds to poll now: all of them, but in `run --loop` only those due or asked for."""
         if self.poll_interval is None:
             return list(feeds)
         next_polls = self.state.next_polls(feed.name for feed in feeds)
         now = now_utc()
-        return [f for f in feeds if (next_polls.get(f.name) or now) <= now]
+        return [
+            f for f in feeds if f.name in self.poll_now or (next_polls.get(f.name) or now) <= now
+        ]
 
     def _work_on(self, feeds: list[FeedConfig]) -> None:
         """Fetch and handle `feeds`, leased to this process; all committed when it returns."""
@@ -359,6 +367,7 @@ class Pass:
             )
         elif self.report.interrupted:
             self.report.stopped = "interrupted; the rest waits"
+        self.report.rate_limited = [s.account.name for s in stopped if s.rate_limited]
         resets = [s.rate_limit_reset for s in stopped if s.rate_limit_reset is not None]
         self.report.rate_limit_reset = resets[-1] if resets else None
         # The first instance asked, as the preview shows it.
@@ -380,15 +389,18 @@ class Pass:
                 fetched.moved_permanently_to,
             )
         if fetched.error is not None:
+            report.poll_outcome = "failed"
             if not first_run:
                 self.state.record_fetch(feed.name, feed.url, f"error: {fetched.error.reason}")
             raise fetched.error
         if fetched.not_modified:
             report.not_modified = True
+            report.poll_outcome = "not_modified"
             self.state.record_fetch(feed.name, feed.url, "not modified")
             self._follow_up(feed, report).check_removals()
             return
 
+        report.poll_outcome = "changed"
         parsed = _changed_feed_steps().parse_feed(
             fetched.content, url=fetched.final_url, headers=fetched.headers
         )

@@ -235,6 +235,8 @@ class AccountSession:
         # Why this account posts nothing more this pass (rate limit, refused token).
         self.stopped: str | None = None
         self.rate_limit_reset: datetime | None = None
+        # The instance (or the state, for another process) said this account is rate limited.
+        self.rate_limited = False
         # Called once a toot is recorded as posted (the on_posted hook); never in a preview.
         self._after_post = after_post
 
@@ -334,6 +336,7 @@ class AccountSession:
             self.state.mark_failed(pending.feed, pending.entry_id, str(error))
             log.error("feed %s: %r not posted: %s", pending.feed, pending.label, error)
             report.fail(error)
+            report.refused += 1
             return True
         self._posted(pending, posted)
         return True
@@ -351,6 +354,7 @@ class AccountSession:
         when = reset.isoformat(timespec="seconds") if reset else "unknown"
         self.stopped = f"rate limited until {when}"
         self.rate_limit_reset = reset
+        self.rate_limited = True
         log.warning("%s: rate limited by the instance; posting resumes after %s", self.label, when)
 
     def _posted(self, pending: PendingPost, posted: Posted) -> None:
