@@ -45,8 +45,9 @@ CONFIG_VARIABLE = "CROSSPOSTER_CONFIG"
 # The account of the top-level `instance` and CROSSPOSTER_ACCESS_TOKEN.
 DEFAULT_ACCOUNT = "default"
 TOKEN_FILE_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN_FILE"
+WEBHOOK_SECRET_VARIABLE = "CROSSPOSTER_WEBHOOK_SECRET"
 # Settings only the environment may give: the schema of the file leaves them out.
-ENVIRONMENT_ONLY = ("access_token",)
+ENVIRONMENT_ONLY = ("access_token", "webhook_secret")
 
 
 def _default_skipped_categories() -> list[str]:
@@ -386,6 +387,13 @@ class Settings(BaseSettings):
         description="A file holding the access token, such as a Docker or Kubernetes secret; "
         "read when CROSSPOSTER_ACCESS_TOKEN is not set.",
     )
+    webhook_secret: SecretStr | None = Field(None, exclude=True)
+    webhook_secret_file: Path | None = Field(
+        None,
+        description="A file holding the secret that `POST /feeds/NAME/poll` of `run --loop "
+        "--listen` asks for (as a bearer token, or Ghost's X-Ghost-Signature); read when "
+        "CROSSPOSTER_WEBHOOK_SECRET is not set. Without either, that endpoint does not exist.",
+    )
     heartbeat_file: Path | None = Field(
         None,
         description="Rewritten after each pass of `run --loop`, for `crossposter health`. "
@@ -571,6 +579,11 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
             f"{path}: access_token must not be written in the configuration file; "
             f"export {TOKEN_VARIABLE} instead"
         )
+    if "webhook_secret" in raw:
+        raise ConfigError(
+            f"{path}: webhook_secret must not be written in the configuration file; "
+            f"export {WEBHOOK_SECRET_VARIABLE} or give webhook_secret_file instead"
+        )
     if "state_url" in raw and "state_file" in raw:
         raise ConfigError(
             f"{path}: state_url and state_file are both given; keep one (state_url keeps the "
@@ -643,7 +656,13 @@ def _relative_to(settings: Settings, folder: Path) -> Settings:
     state_file = _next_to(settings.state_file, folder)
     paths = {
         name: _next_to(getattr(settings, name), folder)
-        for name in ("access_token_file", "heartbeat_file", "links_file", "replies_file")
+        for name in (
+            "access_token_file",
+            "heartbeat_file",
+            "links_file",
+            "replies_file",
+            "webhook_secret_file",
+        )
         if getattr(settings, name) is not None
     }
     feeds = []

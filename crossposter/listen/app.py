@@ -1,0 +1,121 @@
+"""The listener's answers, as a WSGI application: probes, metrics, and polls on request.
+
+Nothing a request carries is trusted or echoed: its path and headers reach the log
+only through crossposter.logsafe's formatter, its body only an HMAC.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import unquote
+
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from crossposter.listen.metrics import LoopMetrics
+from crossposter.listen.probes import LoopProbes
+from crossposter.listen.server import MAX_BODY_BYTES
+from crossposter.listen.signatures import bearer_matches, ghost_signature_valid
+from crossposter.poll_requests import PollRequests
+
+log = logging.getLogger(__name__)
+
+_POLL = re.compile(r"^/feeds/([^/]+)/poll$")
+
+Answer = tuple[HTTPStatus, str, bytes]
+
+
+class BodyTooLarge(Exception):
+    """The request's body is over MAX_BODY_BYTES."""
+
+
+@dataclass
+class Listening:
+    """What the answers read: the loop's probes and metrics, the feeds and the secret."""
+
+    probes: LoopProbes
+    metrics: LoopMetrics
+    poll_requests: PollRequests
+    # The names of the enabled feeds, as the configuration says now (it may be reloaded).
+    feeds: Callable[[], Iterable[str]]
+    # The webhook secret; None: `POST /feeds/NAME/poll` does not exist.
+    secret: Callable[[], bytes | None]
+    wall_clock: Callable[[], float] = time.time
+
+
+class ListenerApp:
+    def __init__(self, listening: Listening) -> None:
+        self.listening = listening
+
+    def __call__(self, environ: dict, start_response: Callable) -> list[bytes]:
+        try:
+            status, content_type, body = self.answer(environ)
+        except BodyTooLarge:
+            status, content_type, body = _text(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        start_response(
+            f"{status.value} {status.phrase}",
+            [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    def answer(self, environ: dict) -> Answer:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "")
+        if path in ("/healthz", "/readyz", "/metrics"):
+            if method not in ("GET", "HEAD"):
+                return _text(HTTPStatus.METHOD_NOT_ALLOWED)
+            return self._get(path)
+        poll = _POLL.match(path)
+        if poll and self.listening.secret() is not None:
+            if method != "POST":
+                return _text(HTTPStatus.METHOD_NOT_ALLOWED)
+            return self._poll(unquote(poll.group(1)), environ)
+        return _text(HTTPStatus.NOT_FOUND)
+
+    def _get(self, path: str) -> Answer:
+        listening = self.listening
+        if path == "/metrics":
+            return HTTPStatus.OK, CONTENT_TYPE_LATEST, listening.metrics.exposition()
+        verdict = listening.probes.alive() if path == "/healthz" else listening.probes.ready()
+        status = HTTPStatus.OK if verdict.ok else HTTPStatus.SERVICE_UNAVAILABLE
+        return _text(status, verdict.message)
+
+    def _poll(self, feed: str, environ: dict) -> Answer:
+        body = read_body(environ)
+        secret = self.listening.secret()
+        if secret is None or not self._authentic(environ, body, secret):
+            log.warning("POST /feeds/%s/poll refused: no valid secret or signature", feed)
+            return _text(HTTPStatus.UNAUTHORIZED)
+        if feed not in set(self.listening.feeds()):
+            return _text(HTTPStatus.NOT_FOUND, f"no enabled feed is named {feed}")
+        self.listening.poll_requests.request(feed)
+        log.info("feed %s: poll asked for over HTTP", feed)
+        return _text(HTTPStatus.ACCEPTED)
+
+    def _authentic(self, environ: dict, body: bytes, secret: bytes) -> bool:
+        ghost = environ.get("HTTP_X_GHOST_SIGNATURE")
+        if ghost is not None:
+            return ghost_signature_valid(ghost, body, secret, now=self.listening.wall_clock())
+        return bearer_matches(environ.get("HTTP_AUTHORIZATION"), secret)
+
+
+def read_body(environ: dict) -> bytes:
+    """The request's body, or BodyTooLarge past MAX_BODY_BYTES, declared or sent."""
+    try:
+        declared = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES:
+        raise BodyTooLarge
+    body = environ["wsgi.input"].read(declared if declared else MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise BodyTooLarge
+    return body
+
+
+def _text(status: HTTPStatus, message: str | None = None) -> Answer:
+    return status, "text/plain; charset=utf-8", f"{message or status.phrase}\n".encode()
