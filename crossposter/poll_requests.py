@@ -4,14 +4,15 @@ its interval.
 
 Requests for a feed merge until a pass takes them, so a burst of calls is one poll;
 and a feed is polled on request at most once every `spacing` seconds: a request
-within that time of the feed's last poll waits for its end, merged with any others.
+within that time of the feed's last poll on request waits for its end, merged with
+any others.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 # A blog that calls its webhook on every save must not make us fetch its feed each time.
 POLL_SPACING_SECONDS = 10.0
@@ -33,7 +34,8 @@ class PollRequests:
         self._lock = threading.Lock()
         # Feed name → the clock's time from which it may be polled.
         self._wanted: dict[str, float] = {}
-        # Feed name → when its last poll started.
+        # Feed name → when its last poll on request started. Regular polls do not count:
+        # the spacing keeps a flood of calls from becoming a flood of fetches.
         self._last_poll: dict[str, float] = {}
 
     def request(self, feed: str) -> None:
@@ -59,15 +61,6 @@ class PollRequests:
                 del self._wanted[feed]
                 self._last_poll[feed] = now
         return due
-
-    def polled(self, feeds: Iterable[str], *, at: float) -> None:
-        """A pass that started at `at` polled `feeds` in its turn: their spacing counts from
-        then, requests already waiting included."""
-        with self._lock:
-            for feed in feeds:
-                self._last_poll[feed] = max(self._last_poll.get(feed, at), at)
-                if feed in self._wanted:
-                    self._wanted[feed] = max(self._wanted[feed], self._earliest(feed))
 
     def _earliest(self, feed: str) -> float:
         last = self._last_poll.get(feed)

@@ -137,14 +137,13 @@ def command_run_loop(args: argparse.Namespace) -> int:
 
     def run_pass() -> int:
         asked = listener.poll_requests.take_due() if listener else set()
-        started = time.monotonic()
         # A stop during a pass abandons fetches and gives a post in flight the grace.
         report = run(config.settings, stop=stop, poll_interval=interval, poll_now=asked)
         for feed in report.feeds:
             log_feed(feed)
         log_stop(report)
         if listener:
-            listener.pass_done(report, asked, started)
+            listener.pass_done(report, asked)
         return report.exit_code
 
     # The heartbeat stays where it was at the start: `health` keeps reading the same file.
@@ -197,7 +196,9 @@ def stopping_with(listener, stop):
     def stop_when_asked() -> None:
         stop.wait()
         elapsed = time.monotonic() - (stop.requested_at or time.monotonic())
-        listener.stop(max(0.5, GRACE_SECONDS - elapsed - 1))
+        # Every answer is immediate: a request still in flight after a second is a stalled
+        # client, and must not eat the grace the post in flight may need.
+        listener.stop(max(0.1, min(1.0, GRACE_SECONDS - elapsed - 1)))
 
     watcher = threading.Thread(target=stop_when_asked, name="listener-stop", daemon=True)
     watcher.start()

@@ -65,15 +65,14 @@ class Listener:
         self.probes.pass_ended()
         self.metrics.pass_ended(exit_code, seconds)
 
-    def pass_done(self, report, asked: set[str], started: float) -> None:
-        """A pass that started at `started` (time.monotonic) ended with `report` (a
-        RunReport); `asked` were the feeds polled on request."""
+    def pass_done(self, report, asked: set[str]) -> None:
+        """A pass ended with `report` (a RunReport); `asked` were the feeds it was asked to
+        poll on request."""
         accounts = feed_accounts(self._settings())
         self.metrics.observe(
             report, lambda feed: accounts[feed].name if feed in accounts else "unknown"
         )
         polled = {feed.name for feed in report.feeds if feed.poll_outcome is not None}
-        self.poll_requests.polled(polled - asked, at=started)
         for feed in sorted(asked - polled):
             # Another replica was working on it, or a stop came first: asked again, so a
             # publish that its poll may have missed is not left to the interval.
