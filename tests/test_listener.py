@@ -320,3 +320,42 @@ def test_sigterm_with_requests_in_flight_stops_within_the_grace(loop):
     assert code == 0
     assert seconds < GRACE_SECONDS
     assert any("stopping: SIGTERM" in line for line in loop.lines)
+
+
+# -- replicas on PostgreSQL ----------------------------------------------------------------
+
+
+def test_two_replicas_receiving_the_same_call_toot_once(request, tmp_path, api, feeds, token):
+    from conftest import postgres_database
+
+    database = postgres_database(request)
+    blog = PublishingBlog(feeds, "/blog")
+    (tmp_path / "webhook_secret").write_text(SECRET)
+    config = write_config(
+        tmp_path,
+        api,
+        f"- {{name: blog, url: '{feeds.url('/blog')}'}}",
+        state_file=None,
+        state_url=f"'{database}'",
+        webhook_secret_file="webhook_secret",
+    )
+    with (
+        LoopProcess(
+            config, "--listen", "127.0.0.1:0", *QUIET, env={"CROSSPOSTER_WORKER_ID": "a"}
+        ) as first,
+        LoopProcess(
+            config, "--listen", "127.0.0.1:0", *QUIET, env={"CROSSPOSTER_WORKER_ID": "b"}
+        ) as second,
+    ):
+        first.wait_for("pass done")
+        second.wait_for("pass done")
+        blog.publish(2)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            answers = list(
+                pool.map(lambda loop: call_with_bearer(poll_url(loop), SECRET), [first, second])
+            )
+        assert [answer.status_code for answer in answers] == [202, 202]
+        first.wait_for("early pass done")
+        second.wait_for("early pass done")
+    assert len(api.status_texts()) == 1
+    assert "Article 2" in api.status_texts()[0]
