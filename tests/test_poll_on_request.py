@@ -158,25 +158,14 @@ class FakeTimeStop(StopRequest):
         self.clock.now += seconds if interrupted_at is None else interrupted_at
 
 
-def test_a_request_during_the_wait_runs_a_pass_at_once_and_keeps_the_regular_schedule(
-    tmp_path, monkeypatch
-):
-    clock = Clock()
-    monkeypatch.setattr("crossposter.loop.time.monotonic", clock)
-    requests = PollRequests(lambda: None, clock=clock)
-    passes: list[tuple[float, set[str]]] = []
-
-    def during_wait(count):
-        if count == 1:
-            requests.request("blog")  # 100 s into the 900 s wait
-            return 100
-        return None
-
-    stop = FakeTimeStop(clock, during_wait)
+def loop_on_requests(tmp_path, clock, requests, stop, passes: int) -> list[tuple]:
+    """Run the loop (every 900 s, no jitter) on `clock` for `passes` passes; each pass's
+    time and the feeds it took on request."""
+    seen: list[tuple[float, set[str]]] = []
 
     def run_pass():
-        passes.append((clock.now, requests.take_due()))
-        if len(passes) == 3:
+        seen.append((clock.now, requests.take_due()))
+        if len(seen) == passes:
             stop.request("test")
         return 0
 
@@ -188,6 +177,24 @@ def test_a_request_during_the_wait_runs_a_pass_at_once_and_keeps_the_regular_sch
         jitter=lambda _: 0,
         sooner=requests.seconds_until_due,
     )
+    return seen
+
+
+def test_a_request_during_the_wait_runs_a_pass_at_once_and_keeps_the_regular_schedule(
+    tmp_path, monkeypatch
+):
+    clock = Clock()
+    monkeypatch.setattr("crossposter.loop.time.monotonic", clock)
+    requests = PollRequests(lambda: None, clock=clock)
+
+    def during_wait(count):
+        if count == 1:
+            requests.request("blog")  # 100 s into the 900 s wait
+            return 100
+        return None
+
+    stop = FakeTimeStop(clock, during_wait)
+    passes = loop_on_requests(tmp_path, clock, requests, stop, 3)
     assert passes == [(1000, set()), (1100, {"blog"}), (1900, set())]
     assert stop.waits == [900, 800]
 
@@ -199,25 +206,10 @@ def test_a_request_not_due_yet_shortens_the_wait_to_its_time(tmp_path, monkeypat
     requests.request("blog")
     requests.take_due()
     requests.request("blog")  # due in 10 s
-    stop = StopRequest()
-    stop.sleep = lambda seconds: setattr(clock, "now", clock.now + seconds)  # type: ignore
-    calls = []
-
-    def run_pass():
-        calls.append((clock.now, requests.take_due()))
-        if len(calls) == 2:
-            stop.request("test")
-        return 0
-
-    run_loop(
-        run_pass,
-        interval=900,
-        stop=stop,
-        heartbeat=tmp_path / "hb",
-        jitter=lambda _: 0,
-        sooner=requests.seconds_until_due,
-    )
-    assert calls == [(1000, set()), (1010, {"blog"})]
+    stop = FakeTimeStop(clock)
+    passes = loop_on_requests(tmp_path, clock, requests, stop, 2)
+    assert passes == [(1000, set()), (1010, {"blog"})]
+    assert stop.waits == [10]
 
 
 def test_wake_ends_a_real_wait_at_once():
