@@ -53,6 +53,18 @@ class FeedInfo:
     title: str = ""
     link: str | None = None
     language: str | None = None
+    # WebSub: the hub the feed names (<link rel="hub">, <atom:link rel="hub">) and its own
+    # address (rel="self"), the topic a subscription names.
+    hub: str | None = None
+    self_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Hub:
+    """A WebSub hub a feed advertises, and the topic (the feed's `self`) to subscribe to."""
+
+    url: str
+    topic: str
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,8 @@ class FeedReport:
     not_modified: bool = False
     # How fetching the feed went: "not_modified", "changed" or "failed"; None if not fetched.
     poll_outcome: str | None = None
+    # The WebSub hub a changed feed advertised (crossposter.feeds.hubs).
+    hub: Hub | None = None
     errors: list[str] = field(default_factory=list)
     temporary_failure: bool = False
     permanent_failure: bool = False

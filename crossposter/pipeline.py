@@ -28,6 +28,7 @@ from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feeds.fetch import FetchRequest, FetchResult, Validators, fetch_all
 from crossposter.feeds.filters import skip_reason
+from crossposter.feeds.hubs import advertised_hub
 from crossposter.feeds.select import Selection, link_key, select_new
 from crossposter.health import next_heartbeat, worker_id
 from crossposter.leases import FeedLeases
@@ -408,6 +409,7 @@ class Pass:
             log.warning(
                 "feed %s is malformed, using what could be read: %s", feed.name, parsed.malformed
             )
+        report.hub = advertised_hub(parsed.info, fetched.headers, fetched.final_url or feed.url)
         self._handle_entries(feed, fetched, parsed, first_run, report)
 
     def _handle_entries(
