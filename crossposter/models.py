@@ -68,6 +68,24 @@ class Hub:
 
 
 @dataclass(frozen=True)
+class WebSubSubscription:
+    """One feed's subscription at its hub, as the state keeps it.
+
+    `callback_id` ends the callback URL the hub calls; `secret` is the `hub.secret` the
+    hub signs deliveries with: never shown (no repr) nor exported. `lease_until` is
+    None until the hub has verified our intent.
+    """
+
+    feed: str
+    hub: str
+    topic: str
+    callback_id: str
+    secret: str = field(repr=False)
+    requested_at: datetime
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True)
 class ParsedFeed:
     info: FeedInfo
     entries: tuple[Entry, ...]

@@ -11,20 +11,28 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http import HTTPStatus
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from crossposter.listen.metrics import LoopMetrics
 from crossposter.listen.probes import LoopProbes
 from crossposter.listen.server import MAX_BODY_BYTES
-from crossposter.listen.signatures import bearer_matches, ghost_signature_valid
+from crossposter.listen.signatures import (
+    bearer_matches,
+    ghost_signature_valid,
+    hub_signature_valid,
+)
+from crossposter.listen.websub import CALLBACK_PATH, verified_lease
+from crossposter.models import WebSubSubscription
 from crossposter.poll_requests import PollRequests
 
 log = logging.getLogger(__name__)
 
 _POLL = re.compile(r"^/feeds/([^/]+)/poll$")
+_WEBSUB = re.compile(r"^" + CALLBACK_PATH + r"([A-Za-z0-9_-]{16,64})$")
 
 Answer = tuple[HTTPStatus, str, bytes]
 
@@ -44,6 +52,10 @@ class Listening:
     feeds: Callable[[], Iterable[str]]
     # The webhook secret; None: `POST /feeds/NAME/poll` does not exist.
     secret: Callable[[], bytes | None]
+    # The WebSub subscription whose callback ends so; None: /websub/ does not exist.
+    subscription: Callable[[str], WebSubSubscription | None] | None = None
+    # Told of each lease a hub's verification granted: (callback id, its end).
+    lease_granted: Callable[[str, datetime], None] = lambda callback_id, until: None
     wall_clock: Callable[[], float] = time.time
 
 
@@ -69,6 +81,13 @@ class ListenerApp:
             if method not in ("GET", "HEAD"):
                 return _text(HTTPStatus.METHOD_NOT_ALLOWED)
             return self._get(path)
+        websub = _WEBSUB.match(path) if self.listening.subscription else None
+        if websub:
+            if method == "GET":
+                return self._verify_intent(websub.group(1), environ)
+            if method == "POST":
+                return self._delivery(websub.group(1), environ)
+            return _text(HTTPStatus.METHOD_NOT_ALLOWED)
         poll = _POLL.match(path)
         if poll and self.listening.secret() is not None:
             if method != "POST":
@@ -94,6 +113,39 @@ class ListenerApp:
             return _text(HTTPStatus.NOT_FOUND, f"no enabled feed is named {feed}")
         self.listening.poll_requests.request(feed)
         log.info("feed %s: poll asked for over HTTP", feed)
+        return _text(HTTPStatus.ACCEPTED)
+
+    def _verify_intent(self, callback_id: str, environ: dict) -> Answer:
+        """A hub asks whether we want the subscription: yes only for one we asked for."""
+        query = {
+            name: values[0] for name, values in parse_qs(environ.get("QUERY_STRING", "")).items()
+        }
+        subscription = self.listening.subscription(callback_id)
+        now = datetime.fromtimestamp(self.listening.wall_clock(), UTC)
+        until = verified_lease(query, subscription, now)
+        if subscription is None or until is None:
+            log.warning("WebSub: refused a verification of intent for a subscription not asked for")
+            return _text(HTTPStatus.NOT_FOUND)
+        self.listening.lease_granted(callback_id, until)
+        log.info("feed %s: WebSub subscription at %s verified", subscription.feed, subscription.hub)
+        return HTTPStatus.OK, "text/plain; charset=utf-8", query["hub.challenge"].encode()
+
+    def _delivery(self, callback_id: str, environ: dict) -> Answer:
+        """A hub pushes the feed's new content: with a valid signature, the feed is due."""
+        body = read_body(environ)
+        subscription = self.listening.subscription(callback_id)
+        if subscription is None:
+            return _text(HTTPStatus.NOT_FOUND)
+        signature = environ.get("HTTP_X_HUB_SIGNATURE")
+        if not hub_signature_valid(signature, body, subscription.secret.encode()):
+            log.warning(
+                "feed %s: WebSub delivery refused: no valid X-Hub-Signature", subscription.feed
+            )
+            return _text(HTTPStatus.UNAUTHORIZED)
+        if subscription.feed not in set(self.listening.feeds()):
+            return _text(HTTPStatus.NOT_FOUND)
+        self.listening.poll_requests.request(subscription.feed)
+        log.info("feed %s: poll asked for by its WebSub hub", subscription.feed)
         return _text(HTTPStatus.ACCEPTED)
 
     def _authentic(self, environ: dict, body: bytes, secret: bytes) -> bool:
