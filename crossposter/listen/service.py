@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from crossposter.accounts import feed_accounts
 from crossposter.config import WEBHOOK_SECRET_VARIABLE, Settings
-from crossposter.errors import ConfigError
+from crossposter.errors import ConfigError, StateError
 from crossposter.listen.app import ListenerApp, Listening
 from crossposter.listen.metrics import LoopMetrics
 from crossposter.listen.probes import LoopProbes
 from crossposter.listen.server import HttpServer
+from crossposter.listen.subscriber import WebSubSubscriber
 from crossposter.poll_requests import PollRequests
-from crossposter.state import open_read_only
+from crossposter.state import now_utc, open_read_only
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +32,13 @@ class Listener:
         *,
         interval: float,
         wake: Callable[[], None],
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self._settings = settings
         self.poll_requests = PollRequests(wake)
         self.probes = LoopProbes(interval, self._open_state)
         self.metrics = LoopMetrics(lambda: [feed.name for feed in settings().enabled_feeds])
+        self.websub = WebSubSubscriber(settings, clock)
         # Read once: a secret that changes needs a restart, as the token does.
         self._secret = webhook_secret(settings())
         listening = Listening(
@@ -43,6 +47,8 @@ class Listener:
             poll_requests=self.poll_requests,
             feeds=lambda: (feed.name for feed in settings().enabled_feeds),
             secret=lambda: self._secret,
+            subscription=self.websub.subscription,
+            lease_granted=self.websub.lease_granted,
         )
         self.server = HttpServer(address, ListenerApp(listening))
         self._stopped = threading.Lock()
@@ -54,6 +60,8 @@ class Listener:
         endpoints = "probes and metrics"
         if self._secret is not None:
             endpoints += ", POST /feeds/NAME/poll"
+        if self.websub.enabled:
+            endpoints += ", WebSub callbacks"
         log.info("listening on %s:%d: %s", host, port, endpoints)
 
     def stop(self, timeout: float) -> None:
@@ -77,6 +85,10 @@ class Listener:
             # Another replica was working on it, or a stop came first: asked again, so a
             # publish that its poll may have missed is not left to the interval.
             self.poll_requests.request(feed)
+        try:
+            self.websub.after_pass(report)
+        except StateError as error:
+            log.warning("WebSub subscriptions not kept up this pass: %s", error)
 
     def _open_state(self) -> None:
         with open_read_only(self._settings()):
