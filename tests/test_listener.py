@@ -260,6 +260,22 @@ def test_metrics_count_passes_polls_and_toots_with_only_configured_labels(loop, 
     assert labels <= {"blog", "other", "default", "changed", "not_modified", "posted", "0"}
 
 
+def test_metrics_count_refused_toots_rate_limits_and_what_waits(loop, api, blog, feeds):
+    blog.publish(2)
+    blog.publish(3)
+    api.fail_next("POST", "/api/v1/statuses", 422, message="Text is too long")
+    api.fail_next("POST", "/api/v1/statuses", "rate_limit", reset_in=3600)
+    assert call_with_bearer(poll_url(loop), SECRET).status_code == 202
+    settled(loop, feeds)
+    families = metrics_of(loop)
+    toots = samples(families["crossposter_toots"], "_total")
+    assert toots == {(("account", "default"), ("action", "refused")): 1}
+    limited = samples(families["crossposter_rate_limited"], "_total")
+    assert limited == {(("account", "default"),): 1}
+    assert samples(families["crossposter_pending_entries"]) == {(): 1}
+    assert samples(families["crossposter_passes"], "_total")[(("exit_code", "1"),)] == 1
+
+
 def test_a_feed_that_fails_shows_how_long_it_has_failed(loop, blog, feeds):
     feeds.set_status("/blog", 404)
     assert call_with_bearer(poll_url(loop), SECRET).status_code == 202
