@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import threading
-import time
 
 from crossposter.cli.common import add_common, describe_limits, duration, log
 from crossposter.exit_codes import EXIT_OK, EXIT_USAGE
@@ -154,7 +152,8 @@ def command_run_loop(args: argparse.Namespace) -> int:
         heartbeat,
         config.path,
     )
-    with stop_on_signals(stop), reload_on_hangup(stop), stopping_with(listener, stop):
+    serving = listener.serving_until(stop) if listener else contextlib.nullcontext()
+    with stop_on_signals(stop), reload_on_hangup(stop), serving:
         run_loop(
             run_pass,
             interval=interval,
@@ -182,32 +181,6 @@ def start_listener(address: tuple[str, int], config, interval: float, stop):
         log.error("--listen %s:%d: cannot listen there: %s", host, port, error)
         return None
     return listener
-
-
-@contextlib.contextmanager
-def stopping_with(listener, stop):
-    """The listener stops as soon as the loop is asked to, within the same grace, and in
-    any case when the loop ends."""
-    if listener is None:
-        yield
-        return
-    from crossposter.signals import GRACE_SECONDS
-
-    def stop_when_asked() -> None:
-        stop.wait()
-        elapsed = time.monotonic() - (stop.requested_at or time.monotonic())
-        # Every answer is immediate: a request still in flight after a second is a stalled
-        # client, and must not eat the grace the post in flight may need.
-        listener.stop(max(0.1, min(1.0, GRACE_SECONDS - elapsed - 1)))
-
-    watcher = threading.Thread(target=stop_when_asked, name="listener-stop", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        if not stop.is_set():
-            stop.request("the loop ended")
-        watcher.join(GRACE_SECONDS)
 
 
 def log_stop(report) -> None:

@@ -51,7 +51,7 @@ class Listening:
     # The names of the enabled feeds, as the configuration says now (it may be reloaded).
     feeds: Callable[[], Iterable[str]]
     # The webhook secret; None: `POST /feeds/NAME/poll` does not exist.
-    secret: Callable[[], bytes | None]
+    secret: bytes | None
     # The WebSub subscription whose callback ends so; None: /websub/ does not exist.
     subscription: Callable[[str], WebSubSubscription | None] | None = None
     # Told of each lease a hub's verification granted: (callback id, its end).
@@ -89,7 +89,7 @@ class ListenerApp:
                 return self._delivery(websub.group(1), environ)
             return _text(HTTPStatus.METHOD_NOT_ALLOWED)
         poll = _POLL.match(path)
-        if poll and self.listening.secret() is not None:
+        if poll and self.listening.secret is not None:
             if method != "POST":
                 return _text(HTTPStatus.METHOD_NOT_ALLOWED)
             return self._poll(unquote(poll.group(1)), environ)
@@ -105,7 +105,7 @@ class ListenerApp:
 
     def _poll(self, feed: str, environ: dict) -> Answer:
         body = read_body(environ)
-        secret = self.listening.secret()
+        secret = self.listening.secret
         if secret is None or not self._authentic(environ, body, secret):
             log.warning("POST /feeds/%s/poll refused: no valid secret or signature", feed)
             return _text(HTTPStatus.UNAUTHORIZED)

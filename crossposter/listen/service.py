@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from crossposter.listen.probes import LoopProbes
 from crossposter.listen.server import HttpServer
 from crossposter.listen.subscriber import WebSubSubscriber
 from crossposter.poll_requests import PollRequests
+from crossposter.signals import GRACE_SECONDS, StopRequest
 from crossposter.state import now_utc, open_read_only
 
 log = logging.getLogger(__name__)
@@ -46,7 +49,7 @@ class Listener:
             metrics=self.metrics,
             poll_requests=self.poll_requests,
             feeds=lambda: (feed.name for feed in settings().enabled_feeds),
-            secret=lambda: self._secret,
+            secret=self._secret,
             subscription=self.websub.subscription,
             lease_granted=self.websub.lease_granted,
         )
@@ -68,6 +71,27 @@ class Listener:
         """Stop serving, once, giving requests in flight up to `timeout` seconds."""
         if self._stopped.acquire(blocking=False):
             self.server.stop(timeout)
+
+    @contextlib.contextmanager
+    def serving_until(self, stop: StopRequest) -> Iterator[None]:
+        """Within the block, stop serving as soon as `stop` is requested, within the same
+        grace as the loop; leaving it stops serving in any case."""
+
+        def stop_when_asked() -> None:
+            stop.wait()
+            elapsed = time.monotonic() - (stop.requested_at or time.monotonic())
+            # Every answer is immediate: a request still in flight after a second is a
+            # stalled client, and must not eat the grace a post in flight may need.
+            self.stop(max(0.1, min(1.0, GRACE_SECONDS - elapsed - 1)))
+
+        watcher = threading.Thread(target=stop_when_asked, name="listener-stop", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            if not stop.is_set():
+                stop.request("the loop ended")
+            watcher.join(GRACE_SECONDS)
 
     def pass_ended(self, exit_code: int, seconds: float) -> None:
         self.probes.pass_ended()
