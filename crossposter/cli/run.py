@@ -135,14 +135,17 @@ def command_run_loop(args: argparse.Namespace) -> int:
 
     def run_pass() -> int:
         asked = listener.poll_requests.take_due() if listener else set()
-        # A stop during a pass abandons fetches and gives a post in flight the grace.
-        report = run(config.settings, stop=stop, poll_interval=interval, poll_now=asked)
-        for feed in report.feeds:
-            log_feed(feed)
-        log_stop(report)
-        if listener:
-            listener.pass_done(report, asked)
-        return report.exit_code
+        report = None
+        try:
+            # A stop during a pass abandons fetches and gives a post in flight the grace.
+            report = run(config.settings, stop=stop, poll_interval=interval, poll_now=asked)
+            for feed in report.feeds:
+                log_feed(feed)
+            log_stop(report)
+            return report.exit_code
+        finally:
+            if listener:
+                listener.pass_done(report, asked)
 
     # The heartbeat stays where it was at the start: `health` keeps reading the same file.
     heartbeat = config.settings.heartbeat_path

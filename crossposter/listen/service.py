@@ -98,17 +98,19 @@ class Listener:
         self.metrics.pass_ended(exit_code, seconds)
 
     def pass_done(self, report, asked: set[str]) -> None:
-        """A pass ended with `report` (a RunReport); `asked` were the feeds it was asked to
-        poll on request."""
+        """A pass ended with `report` (a RunReport; None when it failed before making one);
+        `asked` were the feeds it was asked to poll on request."""
+        polled = {feed.name for feed in report.feeds if feed.poll_outcome} if report else set()
+        for feed in sorted(asked - polled):
+            # Another replica was working on it, or a stop or a failure came first: asked
+            # again, so a publish its poll may have missed is not left to the interval.
+            self.poll_requests.request(feed)
+        if report is None:
+            return
         accounts = feed_accounts(self._settings())
         self.metrics.observe(
             report, lambda feed: accounts[feed].name if feed in accounts else "unknown"
         )
-        polled = {feed.name for feed in report.feeds if feed.poll_outcome is not None}
-        for feed in sorted(asked - polled):
-            # Another replica was working on it, or a stop came first: asked again, so a
-            # publish that its poll may have missed is not left to the interval.
-            self.poll_requests.request(feed)
         try:
             self.websub.after_pass(report)
         except StateError as error:
