@@ -375,3 +375,16 @@ def test_two_replicas_receiving_the_same_call_toot_once(request, tmp_path, api, 
         second.wait_for("early pass done")
     assert len(api.status_texts()) == 1
     assert "Article 2" in api.status_texts()[0]
+
+
+def test_a_feed_asked_for_is_asked_again_when_its_pass_failed(tmp_path, api, feeds):
+    from crossposter.config import load_settings
+    from crossposter.listen.service import Listener
+
+    settings = load_settings(config_with_feeds(tmp_path, api, feeds, "blog"))
+    listener = Listener(("127.0.0.1", 0), lambda: settings, interval=900, wake=lambda: None)
+    listener.poll_requests.request("blog")
+    asked = listener.poll_requests.take_due()
+    assert listener.poll_requests.seconds_until_due() is None
+    listener.pass_done(None, asked)  # the state was out of reach: no report
+    assert listener.poll_requests.seconds_until_due() is not None
