@@ -1,7 +1,9 @@
-"""The listener's answers, as a WSGI application: probes, metrics, and polls on request.
+"""The listener's answers, as a WSGI application: probes, metrics, polls on request and
+WebSub's callbacks.
 
-Nothing a request carries is trusted or echoed: its path and headers reach the log
-only through crossposter.logsafe's formatter, its body only an HMAC.
+Nothing a request carries is trusted, nor echoed but the challenge WebSub's verification
+must get back: its path and headers reach the log only through crossposter.logsafe's
+formatter, its body only an HMAC.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from urllib.parse import parse_qs, unquote
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from crossposter.errors import StateError
 from crossposter.listen.metrics import LoopMetrics
 from crossposter.listen.probes import LoopProbes
 from crossposter.listen.server import MAX_BODY_BYTES
@@ -68,6 +71,10 @@ class ListenerApp:
             status, content_type, body = self.answer(environ)
         except BodyTooLarge:
             status, content_type, body = _text(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        except StateError as error:
+            # A hub's call needs the state: it retries later, the loop goes on meanwhile.
+            log.warning("listener: cannot answer, the state is out of reach: %s", error)
+            status, content_type, body = _text(HTTPStatus.SERVICE_UNAVAILABLE)
         start_response(
             f"{status.value} {status.phrase}",
             [("Content-Type", content_type), ("Content-Length", str(len(body)))],
@@ -110,7 +117,7 @@ class ListenerApp:
             log.warning("POST /feeds/%s/poll refused: no valid secret or signature", feed)
             return _text(HTTPStatus.UNAUTHORIZED)
         if feed not in set(self.listening.feeds()):
-            return _text(HTTPStatus.NOT_FOUND, f"no enabled feed is named {feed}")
+            return _text(HTTPStatus.NOT_FOUND, "no enabled feed has that name")
         self.listening.poll_requests.request(feed)
         log.info("feed %s: poll asked for over HTTP", feed)
         return _text(HTTPStatus.ACCEPTED)
