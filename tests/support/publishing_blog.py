@@ -31,19 +31,37 @@ def ghost_payload(n: int) -> bytes:
 
 
 class PublishingBlog:
-    def __init__(self, feeds, path: str = "/feed", *, articles: tuple[int, ...] = (1,)) -> None:
+    """A blog's feed at `path`; with a `hub` (support.websub_hub), the feed advertises it in
+    its Link header, and `push()` has it deliver the feed to its subscribers."""
+
+    def __init__(self, feeds, path: str = "/feed", *, hub=None) -> None:
         self.feeds = feeds
         self.path = path
-        self.articles = list(articles)
-        feeds.set_feed(path, feed_of(*self.articles))
+        self.hub = hub
+        self.topic = feeds.url(path)
+        self.articles = [1]
+        self._serve()
 
     def publish(self, n: int) -> None:
         self.articles.append(n)
-        self.feeds.set_feed(self.path, feed_of(*self.articles))
+        self._serve()
+
+    def push(self) -> list[int]:
+        """The hub delivers the feed as it is now: each subscriber's answer."""
+        return self.hub.publish(self.topic, self.document().encode())
+
+    def document(self) -> str:
+        return feed_of(*self.articles)
 
     def polls(self) -> int:
         """How often the feed was fetched."""
         return self.feeds.count("GET", self.path)
+
+    def _serve(self) -> None:
+        headers = []
+        if self.hub is not None:
+            headers = [("Link", f'<{self.hub.url}>; rel="hub", <{self.topic}>; rel="self"')]
+        self.feeds.set_feed(self.path, self.document(), headers=headers)
 
 
 def call_with_bearer(url: str, secret: str) -> requests.Response:
