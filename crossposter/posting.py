@@ -235,8 +235,7 @@ class AccountSession:
         # Why this account posts nothing more this pass (rate limit, refused token).
         self.stopped: str | None = None
         self.rate_limit_reset: datetime | None = None
-        # The instance (or the state, for another process) said this account is rate limited.
-        self.rate_limited = False
+        self.rate_limited = False  # a 429 met, or recorded in the state by another process
         # Called once a toot is recorded as posted (the on_posted hook); never in a preview.
         self._after_post = after_post
 
@@ -353,8 +352,7 @@ class AccountSession:
     def _stop_for_rate_limit(self, reset: datetime | None) -> None:
         when = reset.isoformat(timespec="seconds") if reset else "unknown"
         self.stopped = f"rate limited until {when}"
-        self.rate_limit_reset = reset
-        self.rate_limited = True
+        self.rate_limit_reset, self.rate_limited = reset, True
         log.warning("%s: rate limited by the instance; posting resumes after %s", self.label, when)
 
     def _posted(self, pending: PendingPost, posted: Posted) -> None:
