@@ -276,3 +276,36 @@ def test_ready_once_the_first_pass_ended_and_while_the_state_can_be_opened():
 )
 def test_listen_takes_host_port_with_loopback_by_default(text, address):
     assert parse_address(text) == address
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+
+def test_every_toot_action_is_counted_from_a_pass_s_report():
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from crossposter.listen.metrics import TOOT_ACTIONS, LoopMetrics
+    from crossposter.models import FeedReport
+    from crossposter.pipeline import RunReport
+
+    feed = FeedReport(name="blog", poll_outcome="changed", posted=3, edited=2, deleted=1)
+    feed.refused = 4
+    metrics = LoopMetrics(lambda: ["blog"], wall_clock=lambda: NOW)
+    metrics.observe(RunReport(feeds=[feed], rate_limited=["news"]), lambda name: "main")
+    families = {
+        family.name: family
+        for family in text_string_to_metric_families(metrics.exposition().decode())
+    }
+    counted = {
+        sample.labels["action"]: sample.value
+        for sample in families["crossposter_toots"].samples
+        if sample.name == "crossposter_toots_total"
+    }
+    assert counted == {"posted": 3, "edited": 2, "deleted": 1, "refused": 4}
+    assert set(counted) == set(TOOT_ACTIONS)
+    (limited,) = [
+        sample
+        for sample in families["crossposter_rate_limited"].samples
+        if sample.name.endswith("_total")
+    ]
+    assert limited.labels == {"account": "news"}
