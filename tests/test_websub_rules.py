@@ -127,6 +127,15 @@ def test_an_unverified_subscription_is_asked_again_after_an_hour():
     )
 
 
+def test_a_renewal_just_asked_for_is_not_asked_again_while_its_verification_is_awaited():
+    # Two replicas: the second takes the feed's lease right after the first renewed.
+    verified = replace(
+        to_request("blog", None, HUB, NOW), lease_until=NOW + timedelta(seconds=LEASE_SECONDS)
+    )
+    renewal = to_request("blog", verified, HUB, NOW + timedelta(days=6, hours=1))
+    assert to_request("blog", renewal, HUB, NOW + timedelta(days=6, hours=1, minutes=5)) is None
+
+
 def test_a_new_hub_or_topic_is_a_new_subscription():
     asked = to_request("blog", None, HUB, NOW)
     moved = to_request("blog", asked, Hub("https://other.example/", HUB.topic), NOW)

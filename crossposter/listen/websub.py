@@ -59,14 +59,16 @@ def to_request(
     """The subscription of `feed` to ask `hub` for now, or None when `existing` is fine.
 
     A hub or topic that changed is a new subscription; one whose lease nears its end, or
-    whose verification never came, is asked for again with the same callback and secret.
+    whose verification never came, is asked for again with the same callback and secret,
+    unless it was asked for within VERIFICATION_WAIT.
     """
     if existing is None or (existing.hub, existing.topic) != (hub.url, hub.topic):
         return new_subscription(feed, hub, now)
-    if existing.lease_until is None:
-        if now - existing.requested_at < VERIFICATION_WAIT:
-            return None
-    elif existing.lease_until - now > timedelta(seconds=LEASE_SECONDS * RENEW_WHEN_LEFT):
+    if now - existing.requested_at < VERIFICATION_WAIT:
+        # Asked for lately (by this replica or another): its verification is awaited.
+        return None
+    left = existing.lease_until - now if existing.lease_until else timedelta(0)
+    if left > timedelta(seconds=LEASE_SECONDS * RENEW_WHEN_LEFT):
         return None
     return replace(existing, requested_at=now)
 
