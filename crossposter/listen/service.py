@@ -20,7 +20,8 @@ from crossposter.listen.server import HttpServer
 from crossposter.listen.subscriber import WebSubSubscriber
 from crossposter.poll_requests import PollRequests
 from crossposter.signals import GRACE_SECONDS, StopRequest
-from crossposter.state import now_utc, open_read_only
+from crossposter.state import now_utc
+from crossposter.storage import open_read_only
 
 log = logging.getLogger(__name__)
 

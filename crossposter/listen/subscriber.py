@@ -22,7 +22,8 @@ from crossposter.listen.websub import (
     to_request,
 )
 from crossposter.models import Hub, WebSubSubscription
-from crossposter.state import State, now_utc, open_read_only, open_state
+from crossposter.state import State, now_utc
+from crossposter.storage import open_read_only, open_state
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,9 @@ class WebSubSubscriber:
             for feed in settings.enabled_feeds:
                 self._keep_subscribed(state, settings, feed.name, now)
 
-    def _keep_subscribed(self, state: State, settings: Settings, feed: str, now: datetime):
+    def _keep_subscribed(
+        self, state: State, settings: Settings, feed: str, now: datetime
+    ) -> None:
         existing = state.websub_subscription(feed)
         hub = self._hub(feed, existing)
         if hub is None:
