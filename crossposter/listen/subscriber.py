@@ -22,7 +22,7 @@ from crossposter.listen.websub import (
     to_request,
 )
 from crossposter.models import Hub, WebSubSubscription
-from crossposter.state import State, now_utc
+from crossposter.state import SubscribingState, now_utc
 from crossposter.storage import open_read_only, open_state
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class WebSubSubscriber:
                 self._keep_subscribed(state, settings, feed.name, now)
 
     def _keep_subscribed(
-        self, state: State, settings: Settings, feed: str, now: datetime
+        self, state: SubscribingState, settings: Settings, feed: str, now: datetime
     ) -> None:
         existing = state.websub_subscription(feed)
         hub = self._hub(feed, existing)

@@ -31,6 +31,8 @@ from crossposter.state.roles import (
     PostingState,
     State,
     StateCommands,
+    SubscribingState,
+    SubscriptionsRole,
 )
 from crossposter.state.schema import SCHEMA_VERSION
 from crossposter.state.sqlite import SqliteState
@@ -57,6 +59,8 @@ __all__ = [
     "SqliteState",
     "State",
     "StateCommands",
+    "SubscribingState",
+    "SubscriptionsRole",
     "now_utc",
     "postgres_backend",
 ]

@@ -22,6 +22,7 @@ from crossposter.models import (
     Posted,
     Toot,
     Validators,
+    WebSubSubscription,
 )
 from crossposter.state.records import (
     AnnouncedPost,
@@ -127,6 +128,16 @@ class CoordinationRole(Lifetime, Protocol):
     def newest_heartbeat(self, worker_prefix: str) -> tuple[str, Heartbeat] | None: ...
 
 
+class SubscriptionsRole(Lifetime, Protocol):
+    """Each feed's WebSub subscription at its hub (subscriptions.py)."""
+
+    def websub_subscription(self, feed: str) -> WebSubSubscription | None: ...
+    def websub_subscription_by_callback(self, callback_id: str) -> WebSubSubscription | None: ...
+    def save_websub_subscription(self, subscription: WebSubSubscription) -> None: ...
+    def set_websub_lease(self, callback_id: str, until: datetime) -> None: ...
+    def delete_websub_subscription(self, feed: str) -> None: ...
+
+
 class LeasesRole(Lifetime, Protocol):
     """Which process works on which feed (each backend's own: sqlite.py, postgres.py)."""
 
@@ -153,6 +164,7 @@ class State(
     LedgerRole,
     AfterPostingRole,
     CoordinationRole,
+    SubscriptionsRole,
     LeasesRole,
     AdministrationRole,
     Protocol,
@@ -167,3 +179,7 @@ class PostingState(LedgerRole, AfterPostingRole, CoordinationRole, Protocol):
 
 class StateCommands(LedgerRole, LeasesRole, AdministrationRole, Protocol):
     """What the `state` commands (crossposter.repairs) use."""
+
+
+class SubscribingState(SubscriptionsRole, LeasesRole, Protocol):
+    """What keeping WebSub subscriptions (crossposter.listen.subscriber) uses."""
