@@ -6,11 +6,12 @@
 
 A blog publishes: its feed changes on the loopback feed server, and at once it calls
 crossposter's webhook, as a deploy job does (a bearer token) or as Ghost does (a signed
-`X-Ghost-Signature`). The latency is from the moment the feed changed to the moment the
+`X-Ghost-Signature`), or its WebSub hub pushes the feed (crossposter subscribed to it
+after its first pass). The latency is from the moment the feed changed to the moment the
 loopback Mastodon API accepted the toot. crossposter is a process of its own,
 `run --loop --interval 15m --listen 127.0.0.1:0`, started before and left running: its
 loop would find the article on its own only at its next pass, 7.5 minutes later on
-average. The blog and the instance are threads of this process.
+average. The blog, its hub and the instance are threads of this process.
 
 Publishes go round-robin over FEEDS feeds, GAP seconds apart, so no feed is asked
 twice within the 10 s that space polls on request: each publish is measured alone.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import sys
 import tempfile
@@ -35,11 +37,14 @@ from support.feed_server import FeedServer
 from support.loop_process import LoopProcess
 from support.mastodon_api import MastodonAPI
 from support.publishing_blog import PublishingBlog, call_as_ghost, call_with_bearer
+from support.websub_hub import WebSubHub
 
 INTERVAL = "15m"
 FEEDS = 4
 GAP = 3.0
 SECRET = "bench-webhook-secret"
+# A deploy job's bearer call, Ghost's signed webhook, a WebSub hub's push.
+WAYS = ("bearer", "ghost", "websub")
 
 
 class TimedMastodonAPI(MastodonAPI):
@@ -65,28 +70,38 @@ class TimedMastodonAPI(MastodonAPI):
 
 
 def measure(way: str, publishes: int, folder: Path, gap: float = GAP) -> list[float]:
-    """The publish-to-toot latencies of `publishes` publishes, the blog calling `way`."""
-    call = {"bearer": call_with_bearer, "ghost": call_as_ghost}[way]
-    with TimedMastodonAPI() as api, FeedServer(gzip=False) as feeds:
-        blogs = [PublishingBlog(feeds, f"/blog{i}") for i in range(FEEDS)]
+    """The publish-to-toot latencies of `publishes` publishes, the blog telling it `way`."""
+    with TimedMastodonAPI() as api, FeedServer(gzip=False) as feeds, WebSubHub() as hub:
+        blogs = [
+            PublishingBlog(feeds, f"/blog{i}", hub=hub if way == "websub" else None)
+            for i in range(FEEDS)
+        ]
         listed = "\n".join(
             f"- {{name: blog{i}, url: '{feeds.url(f'/blog{i}')}'}}" for i in range(FEEDS)
         )
         (folder / "secret").write_text(SECRET)
-        config = write_config(folder, api, listed, webhook_secret_file="secret")
+        port = free_port()
+        config = write_config(
+            folder,
+            api,
+            listed,
+            webhook_secret_file="secret",
+            websub_callback=f"'http://127.0.0.1:{port}/'" if way == "websub" else None,
+        )
         env = {"CROSSPOSTER_ACCESS_TOKEN": "test-token"}
         latencies = []
-        with LoopProcess(
-            config, "--interval", INTERVAL, "--listen", "127.0.0.1:0", env=env
-        ) as loop:
+        listen = ("--interval", INTERVAL, "--listen", f"127.0.0.1:{port}")
+        with LoopProcess(config, *listen, env=env) as loop:
             loop.wait_for("pass done")
+            if way == "websub":
+                hub.wait_verified(FEEDS)
             for n in range(publishes):
-                feed = n % FEEDS
+                blog = blogs[n % FEEDS]
                 started = time.monotonic()
-                blogs[feed].publish(100 + n)
-                answer = call(loop.url(f"/feeds/blog{feed}/poll"), SECRET, *_article(way, n))
-                if answer.status_code != 202:
-                    raise RuntimeError(f"the webhook answered {answer.status_code}")
+                blog.publish(100 + n)
+                answers = _tell(way, blog, loop, n)
+                if answers != [202]:
+                    raise RuntimeError(f"the crossposter answered {answers}")
                 latencies.append(api.wait_for_toot(n + 1) - started)
                 time.sleep(max(0.0, gap - (time.monotonic() - started)))
             loop.terminate()
@@ -95,9 +110,21 @@ def measure(way: str, publishes: int, folder: Path, gap: float = GAP) -> list[fl
     return latencies
 
 
-def _article(way: str, n: int) -> tuple:
-    # Ghost's payload names the article it announces; a bearer call carries nothing.
-    return (100 + n,) if way == "ghost" else ()
+def _tell(way: str, blog: PublishingBlog, loop: LoopProcess, n: int) -> list[int]:
+    """The blog says it published: its webhook call, or its hub's push."""
+    if way == "websub":
+        return blog.push()
+    url = loop.url(f"/feeds/{blog.path.lstrip('/')}/poll")
+    if way == "ghost":
+        # Ghost's payload names the article it announces.
+        return [call_as_ghost(url, SECRET, 100 + n).status_code]
+    return [call_with_bearer(url, SECRET).status_code]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def main() -> int:
@@ -110,7 +137,7 @@ def main() -> int:
     publishes = 3 if args.quick else 20
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for way in ("bearer", "ghost"):
+        for way in WAYS:
             folder = Path(scratch) / way
             folder.mkdir()
             # Quick: each publish goes to a feed of its own, so none need wait.
@@ -122,7 +149,7 @@ def main() -> int:
                 "latencies_s": latencies,
             }
     print(f"publish-to-toot latency, loop interval {INTERVAL}, {os.cpu_count()} cores")
-    print(f"{'webhook':<8} {'publishes':>9} {'median':>8} {'worst':>8}")
+    print(f"{'told by':<8} {'publishes':>9} {'median':>8} {'worst':>8}")
     for way, result in results.items():
         print(
             f"{way:<8} {result['publishes']:>9} {result['median_s']:>7.2f}s"

@@ -97,5 +97,5 @@ def test_the_publish_to_toot_latency_benchmark_runs(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads(report.read_text())["results"]
-    assert sorted(results) == ["bearer", "ghost"]
+    assert sorted(results) == ["bearer", "ghost", "websub"]
     assert all(len(result["latencies_s"]) == 3 for result in results.values())
