@@ -15,7 +15,6 @@ from crossposter.config import Settings
 from crossposter.health import worker_id
 from crossposter.leases import FeedLeases
 from crossposter.listen.websub import (
-    RETRY_AFTER,
     HubError,
     callback_url,
     subscribe,
@@ -39,8 +38,6 @@ class WebSubSubscriber:
         self._granted: dict[str, datetime] = {}
         # Feed → the hub its last changed fetch advertised (None: it advertised none).
         self._hubs: dict[str, Hub | None] = {}
-        # Feed → when its hub last refused or could not be reached.
-        self._failed: dict[str, datetime] = {}
 
     @property
     def enabled(self) -> bool:
@@ -84,9 +81,6 @@ class WebSubSubscriber:
                 # The feed no longer names a hub: the subscription lapses with its lease.
                 state.delete_websub_subscription(feed)
             return
-        failed = self._failed.get(feed)
-        if failed is not None and now - failed < RETRY_AFTER:
-            return
         if to_request(feed, existing, hub, now) is None:
             return
         # Under the feed's lease: two replicas never subscribe it twice.
@@ -101,12 +95,11 @@ class WebSubSubscriber:
             try:
                 subscribe(wanted, callback_url(str(settings.websub_callback), wanted))
             except HubError as error:
-                self._failed[feed] = now
+                # Kept as asked for: asked again once VERIFICATION_WAIT has passed.
                 log.warning(
                     "feed %s: WebSub subscription not made: %s; polling goes on", feed, error
                 )
                 return
-            self._failed.pop(feed, None)
             log.info("feed %s: WebSub subscription asked of %s", feed, wanted.hub)
 
     def _hub(self, feed: str, existing: WebSubSubscription | None) -> Hub | None:

@@ -25,10 +25,9 @@ LEASE_SECONDS = 7 * 86400
 # Renewed once this share of the lease is left: a day of a week, time for a hub that
 # is down a while.
 RENEW_WHEN_LEFT = 0.15
-# A subscription the hub has not verified within this long is asked for again.
+# A subscription the hub has not verified within this long is asked for again: a hub
+# that refused or could not be reached is asked again then.
 VERIFICATION_WAIT = timedelta(hours=1)
-# After a hub refused or was unreachable, wait this long before asking it again.
-RETRY_AFTER = timedelta(minutes=15)
 HUB_TIMEOUT = 10.0
 
 
