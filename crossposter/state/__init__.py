@@ -33,6 +33,7 @@ from crossposter.state.roles import (
     StateCommands,
     SubscribingState,
     SubscriptionsRole,
+    UpkeepRole,
 )
 from crossposter.state.schema import SCHEMA_VERSION
 from crossposter.state.sqlite import SqliteState
@@ -61,6 +62,7 @@ __all__ = [
     "StateCommands",
     "SubscribingState",
     "SubscriptionsRole",
+    "UpkeepRole",
     "now_utc",
     "postgres_backend",
 ]
