@@ -478,6 +478,7 @@ def test_on_posted_gets_the_event_without_any_token(tmp_path, api, feeds, token,
     monkeypatch.setenv("OTHER_VARIABLE", "kept")
     monkeypatch.setenv("PGPASSWORD", "hunter2")
     monkeypatch.setenv("PGPASSFILE", str(tmp_path / "pgpass"))
+    monkeypatch.setenv("CROSSPOSTER_WEBHOOK_SECRET", "webhook-secret")
     hook = hook_writing_its_environment(tmp_path)
     config = blog(tmp_path, api, feeds, 1, extra=f", on_posted: '{hook}'")
 
@@ -494,6 +495,7 @@ def test_on_posted_gets_the_event_without_any_token(tmp_path, api, feeds, token,
     assert TOKEN not in json.dumps(environment)
     for secret in ("CROSSPOSTER_ACCESS_TOKEN", "PGPASSWORD", "PGPASSFILE"):
         assert secret not in environment
+    assert "webhook-secret" not in json.dumps(environment)
 
 
 def test_on_posted_runs_for_a_retraction_and_once_per_event(tmp_path, api, feeds, token):
