@@ -320,23 +320,9 @@ class Pass:
         return self._session_of(self._accounts[feed.name])
 
     def _session_of_toot(self, toot: PostedEntry) -> AccountSession | None:
-        """The session of the account that posted `toot`, on the instance it posted to
-        (every action on a toot goes there, wherever its feed posts now); None, with a
-        warning, when the configuration no longer has that account."""
-        name = toot.account or self._accounts[toot.feed].name
-        ready = self._accounts.values()
-        account = toot_account(self.settings, ready, name, toot.instance, token=not self.preview)
-        if account is None:
-            log.warning(
-                "feed %s: the toot of %r was posted by account %r%s, which the configuration "
-                "no longer has; nothing is sent for it",
-                toot.feed,
-                toot.label,
-                name,
-                f" on {toot.instance}" if toot.instance else "",
-            )
-            return None
-        return self._session_of(account)
+        """The session of the account that posted `toot` (see _account_of_toot)."""
+        account = _account_of_toot(self.settings, self._accounts, toot, token=not self.preview)
+        return self._session_of(account) if account is not None else None
 
     def _session_of(self, account: Account) -> AccountSession:
         if account.name not in self._sessions:
@@ -424,3 +410,23 @@ class Pass:
         self.report.rate_limit_reset = resets[-1] if resets else None
         # The first instance asked, as the preview shows it.
         self.report.limits = next(iter(self._limits.values()), None)
+
+
+def _account_of_toot(
+    settings: Settings, accounts: dict[str, Account], toot: PostedEntry, *, token: bool
+) -> Account | None:
+    """The account that posted `toot`, on the instance it posted to (every action on a toot
+    goes there, wherever its feed posts now); None, with a warning, when the configuration
+    no longer has that account."""
+    name = toot.account or accounts[toot.feed].name
+    account = toot_account(settings, accounts.values(), name, toot.instance, token=token)
+    if account is None:
+        log.warning(
+            "feed %s: the toot of %r was posted by account %r%s, which the configuration "
+            "no longer has; nothing is sent for it",
+            toot.feed,
+            toot.label,
+            name,
+            f" on {toot.instance}" if toot.instance else "",
+        )
+    return account
