@@ -15,6 +15,7 @@ import requests
 
 from crossposter.errors import FeedError, TemporaryFeedError
 from crossposter.net.bounded import CutOff, Cutoff, TooLarge, WatchedAdapter, read_capped
+from crossposter.net.environment import ProxiesReadOnce
 from crossposter.web import USER_AGENT, root_cause
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def fetch_one(
 
 
 def new_session() -> requests.Session:
-    session = requests.Session()
+    session = ProxiesReadOnce()
     adapter = WatchedAdapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -24,6 +24,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from crossposter.net.connect import connect_within
+from crossposter.net.environment import ProxiesReadOnce
 from crossposter.net.watcher import WATCHER
 
 CHUNK = 64 * 1024
@@ -277,7 +278,7 @@ def api_session(total: float, max_bytes: int = API_MAX_BYTES, grace: float = 0.0
     requests.Session, ApiAdapter
 ]:
     """A session for an API; its adapter, to set `stop` on, comes with it."""
-    session = requests.Session()
+    session = ProxiesReadOnce()
     adapter = ApiAdapter(total, max_bytes, grace)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
