@@ -36,6 +36,10 @@ BENCH = Path(__file__).resolve().parent
 ANCHOR_VENV = BENCH / ".venv"
 ANCHORS = ("feed2toot==0.17", "feediverse==0.4.1")
 DELAY = 0.05
+STEADY_50 = "steady 50 feeds @50ms"
+STEADY_1000 = "steady 1000 feeds @50ms"
+LOOP_PASS = "steady 50 feeds @50ms: a run --loop pass"
+NEW_POSTS = "100 new posts, 50 feeds @50ms"
 
 
 class Servers:
@@ -195,11 +199,15 @@ class Bench:
             flush=True,
         )
 
-    def new_posts(self, reps: int) -> None:
-        name = "100 new posts, 50 feeds @50ms"
-        self.servers.feeds("setup", feeds=50, entries=10, new=0, rev=0, delay=0, big=0)
+    def new_posts(self, reps: int, language: bool = True) -> None:
+        """100 toots to compose and post. The feeds declare their language; without it
+        (`language=False`, crossposter alone) each toot's language is detected, which
+        loads the language model: its cost, apart."""
+        name = NEW_POSTS if language else f"{NEW_POSTS}, no language declared"
+        lang = int(language)
+        self.servers.feeds("setup", feeds=50, entries=10, new=0, rev=0, delay=0, big=0, lang=lang)
         workload = Workload(self.servers.feed_urls(50), seen_until_date(10), self.instance)
-        tools = self.tools("new-posts")
+        tools = self.tools("new-posts" if language else "new-posts-detected", anchors=language)
         for tool in tools:
             self.populate(tool, workload)
 
@@ -211,6 +219,7 @@ class Bench:
 
             self.measure(name, tool, reps, before=before)
             self.servers.feeds("setup", new=0, delay=0)
+        self.servers.feeds("setup", lang=1)
 
     def big_feed(self, entries: int, reps: int) -> None:
         self.servers.feeds("setup", feeds=0, big=entries, rev=0, delay=0)
@@ -327,6 +336,47 @@ def report(results: list[Measure]) -> str:
     return "\n".join(lines)
 
 
+def targets(results: list[Measure]) -> str:
+    """Issue 17's goals, each judged on the measures of this one invocation (those it ran)."""
+    ours = {m.workload: m for m in results if m.tool == Crossposter.name}
+    rows = []
+    steady = ours.get(STEADY_50)
+    if steady:
+        anchors = [m for m in results if m.workload == STEADY_50 and m is not steady]
+        ratios = {m.tool: m.median / steady.median for m in anchors}
+        shown = ", ".join(f"{ratio:.1f}× {tool}" for tool, ratio in ratios.items())
+        met = bool(ratios) and min(ratios.values()) >= 7
+        rows.append(
+            (
+                "cold run, 50 unchanged feeds @50 ms: ≥ 7× faster than both anchors",
+                f"{steady.median:.3f} s; {shown or 'anchors not run'}",
+                met,
+            )
+        )
+    for workload, limit, goal in (
+        (STEADY_1000, 1.2, "1,000 unchanged feeds @50 ms: ≤ 1.2 s"),
+        (LOOP_PASS, 0.15, "a `run --loop` pass over 50 unchanged feeds @50 ms: ≤ 0.15 s"),
+    ):
+        if workload in ours:
+            rows.append((goal, f"{ours[workload].median:.3f} s", ours[workload].median <= limit))
+    new = ours.get(NEW_POSTS)
+    if new:
+        requests = sum(new.mastodon_requests.values())
+        rows.append(
+            (
+                "100 new posts @50 ms, language declared: ≤ 1.5 s, ≤ 101 Mastodon requests",
+                f"{new.median:.3f} s, {requests} requests, peak RSS {new.rss_mb:.0f} MB",
+                new.median <= 1.5 and requests <= 101,
+            )
+        )
+    if not rows:
+        return ""
+    lines = ["| target | measured | met? |", "| --- | --- | --- |"]
+    for goal, measured, met in rows:
+        lines.append(f"| {goal} | {measured} | {'yes' if met else '**no**'} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: small, crossposter only")
@@ -385,6 +435,8 @@ def main() -> int:
             bench.loop_passes(50, 0.0 if args.quick else DELAY, args.reps)
         if "new" in wanted:
             bench.new_posts(args.reps if not args.quick else 1)
+            if not args.quick:
+                bench.new_posts(args.reps, language=False)
         if "big" in wanted:
             bench.big_feed(500 if args.quick else 5000, args.reps)
         if "state" in wanted:
@@ -402,6 +454,10 @@ def main() -> int:
 
     print()
     print(report(bench.results))
+    goals = targets(bench.results)
+    if goals:
+        print()
+        print(goals)
     if args.json:
         payload = {
             "machine": info,
