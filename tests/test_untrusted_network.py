@@ -382,6 +382,17 @@ def test_a_name_that_never_resolves_is_abandoned(hanging_dns, ended_by):
     assert time.monotonic() - started < 10
 
 
+def test_an_image_whose_name_never_resolves_is_abandoned_on_a_stop(hanging_dns):
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(ImageUnavailable, match="stopped"):
+        download_image(
+            ImageRef("http://images.hang.example/cat.png"), LIMITS, timeout=60, stop=stop
+        )
+    assert time.monotonic() - started < 10
+
+
 def test_fetches_in_flight_share_one_deadline_thread(feeds):
     feeds.set_feed("/feed", "<rss></rss>")
     watching: list[list[str]] = []

@@ -42,7 +42,7 @@ def connect_within(
     """A socket connected to `address` (urllib3's create_connection, abandonable):
     CutOff once `cutoff` fires, socket.gaierror, TimeoutError or OSError otherwise."""
     host, port = address
-    answers = _lookup(host.strip("[]"), port, cutoff)
+    answers = lookup(host.strip("[]"), port, cutoff, allowed_gai_family())
     error: OSError | None = None
     for family, kind, proto, _, target in answers:
         sock = socket.socket(family, kind, proto)
@@ -63,10 +63,13 @@ def connect_within(
     raise error or OSError("getaddrinfo returns an empty list")
 
 
-def _lookup(host: str, port: int, cutoff: Cutoff) -> Answers:
-    family = allowed_gai_family()
+def lookup(host: str, port: int, cutoff: Cutoff | None, family: int = 0) -> Answers:
+    """getaddrinfo's answers for a stream to `host`; inside a Cutoff, a name is looked up
+    aside and CutOff raised once the Cutoff fires first."""
     if _is_address(host):
         return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+    if cutoff is None:
+        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
     return _RESOLVER.resolve(host, port, family, cutoff)
 
 
