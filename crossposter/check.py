@@ -21,19 +21,16 @@ from crossposter.accounts import (
     with_token,
 )
 from crossposter.compose.toot import UnpostableEntry, compose
-from crossposter.config import (
-    DEFAULT_ACCOUNT,
-    FeedConfig,
-    Settings,
-    redacted_url,
-)
+from crossposter.config import FeedConfig, Settings
 from crossposter.errors import ConfigError, CrossposterError, FeedError, StateLocked
 from crossposter.feeds.fetch import FetchRequest, FetchResult, fetch_all
+from crossposter.logsafe import redacted_url
 from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import InstanceLookup, look_up_instance
 from crossposter.mastodon.publish import translate_error
-from crossposter.models import Entry, InstanceLimits
-from crossposter.state import SqliteState, missing_folder
+from crossposter.models import DEFAULT_ACCOUNT, Entry, InstanceLimits
+from crossposter.state import SqliteState
+from crossposter.storage import missing_folder
 
 
 @dataclass
