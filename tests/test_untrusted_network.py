@@ -34,6 +34,7 @@ from crossposter.mastodon.publish import Publisher, PublishOptions
 from crossposter.models import ImageRef, InstanceLimits, Toot
 from crossposter.net.bounded import API_MAX_BYTES, UnreadableAnswer, api_session
 from crossposter.net.public import AddressPolicy
+from crossposter.net.watcher import DeadlineWatcher
 
 from support.blog import TOKEN, write_config
 from support.feed_server import FeedServer, InFlight
@@ -391,6 +392,35 @@ def test_an_image_whose_name_never_resolves_is_abandoned_on_a_stop(hanging_dns):
             ImageRef("http://images.hang.example/cat.png"), LIMITS, timeout=60, stop=stop
         )
     assert time.monotonic() - started < 10
+
+
+class _Exchange:
+    """Stands for a Cutoff: due at `deadline`, `fire` records it (or fails)."""
+
+    stoppable = False
+
+    def __init__(self, seconds: float, fails: bool = False) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.fails = fails
+        self.fired = threading.Event()
+
+    def due(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def fire(self) -> None:
+        self.fired.set()
+        if self.fails:
+            raise RuntimeError("a bug while ending an exchange")
+
+
+def test_the_deadline_watcher_fires_each_in_order_and_survives_a_failing_one():
+    watcher = DeadlineWatcher()
+    failing, later, forgotten = _Exchange(0.05, fails=True), _Exchange(0.2), _Exchange(0.1)
+    for exchange in (later, forgotten, failing):
+        watcher.watch(exchange)
+    watcher.forget(forgotten)
+    assert later.fired.wait(5) and failing.fired.is_set()
+    assert not forgotten.fired.is_set()
 
 
 def test_fetches_in_flight_share_one_deadline_thread(feeds):

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 # How soon a stop request ends the exchanges in flight, at worst.
 POLL = 0.1
@@ -72,7 +75,10 @@ class DeadlineWatcher:
     def _run(self) -> None:
         while True:
             for item in self._wait_for_due():
-                item.fire()
+                try:
+                    item.fire()
+                except Exception:  # this thread ending would leave every later deadline unkept
+                    log.exception("ending an exchange at its deadline failed")
 
     def _wait_for_due(self) -> list[Watched]:
         """Sleep until something is due, then take it out (fired outside the lock)."""
