@@ -426,11 +426,12 @@ def test_the_deadline_watcher_fires_each_in_order_and_survives_a_failing_one():
 def test_fetches_in_flight_share_one_deadline_thread(feeds):
     feeds.set_feed("/feed", "<rss></rss>")
     watching: list[list[str]] = []
+    all_in_flight = threading.Barrier(6, timeout=20)
 
     def hold() -> None:
+        all_in_flight.wait()
         names = [t.name for t in threading.enumerate()]
         watching.append([name for name in names if name in ("cutoff", "connect", "deadlines")])
-        feeds.sleep(0.2)
 
     probe = InFlight(feeds, hold=hold)
     requests = [FetchRequest(f"f{i}", feeds.url("/feed")) for i in range(6)]
