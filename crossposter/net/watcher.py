@@ -40,7 +40,8 @@ class Watched(Protocol):
 class DeadlineWatcher:
     """Fires each watched exchange once it is due, unless it was forgotten first."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "deadlines") -> None:
+        self._name = name
         self._wakeup = threading.Condition()
         self._heap: list[tuple[float, int, Watched]] = []
         self._order = itertools.count()
@@ -59,7 +60,7 @@ class DeadlineWatcher:
                 sooner = sooner or not self._stoppable
                 self._stoppable.add(item)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="deadlines", daemon=True)
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
             elif sooner:
                 self._wakeup.notify()
