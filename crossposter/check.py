@@ -18,6 +18,7 @@ from crossposter.accounts import (
     accounts_in_use,
     default_account,
     feed_accounts,
+    handle,
     with_token,
 )
 from crossposter.compose.toot import UnpostableEntry, compose
@@ -28,7 +29,7 @@ from crossposter.logsafe import redacted_url
 from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import InstanceLookup, look_up_instance
 from crossposter.mastodon.publish import translate_error
-from crossposter.models import DEFAULT_ACCOUNT, Entry, InstanceLimits
+from crossposter.models import DEFAULT_ACCOUNT, Entry, InstanceLimits, Toot
 from crossposter.state import SqliteState
 from crossposter.storage import missing_folder
 
@@ -43,6 +44,7 @@ class FeedCheck:
     newest: Entry | None = None
     # The newest entry as a toot: (length, limit), or why it cannot be one.
     sample_length: tuple[int, int] | None = None
+    sample: Toot | None = None
     notes: list[str] = field(default_factory=list)
     problem: str | None = None
 
@@ -173,6 +175,7 @@ def _check_feed(feed: FeedConfig, fetched: FetchResult, limits: InstanceLimits) 
         result.notes.append(f"its newest entry cannot be announced: {error}")
     else:
         result.sample_length = (toot.length, toot.limit)
+        result.sample = toot
     return result
 
 
@@ -201,13 +204,6 @@ def _check_account(settings: Settings, account: Account, lookup: InstanceLookup)
         return checked
     checked.account = handle(verified["acct"], lookup.limits.domain or account.instance_url)
     return checked
-
-
-def handle(acct: str, domain: str) -> str:
-    """`bot@example.social`: a local account's `acct` lacks the domain, a remote one has it."""
-    if "@" in acct:
-        return acct
-    return f"{acct}@{domain.split('://', 1)[-1]}"
 
 
 def _check_state(path: Path) -> StateCheck:

@@ -1,12 +1,26 @@
-"""What several commands share: the common options, durations and the instance's limits in words."""
+"""What several commands share: the common options, durations, the instance's limits in words
+and the preview page."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from crossposter.duration import parse_duration
+from crossposter.summaries import describe_limits
+
+__all__ = [
+    "add_common",
+    "add_logging_options",
+    "add_page_arguments",
+    "describe_limits",
+    "duration",
+    "log",
+    "write_page",
+]
 
 log = logging.getLogger("crossposter")
 
@@ -44,13 +58,29 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def describe_limits(limits) -> str:
-    where = {
-        "default": "Mastodon's defaults, the instance was not asked",
-        "cached": "as the instance said on an earlier run",
-        "unpublished": "Mastodon's defaults; the instance does not publish its own",
-    }.get(limits.source, f"from the instance's {limits.source}")
-    return (
-        f"{limits.max_characters} characters, each URL counting "
-        f"{limits.characters_reserved_per_url} ({where})"
+def add_page_arguments(command: argparse.ArgumentParser, *, opener: bool = True) -> None:
+    command.add_argument(
+        "--html",
+        type=Path,
+        metavar="PATH",
+        help="also write what is shown as one self-contained HTML page, laid out as "
+        "Mastodon shows a toot, with the link card the instance will build",
     )
+    if opener:
+        command.add_argument(
+            "--open", action="store_true", help="with --html: open the page in the browser"
+        )
+
+
+def write_page(args: argparse.Namespace, write: Callable[[Any, Any], Path]) -> None:
+    """Write the page with `write(preview_page, stop)`; Jinja2 is imported only then."""
+    from crossposter import preview_page
+    from crossposter.signals import stop_on_signals
+
+    with stop_on_signals() as stop:
+        path = write(preview_page, stop)
+    log.info("preview page written to %s", path)
+    if getattr(args, "open", False):
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from crossposter.models import (
+    AccountProfile,
     Article,
     Entry,
     Heartbeat,
@@ -116,10 +117,15 @@ class AfterPostingRole(Lifetime, Protocol):
 
 
 class CoordinationRole(Lifetime, Protocol):
-    """Between processes and runs: instance limits, 429 resets, heartbeats (coordination.py)."""
+    """Between processes and runs: instance limits, account profiles, 429 resets, heartbeats
+    (coordination.py)."""
 
     def cached_limits(self, instance: str, max_age: timedelta) -> InstanceLimits | None: ...
     def save_limits(self, instance: str, limits: InstanceLimits) -> None: ...
+    def account_profile(self, instance: str, account: str) -> AccountProfile | None: ...
+    def save_account_profile(
+        self, instance: str, account: str, profile: AccountProfile
+    ) -> None: ...
     def record_rate_limit(self, instance: str, account: str, reset_at: datetime) -> None: ...
     def rate_limited_until(self, instance: str, account: str) -> datetime | None: ...
     def record_heartbeat(self, worker: str, heartbeat: Heartbeat) -> None: ...
