@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_IMAGE_TYPES = (
@@ -81,6 +82,8 @@ class InstanceLimits:
     # The instance's own name for itself (v2 `domain`, v1 `uri`): the part after the
     # second @ of its accounts' handles, which need not be the API's host.
     domain: str | None = None
+    # `api_versions.mastodon` (Mastodon 4.3+), when published: mastodon.capabilities reads it.
+    api_version: int | None = None
 
     def __post_init__(self) -> None:
         # Limits cached as JSON come back with a list here.
@@ -103,6 +106,19 @@ class Toot:
     # The image chosen to go with it (`image: true`), for the preview and the state.
     image_url: str = ""
     image_alt: str = ""
+    # Who may quote it (Mastodon 4.5); None: the account's default. Sent only to a
+    # server that takes it (known_instance.KnownInstance.fit, by mastodon.capabilities).
+    quote_approval_policy: str | None = None
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The replies below a toot, as its instance gave them (GET /api/v1/statuses/:id/context)."""
+
+    descendants: tuple[Any, ...] = ()
+    # Mastodon 4.5's `Mastodon-Async-Refresh`: the instance is still fetching replies from
+    # other servers and asks to be read again after this many seconds. None: final.
+    refresh_after: float | None = None
 
 
 @dataclass(frozen=True)
