@@ -59,6 +59,7 @@ from crossposter.posting import (
 from crossposter.state import (
     AnnouncedPost,
     CoordinationRole,
+    FeedState,
     PendingPost,
     PostedEntry,
     State,
@@ -250,7 +251,9 @@ class Pass:
         if not feeds:
             return
         self._retry_failed_after_settings_change(feeds)
-        requests = [self._fetch_request(feed) for feed in feeds]
+        # Read once: the request's validators, and whether it is the feed's first run.
+        known = {feed.name: self.state.feed(feed.name) for feed in feeds}
+        requests = [self._fetch_request(feed, known[feed.name]) for feed in feeds]
         fetched = fetch_all(requests, self.settings.fetch_options(), stop=self.stop)
         results = {result.name: result for result in fetched}
         # One commit for the slice; the writes that guard a post still commit at once.
@@ -262,7 +265,9 @@ class Pass:
                 feed_report = FeedReport(name=feed.name)
                 self.report.feeds.append(feed_report)
                 try:
-                    FeedHandling(feed, feed_report, self._shared).handle(results[feed.name])
+                    FeedHandling(feed, feed_report, self._shared).handle(
+                        results[feed.name], first_run=known[feed.name] is None
+                    )
                 except FeedError as error:
                     feed_report.fail(error)
                 except StateError:
@@ -310,8 +315,7 @@ class Pass:
             self.report.interrupted = True
         return self.report.interrupted
 
-    def _fetch_request(self, feed: FeedConfig) -> FetchRequest:
-        known = self.state.feed(feed.name)
+    def _fetch_request(self, feed: FeedConfig, known: FeedState | None) -> FetchRequest:
         # A changed URL is a different document: its old validators mean nothing.
         validators = known.validators if known and known.url == feed.url else Validators()
         return FetchRequest(name=feed.name, url=feed.url, validators=validators)

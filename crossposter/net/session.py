@@ -13,12 +13,14 @@ from typing import Any
 
 import requests
 
+from crossposter.net.environment import ProxiesReadOnce
+
 
 def _no_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:
     return request
 
 
-class NoNetrcSession(requests.Session):
+class NoNetrcSession(ProxiesReadOnce):
     """A session that takes proxies from the environment, and never credentials."""
 
     def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
