@@ -376,8 +376,8 @@ class Settings(BaseSettings):
     state_url: str | None = Field(
         None,
         description="postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME: keep the state in "
-        "PostgreSQL instead of state_file (needs crossposter[postgres]). The password may "
-        "also come from PGPASSWORD or ~/.pgpass.",
+        "PostgreSQL instead of state_file (needs the postgres extra of blog-crossposter). "
+        "The password may also come from PGPASSWORD or ~/.pgpass.",
         pattern=r"^postgres(ql)?://",
     )
     access_token: SecretStr | None = Field(None, exclude=True)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 import socket
 
-from crossposter import __version__
+from crossposter import distribution
 
-# Feeds, images, the instance: every server sees the same name, with where to read about it.
-USER_AGENT = f"crossposter/{__version__} (+https://pypi.org/project/crossposter/)"
+# Feeds, images, the instance: every server sees the same name, with where to read about it
+# (the distribution's own page: blog owners read it in their access logs).
+USER_AGENT = f"crossposter/{distribution.version()}" + (
+    f" (+{distribution.homepage()})" if distribution.homepage() else ""
+)
 
 # Whose errors only wrap another one.
 _WRAPPERS = {"mastodon", "requests", "urllib3"}

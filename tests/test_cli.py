@@ -7,10 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
-from crossposter import __version__
 from crossposter.cli import main
 
 from conftest import EXAMPLES
@@ -41,7 +41,20 @@ SCRIPT = shutil.which("crossposter", path=os.path.dirname(sys.executable))
 @pytest.mark.skipif(SCRIPT is None, reason="the crossposter script is not installed")
 def test_the_installed_console_script_works():
     done = subprocess.run([SCRIPT, "--version"], capture_output=True, text=True)
-    assert done.returncode == 0 and __version__ in done.stdout
+    assert done.returncode == 0 and done.stdout == f"crossposter {PYPROJECT['version']}\n"
+
+
+ROOT = EXAMPLES.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def test_the_version_is_pyprojects_read_from_the_installed_distribution():
+    done = run_cli("--version")
+    assert done.stdout == f"crossposter {PYPROJECT['version']}\n"
+    # The source holds no second copy of the number.
+    sources = list(ROOT.joinpath("crossposter").rglob("*.py"))
+    assert sources
+    assert not [p for p in sources if PYPROJECT["version"] in p.read_text(encoding="utf-8")]
 
 
 def test_usage_errors_exit_2(capsys):

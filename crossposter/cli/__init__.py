@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 # documented switch. A value the environment sets, even empty, is kept.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from crossposter import __version__
+from crossposter import distribution
 from crossposter.cli.check import add_check_parser, command_check
 from crossposter.cli.common import add_logging_options, log
 from crossposter.cli.config_schema import add_config_schema_parser, command_config_schema
@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="crossposter",
         description="Announce new blog posts from RSS/Atom feeds on Mastodon, exactly once.",
     )
-    parser.add_argument("--version", action="version", version=f"crossposter {__version__}")
+    version = f"crossposter {distribution.version()}"
+    parser.add_argument("--version", action="version", version=version)
     add_logging_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_run_parser(commands)

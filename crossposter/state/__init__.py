@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crossposter.distribution import install_extra_hint
 from crossposter.errors import StateError
 from crossposter.state.base import (
     AnnouncedPost,
@@ -111,7 +112,7 @@ def postgres_backend() -> type[PostgresState]:
         from crossposter.state.postgres import PostgresState
     except ImportError as error:
         raise StateError(
-            f"state_url needs the PostgreSQL driver ({error}): "
-            'pip install "crossposter[postgres]"'
+            f"state_url needs the PostgreSQL driver ({error}), the postgres extra: "
+            + install_extra_hint("postgres")
         ) from None
     return PostgresState
