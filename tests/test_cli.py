@@ -11,7 +11,7 @@ import tomllib
 
 import pytest
 
-from crossposter.cli import main
+from crossposter.cli import build_parser, main
 
 from conftest import EXAMPLES
 
@@ -74,6 +74,30 @@ def test_json_logs_are_one_object_per_line():
 def test_quiet_logs_errors_only():
     done = run_cli("run", "--dry-run", "--config", DEMO, "-q")
     assert done.returncode == 0 and done.stderr == ""
+
+
+GLOBAL_OPTIONS = [
+    ["-c", "f.yaml"],
+    ["--config", "f.yaml"],
+    ["-v"],
+    ["-q"],
+    ["--log-format", "json"],
+]
+
+
+@pytest.mark.parametrize("option", GLOBAL_OPTIONS, ids=lambda o: o[0])
+@pytest.mark.parametrize("command", [["check"], ["run", "--dry-run"], ["state", "feeds"]])
+def test_every_global_option_works_before_or_after_the_command(option, command):
+    before = build_parser().parse_args([*option, *command])
+    after = build_parser().parse_args([*command, *option])
+    assert vars(before) == vars(after)
+    assert (before.config == "f.yaml") == (option[0] in ("-c", "--config"))
+
+
+def test_the_configuration_given_before_the_command_is_the_one_read():
+    done = run_cli("-c", DEMO, "-q", "run", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "3 toots would be posted" in done.stdout
 
 
 def test_a_missing_config_file_exits_2_with_one_clear_line(tmp_path):
