@@ -30,7 +30,7 @@ from crossposter.config import (
 from crossposter.errors import ConfigError, CrossposterError, FeedError, StateLocked
 from crossposter.feeds.fetch import FetchRequest, FetchResult, fetch_all
 from crossposter.mastodon.client import mastodon_client
-from crossposter.mastodon.instance import InstanceLookup, look_up_instance
+from crossposter.mastodon.instance import InstanceLookup, account_handle, look_up_instance
 from crossposter.mastodon.publish import translate_error
 from crossposter.models import Entry, InstanceLimits
 from crossposter.state import SqliteState, missing_folder
@@ -202,15 +202,10 @@ def _check_account(settings: Settings, account: Account, lookup: InstanceLookup)
             f"{translate_error(error, api)}"
         )
         return checked
-    checked.account = handle(verified["acct"], lookup.limits.domain or account.instance_url)
+    checked.account = account_handle(
+        verified["acct"], lookup.limits.domain, account.instance_url
+    )
     return checked
-
-
-def handle(acct: str, domain: str) -> str:
-    """`bot@example.social`: a local account's `acct` lacks the domain, a remote one has it."""
-    if "@" in acct:
-        return acct
-    return f"{acct}@{domain.split('://', 1)[-1]}"
 
 
 def _check_state(path: Path) -> StateCheck:

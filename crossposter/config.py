@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import ipaddress
 import json
 import logging
 import os
@@ -36,6 +35,7 @@ from crossposter.duration import parse_duration
 from crossposter.errors import ConfigError
 from crossposter.feeds.fetch import FetchOptions, is_local
 from crossposter.feeds.filters import EntryFilter, Rules
+from crossposter.web import is_loopback_host, with_scheme
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +60,8 @@ def _default_skipped_categories() -> list[str]:
 
 
 def bare_host_is_https(url: Any) -> Any:
-    """`mastodon.social` means https://mastodon.social, as `login --instance` reads it.
-
-    A bare loopback host (`127.0.0.1:8080`, `localhost`) means plain http: nothing on
-    this machine serves TLS for a test instance, and the token never leaves it.
-    """
-    if not isinstance(url, str) or "://" in url or not url.strip():
-        return url
-    host = urlsplit(f"//{url.strip()}").hostname or ""
-    scheme = "http" if is_loopback_host(host) else "https"
-    return f"{scheme}://{url.strip()}"
+    """`mastodon.social` means https://mastodon.social, as `login --instance` reads it."""
+    return with_scheme(url) if isinstance(url, str) and url.strip() else url
 
 
 def _url_or_bare_host(schema: dict[str, Any]) -> None:
@@ -106,15 +98,6 @@ def https_unless_loopback(url: Any) -> Any:
     if parts.scheme == "https" or is_loopback_host(parts.hostname or ""):
         return url
     raise ValueError(f"{url}: an instance must be https:// (plain http only on this machine)")
-
-
-def is_loopback_host(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _duration(value: Any) -> Any:

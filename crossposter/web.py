@@ -3,8 +3,10 @@ failed connection is told to a person."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
+from urllib.parse import urlsplit
 
 from crossposter import distribution
 
@@ -13,6 +15,28 @@ from crossposter import distribution
 USER_AGENT = f"crossposter/{distribution.version()}" + (
     f" (+{distribution.homepage()})" if distribution.homepage() else ""
 )
+
+def with_scheme(address: str) -> str:
+    """`mastodon.social` means https://mastodon.social; an address with a scheme stays as is.
+
+    A bare loopback host (`127.0.0.1:8080`, `localhost`) means plain http: nothing on
+    this machine serves TLS for a test instance, and the token never leaves it.
+    """
+    address = address.strip()
+    if "://" in address or not address:
+        return address
+    host = urlsplit(f"//{address}").hostname or ""
+    return f"{'http' if is_loopback_host(host) else 'https'}://{address}"
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
 
 # Whose errors only wrap another one.
 _WRAPPERS = {"mastodon", "requests", "urllib3"}

@@ -64,6 +64,14 @@ def _domain(document: dict[str, Any]) -> str | None:
     return _text(document, "domain") or _text(document, "uri")
 
 
+def account_handle(acct: str, domain: str | None, instance_url: str) -> str:
+    """`bot@example.social`, as Mastodon shows it: a local account's `acct` lacks the domain,
+    which is the instance's own (`domain` of its document), not the host it was reached at."""
+    if "@" in acct:
+        return acct
+    return f"{acct}@{domain or instance_url.split('://', 1)[-1]}"
+
+
 def _media_limits(document: dict[str, Any]) -> dict[str, Any]:
     """configuration.media_attachments, where the server publishes it; else Mastodon's defaults."""
     media = (document.get("configuration") or {}).get("media_attachments") or {}

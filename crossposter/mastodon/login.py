@@ -7,7 +7,6 @@ prints; the CLI holds the conversation.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 from dataclasses import dataclass
@@ -20,8 +19,9 @@ import requests
 from crossposter.errors import ConfigError, LoginFailed
 from crossposter.files import write_atomically
 from crossposter.mastodon.client import mastodon_client
+from crossposter.mastodon.instance import account_handle, look_up_instance
 from crossposter.net.bounded import UnreadableAnswer, api_session
-from crossposter.web import USER_AGENT, connection_problem
+from crossposter.web import USER_AGENT, connection_problem, is_loopback_host, with_scheme
 
 # The least a posting bot needs: post and attach images, see which account it is,
 # and read its own recent posts to avoid repeating one.
@@ -38,6 +38,8 @@ class Authorization:
     client_id: str
     client_secret: str
     url: str
+    # Why the app registered now could not be kept for the next login, if it could not.
+    app_not_kept: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,7 @@ class LoggedIn:
 
 def instance_base_url(text: str) -> str:
     """`mastodon.social` or `https://mastodon.social/` → `https://mastodon.social`."""
-    text = text.strip().rstrip("/")
-    if "://" not in text:
-        text = "https://" + text
+    text = with_scheme(text.strip().rstrip("/"))
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{text}: not the address of a Mastodon instance")
@@ -59,18 +59,9 @@ def instance_base_url(text: str) -> str:
         raise ConfigError(
             f"{text}: give the instance's address alone, such as https://{parts.netloc}"
         )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ConfigError(f"{text}: a token is never sent over plain http; use https://")
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def start_login(
@@ -84,10 +75,15 @@ def start_login(
     """
     base_url = instance_base_url(instance)
     app = _saved_app(app_file, base_url, timeout) if app_file else None
+    not_kept = None
     if app is None:
         app = _register_app(base_url, timeout)
         if app_file:
-            write_private(app_file, json.dumps(app, indent=2))
+            try:
+                write_private(app_file, json.dumps(app, indent=2))
+            except OSError as error:
+                # The login still works; the next one registers another app.
+                not_kept = f"{app_file}: {error.strerror or error}"
     query = urlencode(
         {
             "client_id": app["client_id"],
@@ -97,7 +93,11 @@ def start_login(
         }
     )
     return Authorization(
-        base_url, app["client_id"], app["client_secret"], f"{base_url}/oauth/authorize?{query}"
+        base_url,
+        app["client_id"],
+        app["client_secret"],
+        f"{base_url}/oauth/authorize?{query}",
+        app_not_kept=not_kept,
     )
 
 
@@ -210,7 +210,7 @@ def finish_login(authorization: Authorization, code: str, *, timeout: float = 30
             "the instance refused the code: paste it exactly as shown; "
             "each code works once, so start `crossposter login` again for a new one"
         ) from None
-    return LoggedIn(token=token, account=_account_name(api, authorization.instance_url))
+    return LoggedIn(token=token, account=_account_name(api, authorization.instance_url, timeout))
 
 
 def save_token(token: str, path: str | os.PathLike[str]) -> Path:
@@ -244,11 +244,13 @@ def _allow_http(base_url: str) -> bool:
     return urlsplit(base_url).scheme == "http"
 
 
-def _account_name(api, base_url: str) -> str | None:
+def _account_name(api, base_url: str, timeout: float) -> str | None:
     from mastodon import errors as mastodon_errors
 
     try:
         account = api.account_verify_credentials()
     except mastodon_errors.MastodonError:
         return None
-    return f"{account['acct']}@{urlsplit(base_url).hostname}"
+    # The domain the instance calls itself, as `check` and Mastodon show the handle.
+    domain = look_up_instance(base_url, timeout).limits.domain
+    return account_handle(account["acct"], domain, base_url)
