@@ -31,6 +31,7 @@ from crossposter.feeds.filters import skip_reason
 from crossposter.feeds.select import Selection, link_key, select_new
 from crossposter.health import next_heartbeat, worker_id
 from crossposter.leases import FeedLeases
+from crossposter.logsafe import plural
 from crossposter.models import (
     Entry,
     FeedInfo,
@@ -281,10 +282,10 @@ class Pass:
                     retried = self.state.retry_failed(feed.name)
                     if retried:
                         log.info(
-                            "feed %s: its settings changed; %d failed entr%s tried again",
+                            "feed %s: its settings changed; %s %s tried again",
                             feed.name,
-                            retried,
-                            "y is" if retried == 1 else "ies are",
+                            plural(retried, "failed entry", "failed entries"),
+                            "would be" if self.preview else "is" if retried == 1 else "are",
                         )
                 self.state.save_settings_fingerprint(feed.name, fingerprint)
 
@@ -428,7 +429,7 @@ class Pass:
         self.state.record_fetch(feed.name, feed.url, "ok", parsed_at=now)
         self.state.mark_seen(feed.name, selection.recorded, at=now)
         report.recorded = len(selection.mark_seen)
-        _log_held_back(feed, selection)
+        _log_held_back(feed, selection, preview=self.preview)
         if self.preview and first_run and not feed.backfill:
             self._sample(feed, parsed, known, report)
         self.state.mark_filtered(feed.name, report.filtered, at=now)
@@ -493,7 +494,7 @@ class Pass:
         pending = session.pend(feed.name, entry, toot)
         if pending is None:
             # Another feed of the account announced the link earlier in this pass.
-            _log_repeated(feed, entry)
+            _log_repeated(feed, entry, preview=self.preview)
             self.state.mark_seen(feed.name, [entry])
             return True
         return session.publish(pending, report)
@@ -568,30 +569,38 @@ class Pass:
             session.retry(pending, report)
 
 
-def _log_held_back(feed: FeedConfig, selection: Selection) -> None:
+def _log_held_back(feed: FeedConfig, selection: Selection, *, preview: bool) -> None:
     for entry in selection.repeated:
-        _log_repeated(feed, entry)
+        _log_repeated(feed, entry, preview=preview)
     if selection.flooded:
         # ERROR, so that cron's -q mails it: the person decides what goes out.
         log.error(
             "feed %s: %d new entries at once (more than flood_threshold %d, and most of the "
-            "feed): none announced, all recorded as seen. To announce some: `crossposter state "
+            "feed): none %s, all %s as seen. To announce some: `crossposter state "
             "forget -c CONFIG %s ENTRY_ID` each (ids from `crossposter state entries --feed %s`), "
             "or rename the feed with `backfill: N` to announce its newest N",
             feed.name,
             len(selection.flooded),
             feed.flood_threshold,
+            "would be announced" if preview else "announced",
+            _recorded(preview),
             feed.name,
             feed.name,
         )
 
 
-def _log_repeated(feed: FeedConfig, entry: Entry) -> None:
+def _log_repeated(feed: FeedConfig, entry: Entry, *, preview: bool) -> None:
     log.info(
-        "feed %s: %s was already announced on this account; recorded, not announced again",
+        "feed %s: %s was already announced on this account; %s, not announced again",
         feed.name,
         entry.link,
+        _recorded(preview),
     )
+
+
+def _recorded(preview: bool) -> str:
+    # A preview changes nothing: it says what the run would do.
+    return "would be recorded" if preview else "recorded"
 
 
 # Where the feed's settings meet composing and the state: kept here, small, so the

@@ -368,6 +368,11 @@ class AccountSession:
 
     # -- after posting (crossposter.after_posting.follow_up) -----------------------------------
 
+    @property
+    def previewing(self) -> bool:
+        """Whether nothing is sent (a preview): what it does is told in the conditional."""
+        return isinstance(self.outbox, RecordingOutbox)
+
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport) -> str:
         """Send an edit already recorded in the state: "edited", "gone", "later" or "failed"."""
         if self.halted() or self._limited_elsewhere():

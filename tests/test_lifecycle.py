@@ -224,12 +224,16 @@ def test_a_toot_deleted_by_hand_is_never_edited_or_posted_again(blog, api):
     assert api.count("POST", "/api/v1/statuses") == 1
 
 
-def test_dry_run_shows_the_edit_as_a_diff(blog, api, capsys):
+def test_dry_run_shows_the_edit_as_a_diff(blog, api, capsys, caplog):
     blog.publish(blog.article(2), blog.article(1))
-    assert main(["run", "--config", blog.config, "--dry-run"]) == 0
+    with caplog.at_level(logging.INFO):
+        assert main(["run", "--config", blog.config, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "-Artcile 2" in out and "+Article 2" in out
-    assert "1 edited" in out
+    # A preview speaks in the conditional, in its log as in its summary.
+    assert "1 would be edited" in out
+    assert "feed blog: would edit the toot of 'Artcile 2'" in caplog.text
+    assert "edited the toot" not in caplog.text
     assert blog.puts() == 0
 
 
@@ -291,12 +295,15 @@ def test_a_404_between_two_answers_of_200_deletes_nothing(blog, api, feeds):
     assert api.deleted == []
 
 
-def test_dry_run_lists_the_planned_deletion(blog, api, capsys):
+def test_dry_run_lists_the_planned_deletion(blog, api, capsys, caplog):
     blog.publish(blog.article(1))
     assert blog.run(clock=lambda: now_utc() - timedelta(hours=2)) == 0
-    assert main(["run", "--config", blog.config, "--dry-run"]) == 0
+    with caplog.at_level(logging.INFO):
+        assert main(["run", "--config", blog.config, "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "toot would be deleted" in out and "1 deleted" in out
+    assert "toot would be deleted" in out and "1 would be deleted" in out
+    assert "feed blog: would delete the toot of 'Artcile 2'" in caplog.text
+    assert "deleted the toot" not in caplog.text
     assert api.deleted == []
 
 

@@ -127,8 +127,10 @@ class FollowUp:
         return toot
 
     def _send_edit(self, posted: PostedEntry, toot: Toot, reason: str) -> None:
-        if self.session().edit(posted, toot, self.report) == "edited":
-            log.info("feed %s: edited the toot of %r: %s", self.feed.name, posted.label, reason)
+        session = self.session()
+        if session.edit(posted, toot, self.report) == "edited":
+            done = "would edit" if session.previewing else "edited"
+            log.info("feed %s: %s the toot of %r: %s", self.feed.name, done, posted.label, reason)
             self.on_event("edited", posted, reason)
 
     def _room(self) -> int:
@@ -209,7 +211,8 @@ class FollowUp:
             return
         reason = f"its article is gone ({posted.link})"
         if session.delete(posted, self.report, reason, at=self.now) == "retracted":
-            log.info("feed %s: deleted the toot of %r: %s", self.feed.name, posted.label, reason)
+            done = "would delete" if session.previewing else "deleted"
+            log.info("feed %s: %s the toot of %r: %s", self.feed.name, done, posted.label, reason)
             self.on_event("retracted", posted, reason)
 
 

@@ -72,7 +72,8 @@ def command_run(args: argparse.Namespace) -> int:
         count = sum(len(feed.previews) for feed in report.feeds)
         edits = sum(len(feed.planned_edits) for feed in report.feeds)
         deletions = sum(len(feed.planned_deletions) for feed in report.feeds)
-        also = f", {edits} edited, {deletions} deleted" if edits or deletions else ""
+        also = f", {edits} would be edited" if edits else ""
+        also += f", {deletions} would be deleted" if deletions else ""
         # Not shown above (max_posts_per_run, a rate limit), yet announced by later runs.
         waiting = sum(feed.deferred for feed in report.feeds)
         also += f", {waiting} more would wait for a later run" if waiting else ""
