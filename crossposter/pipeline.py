@@ -248,7 +248,10 @@ class Pass:
                 try:
                     self._handle_feed(feed, results[feed.name], feed_report)
                 except FeedError as error:
-                    feed_report.fail(error)
+                    # Its address, as `check` gives it: a 404 or a refused connection is
+                    # fixed there.
+                    said = str(error)
+                    feed_report.fail(error, said if feed.url in said else f"{said} ({feed.url})")
                 except StateError:
                     # The state cannot be written (a full disk): no later feed could be either.
                     # What was recorded stays consistent; the run ends here (exit 2 or 75).
