@@ -29,6 +29,7 @@ from crossposter.config import (
 )
 from crossposter.errors import ConfigError, CrossposterError, FeedError, StateLocked
 from crossposter.feeds.fetch import FetchRequest, FetchResult, fetch_all
+from crossposter.files import user_name
 from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import InstanceLookup, account_handle, look_up_instance
 from crossposter.mastodon.publish import translate_error
@@ -256,5 +257,8 @@ def _why_not_creatable(path: Path) -> str | None:
     if not folder.is_dir():
         return f"{path} cannot be created: {folder} is a file, not a folder"
     if not os.access(folder, os.W_OK | os.X_OK):
-        return f"{path} cannot be created: permission denied, this user may not write {folder}"
+        return (
+            f"{path} cannot be created: permission denied, the user {user_name()} "
+            f"may not write {folder}"
+        )
     return None

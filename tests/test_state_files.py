@@ -159,6 +159,32 @@ def test_a_folder_the_user_may_not_enter_is_a_permission_problem_never_a_traceba
     assert "permission denied" in opened and "corrupt" not in answer
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become the user nobody")
+def test_a_state_folder_the_user_may_not_write_is_explained_by_run_as_by_check():
+    top = Path(tempfile.mkdtemp())
+    try:
+        top.chmod(0o755)  # root's: nobody may enter it, not write it
+        state = top / "state.sqlite3"
+
+        def try_both() -> str:
+            problem = _check_state(state).problem
+            try:
+                SqliteState.open(state)
+            except StateError as error:
+                return f"{problem}\n{error}"
+            return f"{problem}\nopened"
+
+        answer = as_nobody(try_both)
+    finally:
+        shutil.rmtree(top)
+    assert "Traceback" not in answer, answer
+    for said in answer.splitlines():
+        # Which user, which folder: what a person needs to fix it.
+        assert "permission denied" in said and "the user nobody" in said, said
+        assert str(top) in said and "lock file" not in said, said
+    assert not state.exists()
+
+
 # -- a full disk: exit 75, what was recorded stays consistent -------------------
 
 

@@ -28,6 +28,7 @@ from crossposter.config import DEFAULT_ACCOUNT
 from crossposter.errors import StateError, StateLocked, TemporaryStateError
 from crossposter.feeds.fetch import Validators
 from crossposter.feeds.select import link_key
+from crossposter.files import user_name
 from crossposter.health import Heartbeat
 from crossposter.models import Entry, InstanceLimits, Posted, Toot
 from crossposter.state.base import (
@@ -1024,8 +1025,8 @@ def _cannot_open(path: Path, error: object) -> StateError:
 def _permission(where: object, reason: object) -> StateError:
     folder = Path(str(where)).parent
     return StateError(
-        f"{where}: permission denied ({reason}): this user must be able to read and write the "
-        f"state file and write its folder {folder}; check their owner and mode. "
+        f"{where}: permission denied ({reason}): the user {user_name()} must be able to read "
+        f"and write the state file and write its folder {folder}; check their owner and mode. "
         "It was left untouched"
     )
 
@@ -1423,6 +1424,9 @@ _JSON_COLUMNS: dict[tuple[str, str], Callable[[str], object]] = {
 def _acquire_lock(lock_path: Path, timeout: float) -> int:
     try:
         fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    except PermissionError as error:
+        # The lock file is made beside the state file: its folder is what must be writable.
+        raise _permission(lock_path.with_suffix(""), error.strerror) from None
     except OSError as error:
         raise StateError(f"{lock_path}: cannot open the lock file: {error.strerror}") from None
     deadline = time.monotonic() + timeout
