@@ -132,6 +132,16 @@ def as_nobody(work) -> str:
     return answer
 
 
+def check_then_open(state: Path) -> str:
+    """What `check` says of the state, then what opening it for a run says, a line each."""
+    problem = _check_state(state).problem
+    try:
+        SqliteState.open(state)
+    except StateError as error:
+        return f"{problem}\n{error}"
+    return f"{problem}\nopened"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become the user nobody")
 def test_a_folder_the_user_may_not_enter_is_a_permission_problem_never_a_traceback():
     top = Path(tempfile.mkdtemp())
@@ -141,16 +151,7 @@ def test_a_folder_the_user_may_not_enter_is_a_permission_problem_never_a_traceba
         locked.mkdir(mode=0o700)
         state = locked / "state.sqlite3"
         a_state_with_one_feed(state)
-
-        def try_both() -> str:
-            problem = _check_state(state).problem
-            try:
-                SqliteState.open(state)
-            except StateError as error:
-                return f"{problem}\n{error}"
-            return f"{problem}\nopened"
-
-        answer = as_nobody(try_both)
+        answer = as_nobody(lambda: check_then_open(state))
     finally:
         shutil.rmtree(top)
     assert "Traceback" not in answer, answer
@@ -165,16 +166,7 @@ def test_a_state_folder_the_user_may_not_write_is_explained_by_run_as_by_check()
     try:
         top.chmod(0o755)  # root's: nobody may enter it, not write it
         state = top / "state.sqlite3"
-
-        def try_both() -> str:
-            problem = _check_state(state).problem
-            try:
-                SqliteState.open(state)
-            except StateError as error:
-                return f"{problem}\n{error}"
-            return f"{problem}\nopened"
-
-        answer = as_nobody(try_both)
+        answer = as_nobody(lambda: check_then_open(state))
     finally:
         shutil.rmtree(top)
     assert "Traceback" not in answer, answer
