@@ -35,6 +35,7 @@ from crossposter.duration import parse_duration
 from crossposter.errors import ConfigError
 from crossposter.feeds.fetch import FetchOptions, is_local
 from crossposter.feeds.filters import EntryFilter, Rules
+from crossposter.logsafe import plural
 from crossposter.web import is_loopback_host, with_scheme
 
 log = logging.getLogger(__name__)
@@ -609,7 +610,7 @@ class ReloadingSettings:
             log.error("configuration not reloaded: %s; keeping the last good one", error)
             return False
         self.settings = settings
-        log.info("configuration changed; reloaded (%d feeds)", len(settings.feeds))
+        log.info("configuration changed; reloaded (%s)", plural(len(settings.feeds), "feed"))
         return True
 
 

@@ -449,7 +449,11 @@ class Pass:
             self.state.save_validators(feed.name, fetched.validators)
         removed = self.state.prune(feed.name, timedelta(days=self.settings.retention_days))
         if removed:
-            log.debug("feed %s: forgot %d entries long gone from it", feed.name, removed)
+            log.debug(
+                "feed %s: forgot %s long gone from it",
+                feed.name,
+                plural(removed, "entry", "entries"),
+            )
 
     def _announced(self, feed: FeedConfig, entries: list[Entry], known: set[str]) -> set[str]:
         """The links of the feed's new entries that the feed's account already announced."""

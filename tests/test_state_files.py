@@ -233,6 +233,7 @@ def test_check_probes_a_state_a_run_is_writing_and_reports_it_as_information(
         assert main(["check", "--config", config]) == 0
     out = capsys.readouterr().out
     assert "state: " in out and "note: a run is using it right now" in out
+    assert "(1 feed known)" in out
     assert "check: all good" in out
 
 

@@ -50,7 +50,8 @@ def command_check(args: argparse.Namespace) -> int:
     elif state.feeds_known is None:
         print(f"state: {state.path} will be created by the first run")
     elif state.note:
-        print(f"state: {state.path} ({state.feeds_known} feeds known); note: {state.note}")
+        known = plural(state.feeds_known, "feed")
+        print(f"state: {state.path} ({known} known); note: {state.note}")
     else:
         version = "" if state.schema_version is None else f", schema {state.schema_version}"
         writable = ", writable" if state.schema_version is None else ""
