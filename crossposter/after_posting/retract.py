@@ -23,6 +23,8 @@ class Retraction:
     post: AnnouncedPost
     # `retracted`: deleted now; `deleted`: the instance no longer had it.
     status: str
+    # Retracted or deleted before this retraction was asked for: nothing was done.
+    already: bool = False
 
     @property
     def names(self) -> tuple[str, str]:
@@ -50,11 +52,15 @@ def retract(
 ) -> Retraction:
     """Delete the toot of `entry` (an id or an article URL) and record it as retracted.
 
-    Raises NotInState when the feed announced no such entry or took it back already,
-    PublishError when the instance did not delete it (the state is then unchanged).
+    One retracted or deleted already is left as it is (`already`). Raises NotInState when
+    the feed announced no such entry, PublishError when the instance did not delete it
+    (the state is then unchanged).
     """
     with open_state(settings) as state, leased_for_repair(state, settings, [feed_name], "retract"):
         post = find_announced(state, feed_name, entry)
+        if post.status in ("retracted", "deleted"):
+            # Asked again (a script run twice): what it asks for is done already.
+            return Retraction(post, post.status, already=True)
         if post.status != "posted":
             raise NotInState(f"feed {feed_name!r}: {post.entry_id!r} is already {post.status}")
         account = with_token(settings, _account(settings, post))
