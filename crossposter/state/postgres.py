@@ -48,6 +48,7 @@ from crossposter.state.base import (
     State,
     now_utc,
 )
+from crossposter.state.refusals import one_line, refused_login
 from crossposter.state.sqlite import (
     DELETIONS_KEPT,
     EXPORT_FORMAT,
@@ -977,7 +978,7 @@ def _schema_version(db: psycopg.Connection) -> int:
 
 def _safe(error: Exception, url: str) -> str:
     """The error's message, without the URL's password should the driver repeat it."""
-    text = str(error).strip()
+    text = one_line(str(error))
     password = urlsplit(url).password
     return text.replace(unquote(password), "***") if password else text
 
@@ -1012,6 +1013,9 @@ def _translated(url: str, error: Exception) -> StateError | None:
     shutting down, out of room or connections, and for a transaction it had to roll back
     (serialization failure, deadlock): all pass, so they are temporary."""
     where, reason = redacted_url(url), _safe(error, url)
+    cause = refused_login(error)
+    if cause:
+        return StateError(f"{where}: {cause}; nothing was changed")
     if isinstance(error, psycopg.OperationalError):
         return TemporaryStateError(
             f"{where}: the state database cannot be used right now ({reason}); what it holds "
