@@ -71,6 +71,12 @@ def _url_or_bare_host(schema: dict[str, Any]) -> None:
         variant.pop("format", None)
 
 
+def _optional_duration(schema: dict[str, Any]) -> None:
+    """For editors: `6h` is as good as 21600, and omitted (null) means inherited."""
+    schema.pop("anyOf", None)
+    schema["type"] = ["number", "string", "null"]
+
+
 def not_a_boolean(value: Any) -> Any:
     """YAML reads yes, no, on, off, true and false as booleans, which would count as 1 and 0."""
     if isinstance(value, bool):
@@ -272,7 +278,16 @@ class FeedOptions(BaseModel):
         json_schema_extra={"type": ["number", "string"]},
     )
 
-    _windows = field_validator("edit_window", "remove_window", mode="before")(
+    alert_after: float | None = Field(
+        None,
+        gt=0,
+        description="How long after its last success a feed failing only temporarily "
+        "becomes an error (exit 1): seconds, or a duration such as 6h. Omitted: the "
+        "top-level alert_after.",
+        json_schema_extra=_optional_duration,
+    )
+
+    _windows = field_validator("edit_window", "remove_window", "alert_after", mode="before")(
         lambda value: _duration(value)
     )
 
@@ -316,8 +331,11 @@ class FeedConfig(FeedOptions):
         Only values other than the defaults count: a setting a new version adds (or a
         default it changes) is no change the user made, and retries nothing.
         """
-        # What runs after a post changes no toot: changing it must not retry failed ones.
-        settings = self.model_dump(mode="json", exclude={"on_posted"}, exclude_defaults=True)
+        # What runs after a post, or when a failure is told, changes no toot: changing it
+        # must not retry failed ones.
+        settings = self.model_dump(
+            mode="json", exclude={"on_posted", "alert_after"}, exclude_defaults=True
+        )
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
@@ -448,6 +466,14 @@ class Settings(BaseSettings):
         "such as 1h.",
         json_schema_extra={"type": ["number", "string"]},
     )
+    alert_after: float = Field(
+        6 * 3600.0,
+        gt=0,
+        description="How long after its last success a feed or an account failing only "
+        "temporarily becomes an error (logged at ERROR on every run, exit 1 instead of 75): "
+        "seconds, or a duration such as 6h. A feed may set its own.",
+        json_schema_extra={"type": ["number", "string"]},
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -478,7 +504,12 @@ class Settings(BaseSettings):
     )(not_a_boolean)
 
     _durations = field_validator(
-        "fetch_deadline", "replies_window", "replies_interval", "lease_timeout", mode="before"
+        "fetch_deadline",
+        "replies_window",
+        "replies_interval",
+        "lease_timeout",
+        "alert_after",
+        mode="before",
     )(lambda value: _duration(value))
 
     @model_validator(mode="after")
