@@ -74,6 +74,9 @@ def default_publisher(settings: Settings, account: Account) -> Publisher:
 class Outbox(Protocol):
     """Everything a pass asks of an account's instance."""
 
+    # False for a preview's, which sends nothing: what it does is told in the conditional.
+    sends: bool
+
     def limits(self, stop: threading.Event) -> InstanceLimits: ...
 
     def idempotency_key(self, feed: str, entry_id: str) -> str: ...
@@ -101,6 +104,8 @@ class Outbox(Protocol):
 
 class LiveOutbox:
     """The account's instance, through Mastodon.py; its Publisher is made at first use."""
+
+    sends = True
 
     def __init__(self, settings: Settings, account: Account, publisher_factory: PublisherFactory):
         self._settings = settings
@@ -165,6 +170,8 @@ class RecordingOutbox:
     No request leaves: limits are Mastodon's defaults (unless the state remembers the
     instance's), and an image is named with its alt text but never fetched.
     """
+
+    sends = False
 
     def __init__(self) -> None:
         self.images: list[ImageRef] = []
@@ -367,11 +374,6 @@ class AccountSession:
 
 
     # -- after posting (crossposter.after_posting.follow_up) -----------------------------------
-
-    @property
-    def previewing(self) -> bool:
-        """Whether nothing is sent (a preview): what it does is told in the conditional."""
-        return isinstance(self.outbox, RecordingOutbox)
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport) -> str:
         """Send an edit already recorded in the state: "edited", "gone", "later" or "failed"."""

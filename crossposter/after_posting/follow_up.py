@@ -129,7 +129,7 @@ class FollowUp:
     def _send_edit(self, posted: PostedEntry, toot: Toot, reason: str) -> None:
         session = self.session()
         if session.edit(posted, toot, self.report) == "edited":
-            done = "would edit" if session.previewing else "edited"
+            done = "edited" if session.outbox.sends else "would edit"
             log.info("feed %s: %s the toot of %r: %s", self.feed.name, done, posted.label, reason)
             self.on_event("edited", posted, reason)
 
@@ -211,7 +211,7 @@ class FollowUp:
             return
         reason = f"its article is gone ({posted.link})"
         if session.delete(posted, self.report, reason, at=self.now) == "retracted":
-            done = "would delete" if session.previewing else "deleted"
+            done = "deleted" if session.outbox.sends else "would delete"
             log.info("feed %s: %s the toot of %r: %s", self.feed.name, done, posted.label, reason)
             self.on_event("retracted", posted, reason)
 
