@@ -198,9 +198,5 @@ def seen_until(entries: int) -> str:
     return newest_base_date(entries).isoformat()
 
 
-def anchor_names() -> list[str]:
-    return [Feed2toot.name, Feediverse.name]
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit("this module is used by bench/run.py")

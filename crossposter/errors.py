@@ -11,7 +11,12 @@ class CrossposterError(Exception):
 
 
 class ConfigError(CrossposterError):
-    """The configuration file or environment is unusable."""
+    """The configuration file or environment is unusable, for each of `problems`: one
+    sentence each, to be shown a line each."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 class StateError(CrossposterError):

@@ -131,10 +131,10 @@ class FeedReport:
     sample: tuple[Entry, Toot] | None = None
     # Entries an include/exclude rule kept from being announced, with that rule in words.
     filtered: list[tuple[Entry, str]] = field(default_factory=list)
-    # Toots edited and deleted after their article changed or went (after_posting.decisions);
-    # a preview lists them instead: (label, before/after diff) and labels.
+    # Toots edited after their article changed (after_posting.decisions), which count
+    # against max_posts_per_run; a preview lists its edits and deletions instead:
+    # (label, before/after diff) and labels.
     edited: int = 0
-    deleted: int = 0
     planned_edits: list[tuple[str, str]] = field(default_factory=list)
     planned_deletions: list[str] = field(default_factory=list)
 

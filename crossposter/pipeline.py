@@ -1,4 +1,6 @@
-"""One pass over every feed: fetch → parse → select → compose → publish → state.
+"""One pass over every feed: the feeds due, fetched a slice at a time under leases, each
+handed to crossposter.feed_handling (parse → select → compose → publish → follow-up),
+then the replies and the summary per account.
 
 Each feed is handled on its own: one that fails is reported and the others go
 on. Nothing is posted without first being recorded as pending in the state.
@@ -10,7 +12,6 @@ would do, and it changes nothing outside its process.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -19,28 +20,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_token
-from crossposter.after_posting.follow_up import FollowUp
 from crossposter.after_posting.hooks import HookEvent, notify_feed
-from crossposter.after_posting.links import write_site_files
 from crossposter.after_posting.replies import due, read_replies
+from crossposter.after_posting.site_files import write_site_files
 from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
 from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
-from crossposter.feeds.fetch import FetchRequest, FetchResult, Validators, fetch_all
-from crossposter.feeds.filters import skip_reason
-from crossposter.feeds.select import Selection, link_key, select_new
+from crossposter.feed_handling import FeedHandling, PassShared
+from crossposter.feeds.fetch import FetchRequest, Validators, fetch_all
 from crossposter.health import next_heartbeat, worker_id
 from crossposter.leases import FeedLeases
 from crossposter.logsafe import plural
-from crossposter.models import (
-    Entry,
-    FeedInfo,
-    FeedReport,
-    InstanceLimits,
-    ParsedFeed,
-    Posted,
-    Toot,
-)
+from crossposter.models import FeedReport, InstanceLimits, Posted
 from crossposter.posting import (
     AccountSession,
     LiveOutbox,
@@ -52,7 +43,6 @@ from crossposter.posting import (
 from crossposter.state import (
     AnnouncedPost,
     PendingPost,
-    PostedEntry,
     State,
     now_utc,
     open_preview,
@@ -145,27 +135,9 @@ def _write_site_files(settings: Settings, state: State) -> None:
         log.error("%s: cannot write it: %s", error.filename or "links_file", error.strerror)
 
 
-@dataclass(frozen=True)
-class _ChangedFeedSteps:
-    parse_feed: Callable[..., ParsedFeed]
-    compose: Callable[..., Any]
-    unpostable: type[Exception]
-    choose_image: Callable[..., Any]
-
-
-@functools.cache
-def _changed_feed_steps() -> _ChangedFeedSteps:
-    """Parsing and composing, imported the first time a feed has changed: most runs see
-    nothing but 304s and should start as fast as the network allows."""
-    from crossposter.compose.images import choose_image
-    from crossposter.compose.toot import UnpostableEntry, compose
-    from crossposter.feeds.parse import parse_feed
-
-    return _ChangedFeedSteps(parse_feed, compose, UnpostableEntry, choose_image)
-
-
 class Pass:
-    """The work of one run over every feed; accounts get an AccountSession when first needed."""
+    """The work of one run over every feed (each feed's own is FeedHandling's); accounts get an
+    AccountSession when first needed."""
 
     def __init__(
         self,
@@ -181,10 +153,7 @@ class Pass:
     ):
         self.settings = settings
         self.poll_interval = poll_interval
-        # What edits and removal checks measure their windows and hours with.
-        self.clock = clock
-        # A preview also shows a sample toot for a feed whose first run announces nothing,
-        # and runs no hook and reads no replies.
+        # A preview runs no hook and reads no replies.
         self.preview = preview
         self.state = state
         self.stop = stop or threading.Event()
@@ -196,6 +165,15 @@ class Pass:
         self._sessions: dict[str, AccountSession] = {}
         # Instance → its limits, asked once per pass.
         self._limits: dict[str, InstanceLimits] = {}
+        self._shared = PassShared(
+            settings,
+            state,
+            self.stop,
+            clock,
+            preview,
+            session_for=self._session,
+            account_name_for=lambda feed: accounts[feed.name].name,
+        )
 
     def run(self) -> RunReport:
         feeds = self._due(self.settings.enabled_feeds)
@@ -246,7 +224,7 @@ class Pass:
                 feed_report = FeedReport(name=feed.name)
                 self.report.feeds.append(feed_report)
                 try:
-                    self._handle_feed(feed, results[feed.name], feed_report)
+                    FeedHandling(feed, feed_report, self._shared).handle(results[feed.name])
                 except FeedError as error:
                     # Its address, as `check` gives it: a 404 or a refused connection is
                     # fixed there.
@@ -367,248 +345,3 @@ class Pass:
         self.report.rate_limit_reset = resets[-1] if resets else None
         # The first instance asked, as the preview shows it.
         self.report.limits = next(iter(self._limits.values()), None)
-
-    # -- one feed ------------------------------------------------------------
-
-    def _handle_feed(self, feed: FeedConfig, fetched: FetchResult, report: FeedReport) -> None:
-        first_run = self.state.feed(feed.name) is None
-        # Posts left pending by an earlier run go first, whatever the feed says today.
-        if not first_run:
-            self._retry_pending(feed, report)
-            self._follow_up(feed, report).retry_edits()
-
-        if fetched.moved_permanently_to:
-            log.warning(
-                "feed %s moved permanently to %s; update its url in the configuration",
-                feed.name,
-                fetched.moved_permanently_to,
-            )
-        if fetched.error is not None:
-            if not first_run:
-                self.state.record_fetch(feed.name, feed.url, f"error: {fetched.error.reason}")
-            raise fetched.error
-        if fetched.not_modified:
-            report.not_modified = True
-            self.state.record_fetch(feed.name, feed.url, "not modified")
-            self._follow_up(feed, report).check_removals()
-            return
-
-        parsed = _changed_feed_steps().parse_feed(
-            fetched.content, url=fetched.final_url, headers=fetched.headers
-        )
-        if parsed.malformed:
-            log.warning(
-                "feed %s is malformed, using what could be read: %s", feed.name, parsed.malformed
-            )
-        self._handle_entries(feed, fetched, parsed, first_run, report)
-
-    def _handle_entries(
-        self,
-        feed: FeedConfig,
-        fetched: FetchResult,
-        parsed: ParsedFeed,
-        first_run: bool,
-        report: FeedReport,
-    ) -> None:
-        known = self.state.known_ids(feed.name)
-        # A new GUID for an announced link is no new article: select_new's `announced`.
-        follow_up = self._follow_up(feed, report)
-        report.filtered = self._filtered(feed, parsed.entries, known, first_run)
-        filtered_ids = {entry.id for entry, _ in report.filtered}
-        candidates = [entry for entry in parsed.entries if entry.id not in filtered_ids]
-        selection = select_new(
-            candidates,
-            known,
-            first_run=first_run,
-            backfill=feed.backfill,
-            max_posts=feed.max_posts_per_run,
-            announced=self._announced(feed, candidates, known),
-            flood_threshold=feed.flood_threshold,
-        )
-        report.new = len(selection.announce) + len(selection.waiting)
-        # Beyond max_posts_per_run: waiting by design, no failure.
-        report.deferred += len(selection.waiting)
-        now = now_utc()
-        self.state.record_fetch(feed.name, feed.url, "ok", parsed_at=now)
-        self.state.mark_seen(feed.name, selection.recorded, at=now)
-        report.recorded = len(selection.mark_seen)
-        _log_held_back(feed, selection, preview=self.preview)
-        if self.preview and first_run and not feed.backfill:
-            self._sample(feed, parsed, known, report)
-        self.state.mark_filtered(feed.name, report.filtered, at=now)
-        self.state.touch(feed.name, [entry.id for entry in parsed.entries], at=now)
-
-        all_handled = not selection.waiting
-        for entry in selection.announce:
-            if not self._announce(feed, parsed.info, entry, report):
-                all_handled = False
-
-        follow_up.revise(parsed.info, parsed.entries)
-        follow_up.check_removals({entry.id for entry in parsed.entries})
-        if all_handled:
-            self.state.save_validators(feed.name, fetched.validators)
-        removed = self.state.prune(feed.name, timedelta(days=self.settings.retention_days))
-        if removed:
-            log.debug(
-                "feed %s: forgot %s long gone from it",
-                feed.name,
-                plural(removed, "entry", "entries"),
-            )
-
-    def _announced(self, feed: FeedConfig, entries: list[Entry], known: set[str]) -> set[str]:
-        """The links of the feed's new entries that the feed's account already announced."""
-        links = {link_key(e.link) for e in entries if e.link and e.id not in known}
-        return self.state.announced_links(self._accounts[feed.name].name, links)
-
-    def _filtered(
-        self, feed: FeedConfig, entries: tuple[Entry, ...], known: set[str], first_run: bool
-    ) -> list[tuple[Entry, str]]:
-        """The new entries an include/exclude rule skips, each with that rule."""
-        entry_filter = feed.entry_filter()
-        # A first run without backfill announces nothing: there is nothing to filter.
-        if first_run and not feed.backfill:
-            return []
-        skipped: dict[str, tuple[Entry, str]] = {}
-        for entry in entries:
-            if entry.id in known or entry.id in skipped:
-                continue
-            reason = skip_reason(entry, entry_filter)
-            if reason:
-                log.debug("feed %s: not announcing %r: %s", feed.name, entry.title, reason)
-                skipped[entry.id] = (entry, reason)
-        return list(skipped.values())
-
-    def _announce(self, feed: FeedConfig, info: FeedInfo, entry: Entry, report: FeedReport) -> bool:
-        """Compose and post one entry; False when it must be tried again on a later run."""
-        steps = _changed_feed_steps()
-        session = self._session(feed)
-        try:
-            toot = steps.compose(entry, info, feed, session.limits)
-        except steps.unpostable as error:
-            log.warning("feed %s: skipping %r: %s", feed.name, entry.title or entry.id, error)
-            report.skipped += 1
-            self.state.mark_seen(feed.name, [entry])
-            return True
-        if session.halted():
-            report.left_for_later()
-            return False
-        if feed.image:
-            toot = self._with_image(feed, entry, toot, session)
-            if session.halted():
-                # A stop abandoned the download: the entry waits, image and all, for next run.
-                report.left_for_later()
-                return False
-        pending = session.pend(feed.name, entry, toot)
-        if pending is None:
-            # Another feed of the account announced the link earlier in this pass.
-            _log_repeated(feed, entry, preview=self.preview)
-            self.state.mark_seen(feed.name, [entry])
-            return True
-        return session.publish(pending, report)
-
-    def _with_image(
-        self, feed: FeedConfig, entry: Entry, toot: Toot, session: AccountSession
-    ) -> Toot:
-        """`toot` with the entry's image, if the feed offers one the instance can take."""
-        image = _changed_feed_steps().choose_image(entry, session.limits)
-        if image is None:
-            return toot
-        return session.with_image(toot, image, entry.title or entry.id, feed.name)
-
-    def _sample(
-        self, feed: FeedConfig, parsed: ParsedFeed, known: set[str], report: FeedReport
-    ) -> None:
-        """The toot the newest entry would get with `backfill: 1`, for a preview only.
-
-        A first run without backfill announces nothing, and a preview of it would show
-        nothing: the person could not see what their toots look like before choosing.
-        """
-        entry_filter = feed.entry_filter()
-        announceable = [e for e in parsed.entries if skip_reason(e, entry_filter) is None]
-        newest = select_new(announceable, known, first_run=True, backfill=1).announce
-        if not newest:
-            return
-        (entry,) = newest
-        steps = _changed_feed_steps()
-        session = self._session(feed)
-        try:
-            toot = steps.compose(entry, parsed.info, feed, session.limits)
-        except steps.unpostable as error:
-            log.info("feed %s: no sample toot: %r: %s", feed.name, entry.title or entry.id, error)
-            return
-        if feed.image:
-            toot = self._with_image(feed, entry, toot, session)
-        report.sample = (entry, toot)
-
-    def _follow_up(self, feed: FeedConfig, report: FeedReport) -> FollowUp:
-        return FollowUp(
-            feed,
-            self.settings,
-            self.state,
-            lambda: self._session(feed),
-            report,
-            self.clock(),
-            self.stop,
-            self._after_event,
-        )
-
-    def _after_event(self, kind: str, posted: PostedEntry, reason: str) -> None:
-        """A toot was `edited` or `retracted` after posting: the one place such events happen."""
-        log.debug("feed %s: %s event for %s (%s)", posted.feed, kind, posted.entry_id, reason)
-        if self.preview:
-            return
-        # Two edits of one toot are two events: the time tells them apart.
-        occurrence = self.clock().isoformat(timespec="seconds") if kind == "edited" else ""
-        event = HookEvent(
-            kind, posted.feed, posted.entry_id, posted.link, posted.toot_id, posted.toot_url,
-            occurrence=occurrence,
-        )
-        notify_feed(self.state, self.settings, event)
-
-    def _retry_pending(self, feed: FeedConfig, report: FeedReport) -> None:
-        waiting = self.state.pending(feed.name)
-        for done, pending in enumerate(waiting):
-            session = self._session(feed)
-            if session.halted():
-                report.left_for_later(len(waiting) - done)
-                return
-            log.debug("feed %s: retrying pending post of %s", feed.name, pending.entry_id)
-            session.retry(pending, report)
-
-
-def _log_held_back(feed: FeedConfig, selection: Selection, *, preview: bool) -> None:
-    for entry in selection.repeated:
-        _log_repeated(feed, entry, preview=preview)
-    if selection.flooded:
-        # ERROR, so that cron's -q mails it: the person decides what goes out.
-        log.error(
-            "feed %s: %d new entries at once (more than flood_threshold %d, and most of the "
-            "feed): none %s, all %s as seen. To announce some: `crossposter state "
-            "forget -c CONFIG %s ENTRY_ID` each (ids from `crossposter state entries --feed %s`), "
-            "or rename the feed with `backfill: N` to announce its newest N",
-            feed.name,
-            len(selection.flooded),
-            feed.flood_threshold,
-            "would be announced" if preview else "announced",
-            _recorded(preview),
-            feed.name,
-            feed.name,
-        )
-
-
-def _log_repeated(feed: FeedConfig, entry: Entry, *, preview: bool) -> None:
-    log.info(
-        "feed %s: %s was already announced on this account; %s, not announced again",
-        feed.name,
-        entry.link,
-        _recorded(preview),
-    )
-
-
-def _recorded(preview: bool) -> str:
-    # A preview changes nothing: it says what the run would do.
-    return "would be recorded" if preview else "recorded"
-
-
-# Where the feed's settings meet composing and the state: kept here, small, so the
-# feed's validated options can replace them in one place.

@@ -161,7 +161,6 @@ class LiveOutbox:
 
     def delete(self, posted: PostedEntry, report: FeedReport, stop: threading.Event) -> None:
         self._publisher.delete(posted.toot_id, stop)
-        report.deleted += 1
 
 
 class RecordingOutbox:

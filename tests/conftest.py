@@ -104,12 +104,6 @@ class Backend:
     location: str
 
     @property
-    def config_line(self) -> str:
-        """The configuration key that points a run at this state."""
-        key = "state_url" if self.name == "postgres" else "state_file"
-        return f"{key}: '{self.location}'"
-
-    @property
     def settings(self) -> dict[str, str | None]:
         """support.blog.write_config's keywords that point a run at this state."""
         key = "state_url" if self.name == "postgres" else "state_file"

@@ -80,7 +80,7 @@ def test_relative_paths_are_read_next_to_the_config_file(tmp_path):
             MINIMAL.replace("url:", "bakfill: 2\n    url:"),
             "feeds[0] (blog): unknown key bakfill; did you mean backfill?",
         ),
-        (MINIMAL + "colour: blue\n", "feeds.yaml: unknown key colour"),
+        (MINIMAL + "colour: blue\n", "feeds.yaml:6:1: unknown key colour"),
         (MINIMAL.replace("url:", "backfill: -1\n    url:"), "feeds[0] (blog).backfill"),
         (MINIMAL.replace("url:", "visibility: everyone\n    url:"), "feeds[0] (blog).visibility"),
         (MINIMAL.replace("https://mastodon.example", "not a url"), "instance"),

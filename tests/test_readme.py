@@ -85,3 +85,61 @@ def examples() -> list[Path]:
 def test_every_example_is_linked_from_the_manual(example):
     linked = {f"]({example.as_posix()})", f"]({example.parent.as_posix()})"}
     assert any(link in README for link in linked), f"README does not link {example}"
+
+
+def headings(markdown: str) -> list[str]:
+    """The `##` and `###` headings, outside code blocks."""
+    found, in_code = [], False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and re.match(r"#{2,3} ", line):
+            found.append(line.split(" ", 1)[1])
+    return found
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def test_the_contents_link_every_section_of_the_manual():
+    contents = README.split("## Contents\n", 1)[1].split("\n## ", 1)[0]
+    linked = re.findall(r"\]\(#([^)]+)\)", contents)
+    sections = [anchor(heading) for heading in headings(README) if heading != "Contents"]
+    assert linked == sections
+
+
+CONTRIBUTING = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+
+
+def test_contributing_opens_with_the_readmes_test_commands():
+    first_block = CONTRIBUTING.split("```sh\n", 1)[1].split("```", 1)[0]
+    readme_test = README.split("\n## Test\n", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert first_block == readme_test
+    second_section = CONTRIBUTING.index("\n## ", CONTRIBUTING.index("\n## ") + 1)
+    assert CONTRIBUTING.index("```sh") < second_section
+
+
+def contributing_section(title: str) -> str:
+    return CONTRIBUTING.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "module",
+    sorted(
+        path.relative_to(ROOT / "crossposter").as_posix()
+        for path in (ROOT / "crossposter").rglob("*.py")
+        if path.name != "__init__.py"
+    ),
+)
+def test_the_code_map_names_every_module(module):
+    code_map = " ".join(contributing_section("How the code is laid out").split())
+    # A module is named by its path, or by its file name in its folder's sentence.
+    assert f"`{module}`" in code_map or f"`{module.rsplit('/', 1)[-1]}`" in code_map
+
+
+def test_the_test_map_names_every_test_file_and_only_those():
+    test_map = contributing_section("How the tests are laid out")
+    named = set(re.findall(r"`(test_\w+\.py)`", test_map))
+    assert named == {path.name for path in (ROOT / "tests").glob("test_*.py")}

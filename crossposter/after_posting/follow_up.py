@@ -1,6 +1,6 @@
 """After posting: edit the toots of articles that changed, delete those of articles that went.
 
-Runs for each feed of a pass (crossposter.pipeline), after its new entries are
+Runs for each feed of a pass (crossposter.feed_handling), after its new entries are
 announced. What to do is crossposter.after_posting.decisions's to decide; requests go through
 the account's session, so edits and deletions obey the same rules as posts. An
 edit is recorded in the state before its request: a run after a crash sends it

@@ -11,14 +11,12 @@ import io
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crossposter.state.base import AnnouncedPost
 
 if TYPE_CHECKING:
     from crossposter.config import Settings
-    from crossposter.state.base import State
 
 COLUMNS = (
     "feed",
@@ -101,20 +99,3 @@ def configured_accounts(settings: Settings) -> dict[str, tuple[str, str]]:
         feed: (account.name, account.instance_url)
         for feed, account in feed_accounts(settings).items()
     }
-
-
-def write_site_files(settings: Settings, state: State) -> list[Path]:
-    """Rewrite `links_file` and `replies_file` (those configured) when their content changed;
-    the files written. Readable by the site generator (0644), replaced whole."""
-    from crossposter.after_posting.replies import replies_json
-    from crossposter.files import replace_if_changed
-
-    if settings.links_file is None and settings.replies_file is None:
-        return []
-    posts = state.announced()
-    documents = []
-    if settings.links_file is not None:
-        documents.append((settings.links_file, links_json(posts, configured_accounts(settings))))
-    if settings.replies_file is not None:
-        documents.append((settings.replies_file, replies_json(posts)))
-    return [path for path, text in documents if replace_if_changed(path, text, 0o644)]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from crossposter.accounts import Account, feed_accounts, with_token
 from crossposter.after_posting.hooks import HookEvent, notify_feed
-from crossposter.after_posting.links import write_site_files
+from crossposter.after_posting.site_files import write_site_files
 from crossposter.config import Settings
 from crossposter.errors import NotInState, StatusGone
 from crossposter.leases import leased_for_repair

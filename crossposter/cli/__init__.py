@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.config = str(default_config_path())
         return COMMANDS[args.command](args)
     except ConfigError as error:
-        log.error("configuration error: %s", error)
+        for problem in error.problems:
+            log.error("configuration error: %s", problem)
         return EXIT_USAGE
     except StateError as error:
         # A lock held by another run is no fault of the state: its message says it all.

@@ -1,21 +1,16 @@
-"""The user's configuration: a YAML file, overridden by CROSSPOSTER_* variables.
-
-Configuration is what a person writes; what the tool learns while running
-lives in the state file, never here.
-"""
+"""What a configuration may say: every key, its type, its default and its checks (the
+JSON schema for editors is made from these), and the names of the variables that
+override it."""
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     AnyHttpUrl,
     BaseModel,
@@ -23,7 +18,6 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -32,13 +26,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from crossposter.compose.language import normalize_language
 from crossposter.compose.template import DEFAULT_TEMPLATE, check_template
 from crossposter.duration import parse_duration
-from crossposter.errors import ConfigError
-from crossposter.feeds.fetch import FetchOptions, is_local
+from crossposter.feeds.fetch import FetchOptions
 from crossposter.feeds.filters import EntryFilter, Rules
-from crossposter.logsafe import plural
 from crossposter.web import is_loopback_host, with_scheme
-
-log = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN"
 # Where `--config` is looked for when it is not given.
@@ -575,270 +565,3 @@ class Settings(BaseSettings):
             max_bytes=self.max_feed_bytes,
             workers=self.fetch_workers,
         )
-
-
-def load_settings(path: str | os.PathLike[str]) -> Settings:
-    """Read, merge and validate the configuration, or raise ConfigError naming key and file."""
-    path = Path(path)
-    raw = _read_yaml(path)
-    if "access_token" in raw:
-        raise ConfigError(
-            f"{path}: access_token must not be written in the configuration file; "
-            f"export {TOKEN_VARIABLE} instead"
-        )
-    if "state_url" in raw and "state_file" in raw:
-        raise ConfigError(
-            f"{path}: state_url and state_file are both given; keep one (state_url keeps the "
-            "state in PostgreSQL, state_file in a SQLite file)"
-        )
-    merged = _apply_defaults(raw, path)
-    try:
-        settings = Settings(**merged)
-    except ValidationError as error:
-        raise ConfigError(_describe(error, raw, path)) from None
-    # No token is read here: crossposter.accounts reads each when it is needed.
-    return _relative_to(settings, path.parent)
-
-
-def default_config_path() -> Path:
-    """The configuration when `--config` is not given: $CROSSPOSTER_CONFIG, else
-    $XDG_CONFIG_HOME/crossposter/feeds.yaml; ConfigError naming both when neither is there."""
-    given = os.environ.get(CONFIG_VARIABLE)
-    if given:
-        return Path(given).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    path = Path(base) / "crossposter" / "feeds.yaml"
-    if not path.is_file():
-        raise ConfigError(
-            f"no configuration found: --config was not given, {CONFIG_VARIABLE} is not set "
-            f"and {path} does not exist; give --config FILE"
-        )
-    return path
-
-
-class ReloadingSettings:
-    """The configuration of a long run: read again when its file changes, or when asked.
-
-    A change that does not load is refused, logged once, and the last good
-    configuration stays in use: a typo in an edit must not stop a running service.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._seen = _content_digest(self.path)
-        self.settings = load_settings(self.path)
-
-    def reload(self, *, force: bool = False) -> bool:
-        """Re-read the file if it changed (or `force`); True when new settings are in use."""
-        seen = _content_digest(self.path)
-        if seen == self._seen and not force:
-            return False
-        # Remembered even when it fails to load: a broken edit is reported once, not every pass.
-        self._seen = seen
-        try:
-            settings = load_settings(self.path)
-        except ConfigError as error:
-            log.error("configuration not reloaded: %s; keeping the last good one", error)
-            return False
-        self.settings = settings
-        log.info("configuration changed; reloaded (%s)", plural(len(settings.feeds), "feed"))
-        return True
-
-
-def _content_digest(path: Path) -> str | None:
-    # The content, not the modification time: two edits within a second still differ.
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-def _relative_to(settings: Settings, folder: Path) -> Settings:
-    """Relative paths in a configuration mean: next to the configuration file."""
-    state_file = _next_to(settings.state_file, folder)
-    paths = {
-        name: _next_to(getattr(settings, name), folder)
-        for name in ("access_token_file", "heartbeat_file", "links_file", "replies_file")
-        if getattr(settings, name) is not None
-    }
-    feeds = []
-    for feed in settings.feeds:
-        if is_local(feed.url) and not feed.url.lower().startswith("file:"):
-            local = Path(feed.url).expanduser()
-            if not local.is_absolute():
-                feed = feed.model_copy(update={"url": str(folder / local)})
-        feeds.append(feed)
-    accounts = {
-        name: account.model_copy(
-            update={"access_token_file": _next_to(account.access_token_file, folder)}
-        )
-        if account.access_token_file is not None
-        else account
-        for name, account in settings.accounts.items()
-    }
-    return settings.model_copy(
-        update={"state_file": state_file, "feeds": feeds, "accounts": accounts, **paths}
-    )
-
-
-def _next_to(path: Path, folder: Path) -> Path:
-    path = path.expanduser()
-    return path if path.is_absolute() else folder / path
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read the configuration: {error.strerror}") from None
-    loader = yaml.SafeLoader(text)
-    try:
-        # Composed first: the nodes still know how each string was quoted.
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as error:
-        raise ConfigError(_describe_yaml_error(error, text, path)) from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    finally:
-        loader.dispose()
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the configuration must be a mapping of keys to values")
-    _warn_literal_newlines(node, path)
-    return data
-
-
-TAB_HINT = "YAML does not allow tabs for indentation; use spaces"
-
-
-def _describe_yaml_error(error: yaml.MarkedYAMLError, text: str, path: Path) -> str:
-    """FILE:LINE:COLUMN: message, 1-based, as editors and compilers write it."""
-    mark = error.problem_mark or error.context_mark
-    problem = error.problem or "not valid YAML"
-    message = f"not valid YAML: {problem}"
-    if error.context:
-        context_line = f" (line {error.context_mark.line + 1})" if error.context_mark else ""
-        message += f", {error.context}{context_line}"
-    if mark is None:
-        return f"{path}: {message}"
-    lines = text.splitlines()
-    line = lines[mark.line] if mark.line < len(lines) else ""
-    indentation = line[: len(line) - len(line.lstrip(" \t"))]
-    if "\t" in indentation or "'\\t'" in problem:
-        message += f"; {TAB_HINT}"
-    return f"{path}:{mark.line + 1}:{mark.column + 1}: {message}"
-
-
-def _warn_literal_newlines(root: yaml.Node | None, path: Path) -> None:
-    """A template's \\n in single quotes (or none) stays a backslash and an n: say so."""
-    if not isinstance(root, yaml.MappingNode):
-        return
-    templates: list[tuple[str, yaml.Node]] = []
-    for key, value in root.value:
-        if key.value == "defaults" and isinstance(value, yaml.MappingNode):
-            templates += [("defaults", v) for k, v in value.value if k.value == "template"]
-        if key.value == "feeds" and isinstance(value, yaml.SequenceNode):
-            for index, feed in enumerate(value.value):
-                if isinstance(feed, yaml.MappingNode):
-                    name = next((v.value for k, v in feed.value if k.value == "name"), None)
-                    label = f"feed {name}" if isinstance(name, str) else f"feeds[{index}]"
-                    templates += [(label, v) for k, v in feed.value if k.value == "template"]
-    for label, node in templates:
-        if isinstance(node, yaml.ScalarNode) and node.style != '"' and "\\n" in node.value:
-            log.warning(
-                "%s:%d: %s: the template's \\n stays a backslash and an n: YAML keeps \\n "
-                "literal in single quotes and unquoted; use double quotes or a | block "
-                "for a new line",
-                path,
-                node.start_mark.line + 1,
-                label,
-            )
-
-
-def _apply_defaults(raw: dict[str, Any], path: Path) -> dict[str, Any]:
-    """Give every feed the `defaults:` it does not set itself.
-
-    A key of `defaults:` that is not a feed setting is left with `defaults:`, where
-    it is reported once, instead of again under every feed.
-    """
-    defaults = raw.get("defaults") or {}
-    feeds = raw.get("feeds") or []
-    if not isinstance(defaults, dict):
-        raise ConfigError(f"{path}: defaults must be a mapping of feed settings")
-    if not isinstance(feeds, list):
-        raise ConfigError(f"{path}: feeds must be a list")
-    inherited = {key: value for key, value in defaults.items() if key in FeedOptions.model_fields}
-    merged = []
-    for feed in feeds:
-        if not isinstance(feed, dict):
-            raise ConfigError(f"{path}: each entry of feeds must be a mapping (name, url, ...)")
-        merged.append({**inherited, **feed})
-    return {**raw, "feeds": merged}
-
-
-def _describe(error: ValidationError, raw: dict[str, Any], path: Path) -> str:
-    """One line per problem, each once: `FILE: feeds[0] (blog): unknown key ...`."""
-    lines = []
-    for problem in error.errors():
-        location = list(problem["loc"])
-        if _inherited(location, raw):
-            continue  # reported where it was written, under `defaults:`
-        if problem["type"] == "extra_forbidden":
-            *parent, key = location
-            where = _location_name(parent, raw)
-            message = f"unknown key {key}" + _did_you_mean(str(key), _model_at(parent))
-            lines.append(f"{path}: {where}: {message}" if parent else f"{path}: {message}")
-            continue
-        message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"{path}: {_location_name(location, raw)}: {message}")
-    return "\n".join(dict.fromkeys(lines))
-
-
-def _inherited(location: list[Any], raw: dict[str, Any]) -> bool:
-    """Whether the problem is in a value a feed took from `defaults:`."""
-    if len(location) < 3 or location[0] != "feeds" or not isinstance(location[1], int):
-        return False
-    feeds = raw.get("feeds") or []
-    feed = feeds[location[1]] if location[1] < len(feeds) else {}
-    return location[2] not in feed and location[2] in (raw.get("defaults") or {})
-
-
-def _model_at(location: list[Any]) -> type[BaseModel]:
-    """The model whose keys are expected at `location` (feeds.0, defaults, accounts.x...)."""
-    model: type[BaseModel] = Settings
-    parts = [part for part in location if not isinstance(part, int)]
-    if parts[:1] == ["accounts"]:
-        return AccountConfig
-    for part in parts:
-        model = {"feeds": FeedConfig, "defaults": FeedOptions}.get(part) or (
-            FilterRules if part in ("include", "exclude") else model
-        )
-    return model
-
-
-def _did_you_mean(key: str, model: type[BaseModel]) -> str:
-    close = _closest(key, model)
-    if close:
-        return f"; did you mean {close}?"
-    # A feed setting written at the top level belongs under `defaults:`.
-    close = _closest(key, FeedOptions) if model is Settings else None
-    return f"; did you mean {close} under defaults:?" if close else ""
-
-
-def _closest(key: str, model: type[BaseModel]) -> str | None:
-    known = [name for name in model.model_fields if name not in ENVIRONMENT_ONLY]
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _location_name(location: list[Any], raw: dict[str, Any]) -> str:
-    if len(location) >= 2 and location[0] == "feeds" and isinstance(location[1], int):
-        index = location[1]
-        feeds = raw.get("feeds") or []
-        name = feeds[index].get("name") if index < len(feeds) else None
-        label = f"feeds[{index}]" + (f" ({name})" if name else "")
-        rest = ".".join(str(part) for part in location[2:])
-        return f"{label}.{rest}" if rest else label
-    return ".".join(str(part) for part in location) or "(top level)"
