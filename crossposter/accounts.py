@@ -19,14 +19,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crossposter.config import (
-    DEFAULT_ACCOUNT,
-    TOKEN_FILE_VARIABLE,
-    TOKEN_VARIABLE,
-    FeedConfig,
-    Settings,
-)
+from crossposter.config import TOKEN_FILE_VARIABLE, TOKEN_VARIABLE, FeedConfig, Settings
 from crossposter.errors import ConfigError
+from crossposter.models import DEFAULT_ACCOUNT
 
 # Where the container image (Dockerfile) looks for the token, through TOKEN_FILE_VARIABLE.
 CONTAINER_TOKEN_FILE = Path("/run/secrets/crossposter_token")

@@ -21,20 +21,17 @@ from crossposter.accounts import (
     with_token,
 )
 from crossposter.compose.toot import UnpostableEntry, compose
-from crossposter.config import (
-    DEFAULT_ACCOUNT,
-    FeedConfig,
-    Settings,
-    redacted_url,
-)
+from crossposter.config import FeedConfig, Settings
 from crossposter.errors import ConfigError, CrossposterError, FeedError, StateLocked
 from crossposter.feeds.fetch import FetchRequest, FetchResult, fetch_all
-from crossposter.files import user_name
+from crossposter.logsafe import redacted_url
 from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import InstanceLookup, account_handle, look_up_instance
 from crossposter.mastodon.publish import translate_error
-from crossposter.models import Entry, InstanceLimits
-from crossposter.state import SqliteState, missing_folder
+from crossposter.models import DEFAULT_ACCOUNT, Entry, InstanceLimits
+from crossposter.state import SqliteState
+from crossposter.state.sqlite import user_name
+from crossposter.storage import missing_folder, postgres_backend
 
 
 @dataclass
@@ -228,7 +225,6 @@ def _check_state(path: Path) -> StateCheck:
 
 def _check_postgres_state(url: str) -> StateCheck:
     """The database answers, and what it holds; its tables are left for the first run."""
-    from crossposter.state import postgres_backend
 
     checked = StateCheck(redacted_url(url))
     try:

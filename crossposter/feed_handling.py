@@ -20,9 +20,9 @@ from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.config import FeedConfig, Settings
 from crossposter.feeds.fetch import FetchResult
 from crossposter.feeds.filters import skip_reason
-from crossposter.feeds.select import Selection, link_key, select_new
+from crossposter.feeds.select import Selection, select_new
 from crossposter.logsafe import plural
-from crossposter.models import Entry, FeedInfo, FeedReport, ParsedFeed, Toot
+from crossposter.models import Entry, FeedInfo, FeedReport, ParsedFeed, Toot, link_key
 from crossposter.posting import AccountSession
 from crossposter.state import PostedEntry, State, now_utc
 

@@ -3,17 +3,8 @@
 from __future__ import annotations
 
 import os
-import pwd
 import tempfile
 from pathlib import Path
-
-
-def user_name() -> str:
-    """Who this process reads and writes files as: a permission problem names them."""
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:  # a container's arbitrary uid, with no passwd entry
-        return f"uid {os.geteuid()}"
 
 
 def write_atomically(path: str | os.PathLike[str], text: str, mode: int = 0o600) -> Path:

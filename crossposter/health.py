@@ -19,18 +19,10 @@ from typing import TYPE_CHECKING
 from crossposter.duration import format_duration
 from crossposter.exit_codes import EXIT_OK
 from crossposter.files import write_atomically
+from crossposter.models import Heartbeat
 
 if TYPE_CHECKING:
     from crossposter.config import Settings
-
-
-@dataclass(frozen=True)
-class Heartbeat:
-    interval_seconds: float
-    last_run_at: datetime
-    last_exit_code: int
-    # The end of the last pass that exited 0; None until one has.
-    last_success_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -83,7 +75,7 @@ def check_health(
 
 def check_worker_health(settings: Settings, *, max_age: float | None = None) -> Health:
     """The verdict on this worker's heartbeat (CROSSPOSTER_WORKER_ID) in the state database."""
-    from crossposter.state import open_read_only
+    from crossposter.storage import open_read_only
 
     named = os.environ.get(WORKER_VARIABLE)
     with open_read_only(settings) as state:

@@ -1,7 +1,7 @@
 """Which feeds this process works on: those it leased, kept while it works on them.
 
 Several processes on one state database split the feeds between them: a feed is
-leased to one at a time (State.take_leases), renewed here every third of
+leased to one at a time (LeasesRole.take_leases), renewed here every third of
 `lease_timeout` by a thread while the pass works, and released once its handling
 is committed. A process that dies stops renewing; its feeds are taken over by
 another once their leases expire, and their pending posts retried with the same
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from crossposter.errors import StateError, StateLocked
 from crossposter.health import worker_id
 from crossposter.logsafe import plural
-from crossposter.state import State
+from crossposter.state import LeasesRole
 
 if TYPE_CHECKING:
     from crossposter.config import Settings
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 class FeedLeases:
     """The leases of one pass. Use as a context manager: leaving it releases what is left."""
 
-    def __init__(self, state: State, worker: str, timeout: float):
+    def __init__(self, state: LeasesRole, worker: str, timeout: float):
         self.state = state
         self.worker = worker
         self.duration = timedelta(seconds=timeout)
@@ -136,7 +136,7 @@ class FeedLeases:
 
 @contextlib.contextmanager
 def leased_for_repair(
-    state: State, settings: Settings, feeds: Iterable[str], command: str
+    state: LeasesRole, settings: Settings, feeds: Iterable[str], command: str
 ) -> Iterator[None]:
     """Hold `feeds` while `command` (a repair by hand) changes them, waiting up to
     `lock_timeout` for the runs working on them, as a state file's lock is waited for."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
+from urllib.parse import urlsplit
 
 __all__ = ["EscapingFormatter", "escape", "plural"]
 
@@ -54,3 +55,13 @@ class EscapingFormatter(logging.Formatter):
 def plural(count: int, noun: str, many: str | None = None) -> str:
     """ "1 feed", "2 feeds", "0 entries" (with many="entries"): counts as a person writes them."""
     return f"{count} {noun if count == 1 else many or noun + 's'}"
+
+
+def redacted_url(url: str) -> str:
+    """The URL as logs, `check` and `state` show it: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rpartition("@")
+    user = netloc[0].partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{netloc[2]}").geturl()

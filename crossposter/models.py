@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_IMAGE_TYPES = (
     "image/jpeg",
@@ -109,6 +111,84 @@ class Posted:
 
     id: str
     url: str | None
+
+
+# The account of the top-level `instance` (and of a feed naming none).
+DEFAULT_ACCOUNT = "default"
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the server gave us to ask 'has it changed?' next time."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    """An article's own fields, as the feed gave them when its toot was posted."""
+
+    title: str = ""
+    summary: str = ""
+    link: str | None = None
+    categories: tuple[str, ...] = ()
+    image: str = ""
+
+    @classmethod
+    def of(cls, entry: Entry) -> Article:
+        return cls(
+            title=entry.title,
+            # The source the summary is made from: the feed's summary, else its content.
+            summary=entry.summary_html or entry.content_html,
+            link=entry.link,
+            categories=tuple(entry.categories),
+            image=entry.images[0].url if entry.images else "",
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Article | None:
+        if not text:
+            return None
+        data = json.loads(text)
+        data["categories"] = tuple(data.get("categories") or ())
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    interval_seconds: float
+    last_run_at: datetime
+    last_exit_code: int
+    # The end of the last pass that exited 0; None until one has.
+    last_success_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A feed being worked on by one process (`worker`) until `expires_at`, unless renewed."""
+
+    feed: str
+    worker: str
+    expires_at: datetime
+
+
+def link_key(link: str) -> str:
+    """The link as announcements are compared: no fragment, scheme and host in lower case.
+
+    The path and query are kept as written: servers may tell their case apart.
+    """
+    try:
+        parts = urlsplit(link)
+    except ValueError:  # "http://[broken": no address to normalize, compared as written
+        return link
+    userinfo, at, host = parts.netloc.rpartition("@")
+    return urlunsplit(
+        (parts.scheme.lower(), f"{userinfo}{at}{host.lower()}", parts.path, parts.query, "")
+    )
 
 
 @dataclass

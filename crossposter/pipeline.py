@@ -23,15 +23,15 @@ from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_t
 from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.after_posting.replies import due, read_replies
 from crossposter.after_posting.site_files import write_site_files
-from crossposter.config import DEFAULT_ACCOUNT, FeedConfig, Settings
+from crossposter.config import FeedConfig, Settings
 from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feed_handling import FeedHandling, PassShared
-from crossposter.feeds.fetch import FetchRequest, Validators, fetch_all
+from crossposter.feeds.fetch import FetchRequest, fetch_all
 from crossposter.health import next_heartbeat, worker_id
 from crossposter.leases import FeedLeases
 from crossposter.logsafe import plural
-from crossposter.models import FeedReport, InstanceLimits, Posted
+from crossposter.models import DEFAULT_ACCOUNT, FeedReport, InstanceLimits, Posted, Validators
 from crossposter.posting import (
     AccountSession,
     LiveOutbox,
@@ -41,13 +41,14 @@ from crossposter.posting import (
     default_publisher,
 )
 from crossposter.state import (
+    AfterPostingRole,
     AnnouncedPost,
+    CoordinationRole,
     PendingPost,
     State,
     now_utc,
-    open_preview,
-    open_state,
 )
+from crossposter.storage import open_preview, open_state
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def run(
         return report
 
 
-def _record_heartbeat(state: State, interval: float, exit_code: int) -> None:
+def _record_heartbeat(state: CoordinationRole, interval: float, exit_code: int) -> None:
     worker = worker_id()
     heartbeat = next_heartbeat(
         state.heartbeat(worker), interval_seconds=interval, exit_code=exit_code, at=now_utc()
@@ -126,7 +127,7 @@ def _record_heartbeat(state: State, interval: float, exit_code: int) -> None:
     state.record_heartbeat(worker, heartbeat)
 
 
-def _write_site_files(settings: Settings, state: State) -> None:
+def _write_site_files(settings: Settings, state: AfterPostingRole) -> None:
     try:
         for path in write_site_files(settings, state):
             log.debug("%s rewritten", path)

@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crossposter.accounts import Account
-from crossposter.config import DEFAULT_ACCOUNT, TOKEN_VARIABLE, Settings
+from crossposter.config import TOKEN_VARIABLE, Settings
 from crossposter.errors import (
     AuthenticationFailed,
     ImageUnavailable,
@@ -31,9 +31,17 @@ from crossposter.errors import (
 )
 from crossposter.mastodon.instance import fetch_limits
 from crossposter.mastodon.media import download_image
-from crossposter.models import Entry, FeedReport, ImageRef, InstanceLimits, Posted, Toot
+from crossposter.models import (
+    DEFAULT_ACCOUNT,
+    Entry,
+    FeedReport,
+    ImageRef,
+    InstanceLimits,
+    Posted,
+    Toot,
+)
 from crossposter.net.public import AddressPolicy
-from crossposter.state import PendingPost, PostedEntry, State, now_utc
+from crossposter.state import PendingPost, PostedEntry, PostingState, now_utc
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -223,7 +231,7 @@ class AccountSession:
         account: Account,
         outbox: Outbox,
         *,
-        state: State,
+        state: PostingState,
         settings: Settings,
         stop: threading.Event,
         interrupted: Callable[[], bool],

@@ -10,13 +10,8 @@ import pytest
 
 from crossposter import distribution
 from crossposter.errors import FeedError, TemporaryFeedError
-from crossposter.feeds.fetch import (
-    FetchOptions,
-    FetchRequest,
-    Validators,
-    fetch_all,
-    fetch_one,
-)
+from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_all, fetch_one
+from crossposter.models import Validators
 
 from support.feed_server import FeedServer, InFlight
 from support.feeds import rss

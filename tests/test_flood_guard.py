@@ -14,9 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crossposter.cli import main
-from crossposter.config import DEFAULT_ACCOUNT
-from crossposter.feeds.select import link_key, select_new
-from crossposter.models import Entry, Posted, Toot
+from crossposter.feeds.select import select_new
+from crossposter.models import DEFAULT_ACCOUNT, Entry, Posted, Toot, link_key
 from crossposter.state import SqliteState
 
 from conftest import Backend

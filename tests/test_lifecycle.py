@@ -11,15 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crossposter.after_posting.decisions import (
-    Article,
-    article_change,
-    mass_deletion,
-    removal_confirmed,
-)
+from crossposter.after_posting.decisions import article_change, mass_deletion, removal_confirmed
 from crossposter.cli import main
-from crossposter.config import DEFAULT_ACCOUNT, load_settings
-from crossposter.models import Toot
+from crossposter.config import load_settings
+from crossposter.models import DEFAULT_ACCOUNT, Article, Toot
 from crossposter.pipeline import run
 from crossposter.state import now_utc
 from crossposter.state.sqlite import SqliteState

@@ -8,14 +8,15 @@ import threading
 
 import pytest
 
-from crossposter.after_posting.decisions import Article
 from crossposter.cli import main
-from crossposter.config import load_settings, redacted_url
+from crossposter.config import load_settings
 from crossposter.errors import ConfigError, StateError, TemporaryStateError
-from crossposter.models import InstanceLimits, Posted, Toot
-from crossposter.state import SqliteState, now_utc, open_read_only, open_state
-from crossposter.state.sqlite import EXPORTED_TABLES
-from crossposter.state.sqlite import SCHEMA_VERSION as EXPORT_VERSION
+from crossposter.logsafe import redacted_url
+from crossposter.models import Article, InstanceLimits, Posted, Toot
+from crossposter.state import SqliteState, now_utc
+from crossposter.state.schema import EXPORTED_TABLES
+from crossposter.state.schema import SCHEMA_VERSION as EXPORT_VERSION
+from crossposter.storage import open_read_only, open_state
 
 from conftest import postgres_database
 from support.blog import feed_of, write_config

@@ -26,7 +26,7 @@ from crossposter.state import SqliteState
 from support.blog import feed_of, write_config
 
 # Every run and wait here ends within this many seconds, or the test fails.
-BOUND = 20
+BOUND = 60
 
 
 @pytest.fixture

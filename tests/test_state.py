@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from crossposter.errors import StateError, StateLocked
-from crossposter.feeds.fetch import Validators
-from crossposter.models import InstanceLimits, Posted, Toot
+from crossposter.models import InstanceLimits, Posted, Toot, Validators
 from crossposter.state import SCHEMA_VERSION, SqliteState
 
 from support.builders import make_entry

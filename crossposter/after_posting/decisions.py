@@ -13,11 +13,9 @@ its own link, and only a 404 or 410 seen twice, an hour apart, counts as removed
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from crossposter.models import Entry, Toot
+from crossposter.models import Article, Toot
 
 # How often an absent article's link is checked, and how far apart two answers of
 # "gone" must be before its toot is deleted.
@@ -31,39 +29,6 @@ MASS_DELETION_SHARE = 1 / 3
 # over runs: the state records each deletion.
 DELETIONS_PER_WINDOW = 30
 DELETION_WINDOW = timedelta(minutes=30)
-
-
-@dataclass(frozen=True)
-class Article:
-    """An article's own fields, as the feed gave them when its toot was posted."""
-
-    title: str = ""
-    summary: str = ""
-    link: str | None = None
-    categories: tuple[str, ...] = ()
-    image: str = ""
-
-    @classmethod
-    def of(cls, entry: Entry) -> Article:
-        return cls(
-            title=entry.title,
-            # The source the summary is made from: the feed's summary, else its content.
-            summary=entry.summary_html or entry.content_html,
-            link=entry.link,
-            categories=tuple(entry.categories),
-            image=entry.images[0].url if entry.images else "",
-        )
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str | None) -> Article | None:
-        if not text:
-            return None
-        data = json.loads(text)
-        data["categories"] = tuple(data.get("categories") or ())
-        return cls(**data)
 
 
 def article_change(

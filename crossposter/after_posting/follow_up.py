@@ -21,7 +21,6 @@ from crossposter.after_posting.decisions import (
     DELETION_WINDOW,
     DELETIONS_PER_WINDOW,
     GONE_STATUSES,
-    Article,
     article_change,
     check_due,
     mass_deletion,
@@ -29,11 +28,11 @@ from crossposter.after_posting.decisions import (
     toot_differs,
 )
 from crossposter.config import FeedConfig, Settings
-from crossposter.models import Entry, FeedInfo, FeedReport, Toot
+from crossposter.models import Article, Entry, FeedInfo, FeedReport, Toot
 from crossposter.net.bounded import CutOff, Cutoff
 from crossposter.net.public import AddressPolicy, public_session
 from crossposter.posting import AccountSession
-from crossposter.state import PostedEntry, State
+from crossposter.state import PostedEntry, PostingState
 from crossposter.web import USER_AGENT
 
 log = logging.getLogger(__name__)
@@ -48,7 +47,7 @@ class FollowUp:
 
     feed: FeedConfig
     settings: Settings
-    state: State
+    state: PostingState
     # The account's session, made when first needed.
     session: Callable[[], AccountSession]
     report: FeedReport

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from crossposter.config import TOKEN_VARIABLE, Settings
-from crossposter.state import State
+from crossposter.state import AfterPostingRole
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class HookEvent:
 
 
 def notify(
-    state: State,
+    state: AfterPostingRole,
     command: str | None,
     event: HookEvent,
     *,
@@ -73,7 +73,7 @@ def notify(
     return run_command(command, event, hidden=hidden, deadline=deadline)
 
 
-def notify_feed(state: State, settings: Settings, event: HookEvent) -> bool:
+def notify_feed(state: AfterPostingRole, settings: Settings, event: HookEvent) -> bool:
     """`notify` with the `on_posted` of the event's feed, hiding this configuration's tokens."""
     feed = settings.feed_named(event.feed)
     if feed is None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from crossposter.state.base import AnnouncedPost
+from crossposter.state import AnnouncedPost
 
 if TYPE_CHECKING:
     from crossposter.config import Settings

@@ -15,7 +15,7 @@ from typing import Any
 
 from crossposter.after_posting.links import article_url, iso_z
 from crossposter.errors import PublishError, RateLimited, StatusGone
-from crossposter.state.base import AnnouncedPost, State
+from crossposter.state import AfterPostingRole, AnnouncedPost
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def replies_json(posts: Iterable[AnnouncedPost]) -> str:
 
 
 def read_replies(
-    state: State,
+    state: AfterPostingRole,
     posts: Iterable[AnnouncedPost],
     descendants_of: Callable[[AnnouncedPost], list[Any] | None],
     now: datetime,

@@ -13,7 +13,8 @@ from crossposter.config import Settings
 from crossposter.errors import NotInState, StatusGone
 from crossposter.leases import leased_for_repair
 from crossposter.posting import PublisherFactory, default_publisher
-from crossposter.state import AnnouncedPost, State, now_utc, open_state
+from crossposter.state import AfterPostingRole, AnnouncedPost, now_utc
+from crossposter.storage import open_state
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class Retraction:
         return self.post.feed, self.post.entry_id
 
 
-def find_announced(state: State, feed: str, entry: str) -> AnnouncedPost:
+def find_announced(state: AfterPostingRole, feed: str, entry: str) -> AnnouncedPost:
     """The feed's announced entry with that id, or else with that article URL."""
     posts = state.announced(feed)
     found = next((post for post in posts if post.entry_id == entry), None)

@@ -12,10 +12,10 @@ from crossposter.files import replace_if_changed
 
 if TYPE_CHECKING:
     from crossposter.config import Settings
-    from crossposter.state.base import State
+    from crossposter.state import AfterPostingRole
 
 
-def write_site_files(settings: Settings, state: State) -> list[Path]:
+def write_site_files(settings: Settings, state: AfterPostingRole) -> list[Path]:
     """Rewrite `links_file` and `replies_file` (those configured) when their content changed;
     the files written. Readable by the site generator (0644), replaced whole."""
     if settings.links_file is None and settings.replies_file is None:

@@ -24,7 +24,7 @@ def add_links_parser(commands) -> None:
 def command_links(args: argparse.Namespace) -> int:
     from crossposter.after_posting.links import configured_accounts, links_csv, links_json
     from crossposter.config import load_settings
-    from crossposter.state import open_read_only
+    from crossposter.storage import open_read_only
 
     settings = load_settings(args.config)
     with open_read_only(settings) as state:

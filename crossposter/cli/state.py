@@ -1,6 +1,6 @@
 """`crossposter state ...`: the command-line side of looking after the state file.
 
-The work is in crossposter.state.admin; this module only reads arguments and
+The work is in crossposter.repairs; this module only reads arguments and
 prints what it returns. Errors go up to cli.main, which maps them to exit codes.
 """
 
@@ -12,7 +12,7 @@ import sys
 from crossposter.cli.common import add_common, log
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from crossposter.logsafe import escape, plural
-from crossposter.state.base import ENTRY_STATUSES
+from crossposter.state import ENTRY_STATUSES
 
 
 def add_state_parser(commands) -> None:
@@ -69,7 +69,7 @@ def command_state(args: argparse.Namespace) -> int:
 
 
 def _feeds(settings, args) -> int:
-    from crossposter.state.admin import feeds_overview
+    from crossposter.repairs import feeds_overview
 
     for feed in feeds_overview(settings):
         when = _when(feed.last_fetch) if feed.last_fetch else "never fetched"
@@ -86,7 +86,7 @@ def _feeds(settings, args) -> int:
 
 
 def _entries(settings, args) -> int:
-    from crossposter.state.admin import recent_entries
+    from crossposter.repairs import recent_entries
 
     for entry in recent_entries(settings, feed=args.feed, status=args.status, limit=args.limit):
         # A seen entry has a reason when an include/exclude rule kept it from being announced.
@@ -101,7 +101,7 @@ def _entries(settings, args) -> int:
 
 
 def _forget(settings, args) -> int:
-    from crossposter.state.admin import forget
+    from crossposter.repairs import forget
 
     entry_id = forget(settings, args.feed, args.entry)
     log.info(
@@ -113,7 +113,7 @@ def _forget(settings, args) -> int:
 
 
 def _mark_seen(settings, args) -> int:
-    from crossposter.state.admin import mark_seen
+    from crossposter.repairs import mark_seen
 
     result = mark_seen(settings, args.feed)
     log.info(
@@ -133,7 +133,7 @@ def _mark_seen(settings, args) -> int:
 
 
 def _retry(settings, args) -> int:
-    from crossposter.state.admin import retry
+    from crossposter.repairs import retry
 
     count = retry(settings, args.feed)
     retried = plural(count, "failed entry", "failed entries")
@@ -142,7 +142,7 @@ def _retry(settings, args) -> int:
 
 
 def _export(settings, args) -> int:
-    from crossposter.state.admin import export_text, write_export
+    from crossposter.repairs import export_text, write_export
 
     if args.file == "-":
         sys.stdout.write(export_text(settings))
@@ -153,7 +153,7 @@ def _export(settings, args) -> int:
 
 
 def _import(settings, args) -> int:
-    from crossposter.state.admin import import_state
+    from crossposter.repairs import import_state
 
     counts = import_state(settings, args.file)
     log.info(

@@ -12,7 +12,6 @@ from crossposter.config.loading import (
 )
 from crossposter.config.models import (
     CONFIG_VARIABLE,
-    DEFAULT_ACCOUNT,
     ENVIRONMENT_ONLY,
     TOKEN_FILE_VARIABLE,
     TOKEN_VARIABLE,
@@ -26,13 +25,11 @@ from crossposter.config.models import (
     https_unless_loopback,
     is_loopback_host,
     not_a_boolean,
-    redacted_url,
 )
 from crossposter.config.problems import TAB_HINT
 
 __all__ = [
     "CONFIG_VARIABLE",
-    "DEFAULT_ACCOUNT",
     "ENVIRONMENT_ONLY",
     "TAB_HINT",
     "TOKEN_FILE_VARIABLE",
@@ -50,5 +47,4 @@ __all__ = [
     "is_loopback_host",
     "load_settings",
     "not_a_boolean",
-    "redacted_url",
 ]

@@ -28,13 +28,13 @@ from crossposter.compose.template import DEFAULT_TEMPLATE, check_template
 from crossposter.duration import parse_duration
 from crossposter.feeds.fetch import FetchOptions
 from crossposter.feeds.filters import EntryFilter, Rules
+from crossposter.models import DEFAULT_ACCOUNT
 from crossposter.web import is_loopback_host, with_scheme
 
 TOKEN_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN"
 # Where `--config` is looked for when it is not given.
 CONFIG_VARIABLE = "CROSSPOSTER_CONFIG"
 # The account of the top-level `instance` and CROSSPOSTER_ACCESS_TOKEN.
-DEFAULT_ACCOUNT = "default"
 TOKEN_FILE_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN_FILE"
 # Settings only the environment may give: the schema of the file leaves them out.
 ENVIRONMENT_ONLY = ("access_token",)
@@ -77,14 +77,7 @@ def not_a_boolean(value: Any) -> Any:
     return value
 
 
-def redacted_url(url: str) -> str:
-    """The URL as logs, `check` and `state` show it: any password replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rpartition("@")
-    user = netloc[0].partition(":")[0]
-    return parts._replace(netloc=f"{user}:***@{netloc[2]}").geturl()
+
 
 
 def https_unless_loopback(url: Any) -> Any:

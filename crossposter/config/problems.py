@@ -29,8 +29,8 @@ from crossposter.config.models import (
     FilterRules,
     Settings,
     bare_host_is_https,
-    redacted_url,
 )
+from crossposter.logsafe import redacted_url
 
 TAB_HINT = "YAML does not allow tabs for indentation; use spaces"
 

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from crossposter.errors import FeedError, TemporaryFeedError
+from crossposter.models import Validators
 from crossposter.net.bounded import CutOff, Cutoff, TooLarge, WatchedAdapter, read_capped
 from crossposter.web import USER_AGENT, root_cause
 
@@ -24,14 +25,6 @@ ACCEPT = (
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
 )
 PERMANENT_REDIRECTS = {301, 308}
-
-
-@dataclass(frozen=True)
-class Validators:
-    """What the server gave us to ask 'has it changed?' next time."""
-
-    etag: str | None = None
-    last_modified: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
-from crossposter.models import Entry
+from crossposter.models import Entry, link_key
 
 
 @dataclass(frozen=True)
@@ -34,21 +33,6 @@ class Selection:
     def recorded(self) -> tuple[Entry, ...]:
         """Everything this selection records as seen."""
         return self.mark_seen + self.repeated + self.flooded
-
-
-def link_key(link: str) -> str:
-    """The link as announcements are compared: no fragment, scheme and host in lower case.
-
-    The path and query are kept as written: servers may tell their case apart.
-    """
-    try:
-        parts = urlsplit(link)
-    except ValueError:  # "http://[broken": no address to normalize, compared as written
-        return link
-    userinfo, at, host = parts.netloc.rpartition("@")
-    return urlunsplit(
-        (parts.scheme.lower(), f"{userinfo}{at}{host.lower()}", parts.path, parts.query, "")
-    )
 
 
 def select_new(

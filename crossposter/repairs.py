@@ -18,8 +18,9 @@ from crossposter.config import FeedConfig, Settings
 from crossposter.errors import FeedError, NotInState, StateError
 from crossposter.feeds.fetch import FetchRequest, fetch_one
 from crossposter.leases import leased_for_repair
-from crossposter.state import EntryRecord, State, now_utc, open_read_only, open_state
-from crossposter.state.base import Lease
+from crossposter.models import Lease
+from crossposter.state import EntryRecord, FeedsRole, StateCommands, now_utc
+from crossposter.storage import open_read_only, open_state
 
 # As many entries as a state may hold, for a search among all of a feed's.
 ALL = 1_000_000_000
@@ -130,12 +131,12 @@ def mark_seen(settings: Settings, name: str) -> MarkSeenResult:
         return MarkSeenResult(dropped, recorded)
 
 
-def _every_feed(settings: Settings, state: State) -> set[str]:
+def _every_feed(settings: Settings, state: FeedsRole) -> set[str]:
     """The feeds of the state and of the configuration: what a repair of all of them leases."""
     return {feed.name for feed in state.feeds()} | {feed.name for feed in settings.feeds}
 
 
-def _record_current_entries(settings: Settings, feed: FeedConfig, state: State) -> int:
+def _record_current_entries(settings: Settings, feed: FeedConfig, state: StateCommands) -> int:
     fetched = fetch_one(FetchRequest(name=feed.name, url=feed.url), settings.fetch_options())
     # Imported here: the CLI loads this module for every command, most never parse.
     from crossposter.feeds.parse import parse_feed

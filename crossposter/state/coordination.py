@@ -1,0 +1,90 @@
+"""The state's role between processes and runs: an instance's limits, 429 resets, loop
+heartbeats. A backend that lets several processes in (PostgreSQL) adds per-feed leases
+and sends the writes here through a session that commits at once (`_shared_write`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from crossposter.models import Heartbeat, InstanceLimits
+from crossposter.state.records import now_utc
+from crossposter.state.sql import SqlStore
+
+HEARTBEAT_COLUMNS = "worker, interval_seconds, last_run_at, last_exit_code, last_success_at"
+
+
+class Coordination(SqlStore):
+    def cached_limits(self, instance: str, max_age: timedelta) -> InstanceLimits | None:
+        row = self._row("SELECT limits, fetched_at FROM instances WHERE url = ?", (instance,))
+        if not row or now_utc() - self.dialect.moment(row["fetched_at"]) > max_age:
+            return None
+        return InstanceLimits(**{**json.loads(row["limits"]), "source": "cached"})
+
+    def save_limits(self, instance: str, limits: InstanceLimits) -> None:
+        self._write(
+            "INSERT INTO instances (url, limits, fetched_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (url) DO UPDATE SET limits = excluded.limits, "
+            "fetched_at = excluded.fetched_at",
+            (instance, json.dumps(asdict(limits)), self.dialect.stamp(now_utc())),
+        )
+
+    def record_rate_limit(self, instance: str, account: str, reset_at: datetime) -> None:
+        """The instance refused `account`'s posts until `reset_at` (a 429): no process of this
+        state posts there before. Seen by the others when it returns."""
+        self._shared_write(
+            "INSERT INTO account_limits (instance, account, reset_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (instance, account) DO UPDATE SET reset_at = excluded.reset_at",
+            (instance, account, self.dialect.stamp(reset_at)),
+        )
+
+    def rate_limited_until(self, instance: str, account: str) -> datetime | None:
+        """When a recorded rate limit of the account ends, if it has not yet."""
+        rows = self._shared_rows(
+            "SELECT reset_at FROM account_limits WHERE instance = ? AND account = ? "
+            "AND reset_at > ?",
+            (instance, account, self.dialect.stamp(now_utc())),
+        )
+        return self.dialect.moment(rows[0]["reset_at"]) if rows else None
+
+    def record_heartbeat(self, worker: str, heartbeat: Heartbeat) -> None:
+        stamp = self.dialect.stamp
+        self._shared_write(
+            f"INSERT INTO workers ({HEARTBEAT_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (worker) DO UPDATE SET "
+            "interval_seconds = excluded.interval_seconds, last_run_at = excluded.last_run_at, "
+            "last_exit_code = excluded.last_exit_code, last_success_at = excluded.last_success_at",
+            (
+                worker,
+                heartbeat.interval_seconds,
+                stamp(heartbeat.last_run_at),
+                heartbeat.last_exit_code,
+                stamp(heartbeat.last_success_at),
+            ),
+        )
+
+    def heartbeat(self, worker: str) -> Heartbeat | None:
+        rows = self._shared_rows(
+            f"SELECT {HEARTBEAT_COLUMNS} FROM workers WHERE worker = ?", (worker,)
+        )
+        return self._heartbeat(rows[0]) if rows else None
+
+    def newest_heartbeat(self, worker_prefix: str) -> tuple[str, Heartbeat] | None:
+        """The most recent heartbeat of the workers whose name starts with `worker_prefix`,
+        with that name: how `health` finds an unnamed loop (named host-pid) on its host."""
+        rows = self._shared_rows(
+            f"SELECT {HEARTBEAT_COLUMNS} FROM workers WHERE substr(worker, 1, ?) = ? "
+            "ORDER BY last_run_at DESC LIMIT 1",
+            (len(worker_prefix), worker_prefix),
+        )
+        return (rows[0]["worker"], self._heartbeat(rows[0])) if rows else None
+
+    def _heartbeat(self, row: Any) -> Heartbeat:
+        return Heartbeat(
+            interval_seconds=row["interval_seconds"],
+            last_run_at=self.dialect.moment(row["last_run_at"]),
+            last_exit_code=row["last_exit_code"],
+            last_success_at=self.dialect.moment(row["last_success_at"]),
+        )

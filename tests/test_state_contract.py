@@ -1,0 +1,532 @@
+"""The state's contract: every public method of the store, on both backends (a SQLite file and
+a real PostgreSQL database), each test naming the methods it holds to their word.
+
+`test_every_public_method_has_a_contract_test` fails when a method is added to the store
+without one here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from crossposter.errors import StateError
+from crossposter.models import Article, Heartbeat, Posted, Toot, Validators
+from crossposter.state import SqliteState, State, now_utc
+from crossposter.state.schema import SCHEMA_VERSION
+
+from support.builders import make_entry, make_limits
+
+COVERED: set[str] = set()
+EXPORTS = Path(__file__).parent / "exports"
+TOOT = Toot(text="Héllo «x»", language="fr", hashtags=("#a",), length=9, limit=500)
+AT = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def covers(*methods: str):
+    """Declares the store methods a contract test holds to their word."""
+    COVERED.update(methods)
+    return lambda test: test
+
+
+@pytest.fixture
+def state(backend):
+    with backend.open() as opened:
+        yield opened
+
+
+def posted(state: State, n: int, feed: str = "blog", account: str = "default") -> None:
+    state.mark_pending(feed, make_entry(n), f"key-{n}", TOOT, account=account)
+    state.mark_posted(
+        feed, f"id-{n}", Posted(id=str(n), url=f"https://m.example/@me/{n}"), account=account
+    )
+
+
+def test_every_public_method_has_a_contract_test():
+    from crossposter.state.postgres import PostgresState
+
+    public = {
+        name
+        for store in (SqliteState, PostgresState)
+        for name, _ in inspect.getmembers(store, callable)
+        if not name.startswith("_")
+    }
+    assert sorted(public - COVERED) == []
+
+
+# -- life cycle ----------------------------------------------------------------------
+
+
+@covers("open", "close", "open_read_only")
+def test_what_one_opening_writes_the_next_reads_and_a_view_writes_nothing(backend):
+    with backend.open() as state:
+        state.record_fetch("blog", "u", "ok", at=AT)
+    with backend.open_read_only() as view:
+        assert [feed.name for feed in view.feeds()] == ["blog"]
+        with pytest.raises(StateError):
+            view.record_fetch("other", "u", "ok")
+
+
+@covers("batch")
+def test_a_batch_commits_together_and_a_write_guarding_a_post_is_durable_inside_it(backend):
+    with backend.open() as state, pytest.raises(RuntimeError), state.batch():
+        state.mark_seen("blog", [make_entry(1)])
+        state.mark_pending("blog", make_entry(2), "key-2", TOOT, account="default")
+        raise RuntimeError("the process dies mid-batch")
+    with backend.open() as state:
+        # The pending post (durable) and what was written before it survive; nothing is lost.
+        assert state.known_ids("blog") == {"id-1", "id-2"}
+        assert [post.idempotency_key for post in state.pending("blog")] == ["key-2"]
+
+
+@covers("preview_copy")
+def test_a_preview_copy_is_writable_and_changes_nothing(state):
+    state.record_fetch("blog", "u", "ok")
+    state.save_settings_fingerprint("blog", "f1")
+    with state.preview_copy() as copy:
+        copy.mark_seen("blog", [make_entry(1)])
+        assert copy.settings_fingerprints() == {"blog": "f1"}
+    assert state.known_ids("blog") == set()
+
+
+@covers("schema_version")
+def test_a_new_state_is_at_the_latest_schema_version(state):
+    assert state.schema_version() == SCHEMA_VERSION
+
+
+# -- feeds -----------------------------------------------------------------------------
+
+
+@covers("record_fetch", "feed", "feeds")
+def test_a_fetch_is_recorded_and_a_parse_kept_until_the_next(state):
+    state.record_fetch("b", "https://b/feed", "ok", parsed_at=AT, at=AT)
+    state.record_fetch("a", "https://a/feed", "304", at=AT + timedelta(hours=1))
+    state.record_fetch("b", "https://b/moved", "304", at=AT + timedelta(hours=1))
+    b = state.feed("b")
+    assert (b.url, b.last_result, b.last_parsed, b.last_fetch) == (
+        "https://b/moved",
+        "304",
+        AT,
+        AT + timedelta(hours=1),
+    )
+    assert [feed.name for feed in state.feeds()] == ["a", "b"]
+    assert state.feed("nothing") is None
+
+
+@covers("save_validators")
+def test_validators_are_kept_per_feed(state):
+    state.record_fetch("blog", "u", "ok")
+    state.save_validators("blog", Validators(etag='"e"', last_modified="Tue"))
+    assert state.feed("blog").validators == Validators('"e"', "Tue")
+
+
+@covers("settings_fingerprints", "save_settings_fingerprint")
+def test_settings_fingerprints_are_replaced_per_feed(state):
+    state.save_settings_fingerprint("blog", "f1")
+    state.save_settings_fingerprint("blog", "f2")
+    state.save_settings_fingerprint("news", "n1")
+    assert state.settings_fingerprints() == {"blog": "f2", "news": "n1"}
+
+
+@covers("next_polls", "set_next_poll")
+def test_next_polls_of_some_feeds_or_all(state):
+    for name in ("a", "b", "c"):
+        state.record_fetch(name, "u", "ok")
+    state.set_next_poll("a", AT)
+    assert state.next_polls(["a", "b", "nothing"]) == {"a": AT, "b": None}
+    assert state.next_polls() == {"a": AT, "b": None, "c": None}
+
+
+# -- the ledger ------------------------------------------------------------------------
+
+
+@covers("known_ids", "mark_seen", "status_counts")
+def test_mark_seen_never_downgrades_an_entry(state):
+    posted(state, 1)
+    state.mark_seen("blog", [make_entry(1), make_entry(2)])
+    assert state.known_ids("blog") == {"id-1", "id-2"}
+    assert state.status_counts("blog") == {"posted": 1, "seen": 1}
+
+
+@covers("mark_filtered", "entries")
+def test_a_filtered_entry_is_seen_with_its_rule_as_reason(state):
+    state.mark_filtered("blog", [(make_entry(1), "exclude: title")], at=AT)
+    state.mark_seen("news", [make_entry(2)], at=AT + timedelta(hours=1))
+    [record] = state.entries("blog")
+    assert (record.status, record.reason, record.first_seen) == ("seen", "exclude: title", AT)
+    assert [r.entry_id for r in state.entries()] == ["id-2", "id-1"]
+    assert [r.entry_id for r in state.entries(limit=1)] == ["id-2"]
+    assert state.entries(status="posted") == []
+
+
+@covers("touch", "prune")
+def test_pruning_forgets_entries_gone_for_the_retention_of_the_feeds_own_parses(state):
+    state.mark_seen("blog", [make_entry(1), make_entry(2)], at=AT)
+    state.touch("blog", ["id-2"], at=AT + timedelta(days=200))
+    assert state.prune("blog", timedelta(days=180)) == 0  # never parsed: nothing to measure by
+    state.record_fetch("blog", "u", "ok", parsed_at=AT + timedelta(days=200))
+    assert state.prune("blog", timedelta(days=180)) == 1
+    assert state.known_ids("blog") == {"id-2"}
+
+
+@covers("mark_pending", "pending")
+def test_a_pending_post_keeps_its_key_and_exact_toot_and_claims_its_link(backend):
+    with backend.open() as state:
+        first = state.mark_pending("blog", make_entry(1), "key-1", TOOT, account="home")
+        assert (
+            state.mark_pending(
+                "news", make_entry(7, link="https://B.example/1#x"), "k7", TOOT, account="home"
+            )
+            is None
+        )
+        assert (
+            state.mark_pending(
+                "news", make_entry(8, link="https://b.example/1"), "k8", TOOT, account="work"
+            )
+            is not None
+        )
+    with backend.open() as state:  # as after a crash
+        assert state.pending("blog") == [first]
+        assert (first.idempotency_key, first.toot, first.label) == ("key-1", TOOT, "id-1")
+
+
+@covers("mark_pending")
+def test_two_sessions_pending_the_same_links_at_once_win_each_once(backend):
+    """What two processes do on a database; on a SQLite file, its lock lets one in."""
+    links = [f"https://b.example/{n}" for n in range(60)]
+    won: dict[str, list[bool]] = {}
+    if backend.name == "sqlite":
+        with backend.open() as state:
+            for feed in ("a", "b"):
+                won[feed] = [
+                    state.mark_pending(
+                        feed, make_entry(n, link=link), f"{feed}{n}", TOOT, account="home"
+                    )
+                    is not None
+                    for n, link in enumerate(links)
+                ]
+    else:
+        start = threading.Barrier(2)
+
+        def claim(feed: str) -> None:
+            with backend.open() as state:
+                start.wait()
+                won[feed] = [
+                    state.mark_pending(
+                        feed, make_entry(n, link=link), f"{feed}{n}", TOOT, account="home"
+                    )
+                    is not None
+                    for n, link in enumerate(links)
+                ]
+
+        threads = [threading.Thread(target=claim, args=(feed,)) for feed in ("a", "b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert [a + b for a, b in zip(won["a"], won["b"], strict=True)] == [1] * len(links)
+
+
+@covers("announced_links")
+def test_announced_links_are_per_account_and_by_link_key(state):
+    posted(state, 1, account="home")
+    state.mark_pending("blog", make_entry(2), "k2", TOOT, account="home")
+    wanted = [f"https://b.example/{n}" for n in range(1, 800)]  # more than one slice
+    assert state.announced_links("home", wanted) == set(wanted[:2])
+    assert state.announced_links("work", wanted) == set()
+
+
+@covers("mark_posted")
+def test_a_posted_entry_keeps_its_toot_account_and_instance(state):
+    state.mark_pending("blog", make_entry(1), "k", TOOT, account="home")
+    state.mark_posted(
+        "blog", "id-1", Posted(id="9", url="https://m/9"), account="home", instance="https://m"
+    )
+    [post] = state.announced()
+    assert (post.toot_id, post.toot_url, post.account, post.instance, post.status) == (
+        "9",
+        "https://m/9",
+        "home",
+        "https://m",
+        "posted",
+    )
+    assert state.pending("blog") == []
+
+
+@covers("mark_failed")
+def test_a_refused_toot_fails_and_releases_its_link(state):
+    state.mark_pending("blog", make_entry(1), "k", TOOT, account="home")
+    state.mark_failed("blog", "id-1", "too long")
+    [record] = state.entries("blog")
+    assert (record.status, record.reason) == ("failed", "too long")
+    assert state.announced_links("home", ["https://b.example/1"]) == set()
+
+
+# -- after posting ---------------------------------------------------------------------
+
+
+@covers("announced", "save_replies")
+def test_announced_posts_carry_their_replies(state):
+    posted(state, 1)
+    posted(state, 2, feed="news")
+    state.save_replies("blog", "id-1", [{"id": "r1", "content": "Merci «!»"}], at=AT)
+    first, second = state.announced()
+    assert (first.replies, first.replies_fetched_at) == ([{"id": "r1", "content": "Merci «!»"}], AT)
+    assert second.replies is None
+    assert [post.feed for post in state.announced("news")] == ["news"]
+
+
+@covers("claim_hook")
+def test_a_hook_is_claimed_once_per_event_and_occurrence(state):
+    assert state.claim_hook("blog", "id-1", "posted", "1")
+    assert not state.claim_hook("blog", "id-1", "posted", "1")
+    assert state.claim_hook("blog", "id-1", "edited", "1")
+
+
+@covers("posted_entries", "mark_edit_pending")
+def test_an_edit_is_recorded_before_its_request(state):
+    posted(state, 1)
+    state.record_fetch("blog", "u", "ok", parsed_at=AT)
+    edited = Toot(text="edited")
+    state.mark_edit_pending("blog", "id-1", edited, Article(title="New"))
+    [entry] = state.posted_entries("blog")
+    assert (entry.toot, entry.edit, entry.edit_article) == (TOOT, edited, Article(title="New"))
+    assert entry.article == Article.of(make_entry(1))
+    assert entry.in_feed
+
+
+@covers("mark_edited")
+def test_an_edit_that_went_out_becomes_the_posted_toot(state):
+    posted(state, 1)
+    edited = Toot(text="edited")
+    state.mark_edited("blog", "id-1", AT)  # no edit pending: nothing changes
+    assert state.posted_entries("blog")[0].edited_at is None
+    state.mark_edit_pending("blog", "id-1", edited, Article(title="New"))
+    state.mark_edited("blog", "id-1", AT)
+    [entry] = state.posted_entries("blog")
+    assert (entry.toot, entry.article, entry.edit, entry.edited_at) == (
+        edited,
+        Article(title="New"),
+        None,
+        AT,
+    )
+    assert state.announced()[0].edited_at == AT
+
+
+@covers("drop_edit")
+def test_a_refused_edit_is_dropped_and_its_article_kept_as_the_reference(state):
+    posted(state, 1)
+    state.mark_edit_pending("blog", "id-1", Toot(text="edited"), Article(title="New"))
+    state.drop_edit("blog", "id-1")
+    [entry] = state.posted_entries("blog")
+    assert (entry.toot, entry.article, entry.edit, entry.edit_article, entry.edited_at) == (
+        TOOT,
+        Article(title="New"),
+        None,
+        None,
+        None,
+    )
+    state.drop_edit("blog", "id-1")  # nothing pending: nothing changes
+    assert state.posted_entries("blog")[0].article == Article(title="New")
+
+
+@covers("mark_deleted", "mark_retracted")
+def test_a_toot_deleted_or_retracted_leaves_the_posted_entries_but_stays_known(state):
+    posted(state, 1)
+    posted(state, 2)
+    assert state.mark_deleted("blog", "id-1", "gone by hand")
+    assert state.mark_retracted("blog", "id-2")
+    assert not state.mark_retracted("blog", "id-3")
+    assert state.posted_entries("blog") == []
+    assert {post.status for post in state.announced()} == {"deleted", "retracted"}
+    assert state.known_ids("blog") == {"id-1", "id-2"}
+
+
+@covers("record_check")
+def test_the_first_gone_answer_is_kept_until_the_article_is_there_again(state):
+    posted(state, 1)
+    state.record_check("blog", "id-1", AT, gone=True)
+    state.record_check("blog", "id-1", AT + timedelta(hours=1), gone=True)
+    state.record_check("blog", "id-1", AT + timedelta(hours=2), gone=None)
+    [entry] = state.posted_entries("blog")
+    assert (entry.checked_at, entry.gone_since) == (AT + timedelta(hours=2), AT)
+    state.record_check("blog", "id-1", AT + timedelta(hours=3), gone=False)
+    assert state.posted_entries("blog")[0].gone_since is None
+
+
+@covers("record_deletion", "deletions_since")
+def test_deletions_are_counted_per_account_and_a_day_kept(state):
+    now = now_utc()
+    state.record_deletion("home", now - timedelta(days=2))
+    state.record_deletion("home", now - timedelta(minutes=10))
+    state.record_deletion("work", now - timedelta(minutes=5))
+    assert state.deletions_since("home", now - timedelta(minutes=30)) == 1
+    assert state.deletions_since("home", now - timedelta(days=3)) == 1  # the old one forgotten
+
+
+# -- between processes and runs ----------------------------------------------------------
+
+
+@covers("cached_limits", "save_limits")
+def test_instance_limits_are_cached_for_a_while(state):
+    state.save_limits("https://m.example", make_limits(5000))
+    cached = state.cached_limits("https://m.example", timedelta(hours=1))
+    assert (cached.max_characters, cached.source) == (5000, "cached")
+    assert state.cached_limits("https://m.example", timedelta(seconds=-1)) is None
+    assert state.cached_limits("https://other.example", timedelta(hours=1)) is None
+
+
+@covers("record_rate_limit", "rate_limited_until")
+def test_a_rate_limit_holds_until_its_reset_for_its_account_only(backend):
+    reset = (now_utc() + timedelta(minutes=5)).replace(microsecond=0)
+    with backend.open() as state:
+        with state.batch():
+            state.record_rate_limit("https://m", "home", reset)
+            # Seen by another process at once, whatever batch this one is in.
+            with backend.open_read_only() as other:
+                assert other.rate_limited_until("https://m", "home") == reset
+        assert state.rate_limited_until("https://m", "work") is None
+        state.record_rate_limit("https://m", "home", now_utc() - timedelta(seconds=1))
+        assert state.rate_limited_until("https://m", "home") is None
+
+
+@covers("record_heartbeat", "heartbeat", "newest_heartbeat")
+def test_heartbeats_are_kept_per_worker_and_the_newest_found_by_prefix(state):
+    old = Heartbeat(60.0, AT, 0, AT)
+    new = Heartbeat(60.0, AT + timedelta(minutes=1), 75, AT)
+    state.record_heartbeat("host-1", old)
+    state.record_heartbeat("host-2", new)
+    state.record_heartbeat("other-3", Heartbeat(60.0, AT + timedelta(hours=1), 0, None))
+    assert state.heartbeat("host-1") == old
+    assert state.heartbeat("nobody") is None
+    assert state.newest_heartbeat("host-") == ("host-2", new)
+    assert state.newest_heartbeat("none-") is None
+
+
+@covers("take_leases", "renew_leases", "release_leases", "leases")
+def test_a_feed_is_leased_to_one_worker_at_a_time_where_several_share_the_state(backend):
+    minute = timedelta(minutes=1)
+    with backend.open() as first, backend.open() if backend.name == "postgres" else first as second:
+        assert first.take_leases(["a", "b"], "w1", minute) == {"a", "b"}
+        if first.shared:
+            assert second.take_leases(["b", "c"], "w2", minute) == {"c"}
+            assert second.renew_leases(["a", "c"], "w2", minute) == {"c"}
+            assert [(lease.feed, lease.worker) for lease in first.leases()] == [
+                ("a", "w1"),
+                ("b", "w1"),
+                ("c", "w2"),
+            ]
+            first.release_leases(["b"], "w1")
+            assert second.take_leases(["b"], "w2", minute) == {"b"}
+        else:  # a lock file lets one process in: every lease is its own
+            assert first.renew_leases(["a"], "w1", minute) == {"a"}
+            first.release_leases(["a"], "w1")
+            assert first.leases() == []
+
+
+# -- a person's repairs ------------------------------------------------------------------
+
+
+@covers("forget")
+def test_a_forgotten_entry_is_new_again_with_its_link_and_validators_released(state):
+    state.record_fetch("blog", "u", "ok")
+    state.save_validators("blog", Validators(etag='"e"'))
+    posted(state, 1, account="home")
+    assert state.forget("blog", "id-1")
+    assert not state.forget("blog", "id-1")
+    assert state.known_ids("blog") == set()
+    assert state.announced_links("home", ["https://b.example/1"]) == set()
+    assert state.feed("blog").validators == Validators()
+
+
+@covers("retry_failed")
+def test_failed_entries_are_retried_per_feed_or_all(state):
+    for feed in ("blog", "news"):
+        state.record_fetch(feed, "u", "ok")
+        state.save_validators(feed, Validators(etag='"e"'))
+        state.mark_pending(feed, make_entry(1), f"k-{feed}", TOOT, account="default")
+        state.mark_failed(feed, "id-1", "refused")
+    assert state.retry_failed("blog") == 1
+    assert state.known_ids("blog") == set() and state.known_ids("news") == {"id-1"}
+    assert state.feed("blog").validators == Validators()
+    assert state.retry_failed() == 1
+
+
+@covers("drop_pending")
+def test_dropped_pending_posts_become_seen_and_release_their_links(state):
+    state.mark_pending("blog", make_entry(1), "k1", TOOT, account="home")
+    posted(state, 2, account="home")
+    assert state.drop_pending("blog") == 1
+    assert state.pending("blog") == []
+    assert state.status_counts("blog") == {"seen": 1, "posted": 1}
+    assert state.announced_links("home", ["https://b.example/1", "https://b.example/2"]) == {
+        "https://b.example/2"
+    }
+
+
+@covers("export_data", "replace_with")
+def test_an_export_replaces_a_state_whole_and_reads_back_the_same(state, tmp_path):
+    posted(state, 1)
+    state.mark_filtered("blog", [(make_entry(2), "exclude: title")])
+    state.save_limits("https://m.example", make_limits())
+    state.claim_hook("blog", "id-1", "posted", "1")
+    state.record_deletion("default", now_utc())
+    exported = state.export_data()
+    assert exported["version"] == SCHEMA_VERSION
+    with SqliteState.open(tmp_path / "other.sqlite3") as other:
+        other.mark_seen("gone", [make_entry(9)])
+        other.replace_with(exported)
+        again = other.export_data()
+    del exported["exported_at"], again["exported_at"]
+    assert again == exported
+    newer = {**exported, "version": SCHEMA_VERSION + 1}
+    with pytest.raises(StateError, match="newer crossposter"):
+        state.replace_with(newer)
+    with pytest.raises(StateError, match="no such column"):
+        state.replace_with({**exported, "feeds": [{"name": "x", "url": "u", "colour": "red"}]})
+
+
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION + 1))
+@covers("replace_with")
+def test_every_export_crossposter_ever_wrote_still_imports(state, version):
+    """tests/exports/version-N.json: what crossposter wrote at state version N (made by the
+    code of that time), one of everything it held."""
+    data = json.loads((EXPORTS / f"version-{version}.json").read_text(encoding="utf-8"))
+    assert data["version"] == version
+    state.replace_with(data)
+    assert state.known_ids("blog") == {f"id-{n}" for n in range(1, 8)}
+    assert state.feed("blog").last_parsed == AT
+    assert [post.idempotency_key for post in state.pending("blog")] == ["key-4"]
+    assert state.pending("blog")[0].toot.text.startswith("Héllo")
+    # Links announced before they were recorded count as the default account's.
+    assert state.announced_links(
+        "default",
+        [
+            "https://blog.example.org/4/",
+            "https://blog.example.org/5/",
+            "https://blog.example.org/6/",
+        ],
+    ) == {"https://blog.example.org/4/", "https://blog.example.org/5/"}
+    announced = {post.entry_id: post for post in state.announced()}
+    assert announced["id-5"].posted_at is not None
+    again = state.export_data()
+    assert again["version"] == SCHEMA_VERSION
+
+
+@covers("in_memory", "loaded_from", "probe_writable")
+def test_the_sqlite_backends_own_openings(tmp_path, backend):
+    with backend.open() as state:
+        state.mark_seen("blog", [make_entry(1)])
+        with SqliteState.loaded_from(state) as copy:
+            assert copy.known_ids("blog") == {"id-1"}
+    with SqliteState.in_memory() as memory:
+        assert memory.feeds() == []
+    path = tmp_path / "probe.sqlite3"
+    with SqliteState.open(path):
+        pass
+    SqliteState.probe_writable(path)
