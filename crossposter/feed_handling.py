@@ -117,6 +117,8 @@ class FeedHandling:
         report.filtered = self._filtered(parsed.entries, known, first_run)
         filtered_ids = {entry.id for entry, _ in report.filtered}
         candidates = [entry for entry in parsed.entries if entry.id not in filtered_ids]
+        # Left for later by earlier runs (backfill, max_posts_per_run): known, not new.
+        queued = self.state.queued(feed.name)
         selection = select_new(
             candidates,
             known,
@@ -125,13 +127,17 @@ class FeedHandling:
             max_posts=feed.max_posts_per_run,
             announced=self._announced(candidates, known),
             flood_threshold=feed.flood_threshold,
+            queued=queued,
         )
-        report.new = len(selection.announce) + len(selection.waiting)
-        # Beyond max_posts_per_run: waiting by design, no failure.
+        was_queued = {entry.id for entry in queued}
+        in_line = (*selection.announce, *selection.waiting)
+        report.new = sum(entry.id not in was_queued for entry in in_line)
+        # Beyond max_posts_per_run: queued by design, no failure.
         report.deferred += len(selection.waiting)
         now = now_utc()
         self.state.record_fetch(feed.name, feed.url, "ok", parsed_at=now)
         self.state.mark_seen(feed.name, selection.recorded, at=now)
+        self.state.mark_queued(feed.name, selection.queue, at=now)
         report.recorded = len(selection.mark_seen)
         _log_held_back(feed, selection, preview=self.shared.preview)
         if self.shared.preview and first_run and not feed.backfill:
