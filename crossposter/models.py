@@ -231,3 +231,14 @@ class FeedReport:
         exit code must say so (75)."""
         self.deferred += count
         self.temporary_failure = True
+
+
+@dataclass(frozen=True)
+class Failing:
+    """A feed or an account (`kind`) failing since `since`, the last time with `last_error`:
+    what the state keeps for alert_after (crossposter.alerts says what it means)."""
+
+    kind: str
+    name: str
+    since: datetime
+    last_error: str

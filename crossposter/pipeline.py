@@ -23,6 +23,7 @@ from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_t
 from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.after_posting.replies import due, read_replies
 from crossposter.after_posting.site_files import write_site_files
+from crossposter.alerts import ACCOUNT, FEED, Alerts
 from crossposter.config import FeedConfig, Settings
 from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
@@ -64,10 +65,12 @@ class RunReport:
     limits: InstanceLimits | None = None
     # A stop was requested (SIGTERM, SIGINT) and the run ended early.
     interrupted: bool = False
+    # Feeds and accounts failing for longer than their alert_after: a person must know.
+    alerts: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        if any(feed.permanent_failure for feed in self.feeds):
+        if self.alerts or any(feed.permanent_failure for feed in self.feeds):
             return EXIT_FAILED
         if any(feed.temporary_failure for feed in self.feeds):
             return EXIT_TEMPFAIL
@@ -166,6 +169,7 @@ class Pass:
         self._sessions: dict[str, AccountSession] = {}
         # Instance → its limits, asked once per pass.
         self._limits: dict[str, InstanceLimits] = {}
+        self._alerts = Alerts(state, settings, clock, preview=preview)
         self._shared = PassShared(
             settings,
             state,
@@ -198,6 +202,7 @@ class Pass:
         if self.settings.replies_file is not None and not self.preview:
             self._read_replies()
         self._sum_up_accounts()
+        self.report.alerts = self._alerts.overdue()
         return self.report
 
     def _due(self, feeds: list[FeedConfig]) -> list[FeedConfig]:
@@ -229,8 +234,9 @@ class Pass:
                 except FeedError as error:
                     # Its address, as `check` gives it: a 404 or a refused connection is
                     # fixed there.
-                    said = str(error)
-                    feed_report.fail(error, said if feed.url in said else f"{said} ({feed.url})")
+                    said = str(error) if feed.url in str(error) else f"{error} ({feed.url})"
+                    feed_report.fail(error, said)
+                    self._alerts.feed_failed(feed.name, error, said, self.stop.is_set())
                 except StateError:
                     # The state cannot be written (a full disk): no later feed could be either.
                     # What was recorded stays consistent; the run ends here (exit 2 or 75).
@@ -240,6 +246,8 @@ class Pass:
                     feed_report.fail(
                         FeedError(f"unexpected error: {type(error).__name__}: {error}")
                     )
+                else:
+                    self._alerts.worked(FEED, feed.name)
                 if self.poll_interval is not None:
                     self.state.set_next_poll(
                         feed.name, now_utc() + timedelta(seconds=self.poll_interval)
@@ -304,6 +312,7 @@ class Pass:
             "posted", pending.feed, pending.entry_id, pending.link, posted.id, posted.url
         )
         notify_feed(self.state, self.settings, event)
+        self._alerts.worked(ACCOUNT, self._accounts[pending.feed].name)
 
     def _read_replies(self) -> None:
         """After posting: the public replies of recent toots, each at most once an interval."""
@@ -332,6 +341,7 @@ class Pass:
         read_replies(self.state, posts, descendants_of, now)
 
     def _sum_up_accounts(self) -> None:
+        self._alerts.accounts_failed(self._sessions.values())
         stopped = [session for session in self._sessions.values() if session.stopped]
         if stopped:
             self.report.stopped = "; ".join(

@@ -248,6 +248,7 @@ class AccountSession:
         self._known_limits = known_limits
         # Why this account posts nothing more this pass (rate limit, refused token).
         self.stopped: str | None = None
+        self.failing: str | None = None  # its last temporary failure (alert_after)
         self.rate_limit_reset: datetime | None = None
         # Called once a toot is recorded as posted (the on_posted hook); never in a preview.
         self._after_post = after_post
@@ -435,6 +436,7 @@ class AccountSession:
         self, pending: PendingPost | PostedEntry, error: PublishError, report: FeedReport
     ) -> None:
         """A failure that leaves the entry pending; some also stop the account for the pass."""
+        self.failing = str(error) if error.temporary else self.failing
         if isinstance(error, RateLimited):
             if error.reset_at is not None:
                 # So that no other process posts on this account before the reset either.

@@ -18,7 +18,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crossposter.errors import StateError
-from crossposter.models import Article, Entry, Heartbeat, ImageRef, Posted, Toot, Validators
+from crossposter.models import (
+    Article,
+    Entry,
+    Failing,
+    Heartbeat,
+    ImageRef,
+    Posted,
+    Toot,
+    Validators,
+)
 from crossposter.state import SqliteState, State, now_utc
 from crossposter.state.records import entry_from_json, entry_json
 from crossposter.state.schema import SCHEMA_VERSION
@@ -196,6 +205,23 @@ def test_a_queued_entry_is_known_kept_whole_and_becomes_pending_when_posted(stat
 )
 def test_a_queued_entry_comes_back_as_it_went_in(entry):
     assert entry_from_json(entry_json(entry)) == entry
+
+
+@covers("record_failure", "record_success", "failures")
+def test_a_failure_is_kept_from_its_first_time_until_a_success(state):
+    assert state.failures() == []
+    first = state.record_failure("feed", "blog", "timed out", AT)
+    assert first == Failing("feed", "blog", AT, "timed out")
+    later = state.record_failure("feed", "blog", "HTTP 503", AT + timedelta(hours=2))
+    assert later == Failing("feed", "blog", AT, "HTTP 503")  # since its first failure
+    state.record_failure("account", "blog", "refused", AT + timedelta(hours=1))
+    assert [(f.kind, f.since) for f in state.failures()] == [
+        ("feed", AT),
+        ("account", AT + timedelta(hours=1)),
+    ]
+    assert state.record_success("feed", "blog") == later
+    assert state.record_success("feed", "blog") is None
+    assert [f.kind for f in state.failures()] == ["account"]
 
 
 @covers("mark_filtered", "entries")
