@@ -20,6 +20,7 @@ from crossposter.accounts import (
     feed_accounts,
     with_token,
 )
+from crossposter.alerts import ACCOUNT, FEED, describe
 from crossposter.compose.toot import UnpostableEntry, compose
 from crossposter.config import FeedConfig, Settings
 from crossposter.errors import ConfigError, CrossposterError, FeedError, StateLocked
@@ -28,7 +29,7 @@ from crossposter.logsafe import redacted_url
 from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import InstanceLookup, account_handle, look_up_instance
 from crossposter.mastodon.publish import translate_error
-from crossposter.models import DEFAULT_ACCOUNT, Entry, InstanceLimits
+from crossposter.models import DEFAULT_ACCOUNT, Entry, Failing, InstanceLimits
 from crossposter.state import SqliteState
 from crossposter.state.sqlite import user_name
 from crossposter.storage import missing_folder, postgres_backend
@@ -59,6 +60,7 @@ class AccountCheck:
     limits: InstanceLimits | None = None
     # Why the instance's limits are not known although it was asked.
     limits_problem: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -76,6 +78,8 @@ class StateCheck:
     note: str | None = None
     # PostgreSQL: the schema version the database is at.
     schema_version: int | None = None
+    # The feeds and accounts the runs found failing, since their last success.
+    failing: list[Failing] = field(default_factory=list)
 
 
 @dataclass
@@ -120,13 +124,19 @@ def check(settings: Settings) -> CheckReport:
         name: limits.get(account.instance_url, InstanceLimits())
         for name, account in accounts.items()
     }
-    return CheckReport(
+    report = CheckReport(
         feeds=_check_feeds(settings, feed_limits),
         accounts=checked,
         state=_check_postgres_state(settings.state_url)
         if settings.state_url
         else _check_state(settings.state_file),
     )
+    # What the runs found, beside what this check finds now: since when it fails.
+    failing = {(failure.kind, failure.name): failure for failure in report.state.failing}
+    for part, kind in [*((feed, FEED) for feed in report.feeds), *((a, ACCOUNT) for a in checked)]:
+        if (kind, part.name) in failing:
+            part.notes.append(f"the runs found it {describe(failing[kind, part.name])}")
+    return report
 
 
 def _check_feeds(settings: Settings, limits: dict[str, InstanceLimits]) -> list[FeedCheck]:
@@ -215,6 +225,7 @@ def _check_state(path: Path) -> StateCheck:
                 checked.problem = _why_not_creatable(path)
                 return checked
             checked.feeds_known = len(state.feeds())
+            checked.failing = state.failures()
         SqliteState.probe_writable(path)
     except StateLocked:
         checked.note = "a run is using it right now, so its writability was not probed"
@@ -234,6 +245,7 @@ def _check_postgres_state(url: str) -> StateCheck:
             if isinstance(state, backend):
                 checked.schema_version = state.schema_version()
                 checked.feeds_known = len(state.feeds())
+                checked.failing = state.failures()
     except CrossposterError as error:
         checked.problem = str(error)
     return checked

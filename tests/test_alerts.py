@@ -86,6 +86,11 @@ def test_a_feed_failing_past_alert_after_is_an_error_on_every_run_until_it_recov
     assert len(errors(caplog)) == 1
     assert main(["state", "feeds", "--config", config]) == 0
     assert "failing since" in capsys.readouterr().out
+    main(["health", "--config", config])
+    assert "feed blog failing since " in caplog.text
+    main(["check", "--config", config])
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "feed blog" in line]
+    assert "note: the runs found it failing since " in line and "HTTP 503" in line
 
     feeds.clear_faults()
     feeds.set_feed("/feed", feed_of(1))

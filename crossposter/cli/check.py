@@ -36,9 +36,10 @@ def command_check(args: argparse.Namespace) -> int:
         if account.problem:
             print(f"token{account.label}: PROBLEM: {account.problem}")
         else:
+            notes = "".join(f"; note: {note}" for note in account.notes)
             print(
                 f"token{account.label}: ok, posts as @{account.account} "
-                f"(from {account.token_source})"
+                f"(from {account.token_source}){notes}"
             )
         if account.limits_problem:
             print(f"instance{account.label}: PROBLEM: {account.limits_problem}")
@@ -67,10 +68,11 @@ def command_check(args: argparse.Namespace) -> int:
 
 
 def describe_feed_check(feed) -> str:
+    notes = "".join(f"; note: {note}" for note in feed.notes)
     if not feed.enabled:
         return f"feed {feed.name}: disabled"
     if feed.problem:
-        return f"feed {feed.name}: PROBLEM: {feed.problem} ({feed.url})"
+        return f"feed {feed.name}: PROBLEM: {feed.problem} ({feed.url}){notes}"
     parts = [
         plural(feed.entries, "entry", "entries"),
         f"language {feed.language or 'not declared'}",
@@ -80,5 +82,4 @@ def describe_feed_check(feed) -> str:
         parts.append(f'newest "{feed.newest.title or feed.newest.id}" ({when})')
     if feed.sample_length:
         parts.append(f"its toot {feed.sample_length[0]}/{feed.sample_length[1]} characters")
-    notes = "".join(f"; note: {note}" for note in feed.notes)
     return f"feed {feed.name}: ok, {', '.join(parts)}{notes}"
