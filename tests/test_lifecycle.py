@@ -372,3 +372,13 @@ def test_a_state_file_from_before_edits_is_upgraded_and_keeps_its_entries(tmp_pa
         assert posted.toot_id == "7" and posted.article is None  # never edited
         state.mark_retracted("blog", "e1", "gone")
         assert state.status_counts("blog") == {"retracted": 1}
+
+
+def test_state_entries_shows_the_title_as_last_edited(blog, api, capsys):
+    blog.publish(blog.article(2), blog.article(1))
+    assert blog.run() == 0
+    assert blog.puts() == 1
+    capsys.readouterr()
+    assert main(["state", "entries", "--config", blog.config, "--status", "posted"]) == 0
+    shown = capsys.readouterr().out
+    assert "    Article 2\n" in shown and "Artcile" not in shown

@@ -124,13 +124,18 @@ class AfterPosting(SqlStore):
         )
 
     def mark_edited(self, feed: str, entry_id: str, at: datetime) -> None:
-        """The pending edit went out: it is now the posted toot and article."""
+        """The pending edit went out: it is now the posted toot and article, and the entry's
+        title (as `state entries` shows it) the one it announces."""
         stamp = self.dialect.stamp
+        row = self._row(
+            "SELECT edit_article FROM entries WHERE feed = ? AND entry_id = ?", (feed, entry_id)
+        )
+        edited = Article.from_json(row["edit_article"]) if row else None
         self._write(
             "UPDATE entries SET toot = edit_toot, article = edit_article, edit_toot = NULL, "
-            "edit_article = NULL, edited_at = ?, updated = ? "
+            "edit_article = NULL, edited_at = ?, updated = ?, title = COALESCE(?, title) "
             "WHERE feed = ? AND entry_id = ? AND edit_toot IS NOT NULL",
-            (stamp(at), stamp(now_utc()), feed, entry_id),
+            (stamp(at), stamp(now_utc()), edited.title if edited else None, feed, entry_id),
             durable=True,
         )
 
