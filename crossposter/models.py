@@ -81,6 +81,8 @@ class InstanceLimits:
     # The instance's own name for itself (v2 `domain`, v1 `uri`): the part after the
     # second @ of its accounts' handles, which need not be the API's host.
     domain: str | None = None
+    # For limits a run stored ("cached"): when the instance said them.
+    asked_at: datetime | None = None
 
     def __post_init__(self) -> None:
         # Limits cached as JSON come back with a list here.

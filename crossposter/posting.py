@@ -50,7 +50,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# A preview asks nothing: it takes what a run stored however old (saying how old), which
+# says more than Mastodon's defaults.
 LIMITS_MAX_AGE = timedelta(days=1)
+ANY = timedelta.max
 
 PublisherFactory = Callable[[Settings, Account], "Publisher"]
 
@@ -274,7 +277,7 @@ class AccountSession:
         return self._known_limits[instance]
 
     def _load_limits(self, instance: str) -> InstanceLimits:
-        cached = self.state.cached_limits(instance, LIMITS_MAX_AGE)
+        cached = self.state.cached_limits(instance, LIMITS_MAX_AGE if self.outbox.sends else ANY)
         if cached:
             return cached
         limits = self.outbox.limits(self.stop)

@@ -4,6 +4,7 @@ would record, announce or try again is told in the conditional."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from test_flood_guard import two_feeds
@@ -12,6 +13,7 @@ from crossposter.cli import main
 
 from support import blog
 from support.blog import write_config
+from support.feed_server import FeedServer
 from support.feeds import rss
 
 
@@ -64,3 +66,35 @@ def test_a_failed_entry_previewed_after_a_settings_change_would_be_tried_again(
 
     said = preview(config, logged)
     assert "its settings changed; 1 failed entry would be tried again" in said
+
+
+def test_a_preview_uses_the_limits_a_run_stored_saying_how_old_and_check_stores_none(
+    tmp_path, capsys, token
+):
+    import sqlite3
+
+    from support.mastodon_api import MastodonAPI
+
+    with MastodonAPI(max_characters=1000) as api, FeedServer() as feeds:
+        feeds.set_feed("/feed", blog.feed_of(1))
+        config = write_config(
+            tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 1}}"
+        )
+        # check asks the instance, and stores nothing of what it says.
+        assert main(["check", "--config", config]) == 0
+        capsys.readouterr()
+        assert main(["run", "--dry-run", "--config", config]) == 0
+        assert "(Mastodon's defaults: no run has stored the instance's own yet)" in (
+            capsys.readouterr().out
+        )
+        assert main(["run", "--config", config]) == 0
+        # Three days later: a run would ask again; a preview asks nothing and says how old.
+        with sqlite3.connect(tmp_path / "state.sqlite3") as db:
+            long_ago = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y%m%dT%H%M%SZ")
+            db.execute("UPDATE instances SET fetched_at = ?", (long_ago,))
+        feeds.set_feed("/feed", blog.feed_of(1, 2))
+        capsys.readouterr()
+        assert main(["run", "--dry-run", "--config", config]) == 0
+        shown = capsys.readouterr().out
+        assert "limits: 1000 characters, each URL counting 23 " in shown
+        assert "(as the instance told a run 3 d" in shown

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
-from crossposter.duration import parse_duration
+from crossposter.duration import format_duration, parse_duration
 
 log = logging.getLogger("crossposter")
 
@@ -49,10 +50,18 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _stored(limits) -> str:
+    if limits.asked_at is None:
+        return "as the instance told an earlier run"
+    age = format_duration((datetime.now(UTC) - limits.asked_at).total_seconds())
+    return f"as the instance told a run {age} ago"
+
+
 def describe_limits(limits) -> str:
     where = {
-        "default": "Mastodon's defaults, the instance was not asked",
-        "cached": "as the instance said on an earlier run",
+        # `check` asks the instance but stores nothing: only a run does.
+        "default": "Mastodon's defaults: no run has stored the instance's own yet",
+        "cached": _stored(limits),
         "unpublished": "Mastodon's defaults; the instance does not publish its own",
     }.get(limits.source, f"from the instance's {limits.source}")
     return (

@@ -6,7 +6,7 @@ at once (`_shared_write`)."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,14 +22,22 @@ class Coordination(SqlStore):
         row = self._row("SELECT limits, fetched_at FROM instances WHERE url = ?", (instance,))
         if not row or now_utc() - self.dialect.moment(row["fetched_at"]) > max_age:
             return None
-        return InstanceLimits(**{**json.loads(row["limits"]), "source": "cached"})
+        asked_at = self.dialect.moment(row["fetched_at"])
+        return InstanceLimits(
+            **{**json.loads(row["limits"]), "source": "cached", "asked_at": asked_at}
+        )
 
     def save_limits(self, instance: str, limits: InstanceLimits) -> None:
         self._write(
             "INSERT INTO instances (url, limits, fetched_at) VALUES (?, ?, ?) "
             "ON CONFLICT (url) DO UPDATE SET limits = excluded.limits, "
             "fetched_at = excluded.fetched_at",
-            (instance, json.dumps(asdict(limits)), self.dialect.stamp(now_utc())),
+            # When they were asked is fetched_at's to say, not the JSON's.
+            (
+                instance,
+                json.dumps(asdict(replace(limits, asked_at=None))),
+                self.dialect.stamp(now_utc()),
+            ),
         )
 
     def record_failure(self, kind: str, name: str, error: str, at: datetime) -> Failing:
