@@ -180,3 +180,10 @@ def _sendable(token: str, source: str) -> str:
             "line break or a character a token never has; copy it again"
         )
     return token
+
+
+def handle(acct: str, domain: str) -> str:
+    """`bot@example.social`: a local account's `acct` lacks the domain, a remote one has it."""
+    if "@" in acct:
+        return acct
+    return f"{acct}@{domain.split('://', 1)[-1]}"

@@ -29,7 +29,7 @@ from crossposter.logsafe import redacted_url
 from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import InstanceLookup, account_handle, look_up_instance
 from crossposter.mastodon.publish import translate_error
-from crossposter.models import DEFAULT_ACCOUNT, Entry, Failing, InstanceLimits
+from crossposter.models import DEFAULT_ACCOUNT, Entry, Failing, InstanceLimits, Toot
 from crossposter.state import SqliteState
 from crossposter.state.sqlite import user_name
 from crossposter.storage import missing_folder, postgres_backend
@@ -45,6 +45,7 @@ class FeedCheck:
     newest: Entry | None = None
     # The newest entry as a toot: (length, limit), or why it cannot be one.
     sample_length: tuple[int, int] | None = None
+    sample: Toot | None = None
     notes: list[str] = field(default_factory=list)
     problem: str | None = None
 
@@ -184,6 +185,7 @@ def _check_feed(feed: FeedConfig, fetched: FetchResult, limits: InstanceLimits) 
         result.notes.append(f"its newest entry cannot be announced: {error}")
     else:
         result.sample_length = (toot.length, toot.limit)
+        result.sample = toot
     return result
 
 

@@ -108,11 +108,37 @@ class Toot:
 
 
 @dataclass(frozen=True)
+class AccountProfile:
+    """How an account shows on its toots, as a real run last saw it (for the preview page)."""
+
+    display_name: str
+    # `name`, or `name@domain` once the instance's domain is known.
+    acct: str
+    avatar_url: str = ""
+    # The picture itself, as a data: URL, so that a preview asks the instance nothing.
+    avatar: str = ""
+
+
+@dataclass(frozen=True)
 class Posted:
     """The status the server created."""
 
     id: str
     url: str | None
+    # The account as the status shows it, when the instance said.
+    author: AccountProfile | None = None
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """A toot a preview would edit (to `after`) or delete (`after` None), as it reads now."""
+
+    label: str
+    link: str | None
+    toot_url: str | None
+    # What was posted (or last edited to); None for a toot found on the instance.
+    before: Toot | None
+    after: Toot | None = None
 
 
 # The account of the top-level `instance` (and of a feed naming none).
@@ -214,11 +240,10 @@ class FeedReport:
     # Entries an include/exclude rule kept from being announced, with that rule in words.
     filtered: list[tuple[Entry, str]] = field(default_factory=list)
     # Toots edited after their article changed (after_posting.decisions), which count
-    # against max_posts_per_run; a preview lists its edits and deletions instead:
-    # (label, before/after diff) and labels.
+    # against max_posts_per_run; a preview lists its edits and deletions instead.
     edited: int = 0
-    planned_edits: list[tuple[str, str]] = field(default_factory=list)
-    planned_deletions: list[str] = field(default_factory=list)
+    planned_edits: list[PlannedChange] = field(default_factory=list)
+    planned_deletions: list[PlannedChange] = field(default_factory=list)
 
     def fail(self, error: Exception, summary: str | None = None) -> None:
         """Record a failure; the error's own `temporary` flag says whether a later run mends it."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,7 +32,14 @@ from crossposter.feeds.fetch import FetchRequest, fetch_all
 from crossposter.health import next_heartbeat, worker_id
 from crossposter.leases import FeedLeases
 from crossposter.logsafe import plural
-from crossposter.models import DEFAULT_ACCOUNT, FeedReport, InstanceLimits, Posted, Validators
+from crossposter.models import (
+    DEFAULT_ACCOUNT,
+    AccountProfile,
+    FeedReport,
+    InstanceLimits,
+    Posted,
+    Validators,
+)
 from crossposter.posting import (
     AccountSession,
     LiveOutbox,
@@ -40,6 +47,7 @@ from crossposter.posting import (
     PublisherFactory,
     RecordingOutbox,
     default_publisher,
+    keep_author,
 )
 from crossposter.state import (
     AfterPostingRole,
@@ -67,6 +75,8 @@ class RunReport:
     interrupted: bool = False
     # Feeds and accounts failing for longer than their alert_after: a person must know.
     alerts: list[str] = field(default_factory=list)
+    # A preview's: each account as the last real run recorded it, by account name.
+    profiles: dict[str, AccountProfile] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -115,11 +125,24 @@ def run(
             settings, state, outbox_for, stop, accounts, clock,
             preview=dry_run, poll_interval=poll_interval,
         ).run()
-        if not dry_run:
+        if dry_run:
+            report.profiles = _recorded_profiles(state, accounts.values())
+        else:
             _write_site_files(settings, state)
             if poll_interval is not None:
                 _record_heartbeat(state, poll_interval, report.exit_code)
         return report
+
+
+def _recorded_profiles(
+    state: CoordinationRole, accounts: Iterable[Account]
+) -> dict[str, AccountProfile]:
+    profiles = {}
+    for account in accounts:
+        profile = state.account_profile(account.instance_url, account.name)
+        if profile is not None:
+            profiles[account.name] = profile
+    return profiles
 
 
 def _record_heartbeat(state: CoordinationRole, interval: float, exit_code: int) -> None:
@@ -170,6 +193,8 @@ class Pass:
         # Instance → its limits, asked once per pass.
         self._limits: dict[str, InstanceLimits] = {}
         self._alerts = Alerts(state, settings, clock, preview=preview)
+        # Accounts whose profile this pass kept (from their first toot).
+        self._authors_kept: set[str] = set()
         self._shared = PassShared(
             settings,
             state,
@@ -313,6 +338,11 @@ class Pass:
         )
         notify_feed(self.state, self.settings, event)
         self._alerts.worked(ACCOUNT, self._accounts[pending.feed].name)
+        account = self._accounts[pending.feed]
+        if posted.author is not None and account.name not in self._authors_kept:
+            # Once a pass: how the account shows, for a later preview's page.
+            self._authors_kept.add(account.name)
+            keep_author(self._session_of(account), posted.author)
 
     def _read_replies(self) -> None:
         """After posting: the public replies of recent toots, each at most once an interval."""

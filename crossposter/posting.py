@@ -7,7 +7,6 @@ the instance itself, or, for a preview, a `RecordingOutbox` that sends nothing.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import logging
 import threading
@@ -16,8 +15,9 @@ from dataclasses import replace
 from datetime import timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
-from crossposter.accounts import Account
+from crossposter.accounts import Account, handle
 from crossposter.config import TOKEN_VARIABLE, Settings
 from crossposter.errors import (
     AuthenticationFailed,
@@ -30,13 +30,15 @@ from crossposter.errors import (
     TemporaryPublishError,
 )
 from crossposter.mastodon.instance import fetch_limits
-from crossposter.mastodon.media import download_image
+from crossposter.mastodon.media import data_url, download_image
 from crossposter.models import (
     DEFAULT_ACCOUNT,
+    AccountProfile,
     Entry,
     FeedReport,
     ImageRef,
     InstanceLimits,
+    PlannedChange,
     Posted,
     Toot,
 )
@@ -54,6 +56,8 @@ log = logging.getLogger(__name__)
 # says more than Mastodon's defaults.
 LIMITS_MAX_AGE = timedelta(days=1)
 ANY = timedelta.max
+# Instances serve a 400×400 picture; the preview page shows it 46 pixels wide.
+PICTURE_MAX_BYTES = 512 * 1024
 
 PublisherFactory = Callable[[Settings, Account], "Publisher"]
 
@@ -105,6 +109,9 @@ class Outbox(Protocol):
 
     def descendants(self, toot_id: str) -> list[Any]:
         """The replies to one of the account's toots, and theirs; PublishError when not read."""
+
+    def picture(self, url: str, stop: threading.Event) -> str:
+        """The account's picture at `url` as a data: URL; "" when it cannot be had."""
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         """Edit the status of `posted` to read as `toot`; StatusGone when it is gone."""
@@ -166,6 +173,26 @@ class LiveOutbox:
     def descendants(self, toot_id: str) -> list[Any]:
         return self._publisher.descendants(toot_id)
 
+    def picture(self, url: str, stop: threading.Event) -> str:
+        settings = self._settings
+        # The instance is configured, and so is its own host: a picture elsewhere (a CDN)
+        # is any URL from the network, held to the public-address rule.
+        own = urlsplit(url).hostname == urlsplit(self._account.instance_url).hostname
+        policy = AddressPolicy(allow_private=own or settings.allow_private_urls_in_feeds)
+        try:
+            image = download_image(
+                ImageRef(url),
+                InstanceLimits(image_size_limit=PICTURE_MAX_BYTES),
+                timeout=settings.fetch_timeout,
+                deadline=settings.fetch_deadline,
+                stop=stop,
+                policy=policy,
+            )
+        except ImageUnavailable as error:
+            log.debug("%s: the account's picture is not kept: %s", self._account.name, error)
+            return ""
+        return data_url(image.data, PICTURE_MAX_BYTES) or ""
+
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         self._publisher.update(posted.toot_id, toot, stop)
         report.edited += 1
@@ -211,19 +238,19 @@ class RecordingOutbox:
         # A preview reads no replies.
         return []
 
+    def picture(self, url: str, stop: threading.Event) -> str:
+        # A preview asks the instance nothing.
+        return ""
+
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
-        before = posted.toot.text if posted.toot else ""
-        report.planned_edits.append((posted.label, text_diff(before, toot.text)))
+        report.planned_edits.append(_planned(posted, toot))
 
     def delete(self, posted: PostedEntry, report: FeedReport, stop: threading.Event) -> None:
-        report.planned_deletions.append(posted.label)
+        report.planned_deletions.append(_planned(posted, None))
 
 
-def text_diff(before: str, after: str) -> str:
-    """A toot's edit as a preview shows it: the lines removed (-) and added (+)."""
-    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=1)
-    # The first two lines name files there are none of.
-    return "\n".join(list(lines)[2:])
+def _planned(posted: PostedEntry, after: Toot | None) -> PlannedChange:
+    return PlannedChange(posted.label, posted.link, posted.toot_url, posted.toot, after)
 
 
 class AccountSession:
@@ -383,7 +410,6 @@ class AccountSession:
         if self._after_post is not None:
             self._after_post(pending, posted)
 
-
     # -- after posting (crossposter.after_posting.follow_up) -----------------------------------
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport) -> str:
@@ -476,3 +502,17 @@ class AccountSession:
         margin = self.settings.post_retry_seconds + self.settings.request_timeout
         age = (now_utc() - pending.pending_since).total_seconds()
         return age >= self.settings.idempotency_window - margin
+
+
+def keep_author(session: AccountSession, author: AccountProfile) -> None:
+    """Keep how the session's account shows on its toots, for the preview page: its picture
+    is fetched again only when it changed."""
+    account = session.account
+    known = session.state.account_profile(account.instance_url, account.name)
+    avatar = known.avatar if known and known.avatar_url == author.avatar_url else ""
+    if author.avatar_url and not avatar:
+        avatar = session.outbox.picture(author.avatar_url, session.stop)
+    acct = handle(author.acct, session.limits.domain or account.instance_url)
+    session.state.save_account_profile(
+        account.instance_url, account.name, replace(author, acct=acct, avatar=avatar)
+    )

@@ -12,7 +12,7 @@ from crossposter.cli import main
 from crossposter.config import load_settings
 from crossposter.errors import ConfigError, StateError, TemporaryStateError
 from crossposter.logsafe import redacted_url
-from crossposter.models import Article, InstanceLimits, Posted, Toot
+from crossposter.models import AccountProfile, Article, InstanceLimits, Posted, Toot
 from crossposter.state import SqliteState, now_utc
 from crossposter.state.schema import EXPORTED_TABLES
 from crossposter.state.schema import SCHEMA_VERSION as EXPORT_VERSION
@@ -362,6 +362,9 @@ def test_an_export_moves_to_the_other_backend_and_back_unchanged(tmp_path, datab
         state.record_deletion("default", now_utc())
         state.mark_retracted("blog", "id-7", "retract")
         state.claim_hook("blog", "id-7", "retracted", "1")
+        state.save_account_profile(
+            "https://m.example", "default", AccountProfile("Jean «JF»", "jf@m.example")
+        )
         exported = state.export_data()
     assert all(exported[table] for table in EXPORTED_TABLES)
     with PostgresState.open(database) as state:

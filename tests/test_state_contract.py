@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from crossposter.errors import StateError
 from crossposter.models import (
+    AccountProfile,
     Article,
     Entry,
     Failing,
@@ -450,6 +452,19 @@ def test_instance_limits_are_cached_for_a_while(state):
     assert (cached.max_characters, cached.source) == (5000, "cached")
     assert state.cached_limits("https://m.example", timedelta(seconds=-1)) is None
     assert state.cached_limits("https://other.example", timedelta(hours=1)) is None
+
+
+@covers("account_profile", "save_account_profile")
+def test_each_accounts_profile_is_kept_by_instance_and_name(state):
+    shown = AccountProfile("Jean «JF»", "jf@m.example", "https://m.example/a.png", "data:x")
+    assert state.account_profile("https://m.example", "default") is None
+    state.save_account_profile("https://m.example", "default", shown)
+    state.save_account_profile("https://m.example", "work", replace(shown, acct="w@m.example"))
+    assert state.account_profile("https://m.example", "default") == shown
+    assert state.account_profile("https://m.example", "work").acct == "w@m.example"
+    assert state.account_profile("https://other.example", "default") is None
+    state.save_account_profile("https://m.example", "default", replace(shown, avatar=""))
+    assert state.account_profile("https://m.example", "default").avatar == ""
 
 
 @covers("record_rate_limit", "rate_limited_until")

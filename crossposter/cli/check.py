@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from crossposter.cli.common import add_common, describe_limits
+from crossposter.cli.common import add_common, add_page_arguments, describe_limits, write_page
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK
 from crossposter.logsafe import plural
 
@@ -19,6 +19,7 @@ def add_check_parser(commands) -> None:
         "Exits 0 when all is well, 1 naming every problem, 2 on a configuration error.",
     )
     add_common(check)
+    add_page_arguments(check, opener=False)
 
 
 def command_check(args: argparse.Namespace) -> int:
@@ -58,6 +59,10 @@ def command_check(args: argparse.Namespace) -> int:
         writable = ", writable" if state.schema_version is None else ""
         print(
             f"state: {state.path} ({plural(state.feeds_known, 'feed')} known{version}){writable}"
+        )
+    if args.html:
+        write_page(
+            args, lambda pages, stop: pages.write_check_page(args.html, settings, report, stop)
         )
     if report.problems:
         # Each was printed above, on its part's line.

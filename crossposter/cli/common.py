@@ -1,13 +1,26 @@
-"""What several commands share: the common options, durations and the instance's limits in words."""
+"""What several commands share: the common options, durations, the instance's limits in words
+and the preview page."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-from datetime import UTC, datetime
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from crossposter.duration import format_duration, parse_duration
+from crossposter.duration import parse_duration
+from crossposter.summaries import describe_limits
+
+__all__ = [
+    "add_common",
+    "add_global_options",
+    "add_page_arguments",
+    "describe_limits",
+    "duration",
+    "log",
+    "write_page",
+]
 
 log = logging.getLogger("crossposter")
 
@@ -50,21 +63,29 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _stored(limits) -> str:
-    if limits.asked_at is None:
-        return "as the instance told an earlier run"
-    age = format_duration((datetime.now(UTC) - limits.asked_at).total_seconds())
-    return f"as the instance told a run {age} ago"
-
-
-def describe_limits(limits) -> str:
-    where = {
-        # `check` asks the instance but stores nothing: only a run does.
-        "default": "Mastodon's defaults: no run has stored the instance's own yet",
-        "cached": _stored(limits),
-        "unpublished": "Mastodon's defaults; the instance does not publish its own",
-    }.get(limits.source, f"from the instance's {limits.source}")
-    return (
-        f"{limits.max_characters} characters, each URL counting "
-        f"{limits.characters_reserved_per_url} ({where})"
+def add_page_arguments(command: argparse.ArgumentParser, *, opener: bool = True) -> None:
+    command.add_argument(
+        "--html",
+        type=Path,
+        metavar="PATH",
+        help="also write what is shown as one self-contained HTML page, laid out as "
+        "Mastodon shows a toot, with the link card the instance will build",
     )
+    if opener:
+        command.add_argument(
+            "--open", action="store_true", help="with --html: open the page in the browser"
+        )
+
+
+def write_page(args: argparse.Namespace, write: Callable[[Any, Any], Path]) -> None:
+    """Write the page with `write(preview_page, stop)`; Jinja2 is imported only then."""
+    from crossposter import preview_page
+    from crossposter.signals import stop_on_signals
+
+    with stop_on_signals() as stop:
+        path = write(preview_page, stop)
+    log.info("preview page written to %s", path)
+    if getattr(args, "open", False):
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())

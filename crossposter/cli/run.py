@@ -10,9 +10,17 @@ from __future__ import annotations
 import argparse
 import logging
 
-from crossposter.cli.common import add_common, describe_limits, duration, log
+from crossposter.cli.common import (
+    add_common,
+    add_page_arguments,
+    describe_limits,
+    duration,
+    log,
+    write_page,
+)
 from crossposter.exit_codes import EXIT_OK, EXIT_USAGE
 from crossposter.logsafe import plural
+from crossposter.summaries import SAMPLE_NOTE, first_run_summary, preview_outcome, text_diff
 
 
 def add_run_parser(commands) -> None:
@@ -27,6 +35,7 @@ def add_run_parser(commands) -> None:
         action="store_true",
         help="print each toot that would be posted; change nothing, anywhere",
     )
+    add_page_arguments(run)
     add_loop_arguments(run)
 
 
@@ -53,6 +62,12 @@ def command_run(args: argparse.Namespace) -> int:
     from crossposter.config import load_settings
     from crossposter.pipeline import run
 
+    if (args.html or args.open) and (args.loop or not args.dry_run):
+        log.error("--html writes a preview's page: give --dry-run too, and not --loop")
+        return EXIT_USAGE
+    if args.open and not args.html:
+        log.error("--open opens the page --html PATH writes: give --html too")
+        return EXIT_USAGE
     if args.loop:
         return command_run_loop(args)
     if args.interval is not None:
@@ -69,22 +84,11 @@ def command_run(args: argparse.Namespace) -> int:
         if args.dry_run:
             print_previews(feed)
     if args.dry_run:
-        count = sum(len(feed.previews) for feed in report.feeds)
-        edits = sum(len(feed.planned_edits) for feed in report.feeds)
-        deletions = sum(len(feed.planned_deletions) for feed in report.feeds)
-        also = f", {edits} would be edited" if edits else ""
-        also += f", {deletions} would be deleted" if deletions else ""
-        # Not shown above (max_posts_per_run, a rate limit), yet announced by later runs.
-        waiting = sum(feed.deferred for feed in report.feeds)
-        also += f", {waiting} more would wait for a later run" if waiting else ""
-        if report.interrupted:
-            # Feeds not read yet may hold more: a count would pass for the whole answer.
-            done = f"dry run stopped before its end: {plural(count, 'toot')} shown{also}"
-        else:
-            done = f"dry run: {plural(count, 'toot')} would be posted{also}"
-        print(f"{done}; nothing was changed")
+        print(preview_outcome(report.feeds, report.interrupted))
         if report.limits:
             print(f"limits: {describe_limits(report.limits)}")
+    if args.html:
+        write_page(args, lambda page, stop: page.write_run_page(args.html, settings, report, stop))
     log_stop(report)
     return report.exit_code
 
@@ -184,7 +188,7 @@ def print_previews(feed) -> None:
         print()
     if feed.sample:
         entry, toot = feed.sample
-        print(f"=== {feed.name}: sample (first run; not to be posted): {entry.title or entry.id}")
+        print(f"=== {feed.name}: {SAMPLE_NOTE}: {entry.title or entry.id}")
         print_toot(toot)
     for entry, toot in feed.previews:
         print(f"=== {feed.name}: {entry.title or entry.id}")
@@ -193,26 +197,15 @@ def print_previews(feed) -> None:
         print(f"=== {feed.name}: {entry.title or entry.id}")
         print(f"--- not announced: {reason}")
         print()
-    for label, diff in feed.planned_edits:
-        print(f"=== {feed.name}: {label}")
+    for edit in feed.planned_edits:
+        print(f"=== {feed.name}: {edit.label}")
         print("--- toot would be edited:")
-        print(diff)
+        print(text_diff(edit.before.text if edit.before else "", edit.after.text))
         print()
-    for label in feed.planned_deletions:
-        print(f"=== {feed.name}: {label}")
+    for deletion in feed.planned_deletions:
+        print(f"=== {feed.name}: {deletion.label}")
         print("--- toot would be deleted: its article is gone")
         print()
-
-
-def first_run_summary(feed) -> str:
-    """What a feed's first run would do; a preview of one that posts nothing must say why."""
-    entries = plural(feed.recorded + feed.new, "entry", "entries")
-    if feed.new:
-        return f"first run: would record {entries}, announce the newest {feed.new}"
-    return (
-        f"first run: would record {entries}, announce none;"
-        " `backfill: N` would announce the newest N"
-    )
 
 
 def print_toot(toot) -> None:

@@ -6,6 +6,7 @@ act on; the caller posts the toot without the image.
 
 from __future__ import annotations
 
+import base64
 import posixpath
 import threading
 import time
@@ -62,6 +63,14 @@ def sniff_type(data: bytes) -> str | None:
     if data[4:8] == b"ftyp":
         return _FTYP_BRANDS.get(data[8:12])
     return None
+
+
+def data_url(data: bytes, max_bytes: int) -> str | None:
+    """The image as a `data:` URL, when its bytes say it is one and it is at most `max_bytes`."""
+    kind = sniff_type(data)
+    if kind is None or len(data) > max_bytes:
+        return None
+    return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def download_image(

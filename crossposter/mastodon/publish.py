@@ -37,7 +37,7 @@ from crossposter.errors import (
 )
 from crossposter.mastodon.client import describe_api_error, mastodon_client
 from crossposter.mastodon.media import ImageFile, upload_image
-from crossposter.models import Posted, Toot
+from crossposter.models import AccountProfile, Posted, Toot
 from crossposter.net.bounded import api_session
 from crossposter.signals import GRACE_SECONDS
 from crossposter.web import connection_problem, unreachable
@@ -307,7 +307,21 @@ def translate_error(error: Exception, api: Any = None) -> PublishError:
 
 
 def _posted(status: Any) -> Posted:
-    return Posted(id=str(status["id"]), url=status.get("url") or status.get("uri"))
+    return Posted(
+        id=str(status["id"]), url=status.get("url") or status.get("uri"), author=_author(status)
+    )
+
+
+def _author(status: Any) -> AccountProfile | None:
+    account = status.get("account") or {}
+    acct = account.get("acct")
+    if not isinstance(acct, str) or not acct:
+        return None
+    return AccountProfile(
+        display_name=str(account.get("display_name") or account.get("username") or acct),
+        acct=acct,
+        avatar_url=str(account.get("avatar_static") or account.get("avatar") or ""),
+    )
 
 
 def links_to(status: Any, link: str) -> bool:

@@ -1,7 +1,7 @@
-"""The state's role between processes and runs: an instance's limits, 429 resets, loop
-heartbeats, the feeds and accounts failing now. A backend that lets several processes in
-(PostgreSQL) adds per-feed leases and sends the writes here through a session that commits
-at once (`_shared_write`)."""
+"""The state's role between processes and runs: an instance's limits, how each account shows,
+429 resets, loop heartbeats, the feeds and accounts failing now. A backend that lets several
+processes in (PostgreSQL) adds per-feed leases and sends the writes here through a session
+that commits at once (`_shared_write`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from crossposter.models import Failing, Heartbeat, InstanceLimits
+from crossposter.models import AccountProfile, Failing, Heartbeat, InstanceLimits
 from crossposter.state.records import now_utc
 from crossposter.state.sql import SqlStore
 
@@ -38,6 +38,21 @@ class Coordination(SqlStore):
                 json.dumps(asdict(replace(limits, asked_at=None))),
                 self.dialect.stamp(now_utc()),
             ),
+        )
+
+    def account_profile(self, instance: str, account: str) -> AccountProfile | None:
+        """How `account` on `instance` showed on the last toot a run posted, if one did."""
+        row = self._row(
+            "SELECT profile FROM account_profiles WHERE instance = ? AND account = ?",
+            (instance, account),
+        )
+        return AccountProfile(**json.loads(row["profile"])) if row else None
+
+    def save_account_profile(self, instance: str, account: str, profile: AccountProfile) -> None:
+        self._write(
+            "INSERT INTO account_profiles (instance, account, profile) VALUES (?, ?, ?) "
+            "ON CONFLICT (instance, account) DO UPDATE SET profile = excluded.profile",
+            (instance, account, json.dumps(asdict(profile))),
         )
 
     def record_failure(self, kind: str, name: str, error: str, at: datetime) -> Failing:

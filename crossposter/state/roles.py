@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from crossposter.models import (
+    AccountProfile,
     Article,
     Entry,
     Failing,
@@ -121,10 +122,15 @@ class AfterPostingRole(Lifetime, Protocol):
 
 
 class CoordinationRole(Lifetime, Protocol):
-    """Between processes and runs: instance limits, 429 resets, heartbeats (coordination.py)."""
+    """Between processes and runs: instance limits, account profiles, 429 resets, heartbeats
+    (coordination.py)."""
 
     def cached_limits(self, instance: str, max_age: timedelta) -> InstanceLimits | None: ...
     def save_limits(self, instance: str, limits: InstanceLimits) -> None: ...
+    def account_profile(self, instance: str, account: str) -> AccountProfile | None: ...
+    def save_account_profile(
+        self, instance: str, account: str, profile: AccountProfile
+    ) -> None: ...
     def record_failure(self, kind: str, name: str, error: str, at: datetime) -> Failing: ...
     def record_success(self, kind: str, name: str) -> Failing | None: ...
     def failures(self) -> list[Failing]: ...

@@ -297,6 +297,18 @@ STEPS: tuple[Step, ...] = (
             )"""
         },
     ),
+    # How each account shows on its toots (name, handle, picture), kept by the run that
+    # posted, for the preview page: a preview asks the instance nothing.
+    Step(
+        "account profiles",
+        tables="""
+        CREATE TABLE IF NOT EXISTS account_profiles (
+            instance TEXT NOT NULL,
+            account TEXT NOT NULL,
+            profile {JSON} NOT NULL,
+            PRIMARY KEY (instance, account)
+        ) {WITHOUT_ROWID}""",
+    ),
     # An entry selected for posting and left for a later run, kept whole (`queued_entry`);
     # each feed and account failing now, since when (alert_after), which no export carries.
     Step(
@@ -411,6 +423,7 @@ EXPORT_ORDER = {
     "hook_runs": "feed COLLATE BINARY, entry_id COLLATE BINARY, event COLLATE BINARY, "
     "occurrence COLLATE BINARY",
     "deletions": "account COLLATE BINARY, at",
+    "account_profiles": "instance COLLATE BINARY, account COLLATE BINARY",
 }
 EXPORTED_TABLES = tuple(EXPORT_ORDER)
 TIMESTAMP_COLUMNS = {

@@ -371,6 +371,8 @@ class MastodonAPI(LoopbackServer):
         self.account_id = "1"
         # The instance's own name in its documents (`domain`, v1 `uri`); its host when None.
         self.domain: str | None = None
+        # The account's picture, served at its `avatar_static` address (404 when None).
+        self.avatar: bytes | None = None
         self._created_at = time.time() - 86400 * 30
         self._ids = itertools.count(1)
         self._idempotency: dict[str, tuple[str, float]] = {}
@@ -831,6 +833,7 @@ class MastodonAPI(LoopbackServer):
             ("POST", r"/oauth/revoke", "revoke"),
             ("GET", r"/\.well-known/oauth-authorization-server", "oauth_metadata"),
             ("GET", r"/api/v1/statuses/(?P<id>[^/]+)/context", "status_context"),
+            ("GET", r"/avatars/original/missing\.png", "avatar"),
         ]
     ]
 
@@ -969,6 +972,11 @@ class MastodonAPI(LoopbackServer):
             return denied
         with self.lock:
             return _Response(200, self.account_json(credentials=True))
+
+    def _h_avatar(self, req: _Request) -> _Response:
+        if self.avatar is None:
+            return _error(404)
+        return _Response(200, self.avatar, content_type="image/png")
 
     def _h_account(self, req: _Request, id: str) -> _Response:
         if id != self.account_id:

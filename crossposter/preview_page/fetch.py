@@ -1,0 +1,85 @@
+"""What the page needs from the web: articles' pages and images, fetched as any URL from a feed.
+
+The public-address rule applies (crossposter.net.public: the address checked is the
+one connected to, every redirect hop included), and each fetch is bounded in size
+and time (crossposter.net.bounded). Failures come back in words, never raised.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import requests
+
+from crossposter.net.bounded import CutOff, Cutoff, TooLarge, read_capped
+from crossposter.net.public import AddressPolicy, BlockedAddress, public_session
+from crossposter.web import USER_AGENT, root_cause
+
+MAX_REDIRECTS = 5
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str
+    final_url: str = ""
+    status: int | None = None
+    content_type: str = ""
+    body: bytes = b""
+    # Why nothing usable came back; empty when the server answered (whatever its status).
+    failure: str = ""
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long and how much: the configuration's fetch_timeout and fetch_deadline."""
+
+    timeout: float = 20.0
+    deadline: float = 60.0
+    max_bytes: int = 2 * 1024 * 1024
+    allow_private: bool = False
+
+
+def fetch(
+    url: str, limits: Limits, *, accept: str, stop: threading.Event | None = None
+) -> Fetched:
+    """GET `url` from a feed or a page, redirects followed under the address rule."""
+    session = public_session(AddressPolicy(allow_private=limits.allow_private), USER_AGENT)
+    session.max_redirects = MAX_REDIRECTS
+    try:
+        with Cutoff(limits.deadline, stop) as cutoff:
+            response = session.get(
+                url,
+                stream=True,
+                timeout=(min(limits.timeout, max(cutoff.remaining(), 0.01)), limits.timeout),
+                headers={"Accept": accept},
+            )
+            with response:
+                body = read_capped(response, limits.max_bytes, cutoff)
+                return Fetched(
+                    url,
+                    final_url=response.url,
+                    status=response.status_code,
+                    content_type=response.headers.get("Content-Type", "").split(";")[0].strip(),
+                    body=body,
+                )
+    except TooLarge as error:
+        failure = str(error)
+    except CutOff as error:
+        failure = f"it {error}"
+    except BlockedAddress as error:
+        failure = str(error)
+        if "not a public address" in failure:
+            failure += "; allow_private_urls_in_feeds: true lets a blog on your network be read"
+    except requests.TooManyRedirects:
+        failure = "too many redirects"
+    except requests.RequestException as error:
+        failure = root_cause(error)
+    finally:
+        session.close()
+    return Fetched(url, failure=failure)
