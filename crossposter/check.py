@@ -18,18 +18,31 @@ from crossposter.accounts import (
     accounts_in_use,
     default_account,
     feed_accounts,
+    handle,
     with_token,
 )
 from crossposter.alerts import ACCOUNT, FEED, describe
+from crossposter.attribution import (
+    WORDPRESS_HINT,
+    PageUnavailable,
+    covers,
+    fetch_page,
+    meta_line,
+    names,
+    site_domain,
+)
 from crossposter.compose.toot import UnpostableEntry, compose
 from crossposter.config import FeedConfig, Settings
 from crossposter.errors import ConfigError, CrossposterError, FeedError, StateLocked
 from crossposter.feeds.fetch import FetchRequest, FetchResult, fetch_all
 from crossposter.logsafe import redacted_url
+from crossposter.mastodon.capabilities import Capabilities
 from crossposter.mastodon.client import mastodon_client
-from crossposter.mastodon.instance import InstanceLookup, account_handle, look_up_instance
+from crossposter.mastodon.instance import InstanceLookup, look_up_instance
+from crossposter.mastodon.profile import attribution_domains
 from crossposter.mastodon.publish import translate_error
 from crossposter.models import DEFAULT_ACCOUNT, Entry, Failing, InstanceLimits, Toot
+from crossposter.net.public import AddressPolicy
 from crossposter.state import SqliteState
 from crossposter.state.sqlite import user_name
 from crossposter.storage import missing_folder, postgres_backend
@@ -48,6 +61,25 @@ class FeedCheck:
     sample: Toot | None = None
     notes: list[str] = field(default_factory=list)
     problem: str | None = None
+    byline: BylineCheck | None = None
+
+
+@dataclass
+class BylineCheck:
+    """Whether the newest article's link card can credit the posting account (attribution)."""
+
+    page: str
+    # The page names the posting account in fediverse:creator; None when it was not read.
+    names_account: bool | None = None
+    domain: str | None = None
+    # The account lists the page's domain; None when the instance does not say (before 4.4).
+    domain_listed: bool | None = None
+    # What to do, in order: the <meta> line for the blog, the command for the account.
+    advice: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.names_account and self.domain_listed)
 
 
 @dataclass
@@ -61,7 +93,10 @@ class AccountCheck:
     limits: InstanceLimits | None = None
     # Why the instance's limits are not known although it was asked.
     limits_problem: str | None = None
+    # Worth knowing, not problems: what the instance does not take.
     notes: list[str] = field(default_factory=list)
+    # source.attribution_domains; None when the token or the instance does not say.
+    attribution_domains: list[str] | None = None
 
     @property
     def label(self) -> str:
@@ -103,8 +138,11 @@ class CheckReport:
         return found
 
 
-def check(settings: Settings) -> CheckReport:
-    """Try every part of a run except posting and writing the state."""
+def check(settings: Settings, config_file: str = "FILE") -> CheckReport:
+    """Try every part of a run except posting and writing the state.
+
+    `config_file` is named in the commands the report suggests.
+    """
     accounts = feed_accounts(settings)
     used = accounts_in_use(settings)
     if not used and settings.instance_url:
@@ -125,8 +163,15 @@ def check(settings: Settings) -> CheckReport:
         name: limits.get(account.instance_url, InstanceLimits())
         for name, account in accounts.items()
     }
+    feeds = _check_feeds(settings, feed_limits)
+    by_name = {account.name: account for account in checked}
+    for feed in feeds:
+        if feed.name in accounts and accounts[feed.name].name in by_name:
+            _check_byline(settings, feed, by_name[accounts[feed.name].name], config_file)
+    for account in checked:
+        _note_unsupported(settings, account, accounts)
     report = CheckReport(
-        feeds=_check_feeds(settings, feed_limits),
+        feeds=feeds,
         accounts=checked,
         state=_check_postgres_state(settings.state_url)
         if settings.state_url
@@ -212,10 +257,69 @@ def _check_account(settings: Settings, account: Account, lookup: InstanceLookup)
             f"{translate_error(error, api)}"
         )
         return checked
-    checked.account = account_handle(
-        verified["acct"], lookup.limits.domain, account.instance_url
-    )
+    checked.account = handle(verified["acct"], lookup.limits.domain or account.instance_url)
+    checked.attribution_domains = attribution_domains(verified)
     return checked
+
+
+def _note_unsupported(
+    settings: Settings, checked: AccountCheck, accounts: dict[str, Account]
+) -> None:
+    """What the account's feeds ask for that its instance does not take."""
+    if checked.limits is None or checked.limits_problem:
+        return
+    capabilities = Capabilities.of(checked.limits)
+    quoting = [
+        feed.name
+        for feed in settings.enabled_feeds
+        if feed.quote_approval_policy and accounts[feed.name].name == checked.name
+    ]
+    if quoting and not capabilities.quote_approval_policy:
+        checked.notes.append(
+            f"quote_approval_policy ({', '.join(quoting)}) is left out: the instance has "
+            f"{capabilities.describe()}, Mastodon 4.5 (API version 7) takes it"
+        )
+
+
+def _check_byline(
+    settings: Settings, feed: FeedCheck, account: AccountCheck, config_file: str
+) -> None:
+    """Read the newest article's page: does its card credit the account that posts it?"""
+    if not (feed.newest and feed.newest.link and account.account):
+        return
+    byline = feed.byline = BylineCheck(feed.newest.link)
+    try:
+        page = fetch_page(
+            feed.newest.link,
+            AddressPolicy(allow_private=settings.allow_private_urls_in_feeds),
+            timeout=settings.fetch_timeout,
+            deadline=settings.fetch_deadline,
+        )
+    except PageUnavailable as error:
+        byline.advice.append(f"the article page could not be read: {error}")
+        return
+    byline.page = page.url
+    byline.names_account = any(names(creator, account.account) for creator in page.creators)
+    if not byline.names_account:
+        found = f" (it names {', '.join(page.creators)})" if page.creators else ""
+        where = f"; {WORDPRESS_HINT}" if page.wordpress else ""
+        byline.advice.append(
+            f"the page carries no fediverse:creator for @{account.account}{found}; add to the "
+            f"<head> of the blog's pages: {meta_line(account.account)}{where}"
+        )
+    byline.domain = site_domain(page.url)
+    if account.attribution_domains is None or byline.domain is None:
+        byline.advice.append(
+            "the instance does not say the account's attribution domains (Mastodon 4.4 does); "
+            "check Preferences → Public profile → Verification → Author attribution"
+        )
+        return
+    byline.domain_listed = covers(account.attribution_domains, byline.domain)
+    if not byline.domain_listed:
+        byline.advice.append(
+            f"{byline.domain} is not among the account's attribution domains; run: "
+            f"crossposter attribution --config {config_file} --apply"
+        )
 
 
 def _check_state(path: Path) -> StateCheck:

@@ -212,6 +212,7 @@ class FeedHandling:
         if pending is None:
             # Another feed of the account announced the link earlier in this pass.
             _log_repeated(feed, entry, preview=self.shared.preview)
+            session.instance.discard_uploads(toot.media_ids)
             self.state.mark_seen(feed.name, [entry])
             return True
         return session.publish(pending, report)

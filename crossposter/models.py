@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_IMAGE_TYPES = (
@@ -83,6 +84,8 @@ class InstanceLimits:
     domain: str | None = None
     # For limits a run stored ("cached"): when the instance said them.
     asked_at: datetime | None = None
+    # `api_versions.mastodon` (Mastodon 4.3+), when published: mastodon.capabilities reads it.
+    api_version: int | None = None
 
     def __post_init__(self) -> None:
         # Limits cached as JSON come back with a list here.
@@ -105,6 +108,19 @@ class Toot:
     # The image chosen to go with it (`image: true`), for the preview and the state.
     image_url: str = ""
     image_alt: str = ""
+    # Who may quote it (Mastodon 4.5); None: the account's default. Sent only to a
+    # server that takes it (known_instance.KnownInstance.fit, by mastodon.capabilities).
+    quote_approval_policy: str | None = None
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The replies below a toot, as its instance gave them (GET /api/v1/statuses/:id/context)."""
+
+    descendants: tuple[Any, ...] = ()
+    # Mastodon 4.5's `Mastodon-Async-Refresh`: the instance is still fetching replies from
+    # other servers and asks to be read again after this many seconds. None: final.
+    refresh_after: float | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crossposter.accounts import Account, accounts_in_use, feed_accounts, with_token
+from crossposter.after_posting.cards import CHECK_WITHIN as CARD_CHECK_WITHIN
+from crossposter.after_posting.cards import look_at_cards
 from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.after_posting.replies import due, read_replies
 from crossposter.after_posting.site_files import write_site_files
@@ -38,6 +40,7 @@ from crossposter.models import (
     FeedReport,
     InstanceLimits,
     Posted,
+    Thread,
     Validators,
 )
 from crossposter.posting import (
@@ -224,6 +227,8 @@ class Pass:
                 leases.release(taken - {feed.name for feed in mine})
                 self._work_on(mine)
                 leases.release(feed.name for feed in mine)
+        if not self.preview:
+            self._look_after_toots()
         if self.settings.replies_file is not None and not self.preview:
             self._read_replies()
         self._sum_up_accounts()
@@ -344,6 +349,34 @@ class Pass:
             self._authors_kept.add(account.name)
             keep_author(self._session_of(account), posted.author)
 
+    def _look_after_toots(self) -> None:
+        """After posting: delete the uploads earlier runs left unused, and look once at each
+        recent toot's link card (after_posting.cards)."""
+        for account in {account.name: account for account in self._accounts.values()}.values():
+            if account.token is not None:
+                self._session_of(account).instance.sweep_unused_uploads()
+
+        def status_of(post: AnnouncedPost) -> Any:
+            session = self._session_for(post)
+            return None if session is None else session.outbox.status(post.toot_id)
+
+        now = self._shared.clock()
+        recent = self.state.announced(posted_since=now - CARD_CHECK_WITHIN)
+        look_at_cards(self.state, recent, status_of, now)
+
+    def _session_for(self, post: AnnouncedPost) -> AccountSession | None:
+        """The session of the account that posted `post`, when it may be asked about it."""
+        by_name = {account.name: account for account in self._accounts.values()}
+        account = by_name.get(post.account) if post.account else self._accounts.get(post.feed)
+        # A toot id means something on its own instance only; a token is read for the
+        # accounts of enabled feeds alone.
+        if account is None or account.token is None:
+            return None
+        if post.instance and post.instance != account.instance_url:
+            return None
+        session = self._session_of(account)
+        return None if session.halted() else session
+
     def _read_replies(self) -> None:
         """After posting: the public replies of recent toots, each at most once an interval."""
         now = now_utc()
@@ -353,22 +386,13 @@ class Pass:
             timedelta(seconds=self.settings.replies_window),
             timedelta(seconds=self.settings.replies_interval),
         )
-        by_name = {account.name: account for account in self._accounts.values()}
 
-        def descendants_of(post: AnnouncedPost) -> list[Any] | None:
-            account = by_name.get(post.account) if post.account else self._accounts.get(post.feed)
-            # A toot id means something on its own instance only; a token is read for the
-            # accounts of enabled feeds alone.
-            if account is None or account.token is None:
-                return None
-            if post.instance and post.instance != account.instance_url:
-                return None
-            session = self._session_of(account)
-            if session.halted():
-                return None
-            return session.outbox.descendants(post.toot_id)
+        def descendants_of(post: AnnouncedPost) -> Thread | None:
+            session = self._session_for(post)
+            return None if session is None else session.outbox.descendants(post.toot_id)
 
-        read_replies(self.state, posts, descendants_of, now)
+        interval = timedelta(seconds=self.settings.replies_interval)
+        read_replies(self.state, posts, descendants_of, now, interval)
 
     def _sum_up_accounts(self) -> None:
         self._alerts.accounts_failed(self._sessions.values())

@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -29,6 +28,7 @@ from crossposter.errors import (
     StatusGone,
     TemporaryPublishError,
 )
+from crossposter.known_instance import KnownInstance
 from crossposter.mastodon.instance import fetch_limits
 from crossposter.mastodon.media import data_url, download_image
 from crossposter.models import (
@@ -40,6 +40,7 @@ from crossposter.models import (
     InstanceLimits,
     PlannedChange,
     Posted,
+    Thread,
     Toot,
 )
 from crossposter.net.public import AddressPolicy
@@ -52,10 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A preview asks nothing: it takes what a run stored however old (saying how old), which
-# says more than Mastodon's defaults.
-LIMITS_MAX_AGE = timedelta(days=1)
-ANY = timedelta.max
 # Instances serve a 400×400 picture; the preview page shows it 46 pixels wide.
 PICTURE_MAX_BYTES = 512 * 1024
 
@@ -107,17 +104,25 @@ class Outbox(Protocol):
     def find_posted(self, pending: PendingPost, stop: threading.Event) -> Posted | None:
         """The account's own status announcing `pending`, when an earlier run sent it."""
 
-    def descendants(self, toot_id: str) -> list[Any]:
+    def descendants(self, toot_id: str) -> Thread:
         """The replies to one of the account's toots, and theirs; PublishError when not read."""
 
+    def status(self, toot_id: str) -> Any:
+        """One of the account's toots as the instance shows it now; PublishError when not read."""
     def picture(self, url: str, stop: threading.Event) -> str:
         """The account's picture at `url` as a data: URL; "" when it cannot be had."""
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         """Edit the status of `posted` to read as `toot`; StatusGone when it is gone."""
 
-    def delete(self, posted: PostedEntry, report: FeedReport, stop: threading.Event) -> None:
-        """Delete the status of `posted`; StatusGone when it is already gone."""
+    def delete(
+        self, posted: PostedEntry, report: FeedReport, stop: threading.Event, delete_media: bool
+    ) -> None:
+        """Delete the status of `posted` (and its media at once, when `delete_media`);
+        StatusGone when it is already gone."""
+
+    def delete_upload(self, media_id: str, stop: threading.Event) -> None:
+        """Delete an upload no toot uses; StatusGone when the instance has it no more."""
 
 
 class LiveOutbox:
@@ -170,8 +175,11 @@ class LiveOutbox:
     def find_posted(self, pending: PendingPost, stop: threading.Event) -> Posted | None:
         return self._publisher.find_posted(pending.link or "", pending.pending_since, stop)
 
-    def descendants(self, toot_id: str) -> list[Any]:
+    def descendants(self, toot_id: str) -> Thread:
         return self._publisher.descendants(toot_id)
+
+    def status(self, toot_id: str) -> Any:
+        return self._publisher.status(toot_id)
 
     def picture(self, url: str, stop: threading.Event) -> str:
         settings = self._settings
@@ -197,8 +205,13 @@ class LiveOutbox:
         self._publisher.update(posted.toot_id, toot, stop)
         report.edited += 1
 
-    def delete(self, posted: PostedEntry, report: FeedReport, stop: threading.Event) -> None:
-        self._publisher.delete(posted.toot_id, stop)
+    def delete(
+        self, posted: PostedEntry, report: FeedReport, stop: threading.Event, delete_media: bool
+    ) -> None:
+        self._publisher.delete(posted.toot_id, stop, delete_media=delete_media)
+
+    def delete_upload(self, media_id: str, stop: threading.Event) -> None:
+        self._publisher.delete_upload(media_id, stop)
 
 
 class RecordingOutbox:
@@ -234,9 +247,13 @@ class RecordingOutbox:
         # Only the instance knows; a preview shows the post a real run would try.
         return None
 
-    def descendants(self, toot_id: str) -> list[Any]:
+    def descendants(self, toot_id: str) -> Thread:
         # A preview reads no replies.
-        return []
+        return Thread()
+
+    def status(self, toot_id: str) -> Any:
+        # A preview looks at no toot: nothing to say about its card yet.
+        return None
 
     def picture(self, url: str, stop: threading.Event) -> str:
         # A preview asks the instance nothing.
@@ -245,8 +262,22 @@ class RecordingOutbox:
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         report.planned_edits.append(_planned(posted, toot))
 
-    def delete(self, posted: PostedEntry, report: FeedReport, stop: threading.Event) -> None:
+    def delete(
+        self, posted: PostedEntry, report: FeedReport, stop: threading.Event, delete_media: bool
+    ) -> None:
         report.planned_deletions.append(_planned(posted, None))
+
+    def delete_upload(self, media_id: str, stop: threading.Event) -> None:
+        pass  # a preview uploaded nothing
+
+
+def _new_uploads(posted: PostedEntry, toot: Toot) -> tuple[str, ...]:
+    """The media an edit uploaded for `toot` that the posted toot does not use.
+
+    The posted toot's own media stay: Mastodon keeps them for the edit history.
+    """
+    kept = set(posted.toot.media_ids) if posted.toot else set()
+    return tuple(media_id for media_id in toot.media_ids if media_id not in kept)
 
 
 def _planned(posted: PostedEntry, after: Toot | None) -> PlannedChange:
@@ -274,8 +305,9 @@ class AccountSession:
         self.settings = settings
         self.stop = stop
         self._interrupted = interrupted
-        # Instance → limits, shared by the accounts of a pass: each instance is asked once.
-        self._known_limits = known_limits
+        self.instance = KnownInstance(
+            account.instance_url, account.name, outbox, state, stop, known_limits, self.label
+        )
         # Why this account posts nothing more this pass (rate limit, refused token).
         self.stopped: str | None = None
         self.failing: str | None = None  # its last temporary failure (alert_after)
@@ -298,19 +330,7 @@ class AccountSession:
 
     @property
     def limits(self) -> InstanceLimits:
-        instance = self.account.instance_url
-        if instance not in self._known_limits:
-            self._known_limits[instance] = self._load_limits(instance)
-        return self._known_limits[instance]
-
-    def _load_limits(self, instance: str) -> InstanceLimits:
-        cached = self.state.cached_limits(instance, LIMITS_MAX_AGE if self.outbox.sends else ANY)
-        if cached:
-            return cached
-        limits = self.outbox.limits(self.stop)
-        if limits.source != "default":
-            self.state.save_limits(instance, limits)
-        return limits
+        return self.instance.limits
 
     # -- the publish path --------------------------------------------------------
 
@@ -355,7 +375,7 @@ class AccountSession:
 
     def publish(self, pending: PendingPost, report: FeedReport, toot: Toot | None = None) -> bool:
         """Post a pending toot; False when it stays pending for a later run."""
-        toot = toot or pending.toot
+        toot = self.instance.fit(toot or pending.toot)
         if self.halted() or self._limited_elsewhere():
             report.left_for_later()
             return False
@@ -373,6 +393,7 @@ class AccountSession:
                     pending.label,
                     error,
                 )
+                self.instance.discard_uploads(toot.media_ids)
                 return self.publish(
                     pending, report, replace(toot, media_ids=(), image_url="", image_alt="")
                 )
@@ -423,6 +444,7 @@ class AccountSession:
             # Deleted on the instance by hand: that choice is the person's, and final.
             self.state.mark_deleted(posted.feed, posted.entry_id, str(error))
             log.warning("feed %s: %r not edited: %s", posted.feed, posted.label, error)
+            self.instance.discard_uploads(_new_uploads(posted, toot))
             return "gone"
         except (TemporaryPublishError, AuthenticationFailed) as error:
             self._left_pending(posted, error, report)
@@ -433,6 +455,7 @@ class AccountSession:
             self.state.drop_edit(posted.feed, posted.entry_id)
             log.error("feed %s: %r not edited: %s", posted.feed, posted.label, error)
             report.fail(error)
+            self.instance.discard_uploads(_new_uploads(posted, toot))
             return "failed"
         self.state.mark_edited(posted.feed, posted.entry_id, now_utc())
         return "edited"
@@ -447,7 +470,9 @@ class AccountSession:
             report.left_for_later()
             return "later"
         try:
-            self.outbox.delete(posted, report, self.stop)
+            self.outbox.delete(
+                posted, report, self.stop, delete_media=self.instance.capabilities.delete_media
+            )
             self.state.record_deletion(self.account.name, at)
         except StatusGone:
             pass  # deleted already: what was wanted

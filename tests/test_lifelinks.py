@@ -63,6 +63,8 @@ def test_links_lists_each_article_with_its_toot_account_and_times(
     assert toot["feed"] == "blog"
     assert toot["entry_id"] == guid(2)
     assert toot["toot_id"] == posted["id"]
+    assert toot["host"] == f"127.0.0.1:{api.port}"
+    assert toot["username"] == "bot"
     assert toot["toot_url"] == posted["url"]
     assert toot["account"] == "default"
     assert toot["instance"] == api.base_url
@@ -83,7 +85,10 @@ def test_links_as_csv_has_a_header_and_one_row_per_toot(tmp_path, api, feeds, to
         "feed",
         "entry_id",
         "toot_id",
+        "host",
+        "username",
         "toot_url",
+        "card",
         "account",
         "instance",
         "posted_at",

@@ -3,6 +3,7 @@ pastes the code, the token is saved 0600 where `run` finds it (or printed)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -17,7 +18,7 @@ import requests
 from crossposter.accounts import app_file, default_account, default_token_file, with_token
 from crossposter.cli import main
 from crossposter.config import load_settings
-from crossposter.errors import ConfigError
+from crossposter.errors import ConfigError, LoginFailed
 from crossposter.mastodon.login import SCOPES, instance_base_url
 
 from support.mastodon_api import MastodonAPI
@@ -255,12 +256,90 @@ def test_a_bare_loopback_instance_is_logged_in_to_over_http(monkeypatch, capsys,
     assert default_token_file(api.base_url).read_text().strip() in api.valid_tokens
 
 
-def test_the_authorize_address_carries_only_what_oauth_needs(monkeypatch, capsys, api):
-    _, person, _ = log_in(monkeypatch, capsys, api)
+def test_the_authorize_address_carries_only_what_oauth_needs(monkeypatch, capsys):
+    with MastodonAPI(release="4.2") as api:
+        _, person, _ = log_in(monkeypatch, capsys, api)
     address = re.search(r"^\s+(http\S+)$", person.shown, re.MULTILINE).group(1)
     query = parse_qs(urlsplit(address).query)
     assert sorted(query) == ["client_id", "redirect_uri", "response_type", "scope"]
     assert "None" not in address and "force_login" not in address
+
+
+@pytest.mark.parametrize("release", ["4.3", "4.5"])
+def test_login_uses_pkce_where_the_server_advertises_it(monkeypatch, capsys, release):
+    with MastodonAPI(release=release) as api:
+        exit_code, person, _ = log_in(monkeypatch, capsys, api)
+        address = re.search(r"^\s+(http\S+)$", person.shown, re.MULTILINE).group(1)
+        query = parse_qs(urlsplit(address).query)
+        assert exit_code == 0
+        assert query["code_challenge_method"] == ["S256"]
+        assert len(query["code_challenge"][0]) == 43
+        assert api.pkce_checked == 1, "the server checked the verifier against the challenge"
+        assert default_token_file(api.base_url).read_text().strip() in api.valid_tokens
+
+
+def test_a_code_without_its_verifier_is_refused_by_a_pkce_server(monkeypatch, capsys, api):
+    from crossposter.mastodon.login import finish_login, start_login
+
+    authorization = start_login(api.base_url)
+    assert authorization.code_verifier
+    requests.get(authorization.url, timeout=5).raise_for_status()  # the person authorizes
+    stolen = dataclasses.replace(authorization, code_verifier="someone-elses-verifier" * 3)
+    with pytest.raises(LoginFailed, match="refused the code"):
+        finish_login(stolen, api.valid_auth_code)
+    assert api.pkce_checked == 1
+
+
+def test_a_server_without_pkce_still_logs_in(monkeypatch, capsys):
+    with MastodonAPI(release="4.2") as api:
+        exit_code, _, _ = log_in(monkeypatch, capsys, api)
+        assert exit_code == 0
+        assert api.count("GET", "/.well-known/oauth-authorization-server") == 1
+        assert api.pkce_checked == 0
+        assert default_token_file(api.base_url).read_text().strip() in api.valid_tokens
+
+
+def test_scope_attribution_adds_write_accounts_and_only_it(monkeypatch, capsys, api):
+    assert log_in(monkeypatch, capsys, api, "--scope", "attribution")[0] == 0
+    (app,) = api.apps.values()
+    assert app["scopes"] == [*SCOPES, "write:accounts"]
+    token = default_token_file(api.base_url).read_text().strip()
+    assert api.token_scopes[token] == {*SCOPES, "write:accounts"}
+
+
+def test_logout_revokes_the_token_and_deletes_both_files(monkeypatch, capsys, api):
+    assert log_in(monkeypatch, capsys, api)[0] == 0
+    token_path = default_token_file(api.base_url)
+    token = token_path.read_text().strip()
+    saved_app = app_file(token_path, api.base_url)
+
+    assert main(["logout", "--instance", api.base_url]) == 0
+
+    assert api.revoked == [token] and token not in api.valid_tokens
+    assert not token_path.exists() and not saved_app.exists()
+    assert "revoked" in capsys.readouterr().err
+
+
+def test_logout_of_a_token_already_refused_still_deletes_it_here(monkeypatch, capsys, api):
+    assert log_in(monkeypatch, capsys, api)[0] == 0
+    token_path = default_token_file(api.base_url)
+    api.apps.clear()  # the person removed crossposter from the authorized apps
+
+    assert main(["logout", "--instance", api.base_url]) == 0
+
+    assert not token_path.exists()
+    assert not app_file(token_path, api.base_url).exists()
+    assert "no longer accepts the token" in capsys.readouterr().err
+
+
+def test_logout_keeps_the_token_while_the_instance_cannot_be_reached(monkeypatch, capsys, api):
+    assert log_in(monkeypatch, capsys, api)[0] == 0
+    token_path = default_token_file(api.base_url)
+    api.fail_next("POST", "/oauth/revoke", "reset")
+
+    assert main(["logout", "--instance", api.base_url]) == 75
+
+    assert token_path.exists(), "the token may still work there: not forgotten here"
 
 
 def test_the_app_is_registered_once_and_kept_beside_the_token(monkeypatch, capsys, api):

@@ -362,6 +362,9 @@ def test_an_export_moves_to_the_other_backend_and_back_unchanged(tmp_path, datab
         state.record_deletion("default", now_utc())
         state.mark_retracted("blog", "id-7", "retract")
         state.claim_hook("blog", "id-7", "retracted", "1")
+        state.save_card("blog", "id-6", False)
+        state.claim_card_warning("blog")
+        state.record_unused_uploads("https://m.example", "default", ["8"])
         state.save_account_profile(
             "https://m.example", "default", AccountProfile("Jean «JF»", "jf@m.example")
         )

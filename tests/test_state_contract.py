@@ -352,6 +352,8 @@ def test_announced_posts_carry_their_replies(state):
     assert (first.replies, first.replies_fetched_at) == ([{"id": "r1", "content": "Merci «!»"}], AT)
     assert second.replies is None
     assert [post.feed for post in state.announced("news")] == ["news"]
+    assert len(state.announced(posted_since=now_utc() - timedelta(minutes=5))) == 2
+    assert state.announced(posted_since=now_utc() + timedelta(minutes=5)) == []
 
 
 @covers("claim_hook")
@@ -440,6 +442,37 @@ def test_deletions_are_counted_per_account_and_a_day_kept(state):
     state.record_deletion("work", now - timedelta(minutes=5))
     assert state.deletions_since("home", now - timedelta(minutes=30)) == 1
     assert state.deletions_since("home", now - timedelta(days=3)) == 1  # the old one forgotten
+
+
+# -- what toots leave on the instance ---------------------------------------------------
+
+
+@covers("record_unused_uploads", "unused_uploads", "forget_unused_upload")
+def test_unused_uploads_are_kept_per_account_until_forgotten(state):
+    state.record_unused_uploads("https://m.example", "home", ["2", "1"], at=AT)
+    state.record_unused_uploads("https://m.example", "home", ["1", "3"], at=AT + timedelta(1))
+    state.record_unused_uploads("https://m.example", "work", ["9"], at=AT)
+    assert state.unused_uploads("https://m.example", "home") == ["1", "2", "3"]
+    state.forget_unused_upload("https://m.example", "home", "2")
+    assert state.unused_uploads("https://m.example", "home") == ["1", "3"]
+    assert state.unused_uploads("https://other.example", "home") == []
+    assert state.unused_uploads("https://m.example", "work") == ["9"]
+
+
+@covers("save_card", "claim_card_warning")
+def test_a_toots_card_is_unknown_until_saved_and_a_feed_warned_once(backend):
+    with backend.open() as state:
+        posted(state, 1)
+        posted(state, 2)
+        assert [post.card for post in state.announced()] == [None, None]
+        state.save_card("blog", "id-1", True)
+        state.save_card("blog", "id-2", False)
+        assert [post.card for post in state.announced()] == [True, False]
+        state.record_fetch("blog", "u", "ok")
+        with state.batch():
+            assert state.claim_card_warning("blog") is True
+    with backend.open() as other:
+        assert other.claim_card_warning("blog") is False, "once, whichever process asks"
 
 
 # -- between processes and runs ----------------------------------------------------------
@@ -562,6 +595,8 @@ def test_an_export_replaces_a_state_whole_and_reads_back_the_same(state, tmp_pat
     state.save_limits("https://m.example", make_limits())
     state.claim_hook("blog", "id-1", "posted", "1")
     state.record_deletion("default", now_utc())
+    state.save_card("blog", "id-1", False)
+    state.record_unused_uploads("https://m.example", "default", ["7"])
     exported = state.export_data()
     assert exported["version"] == SCHEMA_VERSION
     with SqliteState.open(tmp_path / "other.sqlite3") as other:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from crossposter.state import AnnouncedPost
 
@@ -22,7 +24,10 @@ COLUMNS = (
     "feed",
     "entry_id",
     "toot_id",
+    "host",
+    "username",
     "toot_url",
+    "card",
     "account",
     "instance",
     "posted_at",
@@ -30,6 +35,7 @@ COLUMNS = (
     "status",
 )
 CSV_COLUMNS = ("article_url", *COLUMNS)
+_TOOT_PATH = re.compile(r"/@([^/@]+)/")
 
 
 def iso_z(moment: datetime | None) -> str | None:
@@ -56,13 +62,24 @@ def link_record(post: AnnouncedPost, accounts: Mapping[str, tuple[str, str]]) ->
         "feed": post.feed,
         "entry_id": post.entry_id,
         "toot_id": post.toot_id,
+        # What comment widgets need to find the toot: https://{host}/api/v1/statuses/{toot_id}.
+        "host": urlsplit(instance or post.toot_url or "").netloc or None,
+        "username": _username(post.toot_url),
         "toot_url": post.toot_url,
+        # Whether the instance built a link card for the toot; null until looked at.
+        "card": post.card,
         "account": account,
         "instance": instance,
         "posted_at": iso_z(post.posted_at),
         "edited_at": iso_z(post.edited_at),
         "status": post.status,
     }
+
+
+def _username(toot_url: str | None) -> str | None:
+    """`me` of https://mastodon.social/@me/113525110930812345, Mastodon's status address."""
+    match = _TOOT_PATH.match(urlsplit(toot_url or "").path)
+    return match.group(1) if match else None
 
 
 def links_document(

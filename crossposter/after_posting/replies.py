@@ -15,6 +15,7 @@ from typing import Any
 
 from crossposter.after_posting.links import article_url, iso_z
 from crossposter.errors import PublishError, RateLimited, StatusGone
+from crossposter.models import Thread
 from crossposter.state import AfterPostingRole, AnnouncedPost
 
 log = logging.getLogger(__name__)
@@ -85,19 +86,22 @@ def replies_json(posts: Iterable[AnnouncedPost]) -> str:
 def read_replies(
     state: AfterPostingRole,
     posts: Iterable[AnnouncedPost],
-    descendants_of: Callable[[AnnouncedPost], list[Any] | None],
+    descendants_of: Callable[[AnnouncedPost], Thread | None],
     now: datetime,
+    interval: timedelta,
 ) -> int:
     """Read and save the replies of `posts`; how many were read.
 
-    `descendants_of` gives a toot's descendants, None when it cannot be asked
+    `descendants_of` gives a toot's thread, None when it cannot be asked
     (its account is no longer configured). A 429 ends the reading: the rest
     waits for a later run. A toot the instance no longer has was deleted by hand.
+    A thread the instance is still completing is saved as read, and read again on
+    a later run, as soon as the instance asked (not an `interval` later).
     """
     read = 0
     for post in posts:
         try:
-            descendants = descendants_of(post)
+            thread = descendants_of(post)
         except RateLimited:
             log.info("rate limited while reading replies; the rest is read on a later run")
             break
@@ -112,11 +116,24 @@ def read_replies(
         except PublishError as error:
             log.warning("feed %s: replies of %s not read: %s", post.feed, post.entry_id, error)
             continue
-        if descendants is None:
+        if thread is None:
             continue
-        state.save_replies(post.feed, post.entry_id, public_replies(descendants), at=now)
+        state.save_replies(
+            post.feed,
+            post.entry_id,
+            public_replies(thread.descendants),
+            at=_read_at(thread, now, interval),
+        )
         read += 1
     return read
+
+
+def _read_at(thread: Thread, now: datetime, interval: timedelta) -> datetime:
+    """When the thread counts as read: now, or, while the instance still fetches replies,
+    early enough that the toot is due again once the instance's `retry` has passed."""
+    if thread.refresh_after is None:
+        return now
+    return now - interval + min(timedelta(seconds=thread.refresh_after), interval)
 
 
 def _time(value: Any) -> str | None:

@@ -11,7 +11,10 @@ from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.after_posting.site_files import write_site_files
 from crossposter.config import Settings
 from crossposter.errors import NotInState, StatusGone
+from crossposter.known_instance import LIMITS_MAX_AGE
 from crossposter.leases import leased_for_repair
+from crossposter.mastodon.capabilities import Capabilities
+from crossposter.mastodon.instance import fetch_limits
 from crossposter.posting import PublisherFactory, default_publisher
 from crossposter.state import AfterPostingRole, AnnouncedPost, now_utc
 from crossposter.storage import open_state
@@ -66,8 +69,12 @@ def retract(
             raise NotInState(f"feed {feed_name!r}: {post.entry_id!r} is already {post.status}")
         account = with_token(settings, _account(settings, post))
         publisher = publisher_factory(settings, account)
+        limits = state.cached_limits(account.instance_url, LIMITS_MAX_AGE) or fetch_limits(
+            account.instance_url, timeout=settings.request_timeout
+        )
         try:
-            publisher.delete(post.toot_id)
+            # Its media go with it, where the instance can (Mastodon 4.4, API version 4).
+            publisher.delete(post.toot_id, delete_media=Capabilities.of(limits).delete_media)
             state.record_deletion(account.name, now_utc())
             status = "retracted"
             state.mark_retracted(post.feed, post.entry_id, "retracted by hand")

@@ -20,12 +20,18 @@ from datetime import UTC, datetime
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from crossposter import distribution
+from crossposter.cli.attribution import add_attribution_parser, command_attribution
 from crossposter.cli.check import add_check_parser, command_check
 from crossposter.cli.common import add_global_options, log
 from crossposter.cli.config_schema import add_config_schema_parser, command_config_schema
 from crossposter.cli.health import add_health_parser, command_health
 from crossposter.cli.links import add_links_parser, command_links
-from crossposter.cli.login import add_login_parser, command_login
+from crossposter.cli.login import (
+    add_login_parser,
+    add_logout_parser,
+    command_login,
+    command_logout,
+)
 from crossposter.cli.retract import add_retract_parser, command_retract
 from crossposter.cli.run import add_run_parser, command_run
 from crossposter.cli.state import add_state_parser, command_state
@@ -48,12 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_run_parser(commands)
     add_login_parser(commands)
+    add_logout_parser(commands)
     add_state_parser(commands)
     add_health_parser(commands)
     add_check_parser(commands)
     add_config_schema_parser(commands)
     add_links_parser(commands)
     add_retract_parser(commands)
+    add_attribution_parser(commands)
     return parser
 
 
@@ -127,10 +135,12 @@ def configure_logging(args: argparse.Namespace) -> None:
 COMMANDS = {
     "run": command_run,
     "login": command_login,
+    "logout": command_logout,
     "health": command_health,
     "check": command_check,
     "config-schema": command_config_schema,
     "state": command_state,
     "links": command_links,
     "retract": command_retract,
+    "attribution": command_attribution,
 }

@@ -30,22 +30,25 @@ def command_check(args: argparse.Namespace) -> int:
     enabled = len(settings.enabled_feeds)
     feeds = plural(len(settings.feeds), "feed")
     print(f"config: {args.config} is valid ({feeds}, {enabled} enabled)")
-    report = check(settings)
+    report = check(settings, args.config)
     for feed in report.feeds:
         print(describe_feed_check(feed))
+        if feed.byline is not None:
+            print(describe_byline(feed.name, feed.byline))
     for account in report.accounts:
         if account.problem:
             print(f"token{account.label}: PROBLEM: {account.problem}")
         else:
-            notes = "".join(f"; note: {note}" for note in account.notes)
             print(
                 f"token{account.label}: ok, posts as @{account.account} "
-                f"(from {account.token_source}){notes}"
+                f"(from {account.token_source})"
             )
         if account.limits_problem:
             print(f"instance{account.label}: PROBLEM: {account.limits_problem}")
         else:
             print(f"instance{account.label}: {describe_limits(account.limits)}")
+        for note in account.notes:
+            print(f"instance{account.label}: note: {note}")
     state = report.state
     if state.problem:
         print(f"state: PROBLEM: {state.problem}")
@@ -88,3 +91,13 @@ def describe_feed_check(feed) -> str:
     if feed.sample_length:
         parts.append(f"its toot {feed.sample_length[0]}/{feed.sample_length[1]} characters")
     return f"feed {feed.name}: ok, {', '.join(parts)}{notes}"
+
+
+def describe_byline(feed: str, byline) -> str:
+    """Whether the link card of the feed's newest article credits the posting account."""
+    if byline.ok:
+        return (
+            f"byline {feed}: ok, {byline.page} names the account, and {byline.domain} is "
+            "among its attribution domains"
+        )
+    return f"byline {feed}: note: " + f"\nbyline {feed}: note: ".join(byline.advice)

@@ -1,7 +1,7 @@
-"""`crossposter login`: the conversation at the terminal.
+"""`crossposter login` and `logout`: the conversation at the terminal.
 
 The OAuth work is crossposter.mastodon.login's; this module asks for the code
-and says where the token went.
+and says where the token went, or that it is gone.
 """
 
 from __future__ import annotations
@@ -24,6 +24,13 @@ def add_login_parser(commands) -> None:
     login.add_argument(
         "--instance", required=True, metavar="URL", help="your instance, e.g. mastodon.social"
     )
+    login.add_argument(
+        "--scope",
+        action="append",
+        choices=["attribution"],
+        default=[],
+        help="also ask for write:accounts, which `crossposter attribution --apply` needs",
+    )
     where = login.add_mutually_exclusive_group()
     where.add_argument(
         "--token-file",
@@ -45,12 +52,15 @@ def command_login(args: argparse.Namespace) -> int:
         finish_login,
         instance_base_url,
         save_token,
+        scopes_for,
         start_login,
     )
 
     instance_url = instance_base_url(args.instance)
     token_file = args.token_file or default_token_file(instance_url)
-    authorization = start_login(instance_url, app_file=app_file(token_file, instance_url))
+    authorization = start_login(
+        instance_url, app_file=app_file(token_file, instance_url), scopes=scopes_for(args.scope)
+    )
     if authorization.app_not_kept:
         say(
             f"note: the app registered on the instance could not be kept in "
@@ -92,3 +102,51 @@ def command_login(args: argparse.Namespace) -> int:
 def say(message: str, end: str = "\n") -> None:
     """A word to the person at the terminal; stdout stays for what they asked to print."""
     print(message, end=end, file=sys.stderr, flush=True)
+
+
+def add_logout_parser(commands) -> None:
+    logout = commands.add_parser(
+        "logout",
+        help="revoke the saved token at the instance and delete it here",
+        description="Revoke the token `crossposter login` saved for the instance (POST "
+        "/oauth/revoke), then delete the token and app files. A token the instance already "
+        "refuses is still deleted here (exit 0); an instance that cannot be reached keeps "
+        "both (exit 75).",
+    )
+    logout.add_argument("--instance", required=True, metavar="URL", help="e.g. mastodon.social")
+    logout.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="the token to revoke, as given to `login --token-file` "
+        "(default: $XDG_CONFIG_HOME/crossposter/<instance>.token)",
+    )
+
+
+def command_logout(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from crossposter.accounts import app_file, default_token_file, read_token_file
+    from crossposter.mastodon.login import instance_base_url, read_app, revoke
+
+    instance_url = instance_base_url(args.instance)
+    token_file = Path(args.token_file or default_token_file(instance_url)).expanduser()
+    apps = app_file(token_file, instance_url)
+    if not token_file.exists():
+        # Logged out already: the wish is fulfilled.
+        say(f"No token saved in {token_file}: nothing to revoke.")
+        apps.unlink(missing_ok=True)
+        return EXIT_OK
+    token = read_token_file(token_file)
+    if revoke(instance_url, token, read_app(apps, instance_url)):
+        say(f"The token was revoked at {instance_url}.")
+    elif not apps.exists():
+        say(
+            f"No app file beside the token: it cannot be revoked from here; revoke "
+            f"crossposter at {instance_url}/oauth/authorized_applications."
+        )
+    else:
+        say(f"{instance_url} no longer accepts the token.")
+    token_file.unlink()
+    apps.unlink(missing_ok=True)
+    say(f"Deleted {token_file} and its app file.")
+    return EXIT_OK

@@ -137,6 +137,7 @@ def compose(
         text=text,
         language=language,
         visibility=options.visibility,
+        quote_approval_policy=options.quote_approval_policy,
         spoiler_text=spoiler,
         hashtags=_hashtags_in(text),
         length=mastodon_length(text, spoiler, url_cost, version=version),

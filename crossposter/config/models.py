@@ -180,6 +180,11 @@ class FeedOptions(BaseModel):
     visibility: Literal["public", "unlisted", "private", "direct"] | None = Field(
         None, description="Omitted: the account's default visibility."
     )
+    quote_approval_policy: Literal["public", "followers", "nobody"] | None = Field(
+        None,
+        description="Who may quote the toots (Mastodon 4.5+; left out on older servers). "
+        "Omitted: the account's default quote policy.",
+    )
     language: str | None = Field(
         None, description="Language when neither the entry nor the feed declares one."
     )

@@ -7,9 +7,59 @@ never pays for it.
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
+import warnings
 from typing import Any
+from urllib.parse import urlsplit
 
+import requests
+
+from crossposter.net.bounded import ApiAdapter, api_session
 from crossposter.web import USER_AGENT, root_cause
+
+log = logging.getLogger(__name__)
+
+# Endpoints whose Deprecation header was already logged by this process.
+_deprecated_seen: set[str] = set()
+_deprecated_lock = threading.Lock()
+_ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
+
+
+def mastodon_session(
+    timeout: float, grace: float = 0.0
+) -> tuple[requests.Session, ApiAdapter]:
+    """The session every request to an instance goes through, Mastodon.py's or ours.
+
+    Bounded as net.bounded.api_session bounds it, and watching for RFC 9745's
+    `Deprecation` header, which Mastodon sends from 4.4 on an endpoint it means to
+    remove (docs content/en/api/guidelines.md, "Deprecations").
+    """
+    session, adapter = api_session(timeout, grace=grace)
+    session.hooks["response"].append(_warn_if_deprecated)
+    return session, adapter
+
+
+def _warn_if_deprecated(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    since = response.headers.get("Deprecation")
+    if since is None:
+        return
+    parts = urlsplit(response.url)
+    # /api/v1/statuses/113/context and /api/v1/statuses/114/context are one endpoint.
+    path = _ID_SEGMENT.sub("/:id", parts.path.rstrip("/")) or "/"
+    endpoint = f"{response.request.method} {path}"
+    with _deprecated_lock:
+        if (parts.netloc, endpoint) in _deprecated_seen:
+            return
+        _deprecated_seen.add((parts.netloc, endpoint))
+    log.warning(
+        "%s marks %s as deprecated (Deprecation: %s): it may go in a later Mastodon "
+        "release; a newer crossposter may be needed by then",
+        parts.netloc,
+        endpoint,
+        since[:100],
+    )
 
 
 def mastodon_client(
@@ -25,16 +75,16 @@ def mastodon_client(
 
     Mastodon.py's default would sleep until a 429 resets, up to hours
     (MASTODON-RULES §3); "throw" lets the caller decide. No version check: it
-    costs a request and the features used are old. Every request, its answer
+    costs a request, and mastodon.capabilities decides from the instance's own
+    document what may be sent. Every request, its answer
     included, ends within `timeout` and 8 MiB (net.bounded); a caller that must stop
-    requests in flight passes a session of its own from `api_session`.
+    requests in flight passes a session of its own from `mastodon_session`.
     """
     from mastodon import Mastodon
 
-    from crossposter.net.bounded import api_session
-
+    _silence_mastodon_py_deprecation_warning()
     if session is None:
-        session, _ = api_session(timeout)
+        session, _ = mastodon_session(timeout)
 
     return Mastodon(
         access_token=access_token,
@@ -47,6 +97,25 @@ def mastodon_client(
         user_agent=USER_AGENT,
         session=session,
     )
+
+
+def _silence_mastodon_py_deprecation_warning() -> None:
+    """mastodon_session logs a Deprecation once, at WARNING, with the endpoint; Mastodon.py's
+    own warning would say it again on stderr. The same filter added again replaces itself."""
+    from mastodon.errors import MastodonDeprecationWarning
+
+    warnings.filterwarnings("ignore", category=MastodonDeprecationWarning)
+
+
+def api_request(api: Any, method: str, endpoint: str, params: Any = None, **options: Any) -> Any:
+    """A request Mastodon.py 2.3.3 has no method for, sent by its generic one.
+
+    Its internal `Mastodon.__api_request` (name-mangled; the method every public one
+    calls) sends it like any other: the same session, token, User-Agent, rate-limit
+    bookkeeping and errors. Used for DELETE /api/v1/media/:id (Mastodon 4.4) and the
+    PKCE code exchange (Mastodon 4.3), which 2.3.3's `log_in` cannot send.
+    """
+    return api._Mastodon__api_request(method, endpoint, dict(params or {}), **options)
 
 
 def describe_api_error(error: Exception) -> str:

@@ -9,8 +9,10 @@ from typing import Any
 
 import requests
 
+from crossposter.mastodon.capabilities import published_api_version
+from crossposter.mastodon.client import mastodon_session
 from crossposter.models import InstanceLimits
-from crossposter.net.bounded import CutOff, api_session
+from crossposter.net.bounded import CutOff
 from crossposter.web import USER_AGENT, connection_problem, root_cause, unreachable
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ def limits_from_documents(v2: Any = None, v1: Any = None) -> InstanceLimits:
             source=source,
             version=_text(document, "version"),
             domain=_domain(document),
+            api_version=published_api_version(document),
             **_media_limits(document),
         )
     if documents:
@@ -62,14 +65,6 @@ def _text(document: dict[str, Any], key: str) -> str | None:
 def _domain(document: dict[str, Any]) -> str | None:
     # v2 says `domain`; v1's `uri` is the same bare domain.
     return _text(document, "domain") or _text(document, "uri")
-
-
-def account_handle(acct: str, domain: str | None, instance_url: str) -> str:
-    """`bot@example.social`, as Mastodon shows it: a local account's `acct` lacks the domain,
-    which is the instance's own (`domain` of its document), not the host it was reached at."""
-    if "@" in acct:
-        return acct
-    return f"{acct}@{domain or instance_url.split('://', 1)[-1]}"
 
 
 def _media_limits(document: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +114,7 @@ def look_up_instance(
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     documents: dict[str, Any] = {}
     problems = []
-    session, adapter = api_session(timeout)
+    session, adapter = mastodon_session(timeout)
     adapter.stop = stop
     with session:
         for version in ("v2", "v1"):

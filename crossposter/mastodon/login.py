@@ -1,14 +1,21 @@
 """Getting an access token: register an app, let the person authorize it, trade the code.
 
 The out-of-band flow of MASTODON-RULES §8: the instance shows the code in the
-browser and the person pastes it, so no local web server is needed. Nothing here
-prints; the CLI holds the conversation.
+browser and the person pastes it, so no local web server is needed. With PKCE
+(RFC 7636, S256) whenever the instance advertises it in its authorization-server
+metadata (Mastodon 4.3+: docs content/en/methods/oauth.md, "4.3.0 - added support
+for PKCE parameters", and /.well-known/oauth-authorization-server, "4.3.0 - added"):
+a code seen by anyone else is useless without the verifier this process keeps.
+Nothing here prints; the CLI holds the conversation.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,16 +23,25 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
+from crossposter.accounts import handle
 from crossposter.errors import ConfigError, LoginFailed
 from crossposter.files import write_atomically
-from crossposter.mastodon.client import mastodon_client
-from crossposter.mastodon.instance import account_handle, look_up_instance
-from crossposter.net.bounded import UnreadableAnswer, api_session
+from crossposter.mastodon.client import (
+    api_request,
+    describe_api_error,
+    mastodon_client,
+    mastodon_session,
+)
+from crossposter.mastodon.instance import look_up_instance
+from crossposter.net.bounded import UnreadableAnswer
 from crossposter.web import USER_AGENT, connection_problem, is_loopback_host, with_scheme
 
 # The least a posting bot needs: post and attach images, see which account it is,
 # and read its own recent posts to avoid repeating one.
 SCOPES = ("write:statuses", "write:media", "read:accounts", "read:statuses")
+# `login --scope NAME` adds these: setting the account's attribution domains
+# (`crossposter attribution --apply`) needs write:accounts.
+EXTRA_SCOPES = {"attribution": ("write:accounts",)}
 OUT_OF_BAND = "urn:ietf:wg:oauth:2.0:oob"
 APP_NAME = "crossposter"
 
@@ -38,6 +54,9 @@ class Authorization:
     client_id: str
     client_secret: str
     url: str
+    scopes: tuple[str, ...] = SCOPES
+    # PKCE's secret half, sent with the code; None when the instance offers no PKCE.
+    code_verifier: str | None = None
     # Why the app registered now could not be kept for the next login, if it could not.
     app_not_kept: str | None = None
 
@@ -64,8 +83,18 @@ def instance_base_url(text: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def scopes_for(extra: list[str] | tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The four scopes a posting bot needs, plus those of each `login --scope NAME`."""
+    added = tuple(scope for name in extra for scope in EXTRA_SCOPES[name])
+    return SCOPES + tuple(dict.fromkeys(s for s in added if s not in SCOPES))
+
+
 def start_login(
-    instance: str, *, app_file: Path | None = None, timeout: float = 30.0
+    instance: str,
+    *,
+    app_file: Path | None = None,
+    timeout: float = 30.0,
+    scopes: tuple[str, ...] = SCOPES,
 ) -> Authorization:
     """Where to authorize crossposter on the instance.
 
@@ -74,36 +103,63 @@ def start_login(
     one more "crossposter" among the person's authorized apps each time.
     """
     base_url = instance_base_url(instance)
-    app = _saved_app(app_file, base_url, timeout) if app_file else None
+    app = _saved_app(app_file, base_url, timeout, scopes) if app_file else None
     not_kept = None
     if app is None:
-        app = _register_app(base_url, timeout)
+        app = _register_app(base_url, timeout, scopes)
         if app_file:
             try:
                 write_private(app_file, json.dumps(app, indent=2))
             except OSError as error:
                 # The login still works; the next one registers another app.
                 not_kept = f"{app_file}: {error.strerror or error}"
-    query = urlencode(
-        {
-            "client_id": app["client_id"],
-            "redirect_uri": OUT_OF_BAND,
-            "response_type": "code",
-            "scope": " ".join(SCOPES),
-        }
-    )
+    query = {
+        "client_id": app["client_id"],
+        "redirect_uri": OUT_OF_BAND,
+        "response_type": "code",
+        "scope": " ".join(scopes),
+    }
+    verifier = None
+    if "S256" in _server_metadata(base_url, timeout).get("code_challenge_methods_supported", ()):
+        # RFC 7636 §4.1: 43 to 128 characters; 64 random bytes give 86.
+        verifier = secrets.token_urlsafe(64)
+        query["code_challenge"] = _s256(verifier)
+        query["code_challenge_method"] = "S256"
     return Authorization(
         base_url,
         app["client_id"],
         app["client_secret"],
-        f"{base_url}/oauth/authorize?{query}",
+        f"{base_url}/oauth/authorize?{urlencode(query)}",
+        scopes,
+        verifier,
         app_not_kept=not_kept,
     )
 
 
-def _register_app(base_url: str, timeout: float) -> dict[str, Any]:
+def _s256(verifier: str) -> str:
+    """RFC 7636 §4.2: BASE64URL(SHA256(verifier)), unpadded."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _server_metadata(base_url: str, timeout: float) -> dict[str, Any]:
+    """The instance's OAuth authorization-server metadata (RFC 8414), or {} when it has none.
+
+    Asked through Mastodon.py (`oauth_authorization_server_info`), which answers {} for a
+    server before 4.3 (404) or one that serves a web page there.
+    """
+    from mastodon import errors as mastodon_errors
+
+    try:
+        metadata = mastodon_client(base_url, timeout=timeout).oauth_authorization_server_info()
+    except mastodon_errors.MastodonError:
+        return {}
+    return dict(metadata) if isinstance(metadata, dict) else {}
+
+
+def _register_app(base_url: str, timeout: float, scopes: tuple[str, ...]) -> dict[str, Any]:
     """POST /api/v1/apps: the app's client id and secret, as the app file keeps them."""
-    form = {"client_name": APP_NAME, "redirect_uris": OUT_OF_BAND, "scopes": " ".join(SCOPES)}
+    form = {"client_name": APP_NAME, "redirect_uris": OUT_OF_BAND, "scopes": " ".join(scopes)}
     response = _send(base_url, "/api/v1/apps", form, timeout)
     try:
         answer = response.json()
@@ -128,12 +184,12 @@ def _register_app(base_url: str, timeout: float) -> dict[str, Any]:
         "instance": base_url,
         "client_id": client_id,
         "client_secret": client_secret,
-        "scopes": list(SCOPES),
+        "scopes": list(scopes),
     }
 
 
-def _saved_app(path: Path, base_url: str, timeout: float) -> dict[str, Any] | None:
-    """The app `path` keeps for this instance and these scopes, if the instance still knows it."""
+def read_app(path: Path, base_url: str) -> dict[str, Any] | None:
+    """The app `path` keeps for this instance, as `login` wrote it; None when there is none."""
     try:
         app = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -141,10 +197,19 @@ def _saved_app(path: Path, base_url: str, timeout: float) -> dict[str, Any] | No
     if not (
         isinstance(app, dict)
         and app.get("instance") == base_url
-        and app.get("scopes") == list(SCOPES)
         and isinstance(app.get("client_id"), str)
         and isinstance(app.get("client_secret"), str)
     ):
+        return None
+    return app
+
+
+def _saved_app(
+    path: Path, base_url: str, timeout: float, scopes: tuple[str, ...]
+) -> dict[str, Any] | None:
+    """The app `path` keeps for this instance and these scopes, if the instance still knows it."""
+    app = read_app(path, base_url)
+    if app is None or app.get("scopes") != list(scopes):
         return None
     # An app-only token proves the app is still registered (a removed one gets 401),
     # and is revoked at once: it was needed for nothing else.
@@ -169,7 +234,7 @@ def _saved_app(path: Path, base_url: str, timeout: float) -> dict[str, Any] | No
 
 def _send(base_url: str, path: str, form: dict[str, str], timeout: float):
     """POST `form`; LoginFailed (temporary) when the instance cannot be reached."""
-    session, _ = api_session(timeout)
+    session, _ = mastodon_session(timeout)
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     try:
         with session:
@@ -184,33 +249,94 @@ def _send(base_url: str, path: str, form: dict[str, str], timeout: float):
 
 
 def finish_login(authorization: Authorization, code: str, *, timeout: float = 30.0) -> LoggedIn:
-    """Trade the code the person pasted for an access token."""
+    """Trade the code the person pasted (and the PKCE verifier) for an access token.
+
+    Mastodon.py 2.3.3's `log_in` cannot send a `code_verifier`, so the exchange goes
+    through its generic request (mastodon.client.api_request), PKCE or not: one path.
+    """
     from mastodon import errors as mastodon_errors
 
-    api = _client(
-        authorization.instance_url,
-        authorization.client_id,
-        authorization.client_secret,
-        timeout,
-    )
+    base_url = authorization.instance_url
+    api = _client(base_url, authorization.client_id, authorization.client_secret, timeout)
+    form = {
+        "grant_type": "authorization_code",
+        "code": code.strip(),
+        "redirect_uri": OUT_OF_BAND,
+        "client_id": authorization.client_id,
+        "client_secret": authorization.client_secret,
+        "scope": " ".join(authorization.scopes),
+    }
+    if authorization.code_verifier is not None:
+        form["code_verifier"] = authorization.code_verifier
     try:
-        token = api.log_in(
-            code=code.strip(),
-            redirect_uri=OUT_OF_BAND,
-            scopes=list(SCOPES),
-            allow_http=_allow_http(authorization.instance_url),
+        answer = api_request(
+            api, "POST", "/oauth/token", form, do_ratelimiting=False, override_type=dict
         )
-    except mastodon_errors.MastodonError as error:
-        # Mastodon.py wraps every failure of the exchange, network ones included.
-        if isinstance(error.__context__, mastodon_errors.MastodonNetworkError):
-            raise LoginFailed(
-                connection_problem(authorization.instance_url, error.__context__), temporary=True
-            ) from None
+    except (mastodon_errors.MastodonNetworkError, mastodon_errors.MastodonServerError) as error:
+        raise _temporary(base_url, error) from None
+    except mastodon_errors.MastodonError:
         raise LoginFailed(
             "the instance refused the code: paste it exactly as shown; "
             "each code works once, so start `crossposter login` again for a new one"
         ) from None
-    return LoggedIn(token=token, account=_account_name(api, authorization.instance_url, timeout))
+    token = answer.get("access_token") if isinstance(answer, dict) else None
+    if not isinstance(token, str) or not token:
+        raise LoginFailed(f"{base_url} answered the code without a token")
+    missing = _missing_scopes(authorization.scopes, str(answer.get("scope") or ""))
+    if missing:
+        raise LoginFailed(f"{base_url} did not grant the scopes {' '.join(missing)}")
+    api.access_token = token
+    return LoggedIn(token=token, account=_account_name(api, base_url))
+
+
+def _temporary(base_url: str, error: Exception) -> LoginFailed:
+    """The instance could not be reached, or failed (5xx): a later try may work."""
+    from mastodon.errors import MastodonServerError
+
+    if isinstance(error, MastodonServerError):
+        return LoginFailed(
+            f"{base_url} failed ({describe_api_error(error)}); try again later", temporary=True
+        )
+    return LoginFailed(connection_problem(base_url, error), temporary=True)
+
+
+def _missing_scopes(wanted: tuple[str, ...], granted: str) -> list[str]:
+    # `write` grants every `write:...`, `read` every `read:...`.
+    given = set(granted.split())
+    return [scope for scope in wanted if scope not in given and scope.split(":")[0] not in given]
+
+
+def revoke(
+    instance: str, token: str, app: dict[str, Any] | None, *, timeout: float = 30.0
+) -> bool:
+    """Revoke `token` at the instance (POST /oauth/revoke, as old as Mastodon: docs
+    content/en/methods/oauth.md); False when the instance no longer takes it anyway.
+
+    Without the app that asked for it (`app` None), nothing can revoke it (the
+    instance wants the app's credentials): False too. LoginFailed (temporary) when
+    the instance cannot be reached: the token may still work there.
+    """
+    from mastodon import errors as mastodon_errors
+
+    base_url = instance_base_url(instance)
+    if app is None:
+        return False
+    api = mastodon_client(
+        base_url,
+        timeout=timeout,
+        access_token=token,
+        client_id=app["client_id"],
+        client_secret=app["client_secret"],
+    )
+    try:
+        # Mastodon.py takes the revocation_endpoint of the server's metadata, when it has one.
+        api.revoke_access_token(allow_http=_allow_http(base_url))
+    except (mastodon_errors.MastodonNetworkError, mastodon_errors.MastodonServerError) as error:
+        raise _temporary(base_url, error) from None
+    except mastodon_errors.MastodonAPIError:
+        # 401/403: the token, or the app, is already refused: nothing is left to revoke.
+        return False
+    return True
 
 
 def save_token(token: str, path: str | os.PathLike[str]) -> Path:
@@ -244,7 +370,7 @@ def _allow_http(base_url: str) -> bool:
     return urlsplit(base_url).scheme == "http"
 
 
-def _account_name(api, base_url: str, timeout: float) -> str | None:
+def _account_name(api, base_url: str) -> str | None:
     from mastodon import errors as mastodon_errors
 
     try:
@@ -252,5 +378,5 @@ def _account_name(api, base_url: str, timeout: float) -> str | None:
     except mastodon_errors.MastodonError:
         return None
     # The domain the instance calls itself, as `check` and Mastodon show the handle.
-    domain = look_up_instance(base_url, timeout).limits.domain
-    return account_handle(account["acct"], domain, base_url)
+    domain = look_up_instance(base_url).limits.domain
+    return handle(account["acct"], domain or base_url)

@@ -20,8 +20,8 @@ import requests
 from crossposter.errors import ImageUnavailable
 from crossposter.mastodon.client import describe_api_error
 from crossposter.models import ImageRef, InstanceLimits
-from crossposter.net.bounded import CutOff, Cutoff, TooLarge, read_capped
-from crossposter.net.public import AddressPolicy, BlockedAddress, public_session
+from crossposter.net.bounded import CutOff, TooLarge
+from crossposter.net.public import AddressPolicy, BlockedAddress, get_public, public_session
 from crossposter.web import USER_AGENT, root_cause
 
 MAX_REDIRECTS = 5
@@ -97,18 +97,15 @@ def download_image(
     session = session or public_session(policy, USER_AGENT)
     session.max_redirects = MAX_REDIRECTS
     try:
-        with Cutoff(deadline, stop) as cutoff:
-            response = session.get(
-                url,
-                stream=True,
-                timeout=(min(timeout, max(cutoff.remaining(), 0.01)), timeout),
-                headers={"Accept": "image/*"},
-            )
-            with response:
-                if response.status_code != 200:
-                    raise ImageUnavailable(f"image {url}: HTTP {response.status_code}")
-                declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-                data = read_capped(response, limits.image_size_limit, cutoff)
+        answer = get_public(
+            url,
+            session,
+            accept="image/*",
+            max_bytes=limits.image_size_limit,
+            timeout=timeout,
+            deadline=deadline,
+            stop=stop,
+        )
     except TooLarge:
         raise ImageUnavailable(
             f"image {url}: larger than the instance's {_size(limits.image_size_limit)} limit"
@@ -127,11 +124,14 @@ def download_image(
     finally:
         if own_session:
             session.close()
+    if answer.status != 200:
+        raise ImageUnavailable(f"image {url}: HTTP {answer.status}")
+    data = answer.body
     # The bytes say what they are: a label says only what the server claims.
     mime_type = sniff_type(data)
     if mime_type is None:
         raise ImageUnavailable(
-            f"image {url}: not an image (labelled {declared or 'with no type'})"
+            f"image {url}: not an image (labelled {answer.content_type or 'with no type'})"
         )
     if mime_type not in limits.supported_mime_types:
         raise ImageUnavailable(

@@ -35,10 +35,14 @@ from crossposter.errors import (
     StatusGone,
     TemporaryPublishError,
 )
-from crossposter.mastodon.client import describe_api_error, mastodon_client
+from crossposter.mastodon.client import (
+    api_request,
+    describe_api_error,
+    mastodon_client,
+    mastodon_session,
+)
 from crossposter.mastodon.media import ImageFile, upload_image
-from crossposter.models import AccountProfile, Posted, Toot
-from crossposter.net.bounded import api_session
+from crossposter.models import AccountProfile, Posted, Thread, Toot
 from crossposter.signals import GRACE_SECONDS
 from crossposter.web import connection_problem, unreachable
 
@@ -93,7 +97,7 @@ class Publisher:
         self._sleep = sleep
         # Each request, answer included, within request_timeout and 8 MiB; after a
         # stop request, the one in flight gets the rest of the grace.
-        session, self._transport = api_session(options.request_timeout, grace=GRACE_SECONDS)
+        session, self._transport = mastodon_session(options.request_timeout, grace=GRACE_SECONDS)
         self._api = mastodon_client(
             instance_url,
             timeout=options.request_timeout,
@@ -117,9 +121,29 @@ class Publisher:
         """
         self._send(stop, self._update_once, status_id, toot)
 
-    def delete(self, status_id: str, stop: threading.Event | None = None) -> None:
-        """Delete the status; StatusGone when it is already gone."""
-        self._send(stop, self._delete_once, status_id)
+    def delete(
+        self, status_id: str, stop: threading.Event | None = None, *, delete_media: bool = False
+    ) -> None:
+        """Delete the status; StatusGone when it is already gone.
+
+        `delete_media` (Mastodon 4.4, API version 4: mastodon.capabilities) removes its
+        media at once, instead of leaving them a day for a delete-and-redraft.
+        """
+        self._send(stop, self._delete_once, status_id, delete_media)
+
+    def delete_upload(self, media_id: str, stop: threading.Event | None = None) -> None:
+        """Delete an upload no status uses (DELETE /api/v1/media/:id, Mastodon 4.4, API version
+        4: docs content/en/methods/media.md). Once, no retry: a later run may try again.
+
+        Mastodon.py 2.3.3 has no method for it: its generic request sends it.
+        """
+        from mastodon import errors as mastodon_errors
+
+        self._transport.stop = stop
+        try:
+            api_request(self._api, "DELETE", f"/api/v1/media/{media_id}", parse=False)
+        except mastodon_errors.MastodonError as error:
+            raise translate_error(error, self._api) from None
 
     def _send(self, stop: threading.Event | None, request: Callable[..., Any], *args: Any) -> Any:
         """One status request, retried on transient failures, a short rate limit waited out."""
@@ -146,15 +170,35 @@ class Publisher:
         self._transport.stop = stop
         return self._retrying(stop)(self._find_posted_once, link, since - CLOCK_SLACK)
 
-    def descendants(self, status_id: str) -> list[Any]:
+    def descendants(self, status_id: str) -> Thread:
         """The replies to a status and theirs (GET /api/v1/statuses/:id/context), once.
 
         No retry and no waiting out a rate limit: reading replies may never hold up posting.
+        From Mastodon 4.5 the answer may say that replies from other servers are still
+        being fetched (`Mastodon-Async-Refresh`, docs content/en/methods/statuses.md,
+        "4.5.0 - added experimental `Mastodon-Async-Refresh` header"), which Mastodon.py
+        reads (`get_async_refresh_info`): then the thread is not final.
         """
         from mastodon import errors as mastodon_errors
 
         try:
-            return list(self._api.status_context(status_id)["descendants"])
+            context = self._api.status_context(status_id)
+            refresh = self._api.get_async_refresh_info(context)
+        except mastodon_errors.MastodonError as error:
+            raise translate_error(error, self._api) from None
+        retry = refresh[1] if refresh else None
+        return Thread(
+            tuple(context["descendants"]),
+            None if refresh is None else float(retry if isinstance(retry, int) else 0),
+        )
+
+    def status(self, status_id: str) -> Any:
+        """One of the account's statuses as the instance shows it now (GET
+        /api/v1/statuses/:id), its link card included; once, no retry, like `descendants`."""
+        from mastodon import errors as mastodon_errors
+
+        try:
+            return self._api.status(status_id)
         except mastodon_errors.MastodonError as error:
             raise translate_error(error, self._api) from None
 
@@ -244,6 +288,8 @@ class Publisher:
                 toot.text,
                 visibility=toot.visibility,
                 language=toot.language,
+                # Mastodon 4.5 (API version 7); None leaves it out, as a server before wants.
+                quote_approval_policy=toot.quote_approval_policy,
                 spoiler_text=toot.spoiler_text or None,
                 # Mastodon.py always sends sensitive=0, which unmarks a content warning.
                 sensitive=bool(toot.spoiler_text),
@@ -270,11 +316,12 @@ class Publisher:
         except mastodon_errors.MastodonError as error:
             raise translate_error(error, self._api) from None
 
-    def _delete_once(self, status_id: str) -> None:
+    def _delete_once(self, status_id: str, delete_media: bool) -> None:
         from mastodon import errors as mastodon_errors
 
         try:
-            self._api.status_delete(status_id)
+            # None leaves the parameter out: a server before 4.4 is asked nothing new.
+            self._api.status_delete(status_id, delete_media=True if delete_media else None)
         except mastodon_errors.MastodonError as error:
             raise translate_error(error, self._api) from None
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from crossposter.net.bounded import WatchedAdapter
+from crossposter.net.bounded import Cutoff, WatchedAdapter, read_capped
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -140,3 +140,46 @@ def public_session(policy: AddressPolicy, user_agent: str) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+@dataclass(frozen=True)
+class PublicAnswer:
+    """What a URL from a feed answered: its status, final address, type, and body (200 only)."""
+
+    status: int
+    url: str
+    content_type: str
+    body: bytes = b""
+
+
+def get_public(
+    url: str,
+    session: requests.Session,
+    *,
+    accept: str,
+    max_bytes: int,
+    timeout: float,
+    deadline: float,
+    stop: threading.Event | None = None,
+) -> PublicAnswer:
+    """GET `url` through a `public_session`: connected within `timeout`, whole within
+    `deadline` (a set `stop` abandons it), the body of a 200 read up to `max_bytes`.
+
+    Raises what net.bounded and requests raise (TooLarge, CutOff, BlockedAddress,
+    requests.RequestException): each caller says it in its own words.
+    """
+    with Cutoff(deadline, stop) as cutoff:
+        response = session.get(
+            url,
+            stream=True,
+            timeout=(min(timeout, max(cutoff.remaining(), 0.01)), timeout),
+            headers={"Accept": accept},
+        )
+        with response:
+            declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            answer = PublicAnswer(response.status_code, response.url or url, declared)
+            if response.status_code != 200:
+                return answer
+            return PublicAnswer(
+                answer.status, answer.url, declared, read_capped(response, max_bytes, cutoff)
+            )

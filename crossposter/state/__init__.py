@@ -31,6 +31,7 @@ from crossposter.state.roles import (
     PostingState,
     State,
     StateCommands,
+    UpkeepRole,
 )
 from crossposter.state.schema import SCHEMA_VERSION
 from crossposter.state.sqlite import SqliteState
@@ -57,6 +58,7 @@ __all__ = [
     "SqliteState",
     "State",
     "StateCommands",
+    "UpkeepRole",
     "now_utc",
     "postgres_backend",
 ]

@@ -23,13 +23,19 @@ DELETIONS_KEPT = timedelta(days=1)
 
 
 class AfterPosting(SqlStore):
-    def announced(self, feed: str | None = None) -> list[AnnouncedPost]:
-        """Every entry whose toot went out (posted, retracted, deleted), oldest first."""
+    def announced(
+        self, feed: str | None = None, posted_since: datetime | None = None
+    ) -> list[AnnouncedPost]:
+        """Every entry whose toot went out (posted, retracted, deleted), oldest first; those
+        posted since `posted_since` only, when given (a run's look at recent toots)."""
         where, values = ("AND feed = ?", (feed,)) if feed is not None else ("", ())
+        if posted_since is not None:
+            where += " AND COALESCE(posted_at, updated) >= ?"
+            values = (*values, self.dialect.stamp(posted_since))
         marks = ", ".join("?" for _ in ANNOUNCED_STATUSES)
         rows = self._rows(
             "SELECT feed, entry_id, link, title, status, toot_id, toot_url, account, instance, "
-            "posted_at, updated, edited_at, replies, replies_fetched_at FROM entries "
+            "posted_at, updated, edited_at, replies, replies_fetched_at, card FROM entries "
             f"WHERE status IN ({marks}) AND toot_id IS NOT NULL {where} "
             "ORDER BY COALESCE(posted_at, updated), feed COLLATE BINARY, entry_id COLLATE BINARY",
             (*ANNOUNCED_STATUSES, *values),
@@ -50,6 +56,7 @@ class AfterPosting(SqlStore):
                 edited_at=moment(row["edited_at"]),
                 replies=json.loads(row["replies"]) if row["replies"] else None,
                 replies_fetched_at=moment(row["replies_fetched_at"]),
+                card=None if row["card"] is None else bool(row["card"]),
             )
             for row in rows
         ]

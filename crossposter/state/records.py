@@ -77,6 +77,8 @@ class AnnouncedPost:
     # The public replies last read, in the shape of the replies file; None when never read.
     replies: list[dict[str, Any]] | None = None
     replies_fetched_at: datetime | None = None
+    # Whether the instance built a link card for it; None until looked at (after_posting.cards).
+    card: bool | None = None
 
 
 @dataclass(frozen=True)

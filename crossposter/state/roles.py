@@ -105,7 +105,9 @@ class LedgerRole(Lifetime, Protocol):
 class AfterPostingRole(Lifetime, Protocol):
     """A toot's life after posting: edits, deletions, replies, hooks (lifecycle.py)."""
 
-    def announced(self, feed: str | None = None) -> list[AnnouncedPost]: ...
+    def announced(
+        self, feed: str | None = None, posted_since: datetime | None = None
+    ) -> list[AnnouncedPost]: ...
     def save_replies(
         self, feed: str, entry_id: str, replies: list[dict[str, Any]], at: datetime | None = None
     ) -> None: ...
@@ -141,6 +143,18 @@ class CoordinationRole(Lifetime, Protocol):
     def newest_heartbeat(self, worker_prefix: str) -> tuple[str, Heartbeat] | None: ...
 
 
+class UpkeepRole(Lifetime, Protocol):
+    """What toots leave on the instance: unused uploads, link cards (upkeep.py)."""
+
+    def record_unused_uploads(
+        self, instance: str, account: str, media_ids: Iterable[str], at: datetime | None = None
+    ) -> None: ...
+    def unused_uploads(self, instance: str, account: str) -> list[str]: ...
+    def forget_unused_upload(self, instance: str, account: str, media_id: str) -> None: ...
+    def save_card(self, feed: str, entry_id: str, card: bool) -> None: ...
+    def claim_card_warning(self, feed: str, at: datetime | None = None) -> bool: ...
+
+
 class LeasesRole(Lifetime, Protocol):
     """Which process works on which feed (each backend's own: sqlite.py, postgres.py)."""
 
@@ -167,6 +181,7 @@ class State(
     LedgerRole,
     AfterPostingRole,
     CoordinationRole,
+    UpkeepRole,
     LeasesRole,
     AdministrationRole,
     Protocol,
@@ -175,7 +190,7 @@ class State(
 
 
 # What the callers use, by name: posting a toot and what follows it.
-class PostingState(LedgerRole, AfterPostingRole, CoordinationRole, Protocol):
+class PostingState(LedgerRole, AfterPostingRole, CoordinationRole, UpkeepRole, Protocol):
     """What posting (crossposter.posting) and the follow-up after it use."""
 
 

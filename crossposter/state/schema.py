@@ -309,6 +309,21 @@ STEPS: tuple[Step, ...] = (
             PRIMARY KEY (instance, account)
         ) {WITHOUT_ROWID}""",
     ),
+    # What toots leave on the instance (Mastodon 4.4+ deletes unused uploads): uploads
+    # to delete on a later run; whether each toot got a link card, and when its feed was
+    # warned that one did not.
+    Step(
+        "link cards and unused uploads",
+        columns=(("entries", "card", "INTEGER"), ("feeds", "card_warned", "{TIMESTAMP}")),
+        tables="""
+        CREATE TABLE IF NOT EXISTS unused_uploads (
+            instance TEXT NOT NULL,
+            account TEXT NOT NULL,
+            media_id TEXT NOT NULL,
+            recorded {TIMESTAMP} NOT NULL,
+            PRIMARY KEY (instance, account, media_id)
+        ) {WITHOUT_ROWID}""",
+    ),
     # An entry selected for posting and left for a later run, kept whole (`queued_entry`);
     # each feed and account failing now, since when (alert_after), which no export carries.
     Step(
@@ -424,10 +439,11 @@ EXPORT_ORDER = {
     "occurrence COLLATE BINARY",
     "deletions": "account COLLATE BINARY, at",
     "account_profiles": "instance COLLATE BINARY, account COLLATE BINARY",
+    "unused_uploads": "instance COLLATE BINARY, account COLLATE BINARY, media_id COLLATE BINARY",
 }
 EXPORTED_TABLES = tuple(EXPORT_ORDER)
 TIMESTAMP_COLUMNS = {
-    "feeds": ("last_fetch", "last_parsed", "next_poll"),
+    "feeds": ("last_fetch", "last_parsed", "next_poll", "card_warned"),
     "entries": (
         "first_seen",
         "last_seen",
@@ -442,6 +458,7 @@ TIMESTAMP_COLUMNS = {
     "instances": ("fetched_at",),
     "hook_runs": ("started",),
     "deletions": ("at",),
+    "unused_uploads": ("recorded",),
 }
 # Columns holding JSON, with how the state reads them back: an import must be readable.
 JSON_COLUMNS: dict[tuple[str, str], Callable[[str], object]] = {

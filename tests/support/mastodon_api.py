@@ -21,7 +21,10 @@ GET  /api/v1/accounts/:id/statuses       newest first; limit (20, max 40), max_i
                                          min_id, exclude_replies, only_media; Link header
 GET  /api/v1/statuses/:id                404 ``{"error": "Record not found"}`` if unknown
 DELETE /api/v1/statuses/:id              token + write:statuses; the deleted status with
-                                         ``text``; 404 if unknown (or deleted already)
+                                         ``text``; 404 if unknown (or deleted already);
+                                         ``delete_media`` (4.4) removes its media too
+DELETE /api/v1/media/:id                 4.4: an upload no status uses; 422 if one does
+PATCH /api/v1/accounts/update_credentials  4.4: ``attribution_domains[]`` (10 at most)
 GET  /api/v1/statuses/:id/context        ancestors [] and descendants: the replies added
                                          with ``add_reply`` (every visibility: the token's
                                          owner is addressed by all of them), oldest first
@@ -35,9 +38,12 @@ GET  /api/v1/media/:id                   206 while processing, then 200
 POST /api/v1/apps                        client_id / client_secret
 GET  /oauth/authorize                    HTML page showing ``valid_auth_code`` (if params ok)
 POST /oauth/token                        authorization_code (single use) / client_credentials
-POST /oauth/revoke                       removes the token
+POST /oauth/revoke                       removes the token (the app's credentials needed)
 GET  /.well-known/oauth-authorization-server   if ``oauth_server_metadata`` (Mastodon >= 4.3)
 =======================================  ==================================================
+
+``MastodonAPI(release="4.2" | "4.3" | "4.4" | "4.5")`` (default 4.3) answers as that release:
+support.mastodon_recent says what each adds (PKCE, quote policies, Deprecation, ...).
 
 Every answer carries ``X-RateLimit-Limit/Remaining/Reset`` (Reset in ISO 8601, from a per-token
 fixed 5-minute window of ``request_limit`` requests); statuses are limited to ``status_limit``
@@ -94,6 +100,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from ._http import LoopbackServer, drop_connection, read_body, reset_connection, send
+from .mastodon_recent import RELEASES, RecentMastodon
 
 __all__ = ["INSTANCE_APIS", "Fault", "MastodonAPI", "default_length"]
 
@@ -305,7 +312,7 @@ def _parse_multipart(content_type: str, body: bytes):
     return fields, files
 
 
-class MastodonAPI(LoopbackServer):
+class MastodonAPI(RecentMastodon, LoopbackServer):
     """Fake Mastodon server. See the module docstring for endpoints and faults.
 
     Attributes tests use:
@@ -336,6 +343,7 @@ class MastodonAPI(LoopbackServer):
         request_limit: int = 300,
         status_limit: int = 300,
         version: str | None = None,
+        release: str = "4.3",
     ) -> None:
         super().__init__()
         if instance_api not in INSTANCE_APIS:
@@ -366,7 +374,6 @@ class MastodonAPI(LoopbackServer):
         self.apps: dict[str, dict[str, Any]] = {}
         self.valid_auth_code = "good-code"
         self.auth_code_single_use = True
-        self.oauth_server_metadata = True
         self.faults: list[Fault] = []
         self.account_id = "1"
         # The instance's own name in its documents (`domain`, v1 `uri`); its host when None.
@@ -383,6 +390,8 @@ class MastodonAPI(LoopbackServer):
         self._status_windows: dict[str | None, tuple[int, int]] = {}
         # Replies by other people (add_reply), apart from the account's own statuses.
         self.replies: list[dict[str, Any]] = []
+        # What 4.3-4.5 added, and what the release answers (support.mastodon_recent).
+        self._init_release(release)
 
     # -- public helpers ----------------------------------------------------------------
     def default_length_of(self, text: str, spoiler: str) -> int:
@@ -535,6 +544,7 @@ class MastodonAPI(LoopbackServer):
                 "hide_collections": False,
                 "discoverable": True,
                 "indexable": False,
+                **self.credential_source(),
             }
             acc["role"] = {
                 "id": "-99",
@@ -606,8 +616,13 @@ class MastodonAPI(LoopbackServer):
             for k, v in status.items()
             if k not in ("text", "idempotency_key", "media_ids", "token")
         }
+        out.pop("quote_approval_policy", None)
         out["account"] = self.account_json()
-        out["media_attachments"] = [self._media_json(self.media[i]) for i in status["media_ids"]]
+        out["media_attachments"] = [
+            self._media_json(self.media[i]) for i in status["media_ids"] if i in self.media
+        ]
+        out["card"] = self.card_json(status)
+        out.update(self.quote_json(status))
         return out
 
     # -- state changes (call with self.lock held) ---------------------------------------
@@ -753,6 +768,7 @@ class MastodonAPI(LoopbackServer):
 
     def _send(self, handler, resp: _Response, rl_headers) -> None:
         headers = list(rl_headers) + list(resp.headers or [])
+        headers += self.deprecation_headers(urlsplit(handler.path).path)
         if isinstance(resp.body, bytes):
             body = resp.body
         elif resp.body is None:
@@ -827,6 +843,8 @@ class MastodonAPI(LoopbackServer):
             ("POST", r"/api/v2/media", "post_media_v2"),
             ("POST", r"/api/v1/media", "post_media_v1"),
             ("GET", r"/api/v1/media/(?P<id>[^/]+)", "get_media"),
+            ("DELETE", r"/api/v1/media/(?P<id>[^/]+)", "delete_media"),
+            ("PATCH", r"/api/v1/accounts/update_credentials", "update_credentials"),
             ("POST", r"/api/v1/apps", "create_app"),
             ("GET", r"/oauth/authorize", "authorize"),
             ("POST", r"/oauth/token", "token"),
@@ -864,7 +882,7 @@ class MastodonAPI(LoopbackServer):
         if self.version:
             return self.version
         return {
-            "v2": "4.3.2",
+            "v2": RELEASES[self.release][0],
             "v1": "3.5.3",
             "max_toot_chars": "2.7.2 (compatible; Pleroma 2.5.0)",
         }.get(self.instance_api, "4.3.2")
@@ -877,9 +895,11 @@ class MastodonAPI(LoopbackServer):
         }
 
     def _media_config(self) -> dict[str, Any]:
+        # description_limit is published from Mastodon 4.4 (api_versions 3 and above).
+        published = {"description_limit": self.description_limit} if self.at_least(3) else {}
         return {
             "supported_mime_types": list(_SUPPORTED_MIME),
-            "description_limit": self.description_limit,
+            **published,
             "image_size_limit": 16777216,
             "image_matrix_limit": 33177600,
             "video_size_limit": 103809024,
@@ -923,7 +943,11 @@ class MastodonAPI(LoopbackServer):
                     "message": None,
                     "url": None,
                 },
-                "api_versions": {"mastodon": 2},
+                **(
+                    {"api_versions": {"mastodon": self.api_version}}
+                    if self.api_version is not None
+                    else {}
+                ),
                 "contact": {"email": "admin@example.org", "account": None},
                 "rules": [],
             },
@@ -1081,9 +1105,11 @@ class MastodonAPI(LoopbackServer):
             status = next((s for s in self.statuses if s["id"] == id), None)
             if status is None:
                 return _error(404)
+            answer = {**self.status_json(status), "text": status["text"]}
             self.statuses.remove(status)
             self.deleted.append(status)
-            return _Response(200, {**self.status_json(status), "text": status["text"]})
+            self.drop_status_media(status, req)
+            return _Response(200, answer)
 
     def _h_status_context(self, req: _Request, id: str) -> _Response:
         with self.lock:
@@ -1094,7 +1120,8 @@ class MastodonAPI(LoopbackServer):
                 if reply["in_reply_to_id"] in parents:
                     thread.append(reply)
                     parents.add(reply["id"])
-            return _Response(200, {"ancestors": [], "descendants": thread})
+            headers = self.refresh_headers(id)
+            return _Response(200, {"ancestors": [], "descendants": thread}, headers)
 
     def _h_post_status(self, req: _Request) -> _Response:
         denied = self._auth(req, "write:statuses")
@@ -1170,6 +1197,9 @@ class MastodonAPI(LoopbackServer):
                     422,
                     f"Validation failed: Text character limit of {self.max_characters} exceeded",
                 )
+            refusal = self.quote_policy_refusal(f)
+            if refusal:
+                return _error(422, refusal)
             language = self._language(f.get("language"))
             sensitive = bool(_truthy(f.get("sensitive")))
             status = self._create_status(
@@ -1182,6 +1212,8 @@ class MastodonAPI(LoopbackServer):
                 media=media,
                 token=req.token,
                 in_reply_to_id=f.get("in_reply_to_id") or None,
+                # As sent: a server before 4.5 ignores it (quote_json shows what it kept).
+                extra={"quote_approval_policy": f.get("quote_approval_policy")},
             )
             self._status_windows[req.token] = (w, n + 1)
             if key is not None:
@@ -1309,6 +1341,8 @@ class MastodonAPI(LoopbackServer):
             problem = "unsupported_response_type"
         elif not self._scopes_ok(app, (q.get("scope") or "read").split()):
             problem = "invalid_scope"
+        else:
+            problem = self.pkce_refusal(q)
         if problem:
             page = f"<html><body><h1>Authorization error</h1><p>{problem}</p></body></html>"
             return _Response(400, page.encode(), content_type="text/html; charset=utf-8")
@@ -1332,7 +1366,8 @@ class MastodonAPI(LoopbackServer):
             if grant == "authorization_code":
                 code = f.get("code")
                 bad_redirect = (f.get("redirect_uri") or "") not in app["redirect_uris"]
-                if code != self.valid_auth_code or code in self._used_codes or bad_redirect:
+                used = code in self._used_codes
+                if code != self.valid_auth_code or used or bad_redirect or not self.pkce_holds(f):
                     return _error(
                         400,
                         "invalid_grant",
@@ -1348,6 +1383,7 @@ class MastodonAPI(LoopbackServer):
                 )
             token = "token-" + secrets.token_urlsafe(16)
             self.grant_token(token, set(scope.split()))
+            self.remember_token_app(token, app["client_id"])
         return _Response(
             200,
             {
@@ -1357,13 +1393,6 @@ class MastodonAPI(LoopbackServer):
                 "created_at": int(self.now()),
             },
         )
-
-    def _h_revoke(self, req: _Request) -> _Response:
-        token = req.form.get("token")
-        with self.lock:
-            self.valid_tokens.discard(token)
-            self.token_scopes.pop(token, None)
-        return _Response(200, {})
 
     def _h_oauth_metadata(self, req: _Request) -> _Response:
         if not self.oauth_server_metadata:
@@ -1384,6 +1413,7 @@ class MastodonAPI(LoopbackServer):
                     "write:media",
                     "read:accounts",
                     "read:statuses",
+                    "write:accounts",
                     "follow",
                     "push",
                     "profile",
