@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,6 +78,8 @@ class RunReport:
     interrupted: bool = False
     # Feeds and accounts failing for longer than their alert_after: a person must know.
     alerts: list[str] = field(default_factory=list)
+    # The accounts the instance rate-limited during the pass.
+    rate_limited: list[str] = field(default_factory=list)
     # A preview's: each account as the last real run recorded it, by account name.
     profiles: dict[str, AccountProfile] = field(default_factory=dict)
 
@@ -98,6 +100,7 @@ def run(
     stop: threading.Event | None = None,
     clock: Callable[[], datetime] = now_utc,
     poll_interval: float | None = None,
+    poll_now: Collection[str] = (),
 ) -> RunReport:
     """Announce what is new in every enabled feed; with dry_run, only say what would be.
 
@@ -107,7 +110,8 @@ def run(
 
     A feed another process is working on is left to it. With `poll_interval` (a pass
     of `run --loop`), only the feeds due are polled, each next due that long after,
-    and the pass ends with this worker's heartbeat in the state.
+    and the pass ends with this worker's heartbeat in the state; the feeds named in
+    `poll_now` (asked for by a webhook or a hub) are polled too, due or not.
     """
     accounts = feed_accounts(settings)
     if not dry_run:
@@ -126,7 +130,7 @@ def run(
     with state:
         report = Pass(
             settings, state, outbox_for, stop, accounts, clock,
-            preview=dry_run, poll_interval=poll_interval,
+            preview=dry_run, poll_interval=poll_interval, poll_now=poll_now,
         ).run()
         if dry_run:
             report.profiles = _recorded_profiles(state, accounts.values())
@@ -180,9 +184,11 @@ class Pass:
         *,
         preview: bool = False,
         poll_interval: float | None = None,
+        poll_now: Collection[str] = (),
     ):
         self.settings = settings
         self.poll_interval = poll_interval
+        self.poll_now = frozenset(poll_now)
         # A preview runs no hook and reads no replies.
         self.preview = preview
         self.state = state
@@ -236,12 +242,14 @@ class Pass:
         return self.report
 
     def _due(self, feeds: list[FeedConfig]) -> list[FeedConfig]:
-        """The feeds to poll now: all of them, but in `run --loop` only those due."""
+        """The feeds to poll now: all of them, but in `run --loop` only those due or asked for."""
         if self.poll_interval is None:
             return list(feeds)
         next_polls = self.state.next_polls(feed.name for feed in feeds)
         now = now_utc()
-        return [f for f in feeds if (next_polls.get(f.name) or now) <= now]
+        return [
+            f for f in feeds if f.name in self.poll_now or (next_polls.get(f.name) or now) <= now
+        ]
 
     def _work_on(self, feeds: list[FeedConfig]) -> None:
         """Fetch and handle `feeds`, leased to this process; all committed when it returns."""
@@ -406,6 +414,7 @@ class Pass:
             )
         elif self.report.interrupted:
             self.report.stopped = "interrupted; the rest waits"
+        self.report.rate_limited = [s.account.name for s in stopped if s.rate_limited]
         resets = [s.rate_limit_reset for s in stopped if s.rate_limit_reset is not None]
         self.report.rate_limit_reset = resets[-1] if resets else None
         # The first instance asked, as the preview shows it.

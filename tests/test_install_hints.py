@@ -53,3 +53,16 @@ def test_a_state_url_without_the_driver_gives_the_command_that_adds_it(tmp_path)
     done = subprocess.run(shlex.split(hint), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "psycopg" in done.stdout
+
+
+def test_no_requirement_names_the_other_projects_distribution():
+    import tomllib
+
+    from conftest import EXAMPLES
+
+    project = tomllib.loads((EXAMPLES.parent / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"]]
+    for extra in project["optional-dependencies"].values():
+        requirements += extra
+    # `crossposter` on PyPI is an unrelated project: pip would install it.
+    assert not [r for r in requirements if re.match(r"crossposter\b(?!-)", r)]

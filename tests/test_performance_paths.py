@@ -102,3 +102,14 @@ def test_a_configuration_with_a_named_date_loads_without_babel_or_language_detec
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_the_http_server_and_prometheus_client_load_only_with_listen():
+    # Every run but `run --loop --listen` (a cron job, `health`, a preview) goes without.
+    code = (
+        "import sys, crossposter.cli, crossposter.cli.run, crossposter.loop, crossposter.pipeline\n"
+        "import crossposter.poll_requests, crossposter.listen.address\n"
+        "print(' '.join(m for m in ('cheroot', 'prometheus_client') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""

@@ -17,6 +17,7 @@ from pydantic_settings import SettingsError
 from crossposter.config.models import (
     CONFIG_VARIABLE,
     TOKEN_VARIABLE,
+    WEBHOOK_SECRET_VARIABLE,
     FeedOptions,
     Settings,
 )
@@ -45,6 +46,12 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         raise ConfigError(
             f"{source.at(['access_token'], key=True)}: access_token must not be written in "
             f"the configuration file; export {TOKEN_VARIABLE} instead"
+        )
+    if "webhook_secret" in raw:
+        raise ConfigError(
+            f"{source.at(['webhook_secret'], key=True)}: webhook_secret must not be written "
+            f"in the configuration file; export {WEBHOOK_SECRET_VARIABLE} or give "
+            "webhook_secret_file instead"
         )
     if "state_url" in raw and "state_file" in raw:
         raise ConfigError(
@@ -131,7 +138,13 @@ def _relative_to(settings: Settings, folder: Path) -> Settings:
     state_file = _next_to(settings.state_file, folder)
     paths = {
         name: _next_to(getattr(settings, name), folder)
-        for name in ("access_token_file", "heartbeat_file", "links_file", "replies_file")
+        for name in (
+            "access_token_file",
+            "heartbeat_file",
+            "links_file",
+            "replies_file",
+            "webhook_secret_file",
+        )
         if getattr(settings, name) is not None
     }
     feeds = []
