@@ -81,16 +81,22 @@ class Alerts:
             failing = self._state.record_failure(kind, name, error, self._clock())
             self._failing[(kind, name)] = failing
 
-    def feed_failed(self, name: str, error: Exception, said: str, stopping: bool) -> None:
-        """A feed failed: only a temporary failure counts (a stop asked for is none)."""
+    def feed_failed(self, feed: Any, report: Any, error: Exception, stopping: bool) -> None:
+        """A feed failed, said in its report with its address (as `check` gives it: a 404
+        or a refused connection is fixed there); only a temporary failure counts for
+        alert_after, and a stop asked for is none."""
+        said = str(error) if feed.url in str(error) else f"{error} ({feed.url})"
+        report.fail(error, said)
         if getattr(error, "temporary", False) and not stopping:
-            self.failed(FEED, name, said)
+            self.failed(FEED, feed.name, said)
 
-    def accounts_failed(self, sessions: Iterable[Any]) -> None:
-        """The accounts whose posts failed temporarily in this pass (`session.failing`)."""
+    def sum_up(self, sessions: Iterable[Any]) -> list[str]:
+        """At the pass's end: the accounts whose posts failed temporarily (`session.failing`)
+        recorded, then the ERROR lines of what is overdue."""
         for session in sessions:
             if session.failing:
                 self.failed(ACCOUNT, session.account.name, session.failing)
+        return self.overdue()
 
     def worked(self, kind: str, name: str) -> None:
         """It works (again): a failure it had is cleared, with one INFO line."""

@@ -77,9 +77,9 @@ class FeedHandling:
         self.shared = shared
         self.state = shared.state
 
-    def handle(self, fetched: FetchResult) -> None:
+    def handle(self, fetched: FetchResult, *, first_run: bool) -> None:
+        """`first_run`: the state knew nothing of the feed before this pass."""
         feed, report = self.feed, self.report
-        first_run = self.state.feed(feed.name) is None
         # Posts left pending by an earlier run go first, whatever the feed says today.
         if not first_run:
             self._retry_pending()

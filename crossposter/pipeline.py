@@ -56,6 +56,7 @@ from crossposter.state import (
     AfterPostingRole,
     AnnouncedPost,
     CoordinationRole,
+    FeedState,
     PendingPost,
     State,
     now_utc,
@@ -238,7 +239,6 @@ class Pass:
         if self.settings.replies_file is not None and not self.preview:
             self._read_replies()
         self._sum_up_accounts()
-        self.report.alerts = self._alerts.overdue()
         return self.report
 
     def _due(self, feeds: list[FeedConfig]) -> list[FeedConfig]:
@@ -256,7 +256,9 @@ class Pass:
         if not feeds:
             return
         self._retry_failed_after_settings_change(feeds)
-        requests = [self._fetch_request(feed) for feed in feeds]
+        # Read once: the request's validators, and whether it is the feed's first run.
+        known = {feed.name: self.state.feed(feed.name) for feed in feeds}
+        requests = [self._fetch_request(feed, known[feed.name]) for feed in feeds]
         fetched = fetch_all(requests, self.settings.fetch_options(), stop=self.stop)
         results = {result.name: result for result in fetched}
         # One commit for the slice; the writes that guard a post still commit at once.
@@ -268,13 +270,13 @@ class Pass:
                 feed_report = FeedReport(name=feed.name)
                 self.report.feeds.append(feed_report)
                 try:
-                    FeedHandling(feed, feed_report, self._shared).handle(results[feed.name])
+                    FeedHandling(feed, feed_report, self._shared).handle(
+                        results[feed.name], first_run=known[feed.name] is None
+                    )
                 except FeedError as error:
                     # Its address, as `check` gives it: a 404 or a refused connection is
                     # fixed there.
-                    said = str(error) if feed.url in str(error) else f"{error} ({feed.url})"
-                    feed_report.fail(error, said)
-                    self._alerts.feed_failed(feed.name, error, said, self.stop.is_set())
+                    self._alerts.feed_failed(feed, feed_report, error, self.stop.is_set())
                 except StateError:
                     # The state cannot be written (a full disk): no later feed could be either.
                     # What was recorded stays consistent; the run ends here (exit 2 or 75).
@@ -322,8 +324,7 @@ class Pass:
             self.report.interrupted = True
         return self.report.interrupted
 
-    def _fetch_request(self, feed: FeedConfig) -> FetchRequest:
-        known = self.state.feed(feed.name)
+    def _fetch_request(self, feed: FeedConfig, known: FeedState | None) -> FetchRequest:
         # A changed URL is a different document: its old validators mean nothing.
         validators = known.validators if known and known.url == feed.url else Validators()
         return FetchRequest(name=feed.name, url=feed.url, validators=validators)
@@ -403,7 +404,7 @@ class Pass:
         read_replies(self.state, posts, descendants_of, now, interval)
 
     def _sum_up_accounts(self) -> None:
-        self._alerts.accounts_failed(self._sessions.values())
+        self.report.alerts = self._alerts.sum_up(self._sessions.values())
         stopped = [session for session in self._sessions.values() if session.stopped]
         if stopped:
             self.report.stopped = "; ".join(

@@ -29,6 +29,7 @@ from crossposter.duration import parse_duration
 from crossposter.feeds.fetch import FetchOptions
 from crossposter.feeds.filters import EntryFilter, Rules
 from crossposter.models import DEFAULT_ACCOUNT
+from crossposter.names import DEFAULT_SKIPPED_CATEGORIES
 from crossposter.web import is_loopback_host, with_scheme
 
 TOKEN_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN"
@@ -42,10 +43,6 @@ ENVIRONMENT_ONLY = ("access_token", "webhook_secret")
 
 
 def _default_skipped_categories() -> list[str]:
-    # Imported when a feed is configured, not with this module: hashtags.py compiles
-    # Mastodon's tag patterns, which only composing needs.
-    from crossposter.compose.hashtags import DEFAULT_SKIPPED_CATEGORIES
-
     # Sorted: a set's order follows the process's hash seed, and the settings
     # fingerprint must not.
     return sorted(DEFAULT_SKIPPED_CATEGORIES)
