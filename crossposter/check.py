@@ -21,6 +21,7 @@ from crossposter.accounts import (
     handle,
     with_token,
 )
+from crossposter.alerts import ACCOUNT, FEED, describe
 from crossposter.attribution import (
     WORDPRESS_HINT,
     PageUnavailable,
@@ -39,11 +40,12 @@ from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import InstanceLookup, look_up_instance
 from crossposter.mastodon.profile import attribution_domains
 from crossposter.mastodon.publish import translate_error
-from crossposter.models import DEFAULT_ACCOUNT, Entry, InstanceLimits, Toot
+from crossposter.models import DEFAULT_ACCOUNT, Entry, Failing, InstanceLimits, Toot
 from crossposter.net.public import AddressPolicy
 from crossposter.redaction import redacted_url
 from crossposter.state import SqliteState
-from crossposter.storage import missing_folder
+from crossposter.state.sqlite import user_name
+from crossposter.storage import missing_folder, postgres_backend
 
 
 @dataclass
@@ -112,6 +114,8 @@ class StateCheck:
     note: str | None = None
     # PostgreSQL: the schema version the database is at.
     schema_version: int | None = None
+    # The feeds and accounts the runs found failing, since their last success.
+    failing: list[Failing] = field(default_factory=list)
 
 
 @dataclass
@@ -166,13 +170,19 @@ def check(settings: Settings, config_file: str = "FILE") -> CheckReport:
             _check_byline(settings, feed, by_name[accounts[feed.name].name], config_file)
     for account in checked:
         _note_unsupported(settings, account, accounts)
-    return CheckReport(
+    report = CheckReport(
         feeds=feeds,
         accounts=checked,
         state=_check_postgres_state(settings.state_url)
         if settings.state_url
         else _check_state(settings.state_file),
     )
+    # What the runs found, beside what this check finds now: since when it fails.
+    failing = {(failure.kind, failure.name): failure for failure in report.state.failing}
+    for part, kind in [*((feed, FEED) for feed in report.feeds), *((a, ACCOUNT) for a in checked)]:
+        if (kind, part.name) in failing:
+            part.notes.append(f"the runs found it {describe(failing[kind, part.name])}")
+    return report
 
 
 def _check_feeds(settings: Settings, limits: dict[str, InstanceLimits]) -> list[FeedCheck]:
@@ -321,6 +331,7 @@ def _check_state(path: Path) -> StateCheck:
                 checked.problem = _why_not_creatable(path)
                 return checked
             checked.feeds_known = len(state.feeds())
+            checked.failing = state.failures()
         SqliteState.probe_writable(path)
     except StateLocked:
         checked.note = "a run is using it right now, so its writability was not probed"
@@ -331,7 +342,6 @@ def _check_state(path: Path) -> StateCheck:
 
 def _check_postgres_state(url: str) -> StateCheck:
     """The database answers, and what it holds; its tables are left for the first run."""
-    from crossposter.state import postgres_backend
 
     checked = StateCheck(redacted_url(url))
     try:
@@ -341,6 +351,7 @@ def _check_postgres_state(url: str) -> StateCheck:
             if isinstance(state, backend):
                 checked.schema_version = state.schema_version()
                 checked.feeds_known = len(state.feeds())
+                checked.failing = state.failures()
     except CrossposterError as error:
         checked.problem = str(error)
     return checked
@@ -360,5 +371,8 @@ def _why_not_creatable(path: Path) -> str | None:
     if not folder.is_dir():
         return f"{path} cannot be created: {folder} is a file, not a folder"
     if not os.access(folder, os.W_OK | os.X_OK):
-        return f"{path} cannot be created: permission denied, this user may not write {folder}"
+        return (
+            f"{path} cannot be created: permission denied, the user {user_name()} "
+            f"may not write {folder}"
+        )
     return None

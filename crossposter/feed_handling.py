@@ -22,6 +22,7 @@ from crossposter.feeds.fetch import FetchResult
 from crossposter.feeds.filters import skip_reason
 from crossposter.feeds.hubs import advertised_hub
 from crossposter.feeds.select import Selection, select_new
+from crossposter.logsafe import plural
 from crossposter.models import Entry, FeedInfo, FeedReport, ParsedFeed, Toot, link_key
 from crossposter.posting import AccountSession
 from crossposter.state import PostedEntry, State, now_utc
@@ -123,6 +124,8 @@ class FeedHandling:
         report.filtered = self._filtered(parsed.entries, known, first_run)
         filtered_ids = {entry.id for entry, _ in report.filtered}
         candidates = [entry for entry in parsed.entries if entry.id not in filtered_ids]
+        # Left for later by earlier runs (backfill, max_posts_per_run): known, not new.
+        queued = self.state.queued(feed.name)
         selection = select_new(
             candidates,
             known,
@@ -131,15 +134,19 @@ class FeedHandling:
             max_posts=feed.max_posts_per_run,
             announced=self._announced(candidates, known),
             flood_threshold=feed.flood_threshold,
+            queued=queued,
         )
-        report.new = len(selection.announce) + len(selection.waiting)
-        # Beyond max_posts_per_run: waiting by design, no failure.
+        was_queued = {entry.id for entry in queued}
+        in_line = (*selection.announce, *selection.waiting)
+        report.new = sum(entry.id not in was_queued for entry in in_line)
+        # Beyond max_posts_per_run: queued by design, no failure.
         report.deferred += len(selection.waiting)
         now = now_utc()
         self.state.record_fetch(feed.name, feed.url, "ok", parsed_at=now)
         self.state.mark_seen(feed.name, selection.recorded, at=now)
+        self.state.mark_queued(feed.name, selection.queue, at=now)
         report.recorded = len(selection.mark_seen)
-        _log_held_back(feed, selection)
+        _log_held_back(feed, selection, preview=self.shared.preview)
         if self.shared.preview and first_run and not feed.backfill:
             self._sample(parsed, known)
         self.state.mark_filtered(feed.name, report.filtered, at=now)
@@ -157,7 +164,11 @@ class FeedHandling:
         retention = timedelta(days=self.shared.settings.retention_days)
         removed = self.state.prune(feed.name, retention)
         if removed:
-            log.debug("feed %s: forgot %d entries long gone from it", feed.name, removed)
+            log.debug(
+                "feed %s: forgot %s long gone from it",
+                feed.name,
+                plural(removed, "entry", "entries"),
+            )
 
     def _announced(self, entries: list[Entry], known: set[str]) -> set[str]:
         """The links of the feed's new entries that the feed's account already announced."""
@@ -207,7 +218,7 @@ class FeedHandling:
         pending = session.pend(feed.name, entry, toot)
         if pending is None:
             # Another feed of the account announced the link earlier in this pass.
-            _log_repeated(feed, entry)
+            _log_repeated(feed, entry, preview=self.shared.preview)
             session.instance.discard_uploads(toot.media_ids)
             self.state.mark_seen(feed.name, [entry])
             return True
@@ -284,28 +295,36 @@ class FeedHandling:
             session.retry(pending, self.report)
 
 
-def _log_held_back(feed: FeedConfig, selection: Selection) -> None:
+def _log_held_back(feed: FeedConfig, selection: Selection, *, preview: bool) -> None:
     for entry in selection.repeated:
-        _log_repeated(feed, entry)
+        _log_repeated(feed, entry, preview=preview)
     if selection.flooded:
         # ERROR, so that cron's -q mails it: the person decides what goes out.
         log.error(
             "feed %s: %d new entries at once (every entry of the feed unknown, or more than "
-            "flood_threshold %d and most of the feed): none announced, all recorded as seen. "
+            "flood_threshold %d and most of the feed): none %s, all %s as seen. "
             "To announce some: `crossposter state "
             "forget -c CONFIG %s ENTRY_ID` each (ids from `crossposter state entries --feed %s`), "
             "or rename the feed with `backfill: N` to announce its newest N",
             feed.name,
             len(selection.flooded),
             feed.flood_threshold,
+            "would be announced" if preview else "announced",
+            _recorded(preview),
             feed.name,
             feed.name,
         )
 
 
-def _log_repeated(feed: FeedConfig, entry: Entry) -> None:
+def _log_repeated(feed: FeedConfig, entry: Entry, *, preview: bool) -> None:
     log.info(
-        "feed %s: %s was already announced on this account; recorded, not announced again",
+        "feed %s: %s was already announced on this account; %s, not announced again",
         feed.name,
         entry.link,
+        _recorded(preview),
     )
+
+
+def _recorded(preview: bool) -> str:
+    # A preview changes nothing: it says what the run would do.
+    return "would be recorded" if preview else "recorded"

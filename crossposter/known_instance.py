@@ -23,6 +23,9 @@ LIMITS_MAX_AGE = timedelta(days=1)
 class InstanceOutbox(Protocol):
     """What this module asks of posting.Outbox (named here: posting imports this module)."""
 
+    # False for a preview's, which asks nothing.
+    sends: bool
+
     def limits(self, stop: threading.Event) -> InstanceLimits: ...
 
     def delete_upload(self, media_id: str, stop: threading.Event) -> None: ...
@@ -64,7 +67,9 @@ class KnownInstance:
         return Capabilities.of(self.limits)
 
     def _load_limits(self) -> InstanceLimits:
-        cached = self._state.cached_limits(self.url, LIMITS_MAX_AGE)
+        # A preview asks nothing: what a run stored, however old, says more (and how old).
+        max_age = LIMITS_MAX_AGE if self._outbox.sends else timedelta.max
+        cached = self._state.cached_limits(self.url, max_age)
         if cached:
             return cached
         limits = self._outbox.limits(self._stop)

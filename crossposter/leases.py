@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from crossposter.errors import StateError, StateLocked
 from crossposter.health import worker_id
+from crossposter.logsafe import plural
 from crossposter.state import LeasesRole
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ class FeedLeases:
             self.state.release_leases(feeds, self.worker)
         except StateError as error:
             # They expire on their own: another process waits lease_timeout, no more.
-            log.warning("could not release the leases of %d feeds: %s", len(feeds), error)
+            log.warning("could not release the leases of %s: %s", plural(len(feeds), "feed"), error)
 
     def _renew_until_done(self, every: float) -> None:
         while not self._done.wait(every):

@@ -112,6 +112,8 @@ class InstanceLimits:
     # The instance's own name for itself (v2 `domain`, v1 `uri`): the part after the
     # second @ of its accounts' handles, which need not be the API's host.
     domain: str | None = None
+    # For limits a run stored ("cached"): when the instance said them.
+    asked_at: datetime | None = None
     # `api_versions.mastodon` (Mastodon 4.3+), when published: mastodon.capabilities reads it.
     api_version: int | None = None
 
@@ -314,3 +316,14 @@ class FeedReport:
         exit code must say so (75)."""
         self.deferred += count
         self.temporary_failure = True
+
+
+@dataclass(frozen=True)
+class Failing:
+    """A feed or an account (`kind`) failing since `since`, the last time with `last_error`:
+    what the state keeps for alert_after (crossposter.alerts says what it means)."""
+
+    kind: str
+    name: str
+    since: datetime
+    last_error: str

@@ -31,6 +31,7 @@ from crossposter.after_posting.cards import look_at_cards
 from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.after_posting.replies import due, read_replies
 from crossposter.after_posting.site_files import write_site_files
+from crossposter.alerts import ACCOUNT, FEED, Alerts
 from crossposter.config import FeedConfig, Settings
 from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
@@ -38,6 +39,7 @@ from crossposter.feed_handling import FeedHandling, PassShared
 from crossposter.feeds.fetch import FetchRequest, fetch_all
 from crossposter.health import next_heartbeat, worker_id
 from crossposter.leases import FeedLeases
+from crossposter.logsafe import plural
 from crossposter.models import (
     DEFAULT_ACCOUNT,
     AccountProfile,
@@ -83,6 +85,8 @@ class RunReport:
     interrupted: bool = False
     # False when links_file or replies_file could not be written.
     site_files_written: bool = True
+    # Feeds and accounts failing for longer than their alert_after: a person must know.
+    alerts: list[str] = field(default_factory=list)
     # The accounts the instance rate-limited during the pass.
     rate_limited: list[str] = field(default_factory=list)
     # A preview's: each account as the last real run recorded it, by account name.
@@ -90,7 +94,11 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        if not self.site_files_written or any(feed.permanent_failure for feed in self.feeds):
+        if (
+            self.alerts
+            or not self.site_files_written
+            or any(feed.permanent_failure for feed in self.feeds)
+        ):
             return EXIT_FAILED
         if any(feed.temporary_failure for feed in self.feeds):
             return EXIT_TEMPFAIL
@@ -197,6 +205,7 @@ class Pass:
         self._sessions: dict[str, AccountSession] = {}
         # Instance → its limits, asked once per pass.
         self._limits: dict[str, InstanceLimits] = {}
+        self._alerts = Alerts(state, settings, clock, preview=preview)
         # Accounts whose profile this pass kept (from their first toot).
         self._authors_kept: set[str] = set()
         self._shared = PassShared(
@@ -253,7 +262,7 @@ class Pass:
         self._retry_failed_after_settings_change(feeds)
         # Read once: the request's validators, and whether it is the feed's first run.
         known = {feed.name: self.state.feed(feed.name) for feed in feeds}
-        requests = [self._fetch_request(feed, known[feed.name]) for feed in feeds]
+        requests = [_fetch_request(feed, known[feed.name]) for feed in feeds]
         fetched = fetch_all(requests, self.settings.fetch_options(), stop=self.stop)
         results = {result.name: result for result in fetched}
         # One commit for the slice; the writes that guard a post still commit at once.
@@ -269,7 +278,9 @@ class Pass:
                         results[feed.name], first_run=known[feed.name] is None
                     )
                 except FeedError as error:
-                    feed_report.fail(error)
+                    # Its address, as `check` gives it: a 404 or a refused connection is
+                    # fixed there.
+                    self._alerts.feed_failed(feed, feed_report, error, self.stop.is_set())
                 except StateError:
                     # The state cannot be written (a full disk): no later feed could be either.
                     # What was recorded stays consistent; the run ends here (exit 2 or 75).
@@ -279,6 +290,8 @@ class Pass:
                     feed_report.fail(
                         FeedError(f"unexpected error: {type(error).__name__}: {error}")
                     )
+                else:
+                    self._alerts.worked(FEED, feed.name)
                 if self.poll_interval is not None:
                     self.state.set_next_poll(
                         feed.name, now_utc() + timedelta(seconds=self.poll_interval)
@@ -303,22 +316,16 @@ class Pass:
                     retried = self.state.retry_failed(feed.name)
                     if retried:
                         log.info(
-                            "feed %s: its settings changed; %d failed entr%s tried again",
+                            "feed %s: its settings changed; %s %s tried again",
                             feed.name,
-                            retried,
-                            "y is" if retried == 1 else "ies are",
+                            plural(retried, "failed entry", "failed entries"),
+                            "would be" if self.preview else "is" if retried == 1 else "are",
                         )
                 self.state.save_settings_fingerprint(feed.name, fingerprint)
 
     def _stop_requested(self) -> bool:
-        if self.stop.is_set():
-            self.report.interrupted = True
+        self.report.interrupted = self.report.interrupted or self.stop.is_set()
         return self.report.interrupted
-
-    def _fetch_request(self, feed: FeedConfig, known: FeedState | None) -> FetchRequest:
-        # A changed URL is a different document: its old validators mean nothing.
-        validators = known.validators if known and known.url == feed.url else Validators()
-        return FetchRequest(name=feed.name, url=feed.url, validators=validators)
 
     def _session(self, feed: FeedConfig) -> AccountSession:
         return self._session_of(self._accounts[feed.name])
@@ -347,6 +354,7 @@ class Pass:
             "posted", pending.feed, pending.entry_id, pending.link, posted.id, posted.url
         )
         notify_feed(self.state, self.settings, event, self.stop)
+        self._alerts.worked(ACCOUNT, self._accounts[pending.feed].name)
         account = self._accounts[pending.feed]
         if posted.author is not None and account.name not in self._authors_kept:
             # Once a pass: how the account shows, for a later preview's page.
@@ -399,6 +407,7 @@ class Pass:
         read_replies(self.state, posts, descendants_of, now, interval)
 
     def _sum_up_accounts(self) -> None:
+        self.report.alerts = self._alerts.sum_up(self._sessions.values())
         stopped = [session for session in self._sessions.values() if session.stopped]
         if stopped:
             self.report.stopped = "; ".join(
@@ -434,3 +443,9 @@ def _account_of_toot(
             f" on {toot.instance}" if toot.instance else "",
         )
     return account
+
+
+def _fetch_request(feed: FeedConfig, known: FeedState | None) -> FetchRequest:
+    # A changed URL is a different document: its old validators mean nothing.
+    validators = known.validators if known and known.url == feed.url else Validators()
+    return FetchRequest(name=feed.name, url=feed.url, validators=validators)

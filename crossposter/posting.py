@@ -87,6 +87,9 @@ def default_publisher(settings: Settings, account: Account) -> Publisher:
 class Outbox(Protocol):
     """Everything a pass asks of an account's instance."""
 
+    # False for a preview's, which sends nothing: what it does is told in the conditional.
+    sends: bool
+
     def limits(self, stop: threading.Event) -> InstanceLimits: ...
 
     def idempotency_key(self, feed: str, entry_id: str) -> str: ...
@@ -125,6 +128,8 @@ class Outbox(Protocol):
 
 class LiveOutbox:
     """The account's instance, through Mastodon.py; its Publisher is made at first use."""
+
+    sends = True
 
     def __init__(self, settings: Settings, account: Account, publisher_factory: PublisherFactory):
         self._settings = settings
@@ -217,6 +222,8 @@ class RecordingOutbox:
     No request leaves: limits are Mastodon's defaults (unless the state remembers the
     instance's), and an image is named with its alt text but never fetched.
     """
+
+    sends = False
 
     def __init__(self) -> None:
         self.images: list[ImageRef] = []
@@ -311,6 +318,7 @@ class AccountSession:
         )
         # Why this account posts nothing more this pass (rate limit, refused token).
         self.stopped: str | None = None
+        self.failing: str | None = None  # its last temporary failure (alert_after)
         self.rate_limit_reset: datetime | None = None
         self.rate_limited = False  # a 429 met, or recorded in the state by another process
         # Called once a toot is recorded as posted (the on_posted hook); never in a preview.
@@ -494,6 +502,7 @@ class AccountSession:
         self, pending: PendingPost | PostedEntry, error: PublishError, report: FeedReport
     ) -> None:
         """A failure that leaves the entry pending; some also stop the account for the pass."""
+        self.failing = str(error) if error.temporary else self.failing
         if isinstance(error, RateLimited):
             if error.reset_at is not None:
                 # So that no other process posts on this account before the reset either.

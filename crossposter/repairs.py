@@ -18,7 +18,7 @@ from crossposter.config import FeedConfig, Settings
 from crossposter.errors import FeedError, NotInState, StateError
 from crossposter.feeds.fetch import FetchRequest, fetch_one
 from crossposter.leases import leased_for_repair
-from crossposter.models import Lease
+from crossposter.models import Failing, Lease
 from crossposter.state import EntryRecord, FeedsRole, StateCommands, now_utc
 from crossposter.storage import open_read_only, open_state
 
@@ -38,6 +38,8 @@ class FeedOverview:
     next_poll: datetime | None = None
     # The process working on it now (state_url only), and until when unless renewed.
     lease: Lease | None = None
+    # Failing (temporarily) since its last success: alert_after counts from `since`.
+    failing: Failing | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ def feeds_overview(settings: Settings) -> list[FeedOverview]:
         known = {feed.name: feed for feed in state.feeds()}
         next_polls = state.next_polls()
         leases = {lease.feed: lease for lease in state.leases()}
+        failing = {f.name: f for f in state.failures() if f.kind == "feed"}
         for name in sorted(set(known) | set(configured)):
             remembered = known.get(name)
             overview.append(
@@ -68,6 +71,7 @@ def feeds_overview(settings: Settings) -> list[FeedOverview]:
                     counts=state.status_counts(name) if remembered else {},
                     next_poll=next_polls.get(name),
                     lease=leases.get(name),
+                    failing=failing.get(name),
                 )
             )
     return overview

@@ -7,10 +7,16 @@ the state package below knows nothing of the configuration.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crossposter.config import Settings, default_state_file
+from crossposter.distribution import install_extra_hint
 from crossposter.errors import StateError
-from crossposter.state import SqliteState, State, postgres_backend
+from crossposter.state import SqliteState, State
+from crossposter.state import postgres_backend as _postgres_backend
+
+if TYPE_CHECKING:
+    from crossposter.state.postgres import PostgresState
 
 
 def open_state(settings: Settings) -> State:
@@ -22,6 +28,14 @@ def open_state(settings: Settings) -> State:
     if problem:
         raise StateError(problem)
     return SqliteState.open(settings.state_file, lock_timeout=settings.lock_timeout)
+
+
+def postgres_backend(url: str) -> type[PostgresState]:
+    """The PostgreSQL backend; without its driver, the command that adds it here."""
+    try:
+        return _postgres_backend(url)
+    except StateError as error:
+        raise StateError(f"{error}, the postgres extra: {install_extra_hint('postgres')}") from None
 
 
 def missing_folder(path: Path) -> str | None:

@@ -7,8 +7,10 @@ by `run --dry-run` and the page written by `--html` cannot tell two stories.
 from __future__ import annotations
 
 import difflib
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from crossposter.duration import format_duration
 from crossposter.logsafe import plural
 
 if TYPE_CHECKING:
@@ -19,10 +21,18 @@ if TYPE_CHECKING:
 SAMPLE_NOTE = "sample (first run; not to be posted)"
 
 
+def _stored(limits: InstanceLimits) -> str:
+    if limits.asked_at is None:
+        return "as the instance told an earlier run"
+    age = format_duration((datetime.now(UTC) - limits.asked_at).total_seconds())
+    return f"as the instance told a run {age} ago"
+
+
 def describe_limits(limits: InstanceLimits) -> str:
     where = {
-        "default": "Mastodon's defaults, the instance was not asked",
-        "cached": "as the instance said on an earlier run",
+        # `check` asks the instance but stores nothing: only a run does.
+        "default": "Mastodon's defaults: no run has stored the instance's own yet",
+        "cached": _stored(limits),
         "unpublished": "Mastodon's defaults; the instance does not publish its own",
     }.get(limits.source, f"from the instance's {limits.source}")
     return (
@@ -47,7 +57,8 @@ def preview_outcome(feeds: list[FeedReport], interrupted: bool) -> str:
     count = sum(len(feed.previews) for feed in feeds)
     edits = sum(len(feed.planned_edits) for feed in feeds)
     deletions = sum(len(feed.planned_deletions) for feed in feeds)
-    also = f", {edits} edited, {deletions} deleted" if edits or deletions else ""
+    also = f", {edits} would be edited" if edits else ""
+    also += f", {deletions} would be deleted" if deletions else ""
     # Not shown above (max_posts_per_run, a rate limit), yet announced by later runs.
     waiting = sum(feed.deferred for feed in feeds)
     also += f", {waiting} more would wait for a later run" if waiting else ""

@@ -3,15 +3,41 @@ failed connection is told to a person."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-from crossposter import __version__
+from crossposter import distribution
 
-# Feeds, images, the instance: every server sees the same name, with where to read about it.
-USER_AGENT = f"crossposter/{__version__} (+https://pypi.org/project/crossposter/)"
+# Feeds, images, the instance: every server sees the same name, with where to read about it
+# (the distribution's own page: blog owners read it in their access logs).
+USER_AGENT = f"crossposter/{distribution.version()}" + (
+    f" (+{distribution.homepage()})" if distribution.homepage() else ""
+)
+
+def with_scheme(address: str) -> str:
+    """`mastodon.social` means https://mastodon.social; an address with a scheme stays as is.
+
+    A bare loopback host (`127.0.0.1:8080`, `localhost`) means plain http: nothing on
+    this machine serves TLS for a test instance, and the token never leaves it.
+    """
+    address = address.strip()
+    if "://" in address or not address:
+        return address
+    host = urlsplit(f"//{address}").hostname or ""
+    return f"{'http' if is_loopback_host(host) else 'https'}://{address}"
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
 
 WEB_SCHEMES = ("http", "https")
 

@@ -7,11 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
-from crossposter import __version__
-from crossposter.cli import main
+from crossposter.cli import build_parser, main
 
 from conftest import EXAMPLES
 
@@ -41,7 +41,20 @@ SCRIPT = shutil.which("crossposter", path=os.path.dirname(sys.executable))
 @pytest.mark.skipif(SCRIPT is None, reason="the crossposter script is not installed")
 def test_the_installed_console_script_works():
     done = subprocess.run([SCRIPT, "--version"], capture_output=True, text=True)
-    assert done.returncode == 0 and __version__ in done.stdout
+    assert done.returncode == 0 and done.stdout == f"crossposter {PYPROJECT['version']}\n"
+
+
+ROOT = EXAMPLES.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def test_the_version_is_pyprojects_read_from_the_installed_distribution():
+    done = run_cli("--version")
+    assert done.stdout == f"crossposter {PYPROJECT['version']}\n"
+    # The source holds no second copy of the number.
+    sources = list(ROOT.joinpath("crossposter").rglob("*.py"))
+    assert sources
+    assert not [p for p in sources if PYPROJECT["version"] in p.read_text(encoding="utf-8")]
 
 
 def test_usage_errors_exit_2(capsys):
@@ -61,6 +74,30 @@ def test_json_logs_are_one_object_per_line():
 def test_quiet_logs_errors_only():
     done = run_cli("run", "--dry-run", "--config", DEMO, "-q")
     assert done.returncode == 0 and done.stderr == ""
+
+
+GLOBAL_OPTIONS = [
+    ["-c", "f.yaml"],
+    ["--config", "f.yaml"],
+    ["-v"],
+    ["-q"],
+    ["--log-format", "json"],
+]
+
+
+@pytest.mark.parametrize("option", GLOBAL_OPTIONS, ids=lambda o: o[0])
+@pytest.mark.parametrize("command", [["check"], ["run", "--dry-run"], ["state", "feeds"]])
+def test_every_global_option_works_before_or_after_the_command(option, command):
+    before = build_parser().parse_args([*option, *command])
+    after = build_parser().parse_args([*command, *option])
+    assert vars(before) == vars(after)
+    assert (before.config == "f.yaml") == (option[0] in ("-c", "--config"))
+
+
+def test_the_configuration_given_before_the_command_is_the_one_read():
+    done = run_cli("-c", DEMO, "-q", "run", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "3 toots would be posted" in done.stdout
 
 
 def test_a_missing_config_file_exits_2_with_one_clear_line(tmp_path):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import shlex
 import socket
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -405,3 +407,132 @@ def test_example_command_lines_are_valid_crossposter_commands(where, command):
     assert command[0].endswith("/crossposter"), where
     arguments = build_parser().parse_args(command[1:])
     assert arguments.command == "run"
+
+
+# -- resources, and moving an existing state in ----------------------------------------
+
+
+def kubernetes_containers() -> list[tuple[str, dict]]:
+    """Every container of every Kubernetes example, with the example's name."""
+    found = []
+    for path in sorted(EXAMPLES.glob("kubernetes*.yaml")):
+        for document in yaml_documents(path):
+            spec = document["spec"]
+            if "jobTemplate" in spec:  # a CronJob
+                spec = spec["jobTemplate"]["spec"]
+            if "template" in spec:  # a Job or a Deployment
+                spec = spec["template"]["spec"]
+            found += [(path.name, container) for container in spec.get("containers", [])]
+    assert found
+    return found
+
+
+def benchmarked_peak_mb() -> float:
+    """The largest peak RSS in BENCHMARKS.md's results, in MB."""
+    lines = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8").splitlines()
+    header = next(line for line in lines if "peak RSS (MB)" in line)
+    column = [cell.strip() for cell in header.split("|")].index("peak RSS (MB)")
+    rows = [line.split("|") for line in lines[lines.index(header) + 2 :]]
+    peaks = []
+    for row in rows:
+        if len(row) <= column:
+            break
+        if "crossposter" in row[2]:
+            peaks.append(float(row[column]))
+    assert peaks
+    return max(peaks)
+
+
+def mebibytes(quantity: str) -> float:
+    assert quantity.endswith("Mi"), quantity
+    return float(quantity[:-2]) * 1024 * 1024 / 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("example", "container"), kubernetes_containers(), ids=lambda value: str(value)[:30]
+)
+def test_every_kubernetes_container_has_requests_and_limits_sized_from_the_benchmarks(
+    example, container
+):
+    resources = container["resources"]
+    peak = benchmarked_peak_mb()
+    for kind in ("requests", "limits"):
+        assert set(resources[kind]) == {"memory", "cpu"}, (example, kind)
+    # What it asks for covers the peak measured; its limit leaves twice that.
+    assert mebibytes(resources["requests"]["memory"]) >= peak
+    assert mebibytes(resources["limits"]["memory"]) >= 2 * peak
+
+
+def test_the_import_pod_mounts_the_cronjob_s_claim_and_config_as_its_user():
+    cronjob = {d["kind"]: d for d in yaml_documents(EXAMPLES / "kubernetes.yaml")}["CronJob"]
+    job_pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (pod,) = yaml_documents(EXAMPLES / "kubernetes-import.yaml")
+    spec = pod["spec"]
+    assert spec["securityContext"] == job_pod["securityContext"]
+    (job_container,) = job_pod["containers"]
+    (container,) = spec["containers"]
+    assert container["image"] == job_container["image"]
+
+    def volume_at(pod_spec: dict, container: dict, path: str) -> dict:
+        mount = next(m for m in container["volumeMounts"] if m["mountPath"] == path)
+        return next(v for v in pod_spec["volumes"] if v["name"] == mount["name"])
+
+    for path in ("/config", "/data"):
+        assert volume_at(spec, container, path) == volume_at(job_pod, job_container, path)
+    commands = [
+        shlex.split(line.split("kubectl exec crossposter-import --", 1)[1])
+        for line in (EXAMPLES / "kubernetes-import.yaml").read_text().splitlines()
+        if "kubectl exec crossposter-import --" in line
+    ]
+    (command,) = commands
+    arguments = build_parser().parse_args(command[1:])
+    assert (arguments.command, arguments.state_command) == ("state", "import")
+    assert arguments.config == "/config/feeds.yaml"
+
+
+def readme_docker_command(needle: str) -> list[str]:
+    """The crossposter arguments of the README's `docker run` line holding `needle`."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (line,) = [line for line in readme.splitlines() if needle in line and "docker run" in line]
+    words = shlex.split(line)
+    # The image is named crossposter; what follows it is the command, up to a redirection.
+    start = words.index("crossposter", words.index("run")) + 1
+    end = words.index("<") if "<" in words else len(words)
+    return ["crossposter", *words[start:end]]
+
+
+def test_an_existing_state_moves_into_data_as_the_readme_says(container, tmp_path, monkeypatch):
+    api, root = container
+    # The state a cron job kept, with an announcement and a retraction.
+    old = tmp_path / "old"
+    old.mkdir()
+    config = Path(remap("/config/feeds.yaml", root))
+    old_config = old / "feeds.yaml"
+    old_config.write_text(config.read_text() + f"state_file: {old / 'state.sqlite3'}\n")
+    backup = old / "backup.json"
+    with monkeypatch.context() as outside:  # the container's variables are not set there
+        for name in IMAGE.env:
+            outside.delenv(name)
+        outside.setenv("CROSSPOSTER_ACCESS_TOKEN", "test-token")
+        assert main(["run", "--config", str(old_config)]) == 0
+        assert main(["retract", "--config", str(old_config), "blog", "p1"]) == 0
+        assert main(["state", "export", "--config", str(old_config), str(backup)]) == 0
+
+    command = crossposter_argv(readme_docker_command("state import"), root)
+    with backup.open() as standard_input:
+        done = subprocess.run(
+            [sys.executable, "-m", "crossposter", *command],
+            stdin=standard_input,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr
+    # The container's first run knows the article: nothing is announced again.
+    heartbeat = Path(remap(IMAGE.env["CROSSPOSTER_STATE_FILE"], root) + ".heartbeat")
+    watcher = terminate_when_exists(heartbeat)
+    assert main(crossposter_argv(IMAGE.entrypoint + IMAGE.cmd, root)) == 0
+    watcher.join()
+    assert api.count("POST", "/api/v1/statuses") == 1 and api.statuses == []
+    # The copy route gives the file to the image's user.
+    assert f"chown {IMAGE.user} /data/state.sqlite3" in (ROOT / "README.md").read_text()

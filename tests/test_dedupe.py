@@ -73,3 +73,51 @@ def test_same_date_keeps_feed_order():
     ]
     chosen = select_new(feed, set(), first_run=False)
     assert ids(chosen.announce) == ["first", "second"]
+
+
+# -- queued: selected, not yet posted ---------------------------------------------
+
+
+def test_backfill_20_with_3_per_run_announces_all_20_over_7_runs_oldest_first_each_once():
+    feed = entries(*range(1, 31))  # 30 in the feed; backfill asks for the newest 20
+    known: set[str] = set()
+    queued: list = []
+    announced: list[str] = []
+    for run in range(7):
+        chosen = select_new(
+            feed, known, first_run=run == 0, backfill=20, max_posts=3, flood_threshold=10,
+            queued=queued,
+        )
+        assert chosen.flooded == ()
+        announced += ids(chosen.announce)
+        known |= {entry.id for entry in (*chosen.recorded, *chosen.announce, *chosen.queue)}
+        queued = list(chosen.waiting)
+    assert announced == [f"e{n}" for n in range(11, 31)]
+    assert queued == []
+
+
+def test_queued_entries_go_out_with_the_new_ones_oldest_first_even_gone_from_the_feed():
+    queued = entries(2, 3)  # queued by an earlier run; 2 has left the feed since
+    feed = entries(3, 4, 5)
+    chosen = select_new(
+        feed, {"e1", "e2", "e3"}, first_run=False, max_posts=2, queued=queued[::-1]
+    )
+    assert ids(chosen.announce) == ["e2", "e3"]
+    assert ids(chosen.waiting) == ["e4", "e5"]
+    # Only what was not queued yet is queued now.
+    assert ids(chosen.queue) == ["e4", "e5"]
+
+
+def test_queued_entries_are_known_so_the_flood_guard_never_counts_them():
+    queued = entries(*range(2, 20))
+    chosen = select_new(
+        entries(*range(1, 21)),
+        {f"e{n}" for n in range(1, 20)},
+        first_run=False,
+        max_posts=3,
+        flood_threshold=10,
+        queued=queued[::-1],
+    )
+    assert chosen.flooded == ()
+    assert ids(chosen.announce) == ["e2", "e3", "e4"]
+    assert ids(chosen.queue) == ["e20"]

@@ -85,6 +85,8 @@ def test_a_misbehaving_feed_gives_one_clear_line_and_leaves_the_state_alone(
     lines = [line for line in err.splitlines() if "feed bad" in line]
     assert len(lines) == 1, lines
     assert reason in lines[0]
+    # The feed's address, as `check` gives it: a 404 is fixed there.
+    assert f"({feeds.url('/bad')})" in lines[0]
     assert state_rows(tmp_path) == before
     assert len(api.statuses) == 1, "the good feed still posted its new article"
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from crossposter import __version__
+from crossposter import distribution
 from crossposter.errors import FeedError, TemporaryFeedError
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_all, fetch_one
 from crossposter.models import Validators
@@ -30,7 +30,10 @@ def test_a_fetch_identifies_itself_and_asks_for_gzip(server):
     result = fetch_one(FetchRequest("blog", server.url("/feed")))
     assert result.content.decode() == FEED
     _, _, headers = server.requests[-1]
-    assert headers["User-Agent"].startswith(f"crossposter/{__version__}")
+    # The distribution's own page: on PyPI, `crossposter` is another project.
+    assert headers["User-Agent"] == (
+        f"crossposter/{distribution.version()} (+https://pypi.org/project/blog-crossposter/)"
+    )
     assert "gzip" in headers["Accept-Encoding"]
 
 

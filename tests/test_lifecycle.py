@@ -300,12 +300,16 @@ def test_a_toot_deleted_by_hand_is_never_edited_or_posted_again(blog, api):
     assert api.count("POST", "/api/v1/statuses") == 1
 
 
-def test_dry_run_shows_the_edit_as_a_diff(blog, api, capsys):
+def test_dry_run_shows_the_edit_as_a_diff(blog, api, capsys, caplog):
     blog.publish(blog.article(2), blog.article(1))
-    assert main(["run", "--config", blog.config, "--dry-run"]) == 0
+    with caplog.at_level(logging.INFO):
+        assert main(["run", "--config", blog.config, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "-Artcile 2" in out and "+Article 2" in out
-    assert "1 edited" in out
+    # A preview speaks in the conditional, in its log as in its summary.
+    assert "1 would be edited" in out
+    assert "feed blog: would edit the toot of 'Artcile 2'" in caplog.text
+    assert "edited the toot" not in caplog.text
     assert blog.puts() == 0
 
 
@@ -386,12 +390,15 @@ def test_a_404_between_two_answers_of_200_deletes_nothing(blog, api, feeds):
     assert api.deleted == []
 
 
-def test_dry_run_lists_the_planned_deletion(blog, api, capsys):
+def test_dry_run_lists_the_planned_deletion(blog, api, capsys, caplog):
     blog.publish(blog.article(1))
     assert blog.run(clock=lambda: now_utc() - timedelta(hours=2)) == 0
-    assert main(["run", "--config", blog.config, "--dry-run"]) == 0
+    with caplog.at_level(logging.INFO):
+        assert main(["run", "--config", blog.config, "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "toot would be deleted" in out and "1 deleted" in out
+    assert "toot would be deleted" in out and "1 would be deleted" in out
+    assert "feed blog: would delete the toot of 'Artcile 2'" in caplog.text
+    assert "deleted the toot" not in caplog.text
     assert api.deleted == []
 
 
@@ -525,3 +532,13 @@ def test_a_state_file_from_before_edits_is_upgraded_and_keeps_its_entries(tmp_pa
         assert posted.toot_id == "7" and posted.article is None  # never edited
         state.mark_retracted("blog", "e1", "gone")
         assert state.status_counts("blog") == {"retracted": 1}
+
+
+def test_state_entries_shows_the_title_as_last_edited(blog, api, capsys):
+    blog.publish(blog.article(2), blog.article(1))
+    assert blog.run() == 0
+    assert blog.puts() == 1
+    capsys.readouterr()
+    assert main(["state", "entries", "--config", blog.config, "--status", "posted"]) == 0
+    shown = capsys.readouterr().out
+    assert "    Article 2\n" in shown and "Artcile" not in shown

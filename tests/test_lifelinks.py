@@ -165,6 +165,21 @@ def test_retract_of_a_toot_deleted_by_hand_records_it_as_deleted(
     assert json.loads(links(config, capsys))[article_url(1)][0]["status"] == "deleted"
 
 
+def test_retracting_what_is_already_retracted_changes_nothing_and_says_so(
+    tmp_path, api, feeds, token, caplog
+):
+    config = blog(tmp_path, api, feeds, 1)
+    assert main(["run", "--config", config]) == 0
+    assert main(["retract", "--config", config, "blog", guid(1)]) == 0
+    caplog.clear()
+
+    # A script run twice: what it asked for is done, which is no error.
+    assert main(["retract", "--config", config, "blog", article_url(1)]) == 0
+
+    assert api.count("DELETE") == 1
+    assert f"feed blog: {guid(1)} was already retracted; nothing to do" in caplog.text
+
+
 def test_retract_of_an_unknown_entry_is_a_usage_error_and_deletes_nothing(
     tmp_path, api, feeds, token
 ):

@@ -116,6 +116,52 @@ def test_print_writes_the_token_alone_on_stdout_and_saves_nothing(monkeypatch, c
     assert not default_token_file(api.base_url).exists()
 
 
+def test_print_keeps_the_app_for_the_next_login_where_it_can(monkeypatch, capsys, api):
+    api.auth_code_single_use = False
+    assert log_in(monkeypatch, capsys, api, "--print")[0] == 0
+    assert log_in(monkeypatch, capsys, api, "--print")[0] == 0
+    assert api.count("POST", "/api/v1/apps") == 1
+    assert app_file(default_token_file(api.base_url), api.base_url).exists()
+
+
+def test_print_with_a_config_folder_it_cannot_write_still_prints_the_token(
+    monkeypatch, capsys, api, tmp_path
+):
+    # A file where the folder should be: no user, root included, can create it.
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(blocked))
+    exit_code, person, out = log_in(monkeypatch, capsys, api, "--print")
+    assert exit_code == 0
+    assert out.strip() in api.valid_tokens
+    assert "Traceback" not in person.shown
+    (note,) = [line for line in person.shown.splitlines() if "could not be kept" in line]
+    # One line, naming the file that could not be written.
+    assert note.startswith("note: the app registered on the instance could not be kept in ")
+    assert str(blocked) in note
+
+
+def test_a_token_that_cannot_be_saved_says_so_without_a_traceback(
+    monkeypatch, capsys, api, tmp_path
+):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    exit_code, person, out = log_in(
+        monkeypatch, capsys, api, "--token-file", str(blocked / "token")
+    )
+    assert exit_code == 1
+    assert f"ERROR cannot save the token to {blocked / 'token'}:" in person.shown
+    assert "--print" in person.shown and "Traceback" not in person.shown
+    assert out == ""
+
+
+def test_the_account_is_named_by_the_instances_own_domain(monkeypatch, capsys, api):
+    # Reached at 127.0.0.1, the instance calls itself twin.example, as `check` shows it.
+    api.domain = "twin.example"
+    _, person, _ = log_in(monkeypatch, capsys, api)
+    assert "Access token for @bot@twin.example saved" in person.shown
+
+
 def test_a_wrong_code_fails_precisely_and_saves_nothing(monkeypatch, capsys, api):
     exit_code, person, _ = log_in(monkeypatch, capsys, api, code="not-the-code")
     assert exit_code == 1
@@ -151,6 +197,10 @@ def test_an_unreachable_instance_is_a_temporary_failure(monkeypatch, capsys, api
         ("https://mastodon.social/", "https://mastodon.social"),
         ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
         ("http://localhost:3000/", "http://localhost:3000"),
+        # A bare loopback host means plain http, as in the configuration's `instance`.
+        ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("localhost:3000", "http://localhost:3000"),
+        ("[::1]:3000", "http://[::1]:3000"),
     ],
 )
 def test_the_instance_may_be_given_the_way_people_write_it(given, expected):
@@ -197,6 +247,13 @@ def test_a_refusing_instance_is_told_plainly_and_is_temporary(monkeypatch, capsy
     assert capsys.readouterr().err == (
         f"ERROR login failed: cannot connect to {instance}: connection refused\n"
     )
+
+
+def test_a_bare_loopback_instance_is_logged_in_to_over_http(monkeypatch, capsys, api):
+    person = Person(capsys, api)
+    monkeypatch.setattr(sys, "stdin", person)
+    assert main(["login", "--instance", f"127.0.0.1:{api.port}"]) == 0
+    assert default_token_file(api.base_url).read_text().strip() in api.valid_tokens
 
 
 def test_the_authorize_address_carries_only_what_oauth_needs(monkeypatch, capsys):

@@ -342,7 +342,7 @@ def test_an_edit_shows_both_toots_with_the_changed_words_marked(
     assert [d.text for d in page.all(".side.before del")] == ["Artcile"]
     assert [i.text for i in page.all(".side.after ins")] == ["Article"]
     assert "Artcile 2 is out" in page.text(".side.before")
-    assert "1 edited" in page.text(".outcome")
+    assert "1 would be edited" in page.text(".outcome")
     page.screenshot("edit")
     assert api.count("PUT") == 0
 
@@ -364,7 +364,7 @@ def test_a_deletion_lists_the_toot_it_removes(tmp_path, api, feeds, token, brows
     assert "would be deleted" in page.text(".deletion-banner")
     gone = page.one(".deletion article.status")
     assert "Artcile 2 is out" in gone.text
-    assert "1 deleted" in page.text(".outcome")
+    assert "1 would be deleted" in page.text(".outcome")
     page.screenshot("deletion")
     assert api.deleted == []
 

@@ -15,18 +15,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crossposter.errors import LeaseLost, StateError
 from crossposter.models import (
     AccountProfile,
     Article,
+    Entry,
+    Failing,
     Heartbeat,
+    ImageRef,
     Posted,
     Toot,
     Validators,
     WebSubSubscription,
 )
 from crossposter.state import SqliteState, State, now_utc
+from crossposter.state.records import entry_from_json, entry_json
 from crossposter.state.schema import SCHEMA_VERSION
 
 from support.builders import make_entry, make_limits
@@ -160,6 +166,65 @@ def test_mark_seen_never_downgrades_an_entry(state):
     state.mark_seen("blog", [make_entry(1), make_entry(2)])
     assert state.known_ids("blog") == {"id-1", "id-2"}
     assert state.status_counts("blog") == {"posted": 1, "seen": 1}
+
+
+@covers("mark_queued", "queued")
+def test_a_queued_entry_is_known_kept_whole_and_becomes_pending_when_posted(state):
+    whole = make_entry(
+        2,
+        title="Deux «2»",
+        summary_html="<p>Résumé</p>",
+        categories=("a", "b"),
+        published=AT,
+        images=(ImageRef("https://b.example/2.png", "alt"),),
+    )
+    state.mark_seen("blog", [make_entry(1)])
+    state.mark_queued("blog", [whole, make_entry(3)], at=AT)
+    state.mark_queued("blog", [make_entry(1)])  # known already: left as it is
+    assert state.known_ids("blog") == {"id-1", "id-2", "id-3"}
+    assert state.status_counts("blog") == {"seen": 1, "queued": 2}
+    assert state.queued("blog") == [whole, make_entry(3)]
+    state.mark_pending("blog", whole, "key-2", TOOT, account="default")
+    assert state.queued("blog") == [make_entry(3)]
+    assert state.status_counts("blog") == {"seen": 1, "queued": 1, "pending": 1}
+    # `state mark-seen` drops what waits, queued entries too.
+    assert state.drop_pending("blog") == 2
+    assert state.status_counts("blog") == {"seen": 3}
+
+
+@given(
+    st.builds(
+        Entry,
+        id=st.text(min_size=1),
+        link=st.none() | st.text(),
+        title=st.text(),
+        summary_html=st.text(),
+        categories=st.lists(st.text()).map(tuple),
+        published=st.none() | st.datetimes(timezones=st.just(UTC)),
+        language=st.none() | st.text(),
+        images=st.lists(st.builds(ImageRef, url=st.text(), alt=st.text())).map(tuple),
+        content_base=st.none() | st.text(),
+    )
+)
+def test_a_queued_entry_comes_back_as_it_went_in(entry):
+    assert entry_from_json(entry_json(entry)) == entry
+
+
+@covers("record_failure", "record_success", "failures")
+def test_a_failure_is_kept_from_its_first_time_until_a_success(state):
+    assert state.failures() == []
+    first = state.record_failure("feed", "blog", "timed out", AT)
+    assert first == Failing("feed", "blog", AT, "timed out")
+    later = state.record_failure("feed", "blog", "HTTP 503", AT + timedelta(hours=2))
+    assert later == Failing("feed", "blog", AT, "HTTP 503")  # since its first failure
+    state.record_failure("account", "blog", "refused", AT + timedelta(hours=1))
+    assert [(f.kind, f.since) for f in state.failures()] == [
+        ("feed", AT),
+        ("account", AT + timedelta(hours=1)),
+    ]
+    assert state.record_success("feed", "blog") == later
+    assert state.record_success("feed", "blog") is None
+    assert [f.kind for f in state.failures()] == ["account"]
 
 
 @covers("mark_filtered", "entries")

@@ -132,6 +132,16 @@ def as_nobody(work) -> str:
     return answer
 
 
+def check_then_open(state: Path) -> str:
+    """What `check` says of the state, then what opening it for a run says, a line each."""
+    problem = _check_state(state).problem
+    try:
+        SqliteState.open(state)
+    except StateError as error:
+        return f"{problem}\n{error}"
+    return f"{problem}\nopened"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become the user nobody")
 def test_a_folder_the_user_may_not_enter_is_a_permission_problem_never_a_traceback():
     top = Path(tempfile.mkdtemp())
@@ -141,22 +151,30 @@ def test_a_folder_the_user_may_not_enter_is_a_permission_problem_never_a_traceba
         locked.mkdir(mode=0o700)
         state = locked / "state.sqlite3"
         a_state_with_one_feed(state)
-
-        def try_both() -> str:
-            problem = _check_state(state).problem
-            try:
-                SqliteState.open(state)
-            except StateError as error:
-                return f"{problem}\n{error}"
-            return f"{problem}\nopened"
-
-        answer = as_nobody(try_both)
+        answer = as_nobody(lambda: check_then_open(state))
     finally:
         shutil.rmtree(top)
     assert "Traceback" not in answer, answer
     check_problem, opened = answer.splitlines()
     assert "permission denied" in check_problem and str(locked) in check_problem
     assert "permission denied" in opened and "corrupt" not in answer
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become the user nobody")
+def test_a_state_folder_the_user_may_not_write_is_explained_by_run_as_by_check():
+    top = Path(tempfile.mkdtemp())
+    try:
+        top.chmod(0o755)  # root's: nobody may enter it, not write it
+        state = top / "state.sqlite3"
+        answer = as_nobody(lambda: check_then_open(state))
+    finally:
+        shutil.rmtree(top)
+    assert "Traceback" not in answer, answer
+    for said in answer.splitlines():
+        # Which user, which folder: what a person needs to fix it.
+        assert "permission denied" in said and "the user nobody" in said, said
+        assert str(top) in said and "lock file" not in said, said
+    assert not state.exists()
 
 
 # -- a full disk: exit 75, what was recorded stays consistent -------------------
@@ -215,6 +233,7 @@ def test_check_probes_a_state_a_run_is_writing_and_reports_it_as_information(
         assert main(["check", "--config", config]) == 0
     out = capsys.readouterr().out
     assert "state: " in out and "note: a run is using it right now" in out
+    assert "(1 feed known)" in out
     assert "check: all good" in out
 
 

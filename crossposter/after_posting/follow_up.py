@@ -164,7 +164,8 @@ class FollowUp:
         self, session: AccountSession, posted: PostedEntry, toot: Toot, reason: str
     ) -> None:
         if session.edit(posted, toot, self.report) == "edited":
-            log.info("feed %s: edited the toot of %r: %s", self.feed.name, posted.label, reason)
+            done = "edited" if session.outbox.sends else "would edit"
+            log.info("feed %s: %s the toot of %r: %s", self.feed.name, done, posted.label, reason)
             self.on_event("edited", posted, reason)
 
     def _room(self) -> int:
@@ -259,14 +260,9 @@ class FollowUp:
         parts = urlsplit(first.link or "")
         asked = [urlunsplit((parts.scheme, parts.netloc, "/", "", ""))]
         asked += [newest] if newest else []
+        timeout, deadline = self.settings.fetch_timeout, self.settings.fetch_deadline
         answers = [
-            link_status(
-                url,
-                policy,
-                timeout=self.settings.fetch_timeout,
-                deadline=self.settings.fetch_deadline,
-                stop=self.stop,
-            )
+            link_status(url, policy, timeout=timeout, deadline=deadline, stop=self.stop)
             for url in asked
         ]
         if not all(status in GONE_STATUSES for status in answers):
@@ -294,7 +290,8 @@ class FollowUp:
             return
         reason = f"its article is gone ({posted.link})"
         if session.delete(posted, self.report, reason, at=self.now) == "retracted":
-            log.info("feed %s: deleted the toot of %r: %s", self.feed.name, posted.label, reason)
+            done = "deleted" if session.outbox.sends else "would delete"
+            log.info("feed %s: %s the toot of %r: %s", self.feed.name, done, posted.label, reason)
             self.on_event("retracted", posted, reason)
 
 

@@ -29,6 +29,8 @@ class Retraction:
     status: str
     # False when links_file or replies_file could not be written.
     site_files_written: bool = True
+    # Retracted or deleted before this retraction was asked for: nothing was done.
+    already: bool = False
 
     @property
     def names(self) -> tuple[str, str]:
@@ -73,12 +75,16 @@ def retract(
     """Delete the toot of `entry` (an id or an article URL, as `by` says) and record it as
     retracted.
 
-    Raises NotInState when the feed announced no such entry or took it back already,
-    AmbiguousEntry when `entry` is one entry's id and another's URL, PublishError when
-    the instance did not delete it (the state is then unchanged).
+    One retracted or deleted already is left as it is (`already`). Raises NotInState when
+    the feed announced no such entry, AmbiguousEntry when `entry` is one entry's id and
+    another's URL, PublishError when the instance did not delete it (the state is then
+    unchanged).
     """
     with open_state(settings) as state, leased_for_repair(state, settings, [feed_name], "retract"):
         post = find_announced(state, feed_name, entry, by)
+        if post.status in ("retracted", "deleted"):
+            # Asked again (a script run twice): what it asks for is done already.
+            return Retraction(post, post.status, already=True)
         if post.status != "posted":
             raise NotInState(f"feed {feed_name!r}: {post.entry_id!r} is already {post.status}")
         account = with_token(settings, _account(settings, post))

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 # documented switch. A value the environment sets, even empty, is kept.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from crossposter import __version__
+from crossposter import distribution
 from crossposter.cli.attribution import add_attribution_parser, command_attribution
 from crossposter.cli.check import add_check_parser, command_check
-from crossposter.cli.common import add_logging_options, log
+from crossposter.cli.common import add_global_options, log
 from crossposter.cli.config_schema import add_config_schema_parser, command_config_schema
 from crossposter.cli.health import add_health_parser, command_health
 from crossposter.cli.links import add_links_parser, command_links
@@ -48,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="crossposter",
         description="Announce new blog posts from RSS/Atom feeds on Mastodon, exactly once.",
     )
-    parser.add_argument("--version", action="version", version=f"crossposter {__version__}")
-    add_logging_options(parser)
+    version = f"crossposter {distribution.version()}"
+    parser.add_argument("--version", action="version", version=version)
+    add_global_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_run_parser(commands)
     add_login_parser(commands)
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from crossposter.errors import ConfigError, LoginFailed, StateError, StateLocked
 
     try:
-        if "config" in args and args.config is None:
+        if getattr(args, "reads_config", False) and args.config is None:
             from crossposter.config import default_config_path
 
             args.config = str(default_config_path())

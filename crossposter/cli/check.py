@@ -55,7 +55,8 @@ def command_check(args: argparse.Namespace) -> int:
     elif state.feeds_known is None:
         print(f"state: {state.path} will be created by the first run")
     elif state.note:
-        print(f"state: {state.path} ({state.feeds_known} feeds known); note: {state.note}")
+        known = plural(state.feeds_known, "feed")
+        print(f"state: {state.path} ({known} known); note: {state.note}")
     else:
         version = "" if state.schema_version is None else f", schema {state.schema_version}"
         writable = ", writable" if state.schema_version is None else ""
@@ -75,10 +76,11 @@ def command_check(args: argparse.Namespace) -> int:
 
 
 def describe_feed_check(feed) -> str:
+    notes = "".join(f"; note: {note}" for note in feed.notes)
     if not feed.enabled:
         return f"feed {feed.name}: disabled"
     if feed.problem:
-        return f"feed {feed.name}: PROBLEM: {feed.problem} ({feed.url})"
+        return f"feed {feed.name}: PROBLEM: {feed.problem} ({feed.url}){notes}"
     parts = [
         plural(feed.entries, "entry", "entries"),
         f"language {feed.language or 'not declared'}",
@@ -88,7 +90,6 @@ def describe_feed_check(feed) -> str:
         parts.append(f'newest "{feed.newest.title or feed.newest.id}" ({when})')
     if feed.sample_length:
         parts.append(f"its toot {feed.sample_length[0]}/{feed.sample_length[1]} characters")
-    notes = "".join(f"; note: {note}" for note in feed.notes)
     return f"feed {feed.name}: ok, {', '.join(parts)}{notes}"
 
 

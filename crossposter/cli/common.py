@@ -14,7 +14,7 @@ from crossposter.summaries import describe_limits
 
 __all__ = [
     "add_common",
-    "add_logging_options",
+    "add_global_options",
     "add_page_arguments",
     "describe_limits",
     "duration",
@@ -26,21 +26,26 @@ log = logging.getLogger("crossposter")
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
+    # Left out after the command, they keep what was given before it.
+    add_global_options(parser, default=argparse.SUPPRESS)
+    # Only such commands look for the default configuration file (login and
+    # config-schema work without one).
+    parser.set_defaults(reads_config=True)
+
+
+def add_global_options(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    """-c, -v, -q and --log-format, accepted before the command (`crossposter -c FILE run`)
+    and after it."""
+    flag = {} if default is None else {"default": default}
     parser.add_argument(
         "--config",
         "-c",
         metavar="FILE",
         help="the YAML configuration file (default: $CROSSPOSTER_CONFIG, else "
         "$XDG_CONFIG_HOME/crossposter/feeds.yaml)",
+        **flag,
     )
-    # Left out after the command, they keep what was given before it.
-    add_logging_options(parser, default=argparse.SUPPRESS)
-
-
-def add_logging_options(parser: argparse.ArgumentParser, default: Any = None) -> None:
-    """-v, -q and --log-format, accepted before the command (`crossposter -v run`) and after."""
     verbosity = parser.add_mutually_exclusive_group()
-    flag = {} if default is None else {"default": default}
     verbosity.add_argument("-v", "--verbose", action="store_true", help="log details", **flag)
     verbosity.add_argument("-q", "--quiet", action="store_true", help="log errors only", **flag)
     parser.add_argument(

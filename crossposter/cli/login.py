@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from crossposter.cli.common import log
-from crossposter.exit_codes import EXIT_OK, EXIT_USAGE
+from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
 def add_login_parser(commands) -> None:
@@ -61,6 +61,11 @@ def command_login(args: argparse.Namespace) -> int:
     authorization = start_login(
         instance_url, app_file=app_file(token_file, instance_url), scopes=scopes_for(args.scope)
     )
+    if authorization.app_not_kept:
+        say(
+            f"note: the app registered on the instance could not be kept in "
+            f"{authorization.app_not_kept}; the next login registers another"
+        )
     say(
         "Open this address in a browser where you are logged in to the account that "
         "will post, and authorize crossposter:\n\n"
@@ -77,7 +82,15 @@ def command_login(args: argparse.Namespace) -> int:
         say(f"Access token for {account}; keep it secret:")
         print(logged_in.token)
         return EXIT_OK
-    path = save_token(logged_in.token, token_file)
+    try:
+        path = save_token(logged_in.token, token_file)
+    except OSError as error:
+        log.error(
+            "cannot save the token to %s: %s; log in again with --print or --token-file PATH",
+            token_file,
+            error.strerror or error,
+        )
+        return EXIT_FAILED
     say(f"Access token for {account} saved to {path} (readable by you only).")
     if not args.token_file:
         say("`crossposter run` finds it there for this instance.")

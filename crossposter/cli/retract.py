@@ -45,7 +45,9 @@ def command_retract(args: argparse.Namespace) -> int:
         log.error("feed %s: the toot was not deleted: %s", args.feed, error)
         return EXIT_TEMPFAIL if error.temporary else EXIT_FAILED
     post = done.post
-    if done.status == "deleted":
+    if done.already:
+        log.info("feed %s: %s was already %s; nothing to do", *done.names, done.status)
+    elif done.status == "deleted":
         log.info("feed %s: the toot of %s was already gone; recorded as deleted", *done.names)
     else:
         log.info("feed %s: deleted the toot of %s (%s)", *done.names, post.toot_url)

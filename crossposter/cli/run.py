@@ -57,7 +57,7 @@ def add_loop_arguments(run: argparse.ArgumentParser) -> None:
         type=listen_address,
         metavar="HOST:PORT",
         help="with --loop: serve /healthz, /readyz, /metrics and POST /feeds/NAME/poll over "
-        "HTTP on HOST:PORT (HOST defaults to 127.0.0.1); needs crossposter[listen]",
+        "HTTP on HOST:PORT (HOST defaults to 127.0.0.1); needs the listen extra",
     )
 
 
@@ -179,7 +179,10 @@ def start_listener(address: tuple[str, int], config, interval: float, stop):
     try:
         from crossposter.listen.service import Listener
     except ImportError as error:
-        log.error('--listen needs the listen extra (%s): pip install "crossposter[listen]"', error)
+        from crossposter.distribution import install_extra_hint
+
+        # On PyPI, `crossposter` is another project: the hint names this installation's.
+        log.error("--listen needs the listen extra (%s): %s", error, install_extra_hint("listen"))
         return None
     listener = Listener(address, lambda: config.settings, interval=interval, wake=stop.wake)
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from crossposter.alerts import describe
 from crossposter.cli.common import add_common, log
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from crossposter.logsafe import escape, plural
@@ -88,6 +89,8 @@ def _feeds(settings, args) -> int:
             _show(f"  next poll (run --loop): {_when(feed.next_poll)}")
         if feed.lease:
             _show(f"  leased to {feed.lease.worker} until {_when(feed.lease.expires_at)}")
+        if feed.failing:
+            _show(f"  {describe(feed.failing)}")
     return EXIT_OK
 
 

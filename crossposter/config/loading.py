@@ -31,6 +31,7 @@ from crossposter.config.problems import (
 )
 from crossposter.errors import ConfigError
 from crossposter.feeds.fetch import is_local
+from crossposter.logsafe import plural
 
 # The name these lines have always been logged under: `--log-format json` shows it.
 log = logging.getLogger("crossposter.config")
@@ -120,7 +121,7 @@ class ReloadingSettings:
                     log.error("%s", problem)
             return False
         self.settings = settings
-        log.info("configuration changed; reloaded (%d feeds)", len(settings.feeds))
+        log.info("configuration changed; reloaded (%s)", plural(len(settings.feeds), "feed"))
         return True
 
 

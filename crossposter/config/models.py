@@ -5,7 +5,6 @@ override it."""
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import os
 from pathlib import Path
@@ -32,6 +31,7 @@ from crossposter.feeds.filters import EntryFilter, Rules
 from crossposter.models import DEFAULT_ACCOUNT
 from crossposter.names import DEFAULT_SKIPPED_CATEGORIES
 from crossposter.net.public import AddressPolicy
+from crossposter.web import is_loopback_host, with_scheme
 
 TOKEN_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN"
 WEBHOOK_SECRET_VARIABLE = "CROSSPOSTER_WEBHOOK_SECRET"
@@ -61,22 +61,20 @@ def _default_skipped_categories() -> list[str]:
 
 
 def bare_host_is_https(url: Any) -> Any:
-    """`mastodon.social` means https://mastodon.social, as `login --instance` reads it.
-
-    A bare loopback host (`127.0.0.1:8080`, `localhost`) means plain http: nothing on
-    this machine serves TLS for a test instance, and the token never leaves it.
-    """
-    if not isinstance(url, str) or "://" in url or not url.strip():
-        return url
-    host = urlsplit(f"//{url.strip()}").hostname or ""
-    scheme = "http" if is_loopback_host(host) else "https"
-    return f"{scheme}://{url.strip()}"
+    """`mastodon.social` means https://mastodon.social, as `login --instance` reads it."""
+    return with_scheme(url) if isinstance(url, str) and url.strip() else url
 
 
 def _url_or_bare_host(schema: dict[str, Any]) -> None:
     """For editors: a bare host is no URI, and must not be flagged as a mistake."""
     for variant in [schema, *schema.get("anyOf", [])]:
         variant.pop("format", None)
+
+
+def _optional_duration(schema: dict[str, Any]) -> None:
+    """For editors: `6h` is as good as 21600, and omitted (null) means inherited."""
+    schema.pop("anyOf", None)
+    schema["type"] = ["number", "string", "null"]
 
 
 def not_a_boolean(value: Any) -> Any:
@@ -109,15 +107,6 @@ def _callback_over_tls(url: Any) -> Any:
 def _tls_or_loopback(url: Any) -> bool:
     parts = urlsplit(str(url))
     return parts.scheme == "https" or is_loopback_host(parts.hostname or "")
-
-
-def is_loopback_host(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _duration(value: Any) -> Any:
@@ -310,9 +299,18 @@ class FeedOptions(BaseModel):
         json_schema_extra={"type": ["number", "string"]},
     )
 
-    _windows = field_validator("edit_window", "remove_window", "edit_cooldown", mode="before")(
-        lambda value: _duration(value)
+    alert_after: float | None = Field(
+        None,
+        gt=0,
+        description="How long after its last success a feed failing only temporarily "
+        "becomes an error (exit 1): seconds, or a duration such as 6h. Omitted: the "
+        "top-level alert_after.",
+        json_schema_extra=_optional_duration,
     )
+
+    _windows = field_validator(
+        "edit_window", "remove_window", "edit_cooldown", "alert_after", mode="before"
+    )(lambda value: _duration(value))
 
     @field_validator("template")
     @classmethod
@@ -354,8 +352,11 @@ class FeedConfig(FeedOptions):
         Only values other than the defaults count: a setting a new version adds (or a
         default it changes) is no change the user made, and retries nothing.
         """
-        # What runs after a post changes no toot: changing it must not retry failed ones.
-        settings = self.model_dump(mode="json", exclude={"on_posted"}, exclude_defaults=True)
+        # What runs after a post, or when a failure is told, changes no toot: changing it
+        # must not retry failed ones.
+        settings = self.model_dump(
+            mode="json", exclude={"on_posted", "alert_after"}, exclude_defaults=True
+        )
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
@@ -398,8 +399,8 @@ class Settings(BaseSettings):
     state_url: str | None = Field(
         None,
         description="postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME: keep the state in "
-        "PostgreSQL instead of state_file (needs crossposter[postgres]). The password may "
-        "also come from PGPASSWORD or ~/.pgpass.",
+        "PostgreSQL instead of state_file (needs the postgres extra of blog-crossposter). "
+        "The password may also come from PGPASSWORD or ~/.pgpass.",
         pattern=r"^postgres(ql)?://",
     )
     access_token: SecretStr | None = Field(None, exclude=True)
@@ -468,8 +469,7 @@ class Settings(BaseSettings):
         json_schema_extra={"type": ["number", "string"]},
     )
     idempotency_window: float = Field(
-        3600.0,
-        ge=0,
+        3600.0, ge=0,
         description="Seconds the instance remembers an Idempotency-Key; an older pending post "
         "is first looked for among the account's recent statuses.",
     )
@@ -487,8 +487,7 @@ class Settings(BaseSettings):
         "after each run that changed it.",
     )
     replies_window: float = Field(
-        30 * 86400.0,
-        gt=0,
+        30 * 86400.0, gt=0,
         description="Replies are read for toots younger than this: seconds, or a duration "
         "such as 7d.",
         json_schema_extra={"type": ["number", "string"]},
@@ -498,6 +497,14 @@ class Settings(BaseSettings):
         gt=0,
         description="Each toot's replies are read at most this often: seconds, or a duration "
         "such as 1h.",
+        json_schema_extra={"type": ["number", "string"]},
+    )
+    alert_after: float = Field(
+        6 * 3600.0,
+        gt=0,
+        description="How long after its last success a feed or an account failing only "
+        "temporarily becomes an error (logged at ERROR on every run, exit 1 instead of 75): "
+        "seconds, or a duration such as 6h. A feed may set its own.",
         json_schema_extra={"type": ["number", "string"]},
     )
 
@@ -531,7 +538,12 @@ class Settings(BaseSettings):
     )(not_a_boolean)
 
     _durations = field_validator(
-        "fetch_deadline", "replies_window", "replies_interval", "lease_timeout", mode="before"
+        "fetch_deadline",
+        "replies_window",
+        "replies_interval",
+        "lease_timeout",
+        "alert_after",
+        mode="before",
     )(lambda value: _duration(value))
 
     @model_validator(mode="after")

@@ -15,7 +15,8 @@ from crossposter.models import Entry, link_key
 
 @dataclass(frozen=True)
 class Selection:
-    """`announce` oldest first; `mark_seen` are recorded without a toot; `waiting` stay new.
+    """`announce` oldest first; `mark_seen` are recorded without a toot; `waiting` are
+    queued for the next runs (`queue`: those not queued yet).
 
     `repeated` (their link was already announced) and `flooded` (the flood guard held
     them back) are recorded without a toot too, each for its own log line.
@@ -26,6 +27,7 @@ class Selection:
     waiting: tuple[Entry, ...]
     repeated: tuple[Entry, ...] = ()
     flooded: tuple[Entry, ...] = ()
+    queue: tuple[Entry, ...] = ()
 
     @property
     def recorded(self) -> tuple[Entry, ...]:
@@ -42,6 +44,7 @@ def select_new(
     max_posts: int = 3,
     announced: Collection[str] = frozenset(),
     flood_threshold: int = 0,
+    queued: Sequence[Entry] = (),
 ) -> Selection:
     """Pick what to announce from a feed's entries, given the ids the state already has.
 
@@ -54,6 +57,10 @@ def select_new(
     entries with one link only the oldest counts. After a first run, a flood
     (`is_flood`: a feed that changed every guid, or moved) must not post its
     articles again: they are all `flooded`. A threshold of 0 turns that off.
+
+    `queued` are the entries earlier runs selected and left for later (backfill, or
+    beyond `max_posts`): known, so never new again nor counted by the flood guard, they
+    go out with the new ones, oldest first, even when they have left the feed.
     """
     unique = _unique_by_id(entries)
     fresh = [entry for entry in unique if entry.id not in known_ids]
@@ -68,13 +75,26 @@ def select_new(
     flooded: list[Entry] = []
     if not first_run and is_flood(len(fresh), len(unique), flood_threshold):
         oldest_first, flooded = [], oldest_first
+    in_line = _in_line(queued, oldest_first)
+    already_queued = {entry.id for entry in queued}
     return Selection(
-        announce=tuple(oldest_first[:max_posts]),
+        announce=tuple(in_line[:max_posts]),
         mark_seen=tuple(silent),
-        waiting=tuple(oldest_first[max_posts:]),
+        waiting=tuple(in_line[max_posts:]),
         repeated=tuple(repeated),
         flooded=tuple(flooded),
+        queue=tuple(entry for entry in in_line[max_posts:] if entry.id not in already_queued),
     )
+
+
+def _in_line(queued: Sequence[Entry], fresh: Sequence[Entry]) -> list[Entry]:
+    """Queued and new entries in the order they go out: by date, oldest first; when some
+    are undated, the queued ones first, as they were due before."""
+    everything = [*queued, *fresh]
+    if all(entry.published for entry in everything):
+        # Stable: entries of one date keep the order they came in.
+        return sorted(everything, key=lambda entry: entry.published)
+    return everything
 
 
 def _first_of_each_link(

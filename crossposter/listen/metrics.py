@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from crossposter import __version__
+from crossposter import distribution
 from crossposter.exit_codes import EXIT_OK
 
 # Passes last from a fraction of a second (all 304s) to minutes (a backlog, a rate limit).
@@ -80,7 +80,7 @@ class LoopMetrics:
             ["version"],
             registry=registry,
         )
-        build.labels(__version__).set(1)
+        build.labels(distribution.version()).set(1)
         self._failing = _FailingFeeds(enabled_feeds, wall_clock)
         registry.register(self._failing)
         self._lock = threading.Lock()

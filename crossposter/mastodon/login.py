@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import json
 import os
 import secrets
@@ -24,6 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
+from crossposter.accounts import handle
 from crossposter.errors import ConfigError, LoginFailed
 from crossposter.files import write_atomically
 from crossposter.mastodon.client import (
@@ -32,8 +32,9 @@ from crossposter.mastodon.client import (
     mastodon_client,
     mastodon_session,
 )
+from crossposter.mastodon.instance import look_up_instance
 from crossposter.net.bounded import UnreadableAnswer
-from crossposter.web import USER_AGENT, connection_problem
+from crossposter.web import USER_AGENT, connection_problem, is_loopback_host, with_scheme
 
 # The least a posting bot needs: post and attach images, see which account it is,
 # and read its own recent posts to avoid repeating one.
@@ -56,6 +57,8 @@ class Authorization:
     scopes: tuple[str, ...] = SCOPES
     # PKCE's secret half, sent with the code; None when the instance offers no PKCE.
     code_verifier: str | None = None
+    # Why the app registered now could not be kept for the next login, if it could not.
+    app_not_kept: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,7 @@ class LoggedIn:
 
 def instance_base_url(text: str) -> str:
     """`mastodon.social` or `https://mastodon.social/` → `https://mastodon.social`."""
-    text = text.strip().rstrip("/")
-    if "://" not in text:
-        text = "https://" + text
+    text = with_scheme(text.strip().rstrip("/"))
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{text}: not the address of a Mastodon instance")
@@ -77,18 +78,9 @@ def instance_base_url(text: str) -> str:
         raise ConfigError(
             f"{text}: give the instance's address alone, such as https://{parts.netloc}"
         )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ConfigError(f"{text}: a token is never sent over plain http; use https://")
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def scopes_for(extra: list[str] | tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -112,10 +104,15 @@ def start_login(
     """
     base_url = instance_base_url(instance)
     app = _saved_app(app_file, base_url, timeout, scopes) if app_file else None
+    not_kept = None
     if app is None:
         app = _register_app(base_url, timeout, scopes)
         if app_file:
-            write_private(app_file, json.dumps(app, indent=2))
+            try:
+                write_private(app_file, json.dumps(app, indent=2))
+            except OSError as error:
+                # The login still works; the next one registers another app.
+                not_kept = f"{app_file}: {error.strerror or error}"
     query = {
         "client_id": app["client_id"],
         "redirect_uri": OUT_OF_BAND,
@@ -135,6 +132,7 @@ def start_login(
         f"{base_url}/oauth/authorize?{urlencode(query)}",
         scopes,
         verifier,
+        app_not_kept=not_kept,
     )
 
 
@@ -379,4 +377,6 @@ def _account_name(api, base_url: str) -> str | None:
         account = api.account_verify_credentials()
     except mastodon_errors.MastodonError:
         return None
-    return f"{account['acct']}@{urlsplit(base_url).hostname}"
+    # The domain the instance calls itself, as `check` and Mastodon show the handle.
+    domain = look_up_instance(base_url).limits.domain
+    return handle(account["acct"], domain or base_url)

@@ -74,8 +74,8 @@ def postgres_backend(url: str) -> type[PostgresState]:
     try:
         from crossposter.state.postgres import PostgresState
     except ImportError as error:
+        # What adds it depends on the installation: crossposter.storage says.
         raise StateError(
-            f"{redacted_url(url)}: state_url needs the PostgreSQL driver ({error}): "
-            'pip install "crossposter[postgres]"'
+            f"{redacted_url(url)}: state_url needs the PostgreSQL driver ({error})"
         ) from None
     return PostgresState

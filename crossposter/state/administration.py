@@ -72,7 +72,8 @@ class Administration(Feeds):
         return removed
 
     def drop_pending(self, feed: str) -> int:
-        """Pending posts of a feed become seen: they will not go out, their links are released."""
+        """Pending posts and queued entries of a feed become seen: they will not go out, the
+        links of the pending ones are released."""
         with self._transaction() as db:
             db.execute(
                 "DELETE FROM announced_links WHERE feed = ? AND entry_id IN "
@@ -81,7 +82,8 @@ class Administration(Feeds):
             )
             return db.execute(
                 "UPDATE entries SET status = 'seen', idempotency_key = NULL, toot = NULL, "
-                "pending_since = NULL, updated = ? WHERE feed = ? AND status = 'pending'",
+                "pending_since = NULL, queued_entry = NULL, updated = ? "
+                "WHERE feed = ? AND status IN ('pending', 'queued')",
                 (self.dialect.stamp(now_utc()), feed),
             ).rowcount
 

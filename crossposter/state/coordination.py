@@ -1,16 +1,16 @@
 """The state's role between processes and runs: an instance's limits, how each account shows,
-429 resets, loop heartbeats. A backend that lets several processes in (PostgreSQL) adds
-per-feed leases and sends the writes here through a session that commits at once
-(`_shared_write`)."""
+429 resets, loop heartbeats, the feeds and accounts failing now. A backend that lets several
+processes in (PostgreSQL) adds per-feed leases and sends the writes here through a session
+that commits at once (`_shared_write`)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from crossposter.models import AccountProfile, Heartbeat, InstanceLimits
+from crossposter.models import AccountProfile, Failing, Heartbeat, InstanceLimits
 from crossposter.state.records import now_utc
 from crossposter.state.sql import SqlStore
 
@@ -22,14 +22,22 @@ class Coordination(SqlStore):
         row = self._row("SELECT limits, fetched_at FROM instances WHERE url = ?", (instance,))
         if not row or now_utc() - self.dialect.moment(row["fetched_at"]) > max_age:
             return None
-        return InstanceLimits(**{**json.loads(row["limits"]), "source": "cached"})
+        asked_at = self.dialect.moment(row["fetched_at"])
+        return InstanceLimits(
+            **{**json.loads(row["limits"]), "source": "cached", "asked_at": asked_at}
+        )
 
     def save_limits(self, instance: str, limits: InstanceLimits) -> None:
         self._write(
             "INSERT INTO instances (url, limits, fetched_at) VALUES (?, ?, ?) "
             "ON CONFLICT (url) DO UPDATE SET limits = excluded.limits, "
             "fetched_at = excluded.fetched_at",
-            (instance, json.dumps(asdict(limits)), self.dialect.stamp(now_utc())),
+            # When they were asked is fetched_at's to say, not the JSON's.
+            (
+                instance,
+                json.dumps(asdict(replace(limits, asked_at=None))),
+                self.dialect.stamp(now_utc()),
+            ),
         )
 
     def account_profile(self, instance: str, account: str) -> AccountProfile | None:
@@ -46,6 +54,41 @@ class Coordination(SqlStore):
             "ON CONFLICT (instance, account) DO UPDATE SET profile = excluded.profile",
             (instance, account, json.dumps(asdict(profile))),
         )
+
+    def record_failure(self, kind: str, name: str, error: str, at: datetime) -> Failing:
+        """A feed or an account (`kind`) failed at `at`: since when it has been failing (the
+        first failure after its last success), with `error` as its last."""
+        self._write(
+            "INSERT INTO failures (kind, name, since, last_error) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (kind, name) DO UPDATE SET last_error = excluded.last_error",
+            (kind, name, self.dialect.stamp(at), error),
+        )
+        return self._failure(kind, name) or Failing(kind, name, at, error)
+
+    def record_success(self, kind: str, name: str) -> Failing | None:
+        """It worked: the failure it had, now over, or None."""
+        ended = self._failure(kind, name)
+        if ended is not None:
+            self._write("DELETE FROM failures WHERE kind = ? AND name = ?", (kind, name))
+        return ended
+
+    def failures(self) -> list[Failing]:
+        """Every feed and account failing now, the longest first."""
+        if not self.dialect.has_table(self._db, "failures"):
+            return []  # a view of a state from before them: views are never upgraded
+        rows = self._rows("SELECT kind, name, since, last_error FROM failures ORDER BY since")
+        return [self._failing(row) for row in rows]
+
+    def _failure(self, kind: str, name: str) -> Failing | None:
+        row = self._row(
+            "SELECT kind, name, since, last_error FROM failures WHERE kind = ? AND name = ?",
+            (kind, name),
+        )
+        return self._failing(row) if row else None
+
+    def _failing(self, row: Any) -> Failing:
+        since = self.dialect.moment(row["since"])
+        return Failing(row["kind"], row["name"], since, row["last_error"])
 
     def record_rate_limit(self, instance: str, account: str, reset_at: datetime) -> None:
         """The instance refused `account`'s posts until `reset_at` (a 429): no process of this

@@ -11,6 +11,8 @@ from crossposter.models import Article, Entry, Posted, Toot, link_key
 from crossposter.state.records import (
     EntryRecord,
     PendingPost,
+    entry_from_json,
+    entry_json,
     now_utc,
     toot_from_json,
     toot_json,
@@ -38,6 +40,26 @@ class Ledger(SqlStore):
                 key=lambda row: row[1],
             ),
         )
+
+    def mark_queued(self, feed: str, entries: Iterable[Entry], at: datetime | None = None) -> None:
+        """Record entries selected for posting and left for a later run, whole: known from
+        now on (never new again), and posted by `queued` even once gone from the feed."""
+        stamp = self.dialect.stamp(at or now_utc())
+        self._write_many(
+            "INSERT INTO entries (feed, entry_id, status, link, title, first_seen, last_seen, "
+            "updated, queued_entry) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            [(feed, e.id, e.link, e.title, stamp, stamp, stamp, entry_json(e)) for e in entries],
+        )
+
+    def queued(self, feed: str) -> list[Entry]:
+        """The feed's queued entries, as they were when queued, first queued first."""
+        rows = self._rows(
+            "SELECT queued_entry FROM entries WHERE feed = ? AND status = 'queued' "
+            "ORDER BY first_seen, entry_id COLLATE BINARY",
+            (feed,),
+        )
+        return [entry_from_json(row["queued_entry"]) for row in rows]
 
     def mark_filtered(
         self, feed: str, skipped: Iterable[tuple[Entry, str]], at: datetime | None = None
@@ -90,7 +112,7 @@ class Ledger(SqlStore):
                 "ON CONFLICT (feed, entry_id) DO UPDATE SET status = 'pending', "
                 "idempotency_key = excluded.idempotency_key, toot = excluded.toot, "
                 "pending_since = excluded.pending_since, reason = NULL, "
-                "updated = excluded.updated, article = excluded.article",
+                "updated = excluded.updated, article = excluded.article, queued_entry = NULL",
                 (
                     feed,
                     entry.id,

@@ -143,12 +143,13 @@ class AfterPosting(SqlStore):
             )
 
     def mark_edited(self, feed: str, entry_id: str, at: datetime) -> None:
-        """The pending edit went out: it is now the posted toot and article, one more edit;
-        the article the toot showed before joins the earlier ones."""
+        """The pending edit went out: it is now the posted toot and article, one more edit,
+        and the entry's title (as `state entries` shows it) the one it announces; the article
+        the toot showed before joins the earlier ones."""
         stamp = self.dialect.stamp
         with self._transaction(durable=True) as db:
             row = db.execute(
-                "SELECT article, earlier_articles FROM entries "
+                "SELECT article, edit_article, earlier_articles FROM entries "
                 "WHERE feed = ? AND entry_id = ? AND edit_toot IS NOT NULL",
                 (feed, entry_id),
             ).fetchone()
@@ -158,11 +159,12 @@ class AfterPosting(SqlStore):
             if row["article"] is not None:
                 earlier.append(json.loads(row["article"]))
             earlier_json = json.dumps(earlier, ensure_ascii=False)
+            title = Article.from_json(row["edit_article"]).title if row["edit_article"] else None
             db.execute(
                 "UPDATE entries SET toot = edit_toot, article = edit_article, edit_toot = NULL, "
                 "edit_article = NULL, edited_at = ?, updated = ?, edits = COALESCE(edits, 0) + 1, "
-                "earlier_articles = ? WHERE feed = ? AND entry_id = ?",
-                (stamp(at), stamp(now_utc()), earlier_json, feed, entry_id),
+                "earlier_articles = ?, title = COALESCE(?, title) WHERE feed = ? AND entry_id = ?",
+                (stamp(at), stamp(now_utc()), earlier_json, title, feed, entry_id),
             )
 
     def drop_edit(self, feed: str, entry_id: str) -> None:

@@ -33,6 +33,7 @@ from crossposter.state.coordination import Coordination
 from crossposter.state.ledger import Ledger
 from crossposter.state.lifecycle import AfterPosting
 from crossposter.state.records import now_utc
+from crossposter.state.refusals import one_line, refused_login
 from crossposter.state.schema import SCHEMA_VERSION, STEPS, applied_steps, migrate, render
 from crossposter.state.sql import Dialect, translating, translating_cursor
 from crossposter.state.sqlite import SqliteState
@@ -296,7 +297,7 @@ def _connect(url: str) -> _Connection:
 
 def _safe(error: Exception, url: str) -> str:
     """The error's message, without the URL's password should the driver repeat it."""
-    return without_password(str(error).strip(), url)
+    return without_password(one_line(str(error)), url)
 
 
 def _unusable(url: str, error: Exception) -> StateError:
@@ -329,6 +330,9 @@ def _translated(url: str, error: Exception) -> StateError | None:
     shutting down, out of room or connections, and for a transaction it had to roll back
     (serialization failure, deadlock): all pass, so they are temporary."""
     where, reason = redacted_url(url), _safe(error, url)
+    cause = refused_login(error)
+    if cause:
+        return StateError(f"{where}: {cause}; nothing was changed")
     if isinstance(error, psycopg.OperationalError):
         return TemporaryStateError(
             f"{where}: the state database cannot be used right now ({reason}); what it holds "

@@ -7,9 +7,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from crossposter.models import Article, Toot, Validators
+from crossposter.models import Article, Entry, ImageRef, Toot, Validators
 
-ENTRY_STATUSES = ("seen", "pending", "posted", "failed", "retracted", "deleted")
+# `queued`: selected for posting by a run and left for a later one (backfill, or beyond
+# max_posts_per_run), kept whole so that it goes out even once gone from its feed.
+ENTRY_STATUSES = ("seen", "queued", "pending", "posted", "failed", "retracted", "deleted")
 # An entry whose toot once went out: what `links` lists. `retracted`: deleted by
 # `crossposter retract`; `deleted`: gone from the instance otherwise.
 ANNOUNCED_STATUSES = ("posted", "retracted", "deleted")
@@ -130,3 +132,19 @@ def toot_from_json(text: str) -> Toot:
     data["hashtags"] = tuple(data.get("hashtags") or ())
     data["media_ids"] = tuple(data.get("media_ids") or ())
     return Toot(**data)
+
+
+def entry_json(entry: Entry) -> str:
+    """A queued entry as the state keeps it: whole, to compose its toot on a later run."""
+    data = asdict(entry)
+    data["published"] = entry.published.isoformat() if entry.published else None
+    return json.dumps(data, ensure_ascii=False)
+
+
+def entry_from_json(text: str) -> Entry:
+    data = json.loads(text)
+    published = data.get("published")
+    data["published"] = datetime.fromisoformat(published) if published else None
+    data["categories"] = tuple(data.get("categories") or ())
+    data["images"] = tuple(ImageRef(**image) for image in data.get("images") or ())
+    return Entry(**data)

@@ -14,13 +14,14 @@ spells them (TYPES).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from crossposter.models import DEFAULT_ACCOUNT, Article, InstanceLimits, link_key
-from crossposter.state.records import toot_from_json
+from crossposter.state.records import entry_from_json, toot_from_json
 from crossposter.state.sql import Dialect
 
 Data = Callable[[Any, Dialect], None]
@@ -163,6 +164,21 @@ DROP TABLE entries;
 ALTER TABLE entries_v3 RENAME TO entries;
 CREATE INDEX IF NOT EXISTS entries_by_status ON entries (status) WHERE status <> 'seen'
 """
+
+
+def _sqlite_queued_status(db: Any, dialect: Dialect) -> None:
+    """SQLite cannot widen a CHECK in place: the entries table, as it stands, is copied."""
+    table = db.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()["sql"]
+    if "'queued'" in table:
+        return
+    copy = re.sub(r'^CREATE TABLE\s+"?entries"?', "CREATE TABLE entries_v8", table, count=1)
+    db.execute(copy.replace("'deleted')", "'deleted', 'queued')", 1))
+    db.execute("INSERT INTO entries_v8 SELECT * FROM entries")
+    db.execute("DROP TABLE entries")
+    db.execute("ALTER TABLE entries_v8 RENAME TO entries")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS entries_by_status ON entries (status) WHERE status <> 'seen'"
+    )
 
 
 def _sqlite_wider_statuses(db: Any, dialect: Dialect) -> None:
@@ -364,6 +380,25 @@ STEPS: tuple[Step, ...] = (
     ),
     # A blog moving from http:// to https://www. keeps its articles' link keys.
     Step("links keyed without scheme or www", data=_rekey_links),
+    # An entry selected for posting and left for a later run, kept whole (`queued_entry`);
+    # each feed and account failing now, since when (alert_after), which no export carries.
+    Step(
+        "queued entries and failures",
+        columns=(("entries", "queued_entry", "{JSON}"),),
+        own={
+            "sqlite": _sqlite_queued_status,
+            "postgres": "ALTER TABLE entries DROP CONSTRAINT IF EXISTS entries_status_check, "
+            f"ADD CONSTRAINT entries_status_check CHECK (status IN ({_STATUSES}, 'queued'))",
+        },
+        tables="""
+        CREATE TABLE IF NOT EXISTS failures (
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            since {TIMESTAMP} NOT NULL,
+            last_error TEXT NOT NULL,
+            PRIMARY KEY (kind, name)
+        ) {WITHOUT_ROWID}""",
+    ),
 )
 SCHEMA_VERSION = len(STEPS)
 STEP_NAMES = tuple(step.name for step in STEPS)
@@ -494,6 +529,7 @@ JSON_COLUMNS: dict[tuple[str, str], Callable[[str], object]] = {
     ("entries", "earlier_articles"): lambda text: [
         Article.from_json(json.dumps(item)) for item in json.loads(text)
     ],
+    ("entries", "queued_entry"): entry_from_json,
     ("instances", "limits"): lambda text: InstanceLimits(**json.loads(text)),
 }
 

@@ -14,6 +14,7 @@ import errno
 import fcntl
 import logging
 import os
+import pwd
 import sqlite3
 import stat
 import time
@@ -334,11 +335,19 @@ def _cannot_open(path: Path, error: object) -> StateError:
     return StateError(f"{path}: cannot be opened ({error}); it was left untouched")
 
 
+def user_name() -> str:
+    """Who this process reads and writes files as: a permission problem names them."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a container's arbitrary uid, with no passwd entry
+        return f"uid {os.geteuid()}"
+
+
 def _permission(where: object, reason: object) -> StateError:
     folder = Path(str(where)).parent
     return StateError(
-        f"{where}: permission denied ({reason}): this user must be able to read and write the "
-        f"state file and write its folder {folder}; check their owner and mode. "
+        f"{where}: permission denied ({reason}): the user {user_name()} must be able to read "
+        f"and write the state file and write its folder {folder}; check their owner and mode. "
         "It was left untouched"
     )
 
@@ -443,6 +452,9 @@ def _make_private(path: Path, status: os.stat_result) -> None:
 def _acquire_lock(lock_path: Path, timeout: float) -> int:
     try:
         fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    except PermissionError as error:
+        # The lock file is made beside the state file: its folder is what must be writable.
+        raise _permission(lock_path.with_suffix(""), error.strerror) from None
     except OSError as error:
         raise StateError(f"{lock_path}: cannot open the lock file: {error.strerror}") from None
     deadline = time.monotonic() + timeout

@@ -25,6 +25,11 @@ HOW_TO_GET_IT = (
 )
 
 
+# The superuser's password: connections over TCP authenticate with it (scram-sha-256), so
+# a wrong password is refused as by a real server, not waved through as with `trust`.
+PASSWORD = "tests-Sw0rdf1sh"
+
+
 @dataclass(frozen=True)
 class PostgresServer:
     host: str
@@ -33,7 +38,7 @@ class PostgresServer:
     folder: Path
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
+        return f"postgresql://{self.user}:{PASSWORD}@{self.host}:{self.port}/{database}"
 
 
 def postgres_binaries() -> Path | None:
@@ -81,11 +86,21 @@ def running_postgres() -> Iterator[PostgresServer]:
         entry = pwd.getpwnam("postgres")
         os.chown(folder, entry.pw_uid, entry.pw_gid)
     data = folder / "data"
+    password_file = folder / "password"
+    password_file.write_text(PASSWORD + "\n")
+    if os.geteuid() == 0:
+        os.chown(password_file, entry.pw_uid, entry.pw_gid)
     port = _free_loopback_port()
     run = dict(check=True, capture_output=True, text=True, timeout=120)
     subprocess.run(
         _as_server_user(
-            [str(binaries / "initdb"), "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8"]
+            [
+                str(binaries / "initdb"),
+                *("-D", str(data), "-U", user, "-E", "UTF8"),
+                # Over TCP, as crossposter connects, a password is asked for and checked.
+                *("--auth-host=scram-sha-256", "--auth-local=trust"),
+                f"--pwfile={password_file}",
+            ]
         ),
         **run,
     )
