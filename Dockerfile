@@ -16,8 +16,9 @@ WORKDIR /app
 COPY constraints.txt pyproject.toml README.md ./
 COPY crossposter ./crossposter
 # constraints.txt pins every dependency, so two builds install the same versions.
-# The postgres extra: state_url works in the image as state_file does.
-RUN pip install --no-cache-dir -c constraints.txt ".[postgres]" \
+# The postgres extra: state_url works in the image as state_file does; the listen
+# extra: `run --loop --listen` serves probes, metrics and webhooks.
+RUN pip install --no-cache-dir -c constraints.txt ".[postgres,listen]" \
     && useradd --system --uid 10001 --home-dir /data --no-create-home \
        --shell /usr/sbin/nologin crossposter \
     && mkdir -p /data /config \
@@ -25,8 +26,11 @@ RUN pip install --no-cache-dir -c constraints.txt ".[postgres]" \
 
 USER 10001
 VOLUME ["/data"]
+# `--listen`: /healthz, /readyz, /metrics, and POST /feeds/NAME/poll once a webhook
+# secret is given (CROSSPOSTER_WEBHOOK_SECRET or webhook_secret_file).
+EXPOSE 8080
 # Unhealthy once no pass has succeeded for twice the loop's interval.
 HEALTHCHECK --interval=1m --timeout=30s --start-period=5m --retries=3 \
     CMD ["crossposter", "health", "--config", "/config/feeds.yaml"]
 ENTRYPOINT ["crossposter"]
-CMD ["run", "--loop", "--interval", "15m", "--config", "/config/feeds.yaml", "--log-format", "json"]
+CMD ["run", "--loop", "--interval", "15m", "--listen", "0.0.0.0:8080", "--config", "/config/feeds.yaml", "--log-format", "json"]

@@ -6,14 +6,15 @@ with the measured tool for a GIL. Each feed lives on its own loopback address
 different blog; a client's per-host connection limit then sees real hosts.
 
 Control, on http://127.0.0.1:PORT/_bench/ (never delayed, never counted):
-  /_bench/setup?feeds=N&entries=M&new=K&rev=R&delay=S&big=E   what to serve
+  /_bench/setup?feeds=N&entries=M&new=K&rev=R&delay=S&big=E&lang=L   what to serve
   /_bench/stats                                               counts since the last clear
   /_bench/clear                                               reset the counts
   /_bench/fetches                                             {times fetched: feeds}, every
                                                               served feed included (0 too)
 Feed i is http://<address i>:PORT/feed/i.xml; the big feed (E entries, ~2 KB each) is
 http://127.0.0.1:PORT/big.xml. `new` adds K newer entries to every feed; `rev` changes
-each document (and so its ETag) without adding entries.
+each document (and so its ETag) without adding entries. `lang=0` leaves out the
+feeds' `<language>` (a toot's language is then detected from its text).
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def newest_base_date(entries: int) -> datetime:
     return entry_date(entries - 1)
 
 
-def render_feed(index: int, entries: int, new: int, rev: int, paragraphs: int = 1) -> bytes:
+def render_feed(
+    index: int, entries: int, new: int, rev: int, paragraphs: int = 1, language: bool = True
+) -> bytes:
     blog = f"https://blog{index}.example"
     items = []
     for j in reversed(range(entries + new)):
@@ -65,8 +68,9 @@ def render_feed(index: int, entries: int, new: int, rev: int, paragraphs: int = 
     build = format_datetime(entry_date(entries + new + rev))
     head = (
         f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
-        f"<title>Blog {index}</title><link>{blog}/</link><language>en</language>"
-        f"<description>Blog number {index}</description><lastBuildDate>{build}</lastBuildDate>"
+        f"<title>Blog {index}</title><link>{blog}/</link>"
+        + ("<language>en</language>" if language else "")
+        + f"<description>Blog number {index}</description><lastBuildDate>{build}</lastBuildDate>"
     )
     return (head + "".join(items) + "</channel></rss>\n").encode()
 
@@ -79,13 +83,14 @@ class Feeds:
         self.rev = 0
         self.delay = 0.0
         self.big = 0
+        self.lang = 1
         self._cache: dict[str, tuple[bytes, str]] = {}
         self.stats: dict[str, int] = {}
         # Requests per feed index since the last clear: was each fetched once per pass?
         self.fetched: dict[int, int] = {}
 
     def setup(self, params: dict[str, str]) -> None:
-        for name in ("feeds", "entries", "new", "rev", "big"):
+        for name in ("feeds", "entries", "new", "rev", "big", "lang"):
             if name in params:
                 setattr(self, name, int(params[name]))
         if "delay" in params:
@@ -103,7 +108,7 @@ class Feeds:
             index = int(path[6:-4])
             if not 0 <= index < self.feeds:
                 return None
-            body = render_feed(index, self.entries, self.new, self.rev)
+            body = render_feed(index, self.entries, self.new, self.rev, language=bool(self.lang))
         else:
             return None
         etag = '"' + hashlib.sha1(body).hexdigest() + '"'

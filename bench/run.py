@@ -36,6 +36,10 @@ BENCH = Path(__file__).resolve().parent
 ANCHOR_VENV = BENCH / ".venv"
 ANCHORS = ("feed2toot==0.17", "feediverse==0.4.1")
 DELAY = 0.05
+STEADY_50 = "steady 50 feeds @50ms"
+STEADY_1000 = "steady 1000 feeds @50ms"
+LOOP_PASS = "steady 50 feeds @50ms: a run --loop pass"
+NEW_POSTS = "100 new posts, 50 feeds @50ms"
 
 
 class Servers:
@@ -75,8 +79,8 @@ class Servers:
                 proc.kill()
 
 
-def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MB) and exit code of one whole process."""
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int, float]:
+    """Wall seconds, peak RSS (MB), exit code and CPU seconds of one whole process."""
     log = open(cwd / "last-run.log", "wb")  # noqa: SIM115 - closed below, after wait4
     start = time.perf_counter()
     proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
@@ -84,7 +88,7 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, fl
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     log.close()
-    return wall, usage.ru_maxrss / 1024, proc.returncode
+    return wall, usage.ru_maxrss / 1024, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 class Bench:
@@ -117,8 +121,9 @@ class Bench:
             self.servers.feeds("clear")
             self.servers.api("clear")
             result.load = max(result.load, os.getloadavg()[0])
-            wall, rss, code = timed(command, tool.env(), tool.workdir)
+            wall, rss, code, cpu = timed(command, tool.env(), tool.workdir)
             result.runs.append(wall)
+            result.cpu_runs.append(cpu)
             result.rss_mb = max(result.rss_mb, rss)
             result.exit_codes.append(code)
             result.feed_requests = self.servers.feeds("stats")
@@ -126,8 +131,9 @@ class Bench:
         self.results.append(result)
         print(
             f"  {workload:<28} {tool.name:<12} {result.median:8.3f} s "
-            f"{result.rss_mb:6.1f} MB  feeds {result.feed_requests} "
-            f"mastodon {result.mastodon_requests} exit {result.exit_codes}",
+            f"(CPU {result.median_cpu:.3f} s) {result.rss_mb:6.1f} MB  "
+            f"feeds {result.feed_requests} mastodon {result.mastodon_requests} "
+            f"exit {result.exit_codes}",
             flush=True,
         )
         return result
@@ -137,7 +143,7 @@ class Bench:
         tool.forget()
         command = tool.populate_command()
         if command:
-            _, _, code = timed(command, tool.env(), tool.workdir)
+            _, _, code, _ = timed(command, tool.env(), tool.workdir)
             if code not in (0,):
                 print(f"  ({tool.name} populate run exited {code})", flush=True)
         tool.snapshot()
@@ -174,11 +180,14 @@ class Bench:
         result = Measure(name, tool.name, load=os.getloadavg()[0])
         config = str(tool.workdir / "crossposter.yaml")
         command = [str(PROJECT_PYTHON), str(BENCH / "loop_pass.py"), config, str(passes + 1)]
-        wall, result.rss_mb, code = timed(command, tool.env(), tool.workdir)
+        wall, result.rss_mb, code, _ = timed(command, tool.env(), tool.workdir)
         result.exit_codes.append(code)
         if code == 0:
-            first, *rest = json.loads((tool.workdir / "last-run.log").read_text())
+            lines = (tool.workdir / "last-run.log").read_text().splitlines()
+            first, *rest = json.loads(next(line for line in lines if line.startswith("[")))
+            cpu = next((line for line in lines if line.startswith("cpu ")), "cpu []")
             result.runs = rest
+            result.cpu_runs = json.loads(cpu[4:])[1:]
             result.note = (
                 f"{passes + 1} passes in one process ({wall:.2f} s in all); "
                 f"first pass {first:.3f} s; requests per pass"
@@ -190,16 +199,21 @@ class Bench:
         result.mastodon_requests = self.servers.api("stats")
         self.results.append(result)
         print(
-            f"  {name:<28} {result.median:8.3f} s {result.rss_mb:6.1f} MB  "
+            f"  {name:<28} {result.median:8.3f} s (CPU {result.median_cpu:.3f} s) "
+            f"{result.rss_mb:6.1f} MB  "
             f"feeds/pass {result.feed_requests} exit {result.exit_codes}",
             flush=True,
         )
 
-    def new_posts(self, reps: int) -> None:
-        name = "100 new posts, 50 feeds @50ms"
-        self.servers.feeds("setup", feeds=50, entries=10, new=0, rev=0, delay=0, big=0)
+    def new_posts(self, reps: int, language: bool = True) -> None:
+        """100 toots to compose and post. The feeds declare their language; without it
+        (`language=False`, crossposter alone) each toot's language is detected, which
+        loads the language model: its cost, apart."""
+        name = NEW_POSTS if language else f"{NEW_POSTS}, no language declared"
+        lang = int(language)
+        self.servers.feeds("setup", feeds=50, entries=10, new=0, rev=0, delay=0, big=0, lang=lang)
         workload = Workload(self.servers.feed_urls(50), seen_until_date(10), self.instance)
-        tools = self.tools("new-posts")
+        tools = self.tools("new-posts" if language else "new-posts-detected", anchors=language)
         for tool in tools:
             self.populate(tool, workload)
 
@@ -211,6 +225,7 @@ class Bench:
 
             self.measure(name, tool, reps, before=before)
             self.servers.feeds("setup", new=0, delay=0)
+        self.servers.feeds("setup", lang=1)
 
     def big_feed(self, entries: int, reps: int) -> None:
         self.servers.feeds("setup", feeds=0, big=entries, rev=0, delay=0)
@@ -240,7 +255,10 @@ class Bench:
         result = Measure(f"{label}: first run", "feedparser")
         for _ in range(reps):
             result.load = max(result.load, os.getloadavg()[0])
-            wall, rss, code = timed([str(PROJECT_PYTHON), "-c", script], dict(os.environ), workdir)
+            wall, rss, code, cpu = timed(
+                [str(PROJECT_PYTHON), "-c", script], dict(os.environ), workdir
+            )
+            result.cpu_runs.append(cpu)
             parse_times.append(float((workdir / "last-run.log").read_text().split()[-1]))
             result.runs.append(wall)
             result.rss_mb = max(result.rss_mb, rss)
@@ -311,19 +329,66 @@ def machine() -> dict[str, str]:
 def report(results: list[Measure]) -> str:
     by_key = {(m.workload, m.tool): m for m in results}
     lines = [
-        "| workload | tool | median wall (s) | runs | peak RSS (MB) | feed requests "
-        "| Mastodon requests | × crossposter | load | note |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| workload | tool | median wall (s) | median CPU (s) | runs | peak RSS (MB) "
+        "| feed requests | Mastodon requests | × crossposter | load | note |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for m in results:
         ours = by_key.get((m.workload, Crossposter.name))
         ratio = f"{m.median / ours.median:.1f}×" if ours and m is not ours else ""
         feeds = ", ".join(f"{k} {v}" for k, v in sorted(m.feed_requests.items())) or "-"
         api = ", ".join(f"{k} {v}" for k, v in sorted(m.mastodon_requests.items())) or "0"
+        cpu = f"{m.median_cpu:.3f}" if m.cpu_runs else "-"
         lines.append(
-            f"| {m.workload} | {m.tool} | {m.median:.3f} | {len(m.runs)} | {m.rss_mb:.0f} "
+            f"| {m.workload} | {m.tool} | {m.median:.3f} | {cpu} | {len(m.runs)} "
+            f"| {m.rss_mb:.0f} "
             f"| {feeds} | {api} | {ratio} | {m.load:.1f} | {m.note} |"
         )
+    return "\n".join(lines)
+
+
+def targets(results: list[Measure]) -> str:
+    """Issue 17's goals, each judged on the measures of this one invocation (those it ran)."""
+    ours = {m.workload: m for m in results if m.tool == Crossposter.name}
+    rows = []
+    steady = ours.get(STEADY_50)
+    if steady:
+        anchors = [m for m in results if m.workload == STEADY_50 and m is not steady]
+        ratios = {m.tool: m.median / steady.median for m in anchors}
+        shown = ", ".join(f"{ratio:.1f}× {tool}" for tool, ratio in ratios.items())
+        met = bool(ratios) and min(ratios.values()) >= 7
+        rows.append(
+            (
+                "cold run, 50 unchanged feeds @50 ms: ≥ 7× faster than both anchors",
+                f"{steady.median:.3f} s (CPU {steady.median_cpu:.3f} s); "
+                f"{shown or 'anchors not run'}",
+                met,
+            )
+        )
+    for workload, limit, goal in (
+        (STEADY_1000, 1.2, "1,000 unchanged feeds @50 ms: ≤ 1.2 s"),
+        (LOOP_PASS, 0.15, "a `run --loop` pass over 50 unchanged feeds @50 ms: ≤ 0.15 s"),
+    ):
+        if workload in ours:
+            measure = ours[workload]
+            measured = f"{measure.median:.3f} s (CPU {measure.median_cpu:.3f} s)"
+            rows.append((goal, measured, measure.median <= limit))
+    new = ours.get(NEW_POSTS)
+    if new:
+        requests = sum(new.mastodon_requests.values())
+        rows.append(
+            (
+                "100 new posts @50 ms, language declared: ≤ 1.5 s, ≤ 101 Mastodon requests",
+                f"{new.median:.3f} s (CPU {new.median_cpu:.3f} s), {requests} requests, "
+                f"peak RSS {new.rss_mb:.0f} MB",
+                new.median <= 1.5 and requests <= 101,
+            )
+        )
+    if not rows:
+        return ""
+    lines = ["| target | measured | met? |", "| --- | --- | --- |"]
+    for goal, measured, met in rows:
+        lines.append(f"| {goal} | {measured} | {'yes' if met else '**no**'} |")
     return "\n".join(lines)
 
 
@@ -385,6 +450,8 @@ def main() -> int:
             bench.loop_passes(50, 0.0 if args.quick else DELAY, args.reps)
         if "new" in wanted:
             bench.new_posts(args.reps if not args.quick else 1)
+            if not args.quick:
+                bench.new_posts(args.reps, language=False)
         if "big" in wanted:
             bench.big_feed(500 if args.quick else 5000, args.reps)
         if "state" in wanted:
@@ -402,12 +469,18 @@ def main() -> int:
 
     print()
     print(report(bench.results))
+    goals = targets(bench.results)
+    if goals:
+        print()
+        print(goals)
     if args.json:
         payload = {
             "machine": info,
             "anchors_skipped": skipped_anchors,
             "workers_skipped": workers_skipped,
-            "results": [{**asdict(m), "median": m.median} for m in bench.results],
+            "results": [
+                {**asdict(m), "median": m.median, "median_cpu": m.median_cpu} for m in bench.results
+            ],
         }
         args.json.write_text(json.dumps(payload, indent=2))
     failed = [m for m in bench.results if m.tool == Crossposter.name and any(m.exit_codes)]

@@ -38,6 +38,8 @@ class Measure:
     workload: str
     tool: str
     runs: list[float] = field(default_factory=list)
+    # CPU seconds (user + system) of each run: on a loaded machine, steadier than the wall.
+    cpu_runs: list[float] = field(default_factory=list)
     rss_mb: float = 0.0
     feed_requests: dict[str, int] = field(default_factory=dict)
     mastodon_requests: dict[str, int] = field(default_factory=dict)
@@ -52,6 +54,10 @@ class Measure:
     @property
     def median(self) -> float:
         return statistics.median(self.runs) if self.runs else float("nan")
+
+    @property
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu_runs) if self.cpu_runs else float("nan")
 
 
 class Tool:

@@ -84,16 +84,27 @@ def account_of(settings: Settings, feed: FeedConfig) -> Account:
 
 def feed_accounts(settings: Settings) -> dict[str, Account]:
     """Feed name → the account it posts to, for every configured feed; no token read."""
-    return {feed.name: account_of(settings, feed) for feed in settings.feeds}
+    return _accounts_of(settings, settings.feeds)
 
 
 def accounts_in_use(settings: Settings) -> list[Account]:
     """Each account an enabled feed posts to, once, the default one first; no token read."""
-    used = {}
-    for feed in settings.enabled_feeds:
-        account = account_of(settings, feed)
-        used[account.name] = account
+    accounts = _accounts_of(settings, settings.enabled_feeds).values()
+    used = {account.name: account for account in accounts}
     return sorted(used.values(), key=lambda a: (a.name != DEFAULT_ACCOUNT, a.name))
+
+
+def _accounts_of(settings: Settings, feeds: list[FeedConfig]) -> dict[str, Account]:
+    # Each account made once (where its token is looked for, a file checked): a thousand
+    # feeds share a few accounts.
+    made: dict[str, Account] = {}
+    accounts = {}
+    for feed in feeds:
+        name = feed.account or DEFAULT_ACCOUNT
+        if name not in made:
+            made[name] = account_of(settings, feed)
+        accounts[feed.name] = made[name]
+    return accounts
 
 
 def with_token(settings: Settings, account: Account) -> Account:

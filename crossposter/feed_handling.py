@@ -20,6 +20,7 @@ from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.config import FeedConfig, Settings
 from crossposter.feeds.fetch import FetchResult
 from crossposter.feeds.filters import skip_reason
+from crossposter.feeds.hubs import advertised_hub
 from crossposter.feeds.select import Selection, select_new
 from crossposter.models import Entry, FeedInfo, FeedReport, ParsedFeed, Toot, link_key
 from crossposter.posting import AccountSession
@@ -75,9 +76,9 @@ class FeedHandling:
         self.shared = shared
         self.state = shared.state
 
-    def handle(self, fetched: FetchResult) -> None:
+    def handle(self, fetched: FetchResult, *, first_run: bool) -> None:
+        """`first_run`: the state knew nothing of the feed before this pass."""
         feed, report = self.feed, self.report
-        first_run = self.state.feed(feed.name) is None
         # Posts left pending by an earlier run go first, whatever the feed says today.
         if not first_run:
             self._retry_pending()
@@ -90,15 +91,18 @@ class FeedHandling:
                 fetched.moved_permanently_to,
             )
         if fetched.error is not None:
+            report.poll_outcome = "failed"
             if not first_run:
                 self.state.record_fetch(feed.name, feed.url, f"error: {fetched.error.reason}")
             raise fetched.error
         if fetched.not_modified:
             report.not_modified = True
+            report.poll_outcome = "not_modified"
             self.state.record_fetch(feed.name, feed.url, "not modified")
             self._follow_up().check_removals()
             return
 
+        report.poll_outcome = "changed"
         parsed = _changed_feed_steps().parse_feed(
             fetched.content, url=fetched.final_url, headers=fetched.headers
         )
@@ -106,6 +110,7 @@ class FeedHandling:
             log.warning(
                 "feed %s is malformed, using what could be read: %s", feed.name, parsed.malformed
             )
+        report.hub = advertised_hub(parsed.info, fetched.headers, fetched.final_url or feed.url)
         self._handle_entries(fetched, parsed, first_run)
 
     def _handle_entries(self, fetched: FetchResult, parsed: ParsedFeed, first_run: bool) -> None:

@@ -56,6 +56,36 @@ class FeedInfo:
     title: str = ""
     link: str | None = None
     language: str | None = None
+    # WebSub: the hub the feed names (<link rel="hub">, <atom:link rel="hub">) and its own
+    # address (rel="self"), the topic a subscription names.
+    hub: str | None = None
+    self_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Hub:
+    """A WebSub hub a feed advertises, and the topic (the feed's `self`) to subscribe to."""
+
+    url: str
+    topic: str
+
+
+@dataclass(frozen=True)
+class WebSubSubscription:
+    """One feed's subscription at its hub, as the state keeps it.
+
+    `callback_id` ends the callback URL the hub calls; `secret` is the `hub.secret` the
+    hub signs deliveries with: never shown (no repr) nor exported. `lease_until` is
+    None until the hub has verified our intent.
+    """
+
+    feed: str
+    hub: str
+    topic: str
+    callback_id: str
+    secret: str = field(repr=False)
+    requested_at: datetime
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +275,10 @@ class FeedReport:
     # On a feed's first run: the entries recorded as already there, not announced.
     recorded: int = 0
     not_modified: bool = False
+    # How fetching the feed went: "not_modified", "changed" or "failed"; None if not fetched.
+    poll_outcome: str | None = None
+    # The WebSub hub a changed feed advertised (crossposter.feeds.hubs).
+    hub: Hub | None = None
     errors: list[str] = field(default_factory=list)
     temporary_failure: bool = False
     permanent_failure: bool = False
@@ -256,6 +290,10 @@ class FeedReport:
     # Toots edited after their article changed (after_posting.decisions), which count
     # against max_posts_per_run; a preview lists its edits and deletions instead.
     edited: int = 0
+    # Toots deleted because their article went, for the metrics.
+    deleted: int = 0
+    # Toots the instance refused for good (too long, invalid): marked failed, not retried.
+    refused: int = 0
     planned_edits: list[PlannedChange] = field(default_factory=list)
     planned_deletions: list[PlannedChange] = field(default_factory=list)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +54,7 @@ from crossposter.state import (
     AfterPostingRole,
     AnnouncedPost,
     CoordinationRole,
+    FeedState,
     PendingPost,
     State,
     now_utc,
@@ -74,6 +75,8 @@ class RunReport:
     limits: InstanceLimits | None = None
     # A stop was requested (SIGTERM, SIGINT) and the run ended early.
     interrupted: bool = False
+    # The accounts the instance rate-limited during the pass.
+    rate_limited: list[str] = field(default_factory=list)
     # A preview's: each account as the last real run recorded it, by account name.
     profiles: dict[str, AccountProfile] = field(default_factory=dict)
 
@@ -94,6 +97,7 @@ def run(
     stop: threading.Event | None = None,
     clock: Callable[[], datetime] = now_utc,
     poll_interval: float | None = None,
+    poll_now: Collection[str] = (),
 ) -> RunReport:
     """Announce what is new in every enabled feed; with dry_run, only say what would be.
 
@@ -103,7 +107,8 @@ def run(
 
     A feed another process is working on is left to it. With `poll_interval` (a pass
     of `run --loop`), only the feeds due are polled, each next due that long after,
-    and the pass ends with this worker's heartbeat in the state.
+    and the pass ends with this worker's heartbeat in the state; the feeds named in
+    `poll_now` (asked for by a webhook or a hub) are polled too, due or not.
     """
     accounts = feed_accounts(settings)
     if not dry_run:
@@ -122,7 +127,7 @@ def run(
     with state:
         report = Pass(
             settings, state, outbox_for, stop, accounts, clock,
-            preview=dry_run, poll_interval=poll_interval,
+            preview=dry_run, poll_interval=poll_interval, poll_now=poll_now,
         ).run()
         if dry_run:
             report.profiles = _recorded_profiles(state, accounts.values())
@@ -176,9 +181,11 @@ class Pass:
         *,
         preview: bool = False,
         poll_interval: float | None = None,
+        poll_now: Collection[str] = (),
     ):
         self.settings = settings
         self.poll_interval = poll_interval
+        self.poll_now = frozenset(poll_now)
         # A preview runs no hook and reads no replies.
         self.preview = preview
         self.state = state
@@ -230,19 +237,23 @@ class Pass:
         return self.report
 
     def _due(self, feeds: list[FeedConfig]) -> list[FeedConfig]:
-        """The feeds to poll now: all of them, but in `run --loop` only those due."""
+        """The feeds to poll now: all of them, but in `run --loop` only those due or asked for."""
         if self.poll_interval is None:
             return list(feeds)
         next_polls = self.state.next_polls(feed.name for feed in feeds)
         now = now_utc()
-        return [f for f in feeds if (next_polls.get(f.name) or now) <= now]
+        return [
+            f for f in feeds if f.name in self.poll_now or (next_polls.get(f.name) or now) <= now
+        ]
 
     def _work_on(self, feeds: list[FeedConfig]) -> None:
         """Fetch and handle `feeds`, leased to this process; all committed when it returns."""
         if not feeds:
             return
         self._retry_failed_after_settings_change(feeds)
-        requests = [self._fetch_request(feed) for feed in feeds]
+        # Read once: the request's validators, and whether it is the feed's first run.
+        known = {feed.name: self.state.feed(feed.name) for feed in feeds}
+        requests = [self._fetch_request(feed, known[feed.name]) for feed in feeds]
         fetched = fetch_all(requests, self.settings.fetch_options(), stop=self.stop)
         results = {result.name: result for result in fetched}
         # One commit for the slice; the writes that guard a post still commit at once.
@@ -254,7 +265,9 @@ class Pass:
                 feed_report = FeedReport(name=feed.name)
                 self.report.feeds.append(feed_report)
                 try:
-                    FeedHandling(feed, feed_report, self._shared).handle(results[feed.name])
+                    FeedHandling(feed, feed_report, self._shared).handle(
+                        results[feed.name], first_run=known[feed.name] is None
+                    )
                 except FeedError as error:
                     feed_report.fail(error)
                 except StateError:
@@ -302,8 +315,7 @@ class Pass:
             self.report.interrupted = True
         return self.report.interrupted
 
-    def _fetch_request(self, feed: FeedConfig) -> FetchRequest:
-        known = self.state.feed(feed.name)
+    def _fetch_request(self, feed: FeedConfig, known: FeedState | None) -> FetchRequest:
         # A changed URL is a different document: its old validators mean nothing.
         validators = known.validators if known and known.url == feed.url else Validators()
         return FetchRequest(name=feed.name, url=feed.url, validators=validators)
@@ -392,6 +404,7 @@ class Pass:
             )
         elif self.report.interrupted:
             self.report.stopped = "interrupted; the rest waits"
+        self.report.rate_limited = [s.account.name for s in stopped if s.rate_limited]
         resets = [s.rate_limit_reset for s in stopped if s.rate_limit_reset is not None]
         self.report.rate_limit_reset = resets[-1] if resets else None
         # The first instance asked, as the preview shows it.

@@ -204,6 +204,7 @@ class LiveOutbox:
         self, posted: PostedEntry, report: FeedReport, stop: threading.Event, delete_media: bool
     ) -> None:
         self._publisher.delete(posted.toot_id, stop, delete_media=delete_media)
+        report.deleted += 1
 
     def delete_upload(self, media_id: str, stop: threading.Event) -> None:
         self._publisher.delete_upload(media_id, stop)
@@ -304,6 +305,7 @@ class AccountSession:
         # Why this account posts nothing more this pass (rate limit, refused token).
         self.stopped: str | None = None
         self.rate_limit_reset: datetime | None = None
+        self.rate_limited = False  # a 429 met, or recorded in the state by another process
         # Called once a toot is recorded as posted (the on_posted hook); never in a preview.
         self._after_post = after_post
 
@@ -392,6 +394,7 @@ class AccountSession:
             self.state.mark_failed(pending.feed, pending.entry_id, str(error))
             log.error("feed %s: %r not posted: %s", pending.feed, pending.label, error)
             report.fail(error)
+            report.refused += 1
             return True
         self._posted(pending, posted)
         return True
@@ -408,7 +411,7 @@ class AccountSession:
     def _stop_for_rate_limit(self, reset: datetime | None) -> None:
         when = reset.isoformat(timespec="seconds") if reset else "unknown"
         self.stopped = f"rate limited until {when}"
-        self.rate_limit_reset = reset
+        self.rate_limit_reset, self.rate_limited = reset, True
         log.warning("%s: rate limited by the instance; posting resumes after %s", self.label, when)
 
     def _posted(self, pending: PendingPost, posted: Posted) -> None:

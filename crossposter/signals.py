@@ -30,7 +30,7 @@ class StopRequest(threading.Event):
         # time.monotonic() when the stop was asked for: the grace counts from there.
         self.requested_at: float | None = None
 
-        # What the loop sleeps on: set by a stop and by a request to reload.
+        # What the loop sleeps on: set by a stop, a request to reload, and a wake.
         self._wakeup = threading.Event()
         self._reload_requested = False
 
@@ -46,13 +46,17 @@ class StopRequest(threading.Event):
         self._reload_requested = True
         self._wakeup.set()
 
+    def wake(self) -> None:
+        """End the current wait at once (a feed asked to be polled now); nothing stops."""
+        self._wakeup.set()
+
     def take_reload(self) -> bool:
         """Whether a reload was asked for since the last call."""
         requested, self._reload_requested = self._reload_requested, False
         return requested
 
     def sleep(self, seconds: float) -> None:
-        """Wait up to `seconds`; a stop or a reload request ends the wait at once."""
+        """Wait up to `seconds`; a stop, a reload request or a wake ends the wait at once."""
         self._wakeup.wait(seconds)
         self._wakeup.clear()
 

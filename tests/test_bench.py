@@ -83,3 +83,19 @@ def test_quick_workers_workloads_poll_each_feed_once_and_post_each_entry_once(tm
     assert checks["posted twice or more"] == checks["never posted"] == checks["other links"] == 0
     assert checks["accounts posting"] == 10
     assert checks["429 answers"] == 0
+
+
+def test_the_publish_to_toot_latency_benchmark_runs(tmp_path):
+    # Each publish is a toot, or the script fails; the times are BENCHMARKS.md's.
+    report = tmp_path / "latency.json"
+    latency = Path(__file__).resolve().parents[1] / "bench" / "latency.py"
+    done = subprocess.run(
+        [sys.executable, str(latency), "--quick", "--json", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(report.read_text())["results"]
+    assert sorted(results) == ["bearer", "ghost", "websub"]
+    assert all(len(result["latencies_s"]) == 3 for result in results.values())

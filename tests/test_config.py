@@ -178,3 +178,39 @@ def test_language_detection_can_be_turned_off_for_all_feeds_or_one(tmp_path):
     assert blog.detect_language is False
     assert other.detect_language is True
     assert load_settings(write(tmp_path, MINIMAL)).feeds[0].detect_language
+
+
+def test_the_webhook_secret_itself_is_refused_in_the_configuration_file(tmp_path):
+    path = write(tmp_path, "instance: https://m.example\nwebhook_secret: s3cret\n")
+    with pytest.raises(ConfigError, match="webhook_secret must not be written") as refused:
+        load_settings(path)
+    assert "s3cret" not in str(refused.value)
+
+
+def test_the_webhook_secret_file_is_read_next_to_the_configuration(tmp_path):
+    from crossposter.listen.service import webhook_secret
+
+    (tmp_path / "secret").write_text("s3cret\n")
+    settings = load_settings(
+        write(tmp_path, "instance: https://m.example\nwebhook_secret_file: secret\n")
+    )
+    assert settings.webhook_secret_file == tmp_path / "secret"
+    assert webhook_secret(settings) == b"s3cret"
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://crossposter.example.org/", True),
+        ("http://127.0.0.1:8080/", True),
+        ("http://localhost:8080/", True),
+        ("http://crossposter.example.org/", False),
+    ],
+)
+def test_the_websub_callback_is_https_unless_on_this_machine(tmp_path, url, accepted):
+    path = write(tmp_path, f"instance: https://m.example\nwebsub_callback: '{url}'\n")
+    if accepted:
+        assert str(load_settings(path).websub_callback) == url
+    else:
+        with pytest.raises(ConfigError, match="websub_callback must be https://"):
+            load_settings(path)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import shlex
+import socket
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from crossposter.cli import build_parser, main
@@ -35,6 +37,7 @@ class Dockerfile:
     entrypoint: list[str] = field(default_factory=list)
     cmd: list[str] = field(default_factory=list)
     healthcheck: list[str] = field(default_factory=list)
+    exposed: list[str] = field(default_factory=list)
 
 
 def read_dockerfile(path: Path = ROOT / "Dockerfile") -> Dockerfile:
@@ -58,6 +61,8 @@ def read_dockerfile(path: Path = ROOT / "Dockerfile") -> Dockerfile:
             image.entrypoint = json.loads(rest)
         elif keyword == "CMD":
             image.cmd = json.loads(rest)
+        elif keyword == "EXPOSE":
+            image.exposed = rest.split()
         elif keyword == "HEALTHCHECK":
             image.healthcheck = json.loads(rest[rest.index("CMD ") + 4 :])
     return image
@@ -70,9 +75,20 @@ def remap(value: str, root: Path) -> str:
     return value
 
 
-def crossposter_argv(command: list[str], root: Path) -> list[str]:
+def crossposter_argv(command: list[str], root: Path, listen: str = "127.0.0.1:0") -> list[str]:
+    """`command` with the container's paths under `root`, listening on `listen` instead
+    of all of the container's addresses (here, this machine's)."""
     assert command[0] == "crossposter", command
-    return [remap(argument, root) for argument in command[1:]]
+    argv = [remap(argument, root) for argument in command[1:]]
+    if "--listen" in argv:
+        argv[argv.index("--listen") + 1] = listen
+    return argv
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 IMAGE = read_dockerfile()
@@ -98,6 +114,15 @@ def test_its_default_command_is_the_loop_and_its_healthcheck_asks_health():
     assert IMAGE.healthcheck[:2] == ["crossposter", "health"]
     config = command[command.index("--config") + 1]
     assert IMAGE.healthcheck[IMAGE.healthcheck.index("--config") + 1] == config
+
+
+def test_the_image_listens_on_every_address_of_the_container_on_8080():
+    command = IMAGE.entrypoint + IMAGE.cmd
+    assert command[command.index("--listen") + 1] == "0.0.0.0:8080"
+    assert IMAGE.exposed == ["8080"]
+    assert any(
+        '"crossposter[postgres,listen]"' in run or ".[postgres,listen]" in run for run in IMAGE.runs
+    )
 
 
 def test_the_token_comes_from_a_secret_file():
@@ -213,9 +238,13 @@ def test_the_kubernetes_cronjob_mounts_what_the_image_expects():
     assert pod["automountServiceAccountToken"] is False
 
 
+def kubernetes_postgres_documents() -> list[dict]:
+    return yaml_documents(EXAMPLES / "kubernetes-postgres.yaml")
+
+
 def kubernetes_postgres() -> tuple[dict, dict]:
     """The Deployment of examples/kubernetes-postgres.yaml, and its pod's container."""
-    (deployment,) = yaml_documents(EXAMPLES / "kubernetes-postgres.yaml")
+    deployment = kubernetes_postgres_documents()[0]
     assert deployment["kind"] == "Deployment"
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     return deployment, container
@@ -243,9 +272,9 @@ def test_the_kubernetes_deployment_runs_replicas_of_the_image_s_loop_on_a_databa
     arguments = build_parser().parse_args(container["args"])
     assert (arguments.command, arguments.loop) == ("run", True)
     assert arguments.config == IMAGE.cmd[IMAGE.cmd.index("--config") + 1]
-    assert container["livenessProbe"]["exec"]["command"] == IMAGE.healthcheck
     sources = {variable["name"]: variable["valueFrom"] for variable in container["env"]}
     assert "secretKeyRef" in sources["CROSSPOSTER_STATE_URL"]
+    assert "secretKeyRef" in sources["CROSSPOSTER_WEBHOOK_SECRET"]
     assert sources["CROSSPOSTER_WORKER_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     pod = deployment["spec"]["template"]["spec"]
     mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
@@ -259,11 +288,40 @@ def test_the_kubernetes_deployment_runs_replicas_of_the_image_s_loop_on_a_databa
     assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
 
-def test_a_kubernetes_replica_posts_keeps_state_in_the_database_and_turns_healthy(
+def test_the_kubernetes_probes_scrape_and_service_reach_the_listener():
+    deployment, container = kubernetes_postgres()
+    arguments = build_parser().parse_args(container["args"])
+    host, port = arguments.listen
+    assert host == "0.0.0.0"
+    (named,) = container["ports"]
+    assert (named["containerPort"], named["name"]) == (port, "http")
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(port)
+    assert annotations["prometheus.io/path"] == "/metrics"
+    documents = {document["kind"]: document for document in kubernetes_postgres_documents()}
+    service = documents["Service"]
+    assert (
+        service["spec"]["selector"].items() <= deployment["spec"]["selector"]["matchLabels"].items()
+    )
+    (service_port,) = service["spec"]["ports"]
+    assert service_port["targetPort"] == "http"
+    paths = {
+        path["path"]: path["backend"]["service"]
+        for rule in documents["Ingress"]["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    # Only what the blog and a hub call is public: not the metrics, nor the probes.
+    assert set(paths) == {"/feeds/", "/websub/"}
+    for backend in paths.values():
+        assert backend == {"name": service["metadata"]["name"], "port": {"name": "http"}}
+
+
+def test_a_kubernetes_replica_posts_keeps_state_in_the_database_and_turns_ready(
     container, request, monkeypatch
 ):
-    from crossposter.state.postgres import PostgresState
-
     from support.postgres import fresh_database
 
     api, root = container
@@ -271,24 +329,37 @@ def test_a_kubernetes_replica_posts_keeps_state_in_the_database_and_turns_health
     database = fresh_database(server, f"t_{uuid.uuid4().hex[:16]}")
     _, spec = kubernetes_postgres()
     pod = "crossposter-5d8c7f9b6-x2x7q"
-    # The secret the example's comment has one create: the URL under the key `url`.
-    secrets = {"crossposter-state": {"url": database}}
+    # The secrets the example's comment has one create.
+    secrets = {"crossposter-state": {"url": database}, "crossposter-webhook": {"secret": "s"}}
     for name, value in pod_environment(spec, secrets, pod).items():
         monkeypatch.setenv(name, value)
-    probe = crossposter_argv(spec["livenessProbe"]["exec"]["command"], root)
-    assert main(probe) == 1
+    port = free_loopback_port()
 
-    def heartbeat_recorded() -> bool:
-        with PostgresState.open_read_only(database) as state:
-            return state.heartbeat(pod) is not None
+    def probe(kind: str) -> int:
+        path = spec[kind]["httpGet"]["path"]
+        try:
+            return requests.get(f"http://127.0.0.1:{port}{path}", timeout=5).status_code
+        except requests.ConnectionError:
+            return 0
 
-    watcher = terminate_when(heartbeat_recorded)
-    assert main(crossposter_argv(["crossposter", *spec["args"]], root)) == 0
+    answers: dict[str, int] = {}
+
+    def ready() -> bool:
+        if probe("readinessProbe") != 200:
+            return False
+        answers["liveness"] = probe("livenessProbe")
+        return True
+
+    watcher = terminate_when(ready)
+    argv = crossposter_argv(["crossposter", *spec["args"]], root, listen=f"127.0.0.1:{port}")
+    assert main(argv) == 0
     watcher.join()
 
+    assert answers == {"liveness": 200}
     assert len(api.statuses) == 1 and "Bonjour" in api.status_texts()[0]
     assert not Path(remap(IMAGE.env["CROSSPOSTER_STATE_FILE"], root)).exists()
-    assert main(probe) == 0
+    # `health` stays for cron and Docker's HEALTHCHECK: the heartbeat is in the database.
+    assert main(crossposter_argv(IMAGE.healthcheck, root)) == 0
 
 
 def test_the_compose_postgres_services_start_crossposter_once_the_database_is_ready():

@@ -132,6 +132,16 @@ def test_feeds_are_fetched_at_the_same_time(server):
     assert probe.peak >= 4
 
 
+def test_a_proxy_named_by_the_environment_carries_the_fetch(server, monkeypatch):
+    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url(""))
+    server.set_feed("http://blog.proxied.example/feed", FEED)
+    result = fetch_one(FetchRequest("blog", "http://blog.proxied.example/feed"))
+    assert result.content.decode() == FEED
+    assert server.requests[-1][1] == "http://blog.proxied.example/feed"
+
+
 def test_validators_are_sent_only_when_known(server):
     fetch_one(FetchRequest("blog", server.url("/feed"), Validators()))
     _, _, headers = server.requests[-1]

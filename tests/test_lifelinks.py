@@ -358,6 +358,7 @@ def events(tmp_path) -> list[dict[str, str]]:
 
 def test_on_posted_gets_the_event_without_any_token(tmp_path, api, feeds, token, monkeypatch):
     monkeypatch.setenv("OTHER_VARIABLE", "kept")
+    monkeypatch.setenv("CROSSPOSTER_WEBHOOK_SECRET", "webhook-secret")
     hook = hook_writing_its_environment(tmp_path)
     config = blog(tmp_path, api, feeds, 1, extra=f", on_posted: '{hook}'")
 
@@ -373,6 +374,7 @@ def test_on_posted_gets_the_event_without_any_token(tmp_path, api, feeds, token,
     assert environment["OTHER_VARIABLE"] == "kept"
     assert TOKEN not in json.dumps(environment)
     assert "CROSSPOSTER_ACCESS_TOKEN" not in environment
+    assert "webhook-secret" not in json.dumps(environment)
 
 
 def test_on_posted_runs_for_a_retraction_and_once_per_event(tmp_path, api, feeds, token):

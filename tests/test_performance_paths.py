@@ -85,7 +85,9 @@ def test_nothing_heavy_is_imported_before_a_feed_needs_parsing_or_a_toot_posting
     assert done.stdout.strip() == ""
 
 
-def test_a_configuration_with_a_named_date_loads_without_babel_or_language_detection(tmp_path):
+def test_a_configuration_with_a_named_date_loads_without_babel_language_detection_or_regex(
+    tmp_path,
+):
     # The template is checked at load; month names are only needed to compose a toot.
     path = tmp_path / "feeds.yaml"
     path.write_text(
@@ -98,7 +100,18 @@ def test_a_configuration_with_a_named_date_loads_without_babel_or_language_detec
         "import sys\n"
         "from crossposter.config import load_settings\n"
         f"load_settings({str(path)!r}).feeds[0]\n"
-        "print(' '.join(m for m in ('py3langid', 'numpy', 'babel') if m in sys.modules))"
+        "print(' '.join(m for m in ('py3langid', 'numpy', 'babel', 'regex') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_the_http_server_and_prometheus_client_load_only_with_listen():
+    # Every run but `run --loop --listen` (a cron job, `health`, a preview) goes without.
+    code = (
+        "import sys, crossposter.cli, crossposter.cli.run, crossposter.loop, crossposter.pipeline\n"
+        "import crossposter.poll_requests, crossposter.listen.address\n"
+        "print(' '.join(m for m in ('cheroot', 'prometheus_client') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""

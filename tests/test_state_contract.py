@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 
 from crossposter.errors import StateError
-from crossposter.models import AccountProfile, Article, Heartbeat, Posted, Toot, Validators
+from crossposter.models import (
+    AccountProfile,
+    Article,
+    Heartbeat,
+    Posted,
+    Toot,
+    Validators,
+    WebSubSubscription,
+)
 from crossposter.state import SqliteState, State, now_utc
 from crossposter.state.schema import SCHEMA_VERSION
 
@@ -579,3 +587,55 @@ def test_the_sqlite_backends_own_openings(tmp_path, backend):
     with SqliteState.open(path):
         pass
     SqliteState.probe_writable(path)
+
+
+# -- WebSub subscriptions ------------------------------------------------------------------
+
+
+def websub(feed: str = "blog", callback_id: str = "c" * 32) -> WebSubSubscription:
+    return WebSubSubscription(
+        feed=feed,
+        hub="https://hub.example.org/",
+        topic=f"https://blog.example.org/{feed}/feed",
+        callback_id=callback_id,
+        secret="s" * 64,
+        requested_at=AT,
+    )
+
+
+@covers("save_websub_subscription", "websub_subscription", "websub_subscription_by_callback")
+def test_a_feed_has_one_websub_subscription_found_by_feed_or_by_callback(state):
+    assert state.websub_subscription("blog") is None
+    state.save_websub_subscription(websub())
+    state.save_websub_subscription(websub("news", "n" * 32))
+    assert state.websub_subscription("blog") == websub()
+    assert state.websub_subscription_by_callback("n" * 32) == websub("news", "n" * 32)
+    assert state.websub_subscription_by_callback("x" * 32) is None
+    # Saved again (a new hub): the feed's one subscription, its old callback gone.
+    moved = replace(websub(callback_id="d" * 32), hub="https://other.example/")
+    state.save_websub_subscription(moved)
+    assert state.websub_subscription("blog") == moved
+    assert state.websub_subscription_by_callback("c" * 32) is None
+
+
+@covers("set_websub_lease", "delete_websub_subscription")
+def test_a_websub_lease_is_kept_and_a_subscription_may_go(state):
+    state.save_websub_subscription(websub())
+    state.set_websub_lease("c" * 32, AT + timedelta(days=7))
+    assert state.websub_subscription("blog").lease_until == AT + timedelta(days=7)
+    state.delete_websub_subscription("blog")
+    assert state.websub_subscription("blog") is None
+
+
+def test_no_export_carries_a_websub_subscription_nor_its_secret(state):
+    state.save_websub_subscription(websub())
+    exported = json.dumps(state.export_data(), default=str)
+    assert "s" * 64 not in exported
+    assert "hub.example.org" not in exported
+
+
+def test_a_view_sees_the_websub_subscription_another_process_saved(backend):
+    with backend.open() as state:
+        state.save_websub_subscription(websub())
+    with backend.open_read_only() as view:
+        assert view.websub_subscription_by_callback("c" * 32) == websub()

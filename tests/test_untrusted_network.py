@@ -22,7 +22,7 @@ import pytest
 from crossposter.cli import main
 from crossposter.config import load_settings
 from crossposter.errors import ImageUnavailable, TemporaryFeedError, TemporaryPublishError
-from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_one
+from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_all, fetch_one
 from crossposter.mastodon.instance import (
     MAX_CHARACTERS,
     MAX_IMAGE_BYTES,
@@ -34,9 +34,10 @@ from crossposter.mastodon.publish import Publisher, PublishOptions
 from crossposter.models import ImageRef, InstanceLimits, Toot
 from crossposter.net.bounded import API_MAX_BYTES, UnreadableAnswer, api_session
 from crossposter.net.public import AddressPolicy
+from crossposter.net.watcher import DeadlineWatcher
 
 from support.blog import TOKEN, write_config
-from support.feed_server import FeedServer
+from support.feed_server import FeedServer, InFlight
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
 LIMITS = InstanceLimits()
@@ -334,6 +335,117 @@ def test_a_stop_abandons_a_connection_still_being_made():
             limits = fetch_limits(f"http://{host}:{port}", timeout=60, stop=stop)
     assert limits == InstanceLimits()
     assert time.monotonic() - started < 30  # not the 60 s connect timeout
+
+
+def test_a_connection_that_never_completes_is_cut_off_at_the_deadline():
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as listener:
+        host, port = listener.getsockname()
+        with socket.create_connection((host, port)):
+            started = time.monotonic()
+            with pytest.raises(TemporaryFeedError, match=r"took longer than 0\.5 s"):
+                fetch_one(
+                    FetchRequest("blog", f"http://{host}:{port}/feed"),
+                    FetchOptions(timeout=60, deadline=0.5),
+                )
+    assert time.monotonic() - started < 10  # not the 60 s connect timeout
+
+
+@pytest.fixture
+def hanging_dns(monkeypatch):
+    """Looking up a name under .hang.example never answers (until the test ends)."""
+    real_getaddrinfo = socket.getaddrinfo
+    released = threading.Event()
+
+    def getaddrinfo(host, *args, **kwargs):
+        if str(host).endswith(".hang.example"):
+            released.wait(60)
+            raise socket.gaierror(socket.EAI_AGAIN, "released")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield
+    released.set()
+
+
+@pytest.mark.parametrize("ended_by", ["deadline", "stop"])
+def test_a_name_that_never_resolves_is_abandoned(hanging_dns, ended_by):
+    stop = threading.Event()
+    deadline = 0.5 if ended_by == "deadline" else 60
+    if ended_by == "stop":
+        threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(TemporaryFeedError, match=r"took longer than 0\.5 s|stopped"):
+        fetch_one(
+            FetchRequest("blog", "http://feed.hang.example/feed"),
+            FetchOptions(timeout=60, deadline=deadline),
+            stop=stop,
+        )
+    assert time.monotonic() - started < 10
+
+
+def test_an_image_whose_name_never_resolves_is_abandoned_on_a_stop(hanging_dns):
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(ImageUnavailable, match="stopped"):
+        download_image(
+            ImageRef("http://images.hang.example/cat.png"), LIMITS, timeout=60, stop=stop
+        )
+    assert time.monotonic() - started < 10
+
+
+class _Exchange:
+    """Stands for a Cutoff: due at `deadline`, `fire` records it (or fails)."""
+
+    stoppable = False
+
+    def __init__(self, seconds: float, fails: bool = False) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.fails = fails
+        self.fired = threading.Event()
+
+    def due(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def fire(self) -> None:
+        self.fired.set()
+        if self.fails:
+            raise RuntimeError("a bug while ending an exchange")
+
+
+def test_the_deadline_watcher_fires_each_in_order_and_survives_a_failing_one():
+    watcher = DeadlineWatcher(name="a test's deadlines")
+    failing, later, forgotten = _Exchange(0.05, fails=True), _Exchange(0.2), _Exchange(0.1)
+    for exchange in (later, forgotten, failing):
+        watcher.watch(exchange)
+    watcher.forget(forgotten)
+    assert later.fired.wait(5) and failing.fired.is_set()
+    assert not forgotten.fired.is_set()
+
+
+def test_fetches_in_flight_share_one_deadline_thread(feeds):
+    feeds.set_feed("/feed", "<rss></rss>")
+    watching: list[list[str]] = []
+    all_in_flight = threading.Barrier(6, timeout=20)
+
+    def watchers() -> list[str]:
+        names = [t.name for t in threading.enumerate()]
+        return [name for name in names if name in ("cutoff", "connect", "deadlines")]
+
+    def hold() -> None:
+        all_in_flight.wait()
+        watching.append(watchers())
+
+    # The process's watcher, if an earlier test started it.
+    before = watchers()
+
+    probe = InFlight(feeds, hold=hold)
+    requests = [FetchRequest(f"f{i}", feeds.url("/feed")) for i in range(6)]
+    results = fetch_all(requests, FetchOptions(workers=6, per_host=6))
+    assert all(result.error is None for result in results)
+    assert probe.peak == 6
+    expected = before if "deadlines" in before else [*before, "deadlines"]
+    assert watching and all(sorted(names) == sorted(expected) for names in watching)
 
 
 @pytest.mark.parametrize(("written", "seconds"), [("30s", 30), ("2m", 120), ("45", 45), (7, 7)])

@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from crossposter.config import TOKEN_VARIABLE, Settings
+from crossposter.config import TOKEN_VARIABLE, WEBHOOK_SECRET_VARIABLE, Settings
 from crossposter.state import AfterPostingRole
 
 log = logging.getLogger(__name__)
@@ -134,8 +134,8 @@ def token_variables(settings: Settings) -> set[str]:
 
 
 def hook_environment(environment: dict[str, str] | os._Environ, hidden: Iterable[str]) -> dict:
-    """The environment without any token crossposter reads."""
-    secret = {TOKEN_VARIABLE, *hidden}
+    """The environment without any token or secret crossposter reads."""
+    secret = {TOKEN_VARIABLE, WEBHOOK_SECRET_VARIABLE, *hidden}
     return {name: value for name, value in environment.items() if name not in secret}
 
 

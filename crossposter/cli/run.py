@@ -8,6 +8,7 @@ logs each feed's outcome and prints the previews.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 
 from crossposter.cli.common import (
@@ -51,6 +52,22 @@ def add_loop_arguments(run: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="with --loop: time between passes, such as 30s, 15m, 1h (default: 15m)",
     )
+    run.add_argument(
+        "--listen",
+        type=listen_address,
+        metavar="HOST:PORT",
+        help="with --loop: serve /healthz, /readyz, /metrics and POST /feeds/NAME/poll over "
+        "HTTP on HOST:PORT (HOST defaults to 127.0.0.1); needs crossposter[listen]",
+    )
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    from crossposter.listen.address import parse_address
+
+    try:
+        return parse_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 DEFAULT_INTERVAL = 15 * 60.0
@@ -72,6 +89,9 @@ def command_run(args: argparse.Namespace) -> int:
         return command_run_loop(args)
     if args.interval is not None:
         log.error("--interval is the time between the passes of --loop: give --loop too")
+        return EXIT_USAGE
+    if args.listen is not None:
+        log.error("--listen serves the probes and webhooks of --loop: give --loop too")
         return EXIT_USAGE
     from crossposter.signals import stop_on_signals
 
@@ -98,7 +118,7 @@ def command_run_loop(args: argparse.Namespace) -> int:
     from crossposter.duration import format_duration
     from crossposter.loop import run_loop
     from crossposter.pipeline import run
-    from crossposter.signals import reload_on_hangup, stop_on_signals
+    from crossposter.signals import StopRequest, reload_on_hangup, stop_on_signals
 
     if args.dry_run:
         log.error("--loop cannot be combined with --dry-run")
@@ -111,13 +131,26 @@ def command_run_loop(args: argparse.Namespace) -> int:
         )
     config = ReloadingSettings(args.config)
 
+    stop = StopRequest()
+    listener = None
+    if args.listen is not None:
+        listener = start_listener(args.listen, config, interval, stop)
+        if listener is None:
+            return EXIT_USAGE
+
     def run_pass() -> int:
-        # A stop during a pass abandons fetches and gives a post in flight the grace.
-        report = run(config.settings, stop=stop, poll_interval=interval)
-        for feed in report.feeds:
-            log_feed(feed)
-        log_stop(report)
-        return report.exit_code
+        asked = listener.poll_requests.take_due() if listener else set()
+        report = None
+        try:
+            # A stop during a pass abandons fetches and gives a post in flight the grace.
+            report = run(config.settings, stop=stop, poll_interval=interval, poll_now=asked)
+            for feed in report.feeds:
+                log_feed(feed)
+            log_stop(report)
+            return report.exit_code
+        finally:
+            if listener:
+                listener.pass_done(report, asked)
 
     # The heartbeat stays where it was at the start: `health` keeps reading the same file.
     heartbeat = config.settings.heartbeat_path
@@ -127,9 +160,35 @@ def command_run_loop(args: argparse.Namespace) -> int:
         heartbeat,
         config.path,
     )
-    with stop_on_signals() as stop, reload_on_hangup(stop):
-        run_loop(run_pass, interval=interval, stop=stop, heartbeat=heartbeat, reload=config.reload)
+    serving = listener.serving_until(stop) if listener else contextlib.nullcontext()
+    with stop_on_signals(stop), reload_on_hangup(stop), serving:
+        run_loop(
+            run_pass,
+            interval=interval,
+            stop=stop,
+            heartbeat=heartbeat,
+            reload=config.reload,
+            sooner=listener.poll_requests.seconds_until_due if listener else None,
+            after_pass=listener.pass_ended if listener else None,
+        )
     return EXIT_OK
+
+
+def start_listener(address: tuple[str, int], config, interval: float, stop):
+    """The listener of `run --loop --listen`, serving; None (after saying why) if it cannot."""
+    try:
+        from crossposter.listen.service import Listener
+    except ImportError as error:
+        log.error('--listen needs the listen extra (%s): pip install "crossposter[listen]"', error)
+        return None
+    listener = Listener(address, lambda: config.settings, interval=interval, wake=stop.wake)
+    try:
+        listener.start()
+    except OSError as error:
+        host, port = address
+        log.error("--listen %s:%d: cannot listen there: %s", host, port, error)
+        return None
+    return listener
 
 
 def log_stop(report) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 
 import regex
 
-from crossposter.names import category_key
+from crossposter.names import DEFAULT_SKIPPED_CATEGORIES, category_key
 
 __all__ = [
     "DEFAULT_SKIPPED_CATEGORIES",
@@ -150,69 +150,6 @@ def to_hashtag(name: str, mapping: Mapping[str, str] | None = None) -> str | Non
 
 def _skip_key(name: str) -> str:
     return normalize_tag(name)
-
-
-# WordPress's default category, "Uncategorized", as its translations name it, and a
-# few other engines' catch-alls. Compared case-, accent- and space-insensitively.
-DEFAULT_SKIPPED_CATEGORIES: frozenset[str] = frozenset(
-    {
-        "Uncategorized",
-        "Uncategorised",
-        "Non classé",
-        "Non classe",
-        "Non catégorisé",
-        "Sans catégorie",
-        "Sin categoría",
-        "Sin categorizar",
-        "Allgemein",
-        "Senza categoria",
-        "Sem categoria",
-        "Geen categorie",
-        "Ongecategoriseerd",
-        "Без рубрики",
-        "Без категории",
-        "Без категорії",
-        "Bez kategorii",
-        "Bez kategorie",
-        "Nezařazené",
-        "Nezaradené",
-        "未分类",
-        "未分類",
-        "미분류",
-        "Okategoriserade",
-        "Okategoriserad",
-        "Ukategorisert",
-        "Ikke kategoriseret",
-        "Luokittelematon",
-        "Kategorizálatlan",
-        "Egyéb",
-        "Necategorizat",
-        "Fără categorie",
-        "Χωρίς κατηγορία",
-        "Sense categoria",
-        "Sen categoría",
-        "Kategoria gabea",
-        "Nekategorizirano",
-        "Nekategorizovano",
-        "Nekategorisano",
-        "Nekategorizirani",
-        "Некатегоризирани",
-        "Be kategorijos",
-        "Bez kategorijas",
-        "Kategoriseerimata",
-        "Tak berkategori",
-        "Tidak berkategori",
-        "Chưa được phân loại",
-        "ไม่มีหมวดหมู่",
-        "غير مصنف",
-        "بدون دسته‌بندی",
-        "ללא קטגוריה",
-        "Kategorisiz",
-        "Kategorilenmemiş",
-        "Flokkalaust",
-        "Óflokkað",
-    }
-)
 
 
 # A category whose hashtag is longer than this is a phrase, not a topic

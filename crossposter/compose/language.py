@@ -13,9 +13,8 @@ import functools
 import re
 from typing import TYPE_CHECKING
 
-import regex
-
 if TYPE_CHECKING:
+    import regex
     from py3langid.langid import LanguageIdentifier
 
 __all__ = ["MASTODON_LANGUAGES", "choose_language", "detect_language", "normalize_language"]
@@ -101,7 +100,6 @@ def choose_language(
 MIN_WORDS = 4
 MIN_LETTERS = 20
 MIN_CONFIDENCE = 0.5
-_WORD = regex.compile(r"\p{L}[\p{L}\p{M}'’-]*")
 
 
 def detect_language(text: str) -> str | None:
@@ -111,13 +109,22 @@ def detect_language(text: str) -> str | None:
     MIN_LETTERS letters), when the best guess's probability is under
     MIN_CONFIDENCE, or when Mastodon does not know the language guessed.
     """
-    words = _WORD.findall(text or "")
+    words = _word().findall(text or "")
     if len(words) < MIN_WORDS or sum(len(word) for word in words) < MIN_LETTERS:
         return None
     code, confidence = _identifier().classify(text)
     if confidence < MIN_CONFIDENCE:
         return None
     return normalize_language(code)
+
+
+@functools.cache
+def _word() -> regex.Pattern[str]:
+    # The configuration checks languages with normalize_language: `regex` (~10 ms to
+    # import) waits until a text is measured.
+    import regex
+
+    return regex.compile(r"\p{L}[\p{L}\p{M}'’-]*")
 
 
 @functools.cache

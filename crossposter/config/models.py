@@ -30,21 +30,19 @@ from crossposter.duration import parse_duration
 from crossposter.feeds.fetch import FetchOptions
 from crossposter.feeds.filters import EntryFilter, Rules
 from crossposter.models import DEFAULT_ACCOUNT
+from crossposter.names import DEFAULT_SKIPPED_CATEGORIES
 
 TOKEN_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN"
 # Where `--config` is looked for when it is not given.
 CONFIG_VARIABLE = "CROSSPOSTER_CONFIG"
 # The account of the top-level `instance` and CROSSPOSTER_ACCESS_TOKEN.
 TOKEN_FILE_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN_FILE"
+WEBHOOK_SECRET_VARIABLE = "CROSSPOSTER_WEBHOOK_SECRET"
 # Settings only the environment may give: the schema of the file leaves them out.
-ENVIRONMENT_ONLY = ("access_token",)
+ENVIRONMENT_ONLY = ("access_token", "webhook_secret")
 
 
 def _default_skipped_categories() -> list[str]:
-    # Imported when a feed is configured, not with this module: hashtags.py compiles
-    # Mastodon's tag patterns, which only composing needs.
-    from crossposter.compose.hashtags import DEFAULT_SKIPPED_CATEGORIES
-
     # Sorted: a set's order follows the process's hash seed, and the settings
     # fingerprint must not.
     return sorted(DEFAULT_SKIPPED_CATEGORIES)
@@ -84,12 +82,21 @@ def not_a_boolean(value: Any) -> Any:
 
 def https_unless_loopback(url: Any) -> Any:
     """An instance receives the access token: over the network, only through TLS."""
-    if url is None:
-        return url
-    parts = urlsplit(str(url))
-    if parts.scheme == "https" or is_loopback_host(parts.hostname or ""):
+    if url is None or _tls_or_loopback(url):
         return url
     raise ValueError(f"{url}: an instance must be https:// (plain http only on this machine)")
+
+
+def _callback_over_tls(url: Any) -> Any:
+    # A hub sends the subscription's secret in its verification: only through TLS.
+    if url is None or _tls_or_loopback(url):
+        return url
+    raise ValueError(f"{url}: websub_callback must be https:// (plain http only on this machine)")
+
+
+def _tls_or_loopback(url: Any) -> bool:
+    parts = urlsplit(str(url))
+    return parts.scheme == "https" or is_loopback_host(parts.hostname or "")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -375,6 +382,19 @@ class Settings(BaseSettings):
         description="A file holding the access token, such as a Docker or Kubernetes secret; "
         "read when CROSSPOSTER_ACCESS_TOKEN is not set.",
     )
+    webhook_secret: SecretStr | None = Field(None, exclude=True)
+    webhook_secret_file: Path | None = Field(
+        None,
+        description="A file holding the secret that `POST /feeds/NAME/poll` of `run --loop "
+        "--listen` asks for (as a bearer token, or Ghost's X-Ghost-Signature); read when "
+        "CROSSPOSTER_WEBHOOK_SECRET is not set. Without either, that endpoint does not exist.",
+    )
+    websub_callback: AnyHttpUrl | None = Field(
+        None,
+        description="The public address of `run --loop --listen` (https unless loopback): "
+        "a feed that advertises a WebSub hub is subscribed to, the hub calling back under "
+        "URL/websub/, and a push polls the feed at once.",
+    )
     heartbeat_file: Path | None = Field(
         None,
         description="Rewritten after each pass of `run --loop`, for `crossposter health`. "
@@ -468,6 +488,7 @@ class Settings(BaseSettings):
 
     _instance_bare_host = field_validator("instance", mode="before")(bare_host_is_https)
     _instance_over_tls = field_validator("instance")(https_unless_loopback)
+    _websub_callback_over_tls = field_validator("websub_callback")(_callback_over_tls)
     _numbers_are_numbers = field_validator(
         "fetch_timeout",
         "fetch_deadline",

@@ -16,6 +16,7 @@ import requests
 from crossposter.errors import FeedError, TemporaryFeedError
 from crossposter.models import Validators
 from crossposter.net.bounded import CutOff, Cutoff, TooLarge, WatchedAdapter, read_capped
+from crossposter.net.environment import ProxiesReadOnce
 from crossposter.web import USER_AGENT, root_cause
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ def fetch_one(
 
 
 def new_session() -> requests.Session:
-    session = requests.Session()
+    session = ProxiesReadOnce()
     adapter = WatchedAdapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)

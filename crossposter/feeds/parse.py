@@ -85,15 +85,26 @@ def _feed_info(parsed: Any) -> FeedInfo:
         title=clean_title(_cut(feed.get("title"), MAX_TITLE)),
         link=link if link and _is_web(link) else None,
         language=feed.get("language") or _detail_language(feed, "title_detail"),
+        hub=_linked(feed, "hub"),
+        self_url=_linked(feed, "self"),
     )
+
+
+def _linked(feed: Any, rel: str) -> str | None:
+    """The first web address the feed links with `rel` (Atom <link>, RSS <atom:link>)."""
+    for link in feed.get("links", []):
+        href = link.get("href", "")
+        if link.get("rel") == rel and _is_web(href):
+            return _cut(href, MAX_LINK)
+    return None
 
 
 def _feed_base(parsed: Any) -> str | None:
     """For a local file, the feed's own web address is the best base for relative links."""
     feed = parsed.feed
-    for link in feed.get("links", []):
-        if link.get("rel") == "self" and _is_web(link.get("href", "")):
-            return link["href"]
+    own = _linked(feed, "self")
+    if own:
+        return own
     link = feed.get("link")
     return link if link and _is_web(link) else None
 

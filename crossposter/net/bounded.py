@@ -2,10 +2,10 @@
 
 A socket timeout bounds each wait for a byte, so a server dripping one byte a
 second never trips it. A `Cutoff` therefore watches the sockets opened (or
-reused) inside it, and shuts them down at its deadline or once a stop is
-requested: that wakes a read blocked on them, whatever it waits for. Nothing
-wakes a DNS lookup or a TCP connect, so a new connection is made aside and
-abandoned when the Cutoff fires first.
+reused) inside it, and the process's one watcher thread (net.watcher) shuts
+them down at its deadline or once a stop is requested: that wakes a read, or
+a TCP connect, blocked on them. Nothing wakes a DNS lookup, so a name is
+looked up aside (net.connect) and abandoned when the Cutoff fires first.
 """
 
 from __future__ import annotations
@@ -15,19 +15,21 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+from crossposter.net.connect import connect_within
+from crossposter.net.environment import ProxiesReadOnce
+from crossposter.net.watcher import WATCHER
 
 CHUNK = 64 * 1024
 # Mastodon answers are small JSON documents; a bigger one is a broken or hostile server.
 API_MAX_BYTES = 8 * 1024 * 1024
-_POLL = 0.1
 _current = threading.local()
 
 
@@ -46,42 +48,46 @@ class Cutoff:
     stop request: 0 abandons it at once (a fetch), a few seconds let a post finish.
     """
 
-    def __init__(
-        self,
-        seconds: float,
-        stop: threading.Event | None = None,
-        grace: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, seconds: float, stop: threading.Event | None = None, grace: float = 0.0):
         self.seconds = seconds
-        self._clock = clock
-        self._deadline = clock() + seconds
+        self.deadline = time.monotonic() + seconds
         self._stop = stop
         self._grace = grace
         self._stop_seen: float | None = None
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._done = threading.Event()
+        self._exited = False
         self._outer: Cutoff | None = None
         self.why: str | None = None
 
     def __enter__(self) -> Cutoff:
         self._outer = getattr(_current, "cutoff", None)
         _current.cutoff = self
-        threading.Thread(target=self._watch, name="cutoff", daemon=True).start()
+        WATCHER.watch(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._done.set()
+        WATCHER.forget(self)
+        with self._lock:
+            # The watcher may have taken this cutoff out just before: its sockets, back in
+            # their pool by now, are another exchange's.
+            self._exited = True
         _current.cutoff = self._outer
 
+    @property
+    def stoppable(self) -> bool:
+        return self._stop is not None
+
     def remaining(self) -> float:
-        return max(0.0, self._effective_deadline() - self._clock())
+        return max(0.0, self._effective_deadline() - time.monotonic())
+
+    def due(self) -> bool:
+        return self.remaining() <= 0
 
     def check(self) -> None:
         """Raise CutOff if the exchange was (or is now due to be) abandoned."""
-        if self.why is None and self.remaining() <= 0:
-            self._fire()
+        if self.why is None and self.due():
+            self.fire()
         if self.why is not None:
             raise CutOff(self.why)
 
@@ -96,22 +102,18 @@ class Cutoff:
             _shut(sock)
 
     def _effective_deadline(self) -> float:
-        deadline = self._deadline
+        deadline = self.deadline
         if self._stop is not None and self._stop.is_set():
             if self._stop_seen is None:
-                self._stop_seen = getattr(self._stop, "requested_at", None) or self._clock()
+                self._stop_seen = getattr(self._stop, "requested_at", None) or time.monotonic()
             deadline = min(deadline, self._stop_seen + self._grace)
         return deadline
 
-    def _watch(self) -> None:
-        while not self._done.wait(min(_POLL, self.remaining())):
-            if self.remaining() <= 0:
-                self._fire()
-                return
-
-    def _fire(self) -> None:
+    def fire(self) -> None:
         stopped = self._stop is not None and self._stop.is_set()
         with self._lock:
+            if self._exited:
+                return
             if self.why is None:
                 self.why = "stopped" if stopped else f"took longer than {self.seconds:g} s"
             sockets = list(self._sockets)
@@ -162,13 +164,28 @@ class _Watched:
 
     def _new_conn(self) -> socket.socket:
         cutoff = current_cutoff()
-        connect = super()._new_conn  # type: ignore[misc]
         if cutoff is None:
-            return connect()
-        sock = _made_aside(connect, cutoff)
-        if sock is None:
-            raise ConnectTimeoutError(self, f"connecting abandoned: {cutoff.why}")
-        return sock
+            return super()._new_conn()  # type: ignore[misc]
+        try:
+            return connect_within(
+                cutoff,
+                (self._dns_host, self.port),  # type: ignore[attr-defined]
+                self.timeout,  # type: ignore[attr-defined]
+                self.source_address,  # type: ignore[attr-defined]
+                self.socket_options,  # type: ignore[attr-defined]
+            )
+        except CutOff:
+            raise ConnectTimeoutError(self, f"connecting abandoned: {cutoff.why}") from None
+        except socket.gaierror as error:
+            raise NameResolutionError(self.host, self, error) from error  # type: ignore[attr-defined]
+        except TimeoutError as error:
+            raise ConnectTimeoutError(
+                self, f"connecting timed out (connect timeout={self.timeout})"  # type: ignore[attr-defined]
+            ) from error
+        except OSError as error:
+            raise NewConnectionError(
+                self, f"Failed to establish a new connection: {error}"
+            ) from error
 
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]
@@ -181,39 +198,6 @@ class _Watched:
         if cutoff is not None:
             cutoff.watch(self.sock)
         return super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-def _made_aside(connect: Callable[[], socket.socket], cutoff: Cutoff) -> socket.socket | None:
-    """What `connect()` returns, run in a thread of its own; None once `cutoff` fires first.
-
-    A socket that comes too late is closed by that thread: nobody waits for it.
-    """
-    lock = threading.Lock()
-    done = threading.Event()
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["sock"] = connect()
-        except BaseException as error:  # raised again in the waiting thread
-            outcome["error"] = error
-        with lock:
-            done.set()
-            late = outcome.get("abandoned") and outcome.get("sock")
-        if late:
-            late.close()
-
-    threading.Thread(target=run, name="connect", daemon=True).start()
-    while not done.wait(min(_POLL, cutoff.remaining())):
-        if cutoff.remaining() <= 0:
-            with lock:
-                if not done.is_set():
-                    outcome["abandoned"] = True
-                    cutoff._fire()
-                    return None
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["sock"]
 
 
 class _WatchedHTTPConnection(_Watched, HTTPConnection):
@@ -294,7 +278,7 @@ def api_session(total: float, max_bytes: int = API_MAX_BYTES, grace: float = 0.0
     requests.Session, ApiAdapter
 ]:
     """A session for an API; its adapter, to set `stop` on, comes with it."""
-    session = requests.Session()
+    session = ProxiesReadOnce()
     adapter = ApiAdapter(total, max_bytes, grace)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from crossposter.net.bounded import Cutoff, WatchedAdapter, read_capped
+from crossposter.net.bounded import Cutoff, WatchedAdapter, current_cutoff, read_capped
+from crossposter.net.connect import lookup
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -39,7 +40,8 @@ class BlockedAddress(requests.ConnectionError):
 
 def system_resolver(host: str, port: int) -> list[str]:
     try:
-        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        # Inside a download's Cutoff, a lookup that hangs is abandoned at its deadline or stop.
+        answers = lookup(host, port, current_cutoff())
     except socket.gaierror as error:
         raise BlockedAddress(f"{host}: cannot resolve: {error.strerror}") from None
     return [str(answer[4][0]) for answer in answers]

@@ -31,6 +31,8 @@ from crossposter.state.roles import (
     PostingState,
     State,
     StateCommands,
+    SubscribingState,
+    SubscriptionsRole,
     UpkeepRole,
 )
 from crossposter.state.schema import SCHEMA_VERSION
@@ -58,6 +60,8 @@ __all__ = [
     "SqliteState",
     "State",
     "StateCommands",
+    "SubscribingState",
+    "SubscriptionsRole",
     "UpkeepRole",
     "now_utc",
     "postgres_backend",

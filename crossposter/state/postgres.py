@@ -37,6 +37,7 @@ from crossposter.state.records import now_utc
 from crossposter.state.schema import SCHEMA_VERSION, STEPS, applied_steps, migrate, render
 from crossposter.state.sql import Dialect, translating, translating_cursor
 from crossposter.state.sqlite import SqliteState
+from crossposter.state.subscriptions import Subscriptions
 from crossposter.state.upkeep import Upkeep
 
 # Before named steps, this backend counted its own versions: how many steps each held.
@@ -87,7 +88,7 @@ DIALECT = PostgresDialect()
 MIGRATIONS = tuple(";\n".join(render(step.tables, DIALECT)) for step in STEPS)
 
 
-class PostgresState(Ledger, AfterPosting, Coordination, Upkeep, Administration):
+class PostgresState(Ledger, AfterPosting, Coordination, Upkeep, Subscriptions, Administration):
     """A crossposter state in a PostgreSQL database. Open with `PostgresState.open(url)`."""
 
     shared = True

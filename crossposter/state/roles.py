@@ -23,6 +23,7 @@ from crossposter.models import (
     Posted,
     Toot,
     Validators,
+    WebSubSubscription,
 )
 from crossposter.state.records import (
     AnnouncedPost,
@@ -147,6 +148,16 @@ class UpkeepRole(Lifetime, Protocol):
     def claim_card_warning(self, feed: str, at: datetime | None = None) -> bool: ...
 
 
+class SubscriptionsRole(Lifetime, Protocol):
+    """Each feed's WebSub subscription at its hub (subscriptions.py)."""
+
+    def websub_subscription(self, feed: str) -> WebSubSubscription | None: ...
+    def websub_subscription_by_callback(self, callback_id: str) -> WebSubSubscription | None: ...
+    def save_websub_subscription(self, subscription: WebSubSubscription) -> None: ...
+    def set_websub_lease(self, callback_id: str, until: datetime) -> None: ...
+    def delete_websub_subscription(self, feed: str) -> None: ...
+
+
 class LeasesRole(Lifetime, Protocol):
     """Which process works on which feed (each backend's own: sqlite.py, postgres.py)."""
 
@@ -173,6 +184,7 @@ class State(
     LedgerRole,
     AfterPostingRole,
     CoordinationRole,
+    SubscriptionsRole,
     UpkeepRole,
     LeasesRole,
     AdministrationRole,
@@ -188,3 +200,7 @@ class PostingState(LedgerRole, AfterPostingRole, CoordinationRole, UpkeepRole, P
 
 class StateCommands(LedgerRole, LeasesRole, AdministrationRole, Protocol):
     """What the `state` commands (crossposter.repairs) use."""
+
+
+class SubscribingState(SubscriptionsRole, LeasesRole, Protocol):
+    """What keeping WebSub subscriptions (crossposter.listen.subscriber) uses."""

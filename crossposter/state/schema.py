@@ -308,6 +308,21 @@ STEPS: tuple[Step, ...] = (
             PRIMARY KEY (instance, account, media_id)
         ) {WITHOUT_ROWID}""",
     ),
+    # WebSub: each feed's subscription at its hub, with the hub.secret deliveries are
+    # signed with. Coordination: no export carries it.
+    Step(
+        "websub subscriptions",
+        tables="""
+        CREATE TABLE IF NOT EXISTS websub_subscriptions (
+            feed TEXT PRIMARY KEY,
+            hub TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            callback_id TEXT NOT NULL UNIQUE,
+            secret TEXT NOT NULL,
+            requested_at {TIMESTAMP} NOT NULL,
+            lease_until {TIMESTAMP}
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(STEPS)
 STEP_NAMES = tuple(step.name for step in STEPS)

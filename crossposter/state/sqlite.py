@@ -32,6 +32,7 @@ from crossposter.state.records import now_utc
 from crossposter.state.roles import State
 from crossposter.state.schema import SCHEMA_VERSION, applied_steps, migrate
 from crossposter.state.sql import Dialect, iso, translating, translating_cursor
+from crossposter.state.subscriptions import Subscriptions
 from crossposter.state.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class SqliteDialect(Dialect):
 DIALECT = SqliteDialect()
 
 
-class SqliteState(Ledger, AfterPosting, Coordination, Upkeep, Administration):
+class SqliteState(Ledger, AfterPosting, Coordination, Upkeep, Subscriptions, Administration):
     """The state file. Open with `SqliteState.open(...)` as a context manager."""
 
     dialect = DIALECT
