@@ -40,9 +40,11 @@ CREATOR = "fediverse:creator"
 MAX_PAGE_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 5
 WORDPRESS_HINT = (
-    "WordPress: in the theme's header.php, before </head> (Appearance → Theme File Editor), "
-    "or with a plugin that adds code to the <head>"
+    "WordPress: in the theme's header.php, before </head>, under Appearance → Theme File "
+    "Editor, or with a plugin that adds code to the <head>"
 )
+# Where a person lists the domains whose pages may credit their account.
+ATTRIBUTION_SETTING = "Preferences → Public profile → Verification → Author attribution"
 
 
 class PageUnavailable(Exception):
@@ -78,6 +80,19 @@ def read_page(url: str, html: bytes) -> Page:
 def meta_line(handle: str) -> str:
     """The exact tag for the page's <head>: `handle` as `@user@instance`."""
     return f'<meta name="{CREATOR}" content="@{handle.lstrip("@")}">'
+
+
+def creator_advice(handle: str, *, wordpress: bool = True, domains: bool = True) -> tuple[str, str]:
+    """What gives a page's cards the byline of `handle`: words ending in ':' (with `domains`,
+    the attribution-domains step; where the line goes) and the <meta> line they introduce."""
+    step = (
+        "list the blog's domain among the account's attribution domains "
+        f"({ATTRIBUTION_SETTING}, or run: crossposter attribution --apply) and "
+        if domains
+        else ""
+    )
+    where = f" ({WORDPRESS_HINT})" if wordpress else ""
+    return f"{step}add this line to the <head> of the blog's pages{where}:", meta_line(handle)
 
 
 def names(creator: str, handle: str) -> bool:

@@ -23,11 +23,11 @@ from crossposter.accounts import (
 )
 from crossposter.alerts import ACCOUNT, FEED, describe
 from crossposter.attribution import (
-    WORDPRESS_HINT,
+    ATTRIBUTION_SETTING,
     PageUnavailable,
     covers,
+    creator_advice,
     fetch_page,
-    meta_line,
     names,
     site_domain,
 )
@@ -302,16 +302,17 @@ def _check_byline(
     byline.names_account = any(names(creator, account.account) for creator in page.creators)
     if not byline.names_account:
         found = f" (it names {', '.join(page.creators)})" if page.creators else ""
-        where = f"; {WORDPRESS_HINT}" if page.wordpress else ""
+        words, line = creator_advice(
+            account.account, wordpress=page.wordpress, domains=False
+        )
         byline.advice.append(
-            f"the page carries no fediverse:creator for @{account.account}{found}; add to the "
-            f"<head> of the blog's pages: {meta_line(account.account)}{where}"
+            f"the page carries no fediverse:creator for @{account.account}{found}; {words} {line}"
         )
     byline.domain = site_domain(page.url)
     if account.attribution_domains is None or byline.domain is None:
         byline.advice.append(
             "the instance does not say the account's attribution domains (Mastodon 4.4 does); "
-            "check Preferences → Public profile → Verification → Author attribution"
+            f"check {ATTRIBUTION_SETTING}"
         )
         return
     byline.domain_listed = covers(account.attribution_domains, byline.domain)

@@ -4,7 +4,6 @@ no real user's home: a test can never read or write a person's config or state."
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from crossposter.state import SqliteState, State
 from support.blog import TOKEN, feed_of
 from support.feed_server import FeedServer
 from support.mastodon_api import MastodonAPI
+from support.no_internet import NoInternet
 
 # Real feeds from other feed parsers' test suites; tests/corpus/SOURCES.md says whence.
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -37,20 +37,32 @@ def isolated(tmp_path, monkeypatch):
     return tmp_path
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "refused_lookup(*hosts): the test expects these names to be looked up and refused "
+        "(no_internet answers them as unresolvable without failing the test)",
+    )
+
+
 @pytest.fixture(autouse=True)
-def no_internet(monkeypatch):
-    """Only loopback may be reached: a test that tries anything else fails loudly."""
-    real_connect = socket.socket.connect
-
-    def guarded(self, address):
-        host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and not (
-            host.startswith("127.") or host in ("::1", "localhost") or self.family == socket.AF_UNIX
-        ):
-            raise OSError(f"test tried to reach {address!r}; tests use loopback only")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
+def no_internet(request, monkeypatch):
+    """Only loopback may be reached, or even looked up (support.no_internet): a lookup of
+    another name fails as an unknown name would, and then fails the test at teardown, unless
+    a `refused_lookup` marker names it."""
+    guard = NoInternet()
+    guard.install(monkeypatch)
+    expected = [
+        str(host) for marker in request.node.iter_markers("refused_lookup") for host in marker.args
+    ]
+    yield
+    unexpected = guard.unexpected(expected)
+    assert not unexpected, (
+        f"the test looked up {unexpected} in DNS; use loopback URLs, an injected resolver "
+        "(crossposter.net.public.AddressPolicy), or mark it refused_lookup(...)"
+    )
+    never_tried = guard.never_tried(expected)
+    assert not never_tried, f"refused_lookup{tuple(never_tried)}, but it was never looked up"
 
 
 def corpus_files() -> list[Path]:

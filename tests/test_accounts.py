@@ -29,9 +29,9 @@ def work():
         yield api
 
 
-def article(n: int) -> dict:
-    """A title, a link and a guid: no summary, no date."""
-    return blog.article(n, description=None, pubDate=None)
+def article(n: int, **fields) -> dict:
+    """A title, a link and a guid: no summary, no date; `fields` as blog.article takes them."""
+    return blog.article(n, description=None, pubDate=None, **fields)
 
 
 @pytest.fixture
@@ -193,7 +193,7 @@ def test_the_top_level_instance_is_not_needed_when_every_feed_names_its_account(
     tmp_path, feeds, work, monkeypatch
 ):
     monkeypatch.setenv("WORK_TOKEN", "work-token")
-    feeds.set_feed("/a", rss([article(1)]))
+    feeds.set_feed("/a", rss([article(1, link=feeds.url("/{n}/"))]))
     config = write(
         tmp_path,
         f"""

@@ -29,14 +29,14 @@ def feeds(feeds):
             [
                 {
                     "title": "Le plus récent",
-                    "link": "https://blog.example.org/2/",
+                    "link": feeds.url("/2/"),
                     "guid": "p2",
                     "pubDate": datetime(2026, 11, 3, tzinfo=UTC),
                     "description": "Un résumé.",
                 },
                 {
                     "title": "L'ancien",
-                    "link": "https://blog.example.org/1/",
+                    "link": feeds.url("/1/"),
                     "guid": "p1",
                     "pubDate": datetime(2026, 11, 1, tzinfo=UTC),
                 },

@@ -447,7 +447,7 @@ def test_the_password_never_appears_in_check_state_or_logs(
     else:
         monkeypatch.setenv("PGPASSWORD", password)
         url = f"postgresql://{role}@{host}/{name}"
-    feeds.set_feed("/feed", feed_of(1))
+    feeds.set_feed("/feed", feed_of(1, link=feeds.url("/{n}/")))
     config = blog_config(tmp_path, api, feeds, state_url=url)
     broken = blog_config(tmp_path / "broken", api, feeds, state_url=url + "_missing")
     commands = [

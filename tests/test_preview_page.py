@@ -416,9 +416,24 @@ def test_the_card_shows_what_the_instance_will(outcome, tags, image, size, expec
     assert card.shown is bool(expected[1])
 
 
-def test_the_byline_advice_names_the_account_when_known_and_a_blank_to_fill_otherwise():
+def test_the_byline_advice_names_the_account_when_known_and_the_headers_placeholder_otherwise():
     known = Identity("Jean", "@jf@mastodon.example", known=True)
     tags = CardTags("T", "D", "", "S", opengraph=True)
     assert '"@jf@mastodon.example"' in str(card_view(ANSWERED, tags, "", None, "", known).problems)
     placeholder = card_view(ANSWERED, tags, "", None, "", ME_SHOWN).problems
-    assert '"@YOU@mastodon.example"' in str(placeholder)
+    assert '"@you@mastodon.example"' in str(placeholder)
+    assert ME_SHOWN.handle == "@you@mastodon.example"
+
+
+def test_the_byline_problem_says_where_the_line_goes_and_to_list_the_domain():
+    tags = CardTags("T", "D", "", "S", opengraph=True)
+    (byline,) = [
+        problem
+        for problem in card_view(ANSWERED, tags, "", None, "", ME_SHOWN).problems
+        if problem.code.startswith('<meta name="fediverse:creator"')
+    ]
+    assert byline.text.startswith('No byline: the card will not show "More from" your account')
+    assert "<head> of the blog's pages" in byline.text
+    assert "WordPress: in the theme's header.php" in byline.text
+    assert "attribution domains (Preferences → Public profile → Verification" in byline.text
+    assert "crossposter attribution --apply" in byline.text

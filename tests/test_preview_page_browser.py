@@ -395,7 +395,7 @@ def test_an_article_without_opengraph_tags_gets_a_plain_card_and_the_advice(
     problems = [li.text for li in page.all(".card-problems li")]
     assert any("no OpenGraph tags" in p for p in problems)
     assert any(p.startswith("No image") for p in problems)
-    assert any('<meta name="fediverse:creator" content="@YOU@127.0.0.1:9">' in p for p in problems)
+    assert any('<meta name="fediverse:creator" content="@you@127.0.0.1:9">' in p for p in problems)
     page.screenshot("no-opengraph")
 
 

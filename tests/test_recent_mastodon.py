@@ -127,7 +127,7 @@ def test_the_quote_policy_under_defaults_and_its_absence(tmp_path, feeds, token)
 
 def test_check_says_an_older_server_leaves_the_quote_policy_out(tmp_path, feeds, token, capsys):
     with MastodonAPI(release="4.4") as api:
-        feeds.set_feed("/feed", feed_of(1))
+        feeds.set_feed("/feed", feed_of(1, link=feeds.url("/{n}/")))
         feed = f"- {{name: blog, url: '{feeds.url('/feed')}', quote_approval_policy: public}}"
         config = write_config(tmp_path, api, feed)
         assert main(["check", "--config", config]) == 0

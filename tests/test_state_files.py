@@ -24,7 +24,7 @@ from support.blog import feed_of, write_config
 
 @pytest.fixture
 def config(tmp_path, api, feeds, token):
-    feeds.set_feed("/feed", feed_of(1))
+    feeds.set_feed("/feed", feed_of(1, link=feeds.url("/{n}/")))
     return write_config(tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}'}}")
 
 

@@ -29,7 +29,7 @@ def add_attribution_parser(commands) -> None:
 
 
 def command_attribution(args: argparse.Namespace) -> int:
-    from crossposter.attribution import apply_attribution, plan_attribution
+    from crossposter.attribution import ATTRIBUTION_SETTING, apply_attribution, plan_attribution
     from crossposter.config import load_settings
     from crossposter.errors import PublishError
 
@@ -48,7 +48,7 @@ def command_attribution(args: argparse.Namespace) -> int:
                 f"{name}: the instance does not say its attribution domains "
                 "(Mastodon 4.4 does); feeds' sites: " + sites
             )
-            print("  set them in Preferences → Public profile → Verification → Author attribution")
+            print(f"  set them in {ATTRIBUTION_SETTING}")
             # --apply cannot do what it was asked: a person must.
             failed = failed or args.apply
             continue
@@ -64,10 +64,10 @@ def command_attribution(args: argparse.Namespace) -> int:
         if not plan.settable:
             log.error(
                 "%s: the instance cannot set attribution domains through its API "
-                "(Mastodon 4.4 can); add %s in Preferences → Public profile → "
-                "Verification",
+                "(Mastodon 4.4 can); add %s in %s",
                 name,
                 ", ".join(missing),
+                ATTRIBUTION_SETTING,
             )
             failed = True
             continue

@@ -12,6 +12,8 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup
 
+from crossposter.attribution import CREATOR, creator_advice
+
 # Mastodon reads at most 1 MB of a page for its card, and builds none from a larger one.
 MAX_PAGE_BYTES = 1024 * 1024
 
@@ -58,7 +60,7 @@ def card_tags(html: str | bytes, page_url: str) -> CardTags:
         description=_meta(soup, "og:description", "twitter:description", "description"),
         image=absolute if urlsplit(absolute).scheme in ("http", "https") else "",
         site_name=_meta(soup, "og:site_name"),
-        creator=_meta(soup, "fediverse:creator"),
+        creator=_meta(soup, CREATOR),
         opengraph=any(
             str(tag.get("property") or tag.get("name") or "").startswith("og:")
             for tag in soup.find_all("meta")
@@ -69,11 +71,6 @@ def card_tags(html: str | bytes, page_url: str) -> CardTags:
 def is_large(size: tuple[int, int] | None) -> bool:
     """Whether Mastodon's web interface draws the card large: its image wider than tall."""
     return size is not None and size[0] > size[1]
-
-
-def creator_line(handle: str) -> str:
-    """The <meta> line that gives a blog's cards the byline of `handle` (`@name@host`)."""
-    return f'<meta name="fediverse:creator" content="{handle}">'
 
 
 @dataclass(frozen=True)
@@ -172,14 +169,9 @@ def card_problems(
             )
         )
     if not tags.creator:
+        words, line = creator_advice(handle)
         problems.append(
-            Problem(
-                "No byline: the card will not show \"More from\" your account. List the blog's "
-                "domain among your account's attribution domains (Preferences → Public profile "
-                "→ Verification) and add this line to the <head> of the blog's pages (in "
-                "WordPress, the theme's header.php or a header plugin):",
-                creator_line(handle),
-            )
+            Problem(f'No byline: the card will not show "More from" your account; {words}', line)
         )
     return problems
 

@@ -52,11 +52,6 @@ def placeholder_identity(instance_url: str) -> Identity:
     return Identity(display_name="Your account", handle=f"@you@{host}")
 
 
-def handle_for_byline(identity: Identity) -> str:
-    """The handle to put in `fediverse:creator`: the account's, else a line to fill in."""
-    return identity.handle if identity.known else identity.handle.replace("@you@", "@YOU@", 1)
-
-
 @dataclass(frozen=True)
 class CardView:
     url: str
@@ -85,7 +80,7 @@ def card_view(
 ) -> CardView:
     """The card as the instance will draw it, with what spoils it."""
     problems = tuple(
-        card_problems(outcome, tags, image_size, image_failure, handle_for_byline(identity))
+        card_problems(outcome, tags, image_size, image_failure, identity.handle)
     )
     url = outcome.final_url or outcome.url
     host = urlsplit(url).hostname or ""

@@ -1,0 +1,90 @@
+"""What keeps tests on loopback: connections anywhere else fail, and so do lookups of any
+other name, since even a lookup leaves the machine (the system resolver asks DNS).
+
+    guard = NoInternet()
+    guard.install(monkeypatch)
+    ...                      # a lookup of blog.example.org raises socket.gaierror
+    guard.unexpected(set())  # ['blog.example.org']: the test must fail
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+LOOKUPS = ("getaddrinfo", "gethostbyname", "gethostbyname_ex")
+_LOOPBACK_NAMES = ("localhost", "localhost.", "ip6-localhost", "ip6-loopback")
+
+
+def _text(host: object) -> str:
+    return host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
+
+
+def is_loopback(host: object) -> bool:
+    """Whether `host` names or writes out this machine: localhost, 127.x, ::1."""
+    name = _text(host).strip("[]").lower()
+    return name in _LOOPBACK_NAMES or name.endswith(".localhost") or _is_loopback_literal(name)
+
+
+def _is_loopback_literal(name: str) -> bool:
+    try:
+        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def is_address_literal(host: object) -> bool:
+    """An IP address written out: looking it up asks no one (connecting is guarded apart)."""
+    try:
+        ipaddress.ip_address(_text(host).strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+class NoInternet:
+    """Installed on the socket module: refuses connections and lookups beyond loopback,
+    and remembers each name it refused to look up."""
+
+    def __init__(self) -> None:
+        self.refused: list[str] = []
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        real_connect = socket.socket.connect
+
+        def connect(sock: socket.socket, address: Any) -> None:
+            host = address[0] if isinstance(address, tuple) else address
+            if isinstance(host, str) and not (is_loopback(host) or sock.family == socket.AF_UNIX):
+                raise OSError(f"test tried to reach {address!r}; tests use loopback only")
+            return real_connect(sock, address)
+
+        monkeypatch.setattr(socket.socket, "connect", connect)
+        for name in LOOKUPS:
+            monkeypatch.setattr(socket, name, self._refusing(getattr(socket, name)))
+
+    def _refusing(self, real: Callable[..., Any]) -> Callable[..., Any]:
+        def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+            if host is None or is_loopback(host) or is_address_literal(host):
+                return real(host, *args, **kwargs)
+            name = _text(host)
+            self.refused.append(name)
+            # As an unknown name fails, so that the code's own error path runs.
+            raise socket.gaierror(
+                socket.EAI_NONAME, f"test tried to look up {name!r}; tests resolve loopback only"
+            )
+
+        return lookup
+
+    def unexpected(self, expected: Iterable[str]) -> list[str]:
+        """The names looked up that the test did not declare it expected refused."""
+        allowed = {name.lower() for name in expected}
+        return sorted({name for name in self.refused if name.lower() not in allowed})
+
+    def never_tried(self, expected: Iterable[str]) -> list[str]:
+        """The names the test declared but that were never looked up."""
+        tried = {name.lower() for name in self.refused}
+        return sorted({name.lower() for name in expected} - tried)
