@@ -23,7 +23,7 @@ def server(postgres_server):
 def config_with(tmp_path, url: str) -> str:
     config = tmp_path / "feeds.yaml"
     config.write_text(
-        f"instance: https://m.example\nstate_url: '{url}'\nfeeds: []\n", encoding="utf-8"
+        f"instance: http://127.0.0.1:9\nstate_url: '{url}'\nfeeds: []\n", encoding="utf-8"
     )
     return str(config)
 
