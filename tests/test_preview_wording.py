@@ -76,7 +76,9 @@ def test_a_preview_uses_the_limits_a_run_stored_saying_how_old_and_check_stores_
     from support.mastodon_api import MastodonAPI
 
     with MastodonAPI(max_characters=1000) as api, FeedServer() as feeds:
-        feeds.set_feed("/feed", blog.feed_of(1))
+        # Links on the loopback server: check reads the newest article's page.
+        link = feeds.url("/{n}/")
+        feeds.set_feed("/feed", blog.feed_of(1, link=link))
         config = write_config(
             tmp_path, api, f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 1}}"
         )
@@ -92,7 +94,7 @@ def test_a_preview_uses_the_limits_a_run_stored_saying_how_old_and_check_stores_
         with sqlite3.connect(tmp_path / "state.sqlite3") as db:
             long_ago = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y%m%dT%H%M%SZ")
             db.execute("UPDATE instances SET fetched_at = ?", (long_ago,))
-        feeds.set_feed("/feed", blog.feed_of(1, 2))
+        feeds.set_feed("/feed", blog.feed_of(1, 2, link=link))
         capsys.readouterr()
         assert main(["run", "--dry-run", "--config", config]) == 0
         shown = capsys.readouterr().out
