@@ -292,6 +292,14 @@ def lease_holder(state: PostingState) -> str | None:
     return worker_id() if state.shared else None
 
 
+def confirm_still_leased(state: PostingState, feed: str) -> None:
+    """LeaseLost when a replica stalled past its feed's lease: nothing more is sent for the
+    feed (a deletion records no pending row that would confirm it, as a post does)."""
+    worker = lease_holder(state)
+    if worker is not None:
+        state.confirm_lease(feed, worker)
+
+
 class AccountSession:
     """One account for the length of a pass: its outbox, limits, and why it stopped posting."""
 
@@ -481,6 +489,7 @@ class AccountSession:
         if self.halted() or self._limited_elsewhere():
             report.left_for_later()
             return "later"
+        confirm_still_leased(self.state, posted.feed)
         try:
             self.outbox.delete(
                 posted, report, self.stop, delete_media=self.instance.capabilities.delete_media

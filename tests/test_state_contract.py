@@ -454,6 +454,17 @@ def test_a_worker_that_lost_its_lease_records_no_pending_post_nor_edit(backend):
         assert state.posted_entries("blog")[0].edit == TOOT
 
 
+@covers("confirm_lease")
+def test_a_deletion_is_asked_for_only_by_the_lease_s_holder(state):
+    """A deletion records no pending row: the lease is confirmed on its own before it."""
+    if state.shared:
+        assert state.take_leases(["blog"], "stalled", timedelta(seconds=-1)) == {"blog"}
+        assert state.take_leases(["blog"], "new", timedelta(minutes=2)) == {"blog"}
+        with pytest.raises(LeaseLost, match="stalled"):
+            state.confirm_lease("blog", "stalled")
+    state.confirm_lease("blog", "new")
+
+
 @covers("removal_counts", "hold_deletions", "allow_deletions")
 def test_removal_checks_count_over_a_window_and_deletions_are_held_until_allowed(state):
     state.record_fetch("blog", "u", "ok", at=AT)

@@ -80,6 +80,12 @@ class Ledger(SqlStore):
             [(stamp, feed, entry_id) for entry_id in entry_ids],
         )
 
+    def confirm_lease(self, feed: str, worker: str) -> None:
+        """LeaseLost unless `worker` still holds `feed`: asked before a deletion, which
+        records no pending row whose transaction could confirm it."""
+        with self._transaction() as db:
+            self._confirm_lease(db, feed, worker)
+
     def mark_pending(
         self,
         feed: str,
