@@ -372,7 +372,8 @@ class InFlight:
     """Counts the requests `server` is answering at the same moment; `peak` is the most.
 
     `hold` runs inside each answer before it is sent, while the request counts as
-    in flight: a test makes requests overlap (or proves they cannot) with it.
+    in flight (it stops counting as the answer is sent): a test makes requests overlap
+    (or proves they cannot) with it.
     """
 
     def __init__(self, server: FeedServer, hold: Callable[[], None] = lambda: None) -> None:
@@ -389,7 +390,9 @@ class InFlight:
             self.peak = max(self.peak, self.now)
         try:
             self._hold()
-            self._answer(handler)
         finally:
+            # Out of flight before the answer goes: once the client has it, it may rightly
+            # send its next request before this thread would have counted this one done.
             with self._lock:
                 self.now -= 1
+        self._answer(handler)
