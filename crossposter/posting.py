@@ -453,8 +453,9 @@ class AccountSession:
 
     # -- after posting (crossposter.after_posting.follow_up) -----------------------------------
 
-    def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport) -> str:
-        """Send an edit already recorded in the state: "edited", "gone", "later" or "failed"."""
+    def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, at: datetime) -> str:
+        """Send an edit already recorded in the state (at `at`, the pass's time, which the
+        next edit's cooldown counts from): "edited", "gone", "later" or "failed"."""
         if self.halted() or self._limited_elsewhere():
             report.left_for_later()
             return "later"
@@ -477,7 +478,7 @@ class AccountSession:
             report.fail(error)
             self.instance.discard_uploads(_new_uploads(posted, toot))
             return "failed"
-        self.state.mark_edited(posted.feed, posted.entry_id, now_utc())
+        self.state.mark_edited(posted.feed, posted.entry_id, at)
         return "edited"
 
     def deletions_since(self, since: datetime) -> int:

@@ -218,6 +218,22 @@ def test_two_edits_within_one_second_run_the_hook_twice(tmp_path, api, feeds, to
     assert (tmp_path / "hooks.out").read_text().split() == ["posted", "edited", "edited"]
 
 
+def test_edit_cooldown_counts_from_the_pass_s_time_not_the_machine_s(
+    tmp_path, api, feeds, token
+):
+    """An edit is stamped with its pass's clock: stamped with the machine's instead, a pass
+    whose clock lagged it (a second boundary crossed mid-pass) saw its own last edit in the
+    future and held the next one back."""
+    blog = Blog(tmp_path, api, feeds, ", backfill: 1, edit_cooldown: 0")
+    blog.publish(blog.article(2, title="Version 0"))
+    assert blog.run() == 0
+    lagging = now_utc().replace(microsecond=0) - timedelta(minutes=5)
+    for n in (1, 2):
+        blog.publish(blog.article(2, title=f"Version {n}"))
+        assert blog.run(clock=lambda: lagging) == 0
+    assert blog.puts() == 2
+
+
 def test_max_edits_and_edit_cooldown_are_also_defaults(tmp_path, api):
     config = write_config(
         tmp_path,

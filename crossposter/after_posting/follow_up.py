@@ -163,7 +163,7 @@ class FollowUp:
     def _send_edit(
         self, session: AccountSession, posted: PostedEntry, toot: Toot, reason: str
     ) -> None:
-        if session.edit(posted, toot, self.report) == "edited":
+        if session.edit(posted, toot, self.report, at=self.now) == "edited":
             done = "edited" if session.outbox.sends else "would edit"
             log.info("feed %s: %s the toot of %r: %s", self.feed.name, done, posted.label, reason)
             self.on_event("edited", posted, reason)
