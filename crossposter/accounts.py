@@ -14,15 +14,18 @@ Where a token is looked for, the same rules for every account:
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from crossposter.config import TOKEN_FILE_VARIABLE, TOKEN_VARIABLE, FeedConfig, Settings
 from crossposter.errors import ConfigError
 from crossposter.models import DEFAULT_ACCOUNT
+
+log = logging.getLogger(__name__)
 
 # Where the container image (Dockerfile) looks for the token, through TOKEN_FILE_VARIABLE.
 CONTAINER_TOKEN_FILE = Path("/run/secrets/crossposter_token")
@@ -91,20 +94,77 @@ def account_named(settings: Settings, name: str) -> Account | None:
     return _account(settings, name, configured.instance_url) if configured else None
 
 
+class TootOwner(Protocol):
+    """What a recorded toot says of who posted it (state.PostedEntry, state.AnnouncedPost)."""
+
+    feed: str
+    entry_id: str
+    title: str | None
+    account: str | None
+    instance: str | None
+
+
+class TootAccounts:
+    """The account every action on a posted toot goes through: the one that posted it, on
+    the instance it posted to, wherever its feed posts now (issue 18: an edit sent to the
+    feed's new instance overwrote an unrelated toot there)."""
+
+    def __init__(self, settings: Settings, ready: dict[str, Account], *, token: bool):
+        self._settings = settings
+        # Feed name → its account now, with its token when the run read it.
+        self._ready = ready
+        self._token = token
+        # (feed, entry id) of the toots already warned about: once a pass each.
+        self._warned: set[tuple[str, str]] = set()
+
+    def of(self, toot: TootOwner) -> Account | None:
+        """The account that posted `toot`, with its token (read when `token`); None, with one
+        warning, when the configuration no longer has it there: nothing is to be sent."""
+        account = toot_account(self._settings, self._ready, toot, token=self._token)
+        if account is None and (toot.feed, toot.entry_id) not in self._warned:
+            self._warned.add((toot.feed, toot.entry_id))
+            log.warning(
+                "feed %s: the toot of %r was posted by %s, which the configuration no longer "
+                "has; nothing is sent for it",
+                toot.feed,
+                toot.title or toot.entry_id,
+                poster(toot, self._ready),
+            )
+        return account
+
+
 def toot_account(
-    settings: Settings, ready: Iterable[Account], name: str, instance: str | None, *, token: bool
+    settings: Settings, ready: dict[str, Account], toot: TootOwner, *, token: bool
 ) -> Account | None:
-    """The account `name` as configured now, with its token (from `ready`, else read when
-    `token`), if it is still on `instance`; None when the configuration no longer has it."""
-    account = next((a for a in ready if a.name == name), None) or account_named(settings, name)
-    try:
-        if account is not None and account.token is None and token:
-            account = with_token(settings, account)
-    except ConfigError:
+    """The account that posted `toot` as configured now, if still on the instance it posted
+    to: from `ready` (feed name → account), else from `accounts:`; its token read when
+    `token` and not there yet. None when the configuration no longer has it."""
+    name = _poster_name(toot, ready)
+    if name is None:
         return None
-    if account is None or (instance and instance != account.instance_url):
+    named = (account for account in ready.values() if account.name == name)
+    account = next(named, None) or account_named(settings, name)
+    if account is None or (toot.instance and toot.instance != account.instance_url):
         return None
+    if account.token is None and token:
+        try:
+            return with_token(settings, account)
+        except ConfigError:
+            return None
     return account
+
+
+def poster(toot: TootOwner, ready: dict[str, Account]) -> str:
+    """Who posted `toot`, where, in a message's words."""
+    name = _poster_name(toot, ready)
+    who = f"account {name!r}" if name else f"the account of feed {toot.feed!r}"
+    return f"{who} on {toot.instance}" if toot.instance else who
+
+
+def _poster_name(toot: TootOwner, ready: dict[str, Account]) -> str | None:
+    # Toots posted before the state recorded accounts were posted by their feed's.
+    feed_account = ready.get(toot.feed)
+    return toot.account or (feed_account.name if feed_account else None)
 
 
 def feed_accounts(settings: Settings) -> dict[str, Account]:

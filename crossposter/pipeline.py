@@ -21,9 +21,10 @@ from typing import Any
 
 from crossposter.accounts import (
     Account,
+    TootAccounts,
+    TootOwner,
     accounts_in_use,
     feed_accounts,
-    toot_account,
     with_token,
 )
 from crossposter.after_posting.cards import CHECK_WITHIN as CARD_CHECK_WITHIN
@@ -63,7 +64,6 @@ from crossposter.state import (
     CoordinationRole,
     FeedState,
     PendingPost,
-    PostedEntry,
     State,
     now_utc,
 )
@@ -208,6 +208,7 @@ class Pass:
         self._alerts = Alerts(state, settings, clock, preview=preview)
         # Accounts whose profile this pass kept (from their first toot).
         self._authors_kept: set[str] = set()
+        self._toot_accounts = TootAccounts(settings, accounts, token=not preview)
         self._shared = PassShared(
             settings,
             state,
@@ -330,10 +331,14 @@ class Pass:
     def _session(self, feed: FeedConfig) -> AccountSession:
         return self._session_of(self._accounts[feed.name])
 
-    def _session_of_toot(self, toot: PostedEntry) -> AccountSession | None:
-        """The session of the account that posted `toot` (see _account_of_toot)."""
-        account = _account_of_toot(self.settings, self._accounts, toot, token=not self.preview)
-        return self._session_of(account) if account is not None else None
+    def _session_of_toot(self, toot: TootOwner) -> AccountSession | None:
+        account = self._toot_accounts.of(toot)
+        return None if account is None else self._session_of(account)
+
+    def _session_to_ask_about(self, post: AnnouncedPost) -> AccountSession | None:
+        """The session that may be asked about `post` now: its own account's, not halted."""
+        session = self._session_of_toot(post)
+        return None if session is None or session.halted() else session
 
     def _session_of(self, account: Account) -> AccountSession:
         if account.name not in self._sessions:
@@ -369,25 +374,12 @@ class Pass:
                 self._session_of(account).instance.sweep_unused_uploads()
 
         def status_of(post: AnnouncedPost) -> Any:
-            session = self._session_for(post)
+            session = self._session_to_ask_about(post)
             return None if session is None else session.outbox.status(post.toot_id)
 
         now = self._shared.clock()
         recent = self.state.announced(posted_since=now - CARD_CHECK_WITHIN)
         look_at_cards(self.state, recent, status_of, now)
-
-    def _session_for(self, post: AnnouncedPost) -> AccountSession | None:
-        """The session of the account that posted `post`, when it may be asked about it."""
-        by_name = {account.name: account for account in self._accounts.values()}
-        account = by_name.get(post.account) if post.account else self._accounts.get(post.feed)
-        # A toot id means something on its own instance only; a token is read for the
-        # accounts of enabled feeds alone.
-        if account is None or account.token is None:
-            return None
-        if post.instance and post.instance != account.instance_url:
-            return None
-        session = self._session_of(account)
-        return None if session.halted() else session
 
     def _read_replies(self) -> None:
         """After posting: the public replies of recent toots, each at most once an interval."""
@@ -400,7 +392,7 @@ class Pass:
         )
 
         def descendants_of(post: AnnouncedPost) -> Thread | None:
-            session = self._session_for(post)
+            session = self._session_to_ask_about(post)
             return None if session is None else session.outbox.descendants(post.toot_id)
 
         interval = timedelta(seconds=self.settings.replies_interval)
@@ -423,26 +415,6 @@ class Pass:
         self.report.rate_limit_reset = resets[-1] if resets else None
         # The first instance asked, as the preview shows it.
         self.report.limits = next(iter(self._limits.values()), None)
-
-
-def _account_of_toot(
-    settings: Settings, accounts: dict[str, Account], toot: PostedEntry, *, token: bool
-) -> Account | None:
-    """The account that posted `toot`, on the instance it posted to (every action on a toot
-    goes there, wherever its feed posts now); None, with a warning, when the configuration
-    no longer has that account."""
-    name = toot.account or accounts[toot.feed].name
-    account = toot_account(settings, accounts.values(), name, toot.instance, token=token)
-    if account is None:
-        log.warning(
-            "feed %s: the toot of %r was posted by account %r%s, which the configuration "
-            "no longer has; nothing is sent for it",
-            toot.feed,
-            toot.label,
-            name,
-            f" on {toot.instance}" if toot.instance else "",
-        )
-    return account
 
 
 def _fetch_request(feed: FeedConfig, known: FeedState | None) -> FetchRequest:

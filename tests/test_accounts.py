@@ -233,8 +233,11 @@ def test_a_refused_token_names_the_variable_it_came_from(two_blogs, home, work, 
     assert all("CROSSPOSTER_ACCESS_TOKEN" not in message for message in refused)
 
 
-def moved_blog(tmp_path, feeds, home, work, monkeypatch, *, keep_home: bool) -> str:
-    """`blog` announced article 2 as `home`, then moved to the account `work`."""
+def moved_blog(
+    tmp_path, feeds, home, work, monkeypatch, *, keep_home: bool, **settings: object
+) -> str:
+    """`blog` announced article 2 as `home`, then moved to the account `work`; `settings`
+    as write_config takes them."""
     monkeypatch.setenv("HOME_TOKEN", "home-token")
     monkeypatch.setenv("WORK_TOKEN", "work-token")
     monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0.2")
@@ -252,6 +255,7 @@ def moved_blog(tmp_path, feeds, home, work, monkeypatch, *, keep_home: bool) -> 
             "on_change: edit, on_remove: delete}",
             accounts="{" + ", ".join(f"{k}: {v}" for k, v in accounts.items()) + "}",
             allow_private_urls_in_feeds=True,
+            **settings,
         )
 
     configured("home", accounts)
@@ -292,6 +296,57 @@ def test_a_toot_whose_account_is_gone_is_left_alone_with_a_warning(
 
     assert work.count("PUT") == 0 and work.count("DELETE") == 0
     assert home.statuses[0]["text"].startswith("Article 2")
+    assert "account 'home'" in caplog.text and "no longer" in caplog.text
+    with sqlite3.connect(tmp_path / "state.sqlite3") as db:
+        statuses = {row[0] for row in db.execute("SELECT status FROM entries")}
+    assert "posted" in statuses and "deleted" not in statuses
+
+
+def test_replies_and_cards_of_a_toot_whose_account_is_gone_are_left_alone_with_a_warning(
+    tmp_path, feeds, home, work, monkeypatch, caplog
+):
+    from datetime import timedelta
+
+    from crossposter.config import load_settings
+    from crossposter.pipeline import run
+    from crossposter.state import now_utc
+
+    config = moved_blog(
+        tmp_path, feeds, home, work, monkeypatch, keep_home=False, replies_file="replies.json"
+    )
+    home.requests.clear()
+    caplog.clear()
+
+    # Late enough for the toot's card to be looked at; its replies are due too.
+    later = now_utc() + timedelta(minutes=11)
+    assert run(load_settings(config), clock=lambda: later).exit_code == 0
+
+    asked = [path for _, path, _ in home.requests + work.requests if "/statuses/" in path]
+    assert asked == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    about_home = [w for w in warnings if "account 'home'" in w and "no longer" in w]
+    assert len(about_home) == 1, warnings
+
+
+@pytest.mark.parametrize("home_now", ["gone", "on another instance"])
+def test_retract_refuses_a_toot_whose_account_is_not_where_it_posted(
+    tmp_path, feeds, home, work, monkeypatch, caplog, home_now
+):
+    config = moved_blog(tmp_path, feeds, home, work, monkeypatch, keep_home=False)
+    if home_now == "on another instance":
+        # The blog back on an account named `home`, now on `work`'s instance: the toot id
+        # means nothing there.
+        text = (tmp_path / "feeds.yaml").read_text().replace("account: work", "account: home")
+        text = text.replace(
+            "accounts: {",
+            f"accounts: {{home: {{instance: '{work.base_url}', access_token_env: HOME_TOKEN}}, ",
+        )
+        config = write(tmp_path, text)
+        work.valid_tokens.add("home-token")
+
+    assert main(["retract", "--config", config, "blog", "https://blog.example.org/2/"]) == 2
+
+    assert home.count("DELETE") == 0 and work.count("DELETE") == 0
     assert "account 'home'" in caplog.text and "no longer" in caplog.text
     with sqlite3.connect(tmp_path / "state.sqlite3") as db:
         statuses = {row[0] for row in db.execute("SELECT status FROM entries")}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from crossposter.accounts import Account, feed_accounts, with_token
+from crossposter.accounts import Account, feed_accounts, poster, toot_account, with_token
 from crossposter.after_posting.hooks import HookEvent, notify_feed
 from crossposter.after_posting.site_files import write_site_files
 from crossposter.config import Settings
@@ -110,16 +110,13 @@ def retract(
 
 
 def _account(settings: Settings, post: AnnouncedPost) -> Account:
-    """The account that posted the toot, as configured today."""
-    accounts = feed_accounts(settings)
-    if post.account is None and post.feed in accounts:
-        # Posted before the state recorded accounts: the feed's own.
-        return accounts[post.feed]
-    for account in accounts.values():
-        if account.name == post.account:
-            return account
-    who = f"account {post.account!r}" if post.account else f"feed {post.feed!r}"
-    raise NotInState(
-        f"the toot of {post.entry_id!r} was posted by {who}, which the configuration no "
-        "longer has; add it back to retract the toot"
-    )
+    """The account that posted the toot, as configured today, on the instance it posted to:
+    a toot id means nothing elsewhere (accounts.toot_account)."""
+    ready = feed_accounts(settings)
+    account = toot_account(settings, ready, post, token=False)
+    if account is None:
+        raise NotInState(
+            f"the toot of {post.entry_id!r} was posted by {poster(post, ready)}, which the "
+            "configuration no longer has; add it back to retract the toot"
+        )
+    return account
