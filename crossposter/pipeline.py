@@ -30,7 +30,7 @@ from crossposter.accounts import (
 from crossposter.after_posting.cards import CHECK_WITHIN as CARD_CHECK_WITHIN
 from crossposter.after_posting.cards import look_at_cards
 from crossposter.after_posting.hooks import HookEvent, notify_feed
-from crossposter.after_posting.replies import due, read_replies
+from crossposter.after_posting.replies_file import due
 from crossposter.after_posting.site_files import write_site_files
 from crossposter.alerts import ACCOUNT, FEED, Alerts
 from crossposter.config import FeedConfig, Settings
@@ -390,6 +390,12 @@ class Pass:
             timedelta(seconds=self.settings.replies_window),
             timedelta(seconds=self.settings.replies_interval),
         )
+
+        if not posts:
+            return
+        # Here, not at the top: the HTML cleaning a reply goes through is a tenth of the
+        # start-up, and a pass with no toot due reads no reply.
+        from crossposter.after_posting.replies import read_replies
 
         def descendants_of(post: AnnouncedPost) -> Thread | None:
             session = self._session_to_ask_about(post)

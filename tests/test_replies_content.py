@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crossposter.after_posting.replies import due, public_replies, replies_document
+from crossposter.after_posting.replies import public_replies
+from crossposter.after_posting.replies_file import due, replies_document
 from crossposter.state import AnnouncedPost
 
 # The list, kept here apart from the code's: the property test's oracle.

@@ -1,13 +1,13 @@
-"""The public replies to recent toots, for a blog to show under its posts.
+"""Reading the public replies to recent toots, for a blog to show under its posts.
 
-Which toots are due and what a reply looks like are pure functions; `read_replies`
-asks the instance, after the pass has posted, and stops at the first rate limit:
-reading replies never costs a post.
+What a reply looks like is a pure function; `read_replies` asks the instance, after
+the pass has posted, and stops at the first rate limit: reading replies never costs a
+post. Which toots are due, and the file, are `replies_file.py`'s: a pass with no toot
+due never loads this module, nor the HTML cleaning it needs.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -15,7 +15,7 @@ from typing import Any
 
 import nh3
 
-from crossposter.after_posting.links import article_url, iso_z
+from crossposter.after_posting.links import iso_z
 from crossposter.compose.text import clean_title, html_to_text
 from crossposter.errors import PublishError, RateLimited, StatusGone
 from crossposter.models import Thread
@@ -23,32 +23,6 @@ from crossposter.state import AfterPostingRole, AnnouncedPost
 from crossposter.web import WEB_SCHEMES, is_web_url
 
 log = logging.getLogger(__name__)
-
-
-# How long the replies of a toot that left the window stay in the file, as last read:
-# after that they may have been deleted on the instance, and nothing would say so.
-KEPT_AFTER_WINDOW = timedelta(days=7)
-
-
-def due(
-    posts: Iterable[AnnouncedPost], now: datetime, window: timedelta, interval: timedelta
-) -> list[AnnouncedPost]:
-    """The toots still standing whose replies were last read `interval` ago or never: those
-    younger than `window`, and once more those that left it since their last read."""
-    return [
-        post
-        for post in posts
-        if post.status == "posted"
-        and (post.replies_fetched_at is None or now - post.replies_fetched_at >= interval)
-        and (
-            now - post.posted_at < window
-            or (
-                now - post.posted_at < window + KEPT_AFTER_WINDOW
-                and post.replies_fetched_at is not None
-                and post.replies_fetched_at < post.posted_at + window
-            )
-        )
-    ]
 
 
 # What Mastodon's own strict sanitizer keeps of a status (Sanitize::Config::MASTODON_STRICT):
@@ -113,26 +87,6 @@ def public_replies(descendants: Iterable[Any]) -> list[dict[str, Any]]:
             }
         )
     return replies
-
-
-def replies_document(
-    posts: Iterable[AnnouncedPost], now: datetime, window: timedelta
-) -> dict[str, list[dict[str, Any]]]:
-    """Article URL → the replies to its standing toots, as last read; a week after a toot
-    left the window, its replies leave too."""
-    document: dict[str, list[dict[str, Any]]] = {}
-    for post in posts:
-        if post.status != "posted" or post.replies is None:
-            continue
-        if now - post.posted_at >= window + KEPT_AFTER_WINDOW:
-            continue
-        document.setdefault(article_url(post), []).extend(post.replies)
-    return document
-
-
-def replies_json(posts: Iterable[AnnouncedPost], now: datetime, window: timedelta) -> str:
-    document = replies_document(posts, now, window)
-    return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
 def read_replies(

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from crossposter.after_posting.links import configured_accounts, links_json
-from crossposter.after_posting.replies import replies_json
+from crossposter.after_posting.replies_file import replies_json
 from crossposter.files import replace_if_changed
 from crossposter.state import now_utc
 
