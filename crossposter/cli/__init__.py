@@ -1,18 +1,21 @@
 """The command line: parse arguments, set up logging, call the library, map errors to exit codes.
 
 Each command has its own module here, which reads its arguments and prints
-what the library returns; the work itself is in the library.
+what the library returns; the work itself is in the library. A command's module is
+imported only when the command is given: `run`, from cron, loads none of the others.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 # Before the configuration's models are built: the command uses no pydantic plugin, so
 # skip their discovery (a scan of every installed package's metadata) with pydantic's
@@ -20,27 +23,70 @@ from datetime import UTC, datetime
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from crossposter import distribution
-from crossposter.cli.attribution import add_attribution_parser, command_attribution
-from crossposter.cli.check import add_check_parser, command_check
 from crossposter.cli.common import add_global_options, log
-from crossposter.cli.config_schema import add_config_schema_parser, command_config_schema
-from crossposter.cli.health import add_health_parser, command_health
-from crossposter.cli.links import add_links_parser, command_links
-from crossposter.cli.login import (
-    add_login_parser,
-    add_logout_parser,
-    command_login,
-    command_logout,
-)
-from crossposter.cli.retract import add_retract_parser, command_retract
-from crossposter.cli.run import add_run_parser, command_run
-from crossposter.cli.state import add_state_parser, command_state
 from crossposter.exit_codes import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_TEMPFAIL,
     EXIT_USAGE,
 )
+
+# Every command: the module that reads its arguments (`add_<command>_arguments`) and
+# carries it out (`command_<command>`), and the line `crossposter --help` shows for it.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("crossposter.cli.run", "one pass over every feed"),
+    "login": ("crossposter.cli.login", "get an access token for the account that will post"),
+    "logout": (
+        "crossposter.cli.login",
+        "revoke the saved token at the instance and delete it here",
+    ),
+    "state": (
+        "crossposter.cli.state",
+        "look after what crossposter remembers: list, forget, retry, back up",
+    ),
+    "health": ("crossposter.cli.health", "is `run --loop` working? (for a container HEALTHCHECK)"),
+    "check": (
+        "crossposter.cli.check",
+        "try the configuration, feeds and token without posting anything",
+    ),
+    "config-schema": (
+        "crossposter.cli.config_schema",
+        "print the JSON Schema of the configuration file, for editors",
+    ),
+    "links": (
+        "crossposter.cli.links",
+        "print every announced article with its toots (JSON or CSV)",
+    ),
+    "retract": (
+        "crossposter.cli.retract",
+        "delete an entry's toot now; the entry is never announced again",
+    ),
+    "attribution": (
+        "crossposter.cli.attribution",
+        "list, or add (--apply), the feeds' domains among the account's attribution domains",
+    ),
+}
+
+
+def _command_function(name: str, role: str) -> Callable[..., Any]:
+    """`add_<command>_arguments` or `command_<command>`, from the command's module."""
+    module = importlib.import_module(COMMANDS[name][0])
+    return getattr(module, role.format(name.replace("-", "_")))
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser, which takes its arguments from the command's module only when
+    it is about to parse them: the command given, or its --help."""
+
+    def __init__(self, *args: Any, command: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._command = command
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._command is not None:
+            command, self._command = self._command, None
+            _command_function(command, "add_{}_arguments")(self)
+        return super().parse_known_args(args, namespace)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,17 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     version = f"crossposter {distribution.version()}"
     parser.add_argument("--version", action="version", version=version)
     add_global_options(parser)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add_run_parser(commands)
-    add_login_parser(commands)
-    add_logout_parser(commands)
-    add_state_parser(commands)
-    add_health_parser(commands)
-    add_check_parser(commands)
-    add_config_schema_parser(commands)
-    add_links_parser(commands)
-    add_retract_parser(commands)
-    add_attribution_parser(commands)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=CommandParser
+    )
+    for name, (_, summary) in COMMANDS.items():
+        commands.add_parser(name, help=summary, command=name)
     return parser
 
 
@@ -76,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from crossposter.config import default_config_path
 
             args.config = str(default_config_path())
-        return COMMANDS[args.command](args)
+        return _command_function(args.command, "command_{}")(args)
     except ConfigError as error:
         for problem in error.problems:
             log.error("configuration error: %s", problem)
@@ -131,16 +171,3 @@ def configure_logging(args: argparse.Namespace) -> None:
     ours.handlers[:] = [h for h in ours.handlers if h.get_name() != "crossposter-cli"] + [handler]
     ours.setLevel(level)
 
-
-COMMANDS = {
-    "run": command_run,
-    "login": command_login,
-    "logout": command_logout,
-    "health": command_health,
-    "check": command_check,
-    "config-schema": command_config_schema,
-    "state": command_state,
-    "links": command_links,
-    "retract": command_retract,
-    "attribution": command_attribution,
-}

@@ -12,15 +12,13 @@ from crossposter.cli.common import add_common, log
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK
 
 
-def add_attribution_parser(commands) -> None:
-    parser = commands.add_parser(
-        "attribution",
-        help="list, or add (--apply), the feeds' domains among the account's attribution domains",
-        description="Mastodon (4.3+) shows an article's author under its link card when the "
+def add_attribution_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Mastodon (4.3+) shows an article's author under its link card when the "
         "page names the account (fediverse:creator) and the account lists the page's domain "
         "among its attribution domains. Lists each account's domains and its feeds' sites; "
         "--apply adds the missing ones (Mastodon 4.4+, a token with write:accounts: "
-        "`crossposter login --scope attribution`), keeping those already there.",
+        "`crossposter login --scope attribution`), keeping those already there."
     )
     add_common(parser)
     parser.add_argument(

@@ -9,14 +9,12 @@ from crossposter.exit_codes import EXIT_FAILED, EXIT_OK
 from crossposter.logsafe import plural
 
 
-def add_check_parser(commands) -> None:
-    check = commands.add_parser(
-        "check",
-        help="try the configuration, feeds and token without posting anything",
-        description="Validate the configuration and its templates, fetch every feed, verify "
+def add_check_arguments(check: argparse.ArgumentParser) -> None:
+    check.description = (
+        "Validate the configuration and its templates, fetch every feed, verify "
         "the access token and read the instance's limits; read the state and probe that it "
         "can be written (a write rolled back at once). Posts nothing, changes nothing. "
-        "Exits 0 when all is well, 1 naming every problem, 2 on a configuration error.",
+        "Exits 0 when all is well, 1 naming every problem, 2 on a configuration error."
     )
     add_common(check)
     add_page_arguments(check, opener=False)

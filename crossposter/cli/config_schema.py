@@ -8,12 +8,10 @@ import sys
 from crossposter.exit_codes import EXIT_OK
 
 
-def add_config_schema_parser(commands) -> None:
-    commands.add_parser(
-        "config-schema",
-        help="print the JSON Schema of the configuration file, for editors",
-        description="Print the JSON Schema of feeds.yaml. Save it and point your editor at it "
-        "with a `# yaml-language-server: $schema=crossposter.schema.json` line.",
+def add_config_schema_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Print the JSON Schema of feeds.yaml. Save it and point your editor at it "
+        "with a `# yaml-language-server: $schema=crossposter.schema.json` line."
     )
 
 

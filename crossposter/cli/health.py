@@ -8,15 +8,13 @@ from crossposter.cli.common import add_common, duration, log
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK
 
 
-def add_health_parser(commands) -> None:
-    health = commands.add_parser(
-        "health",
-        help="is `run --loop` working? (for a container HEALTHCHECK)",
-        description="Exit 0 when `run --loop` finished a successful pass recently (within "
+def add_health_arguments(health: argparse.ArgumentParser) -> None:
+    health.description = (
+        "Exit 0 when `run --loop` finished a successful pass recently (within "
         "twice its interval, or --max-age), 1 otherwise, saying why. Reads only the heartbeat "
         "file next to the state file; with state_url, the heartbeat of this worker "
         "(CROSSPOSTER_WORKER_ID) in the database. Also names the feeds and accounts the "
-        "runs find failing, and since when.",
+        "runs find failing, and since when."
     )
     add_common(health)
     health.add_argument(

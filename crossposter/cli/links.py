@@ -9,12 +9,10 @@ from crossposter.cli.common import add_common, log
 from crossposter.exit_codes import EXIT_OK, EXIT_USAGE
 
 
-def add_links_parser(commands) -> None:
-    parser = commands.add_parser(
-        "links",
-        help="print every announced article with its toots (JSON or CSV)",
-        description="Print every announced article with its toots: JSON keyed by article URL, "
-        "or CSV, one row per toot. Reads the state without locking it.",
+def add_links_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Print every announced article with its toots: JSON keyed by article URL, "
+        "or CSV, one row per toot. Reads the state without locking it."
     )
     add_common(parser)
     parser.add_argument("--feed", metavar="NAME", help="only this feed's articles")

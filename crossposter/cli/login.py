@@ -13,13 +13,11 @@ from crossposter.cli.common import log
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
-def add_login_parser(commands) -> None:
-    login = commands.add_parser(
-        "login",
-        help="get an access token for the account that will post",
-        description="Register crossposter on your instance, authorize it in a browser, paste "
+def add_login_arguments(login: argparse.ArgumentParser) -> None:
+    login.description = (
+        "Register crossposter on your instance, authorize it in a browser, paste "
         "the code it shows, and get an access token (scopes: write:statuses write:media "
-        "read:accounts read:statuses). The token is saved where `crossposter run` finds it.",
+        "read:accounts read:statuses). The token is saved where `crossposter run` finds it."
     )
     login.add_argument(
         "--instance", required=True, metavar="URL", help="your instance, e.g. mastodon.social"
@@ -104,14 +102,12 @@ def say(message: str, end: str = "\n") -> None:
     print(message, end=end, file=sys.stderr, flush=True)
 
 
-def add_logout_parser(commands) -> None:
-    logout = commands.add_parser(
-        "logout",
-        help="revoke the saved token at the instance and delete it here",
-        description="Revoke the token `crossposter login` saved for the instance (POST "
+def add_logout_arguments(logout: argparse.ArgumentParser) -> None:
+    logout.description = (
+        "Revoke the token `crossposter login` saved for the instance (POST "
         "/oauth/revoke), then delete the token and app files. A token the instance already "
         "refuses is still deleted here (exit 0); an instance that cannot be reached keeps "
-        "both (exit 75).",
+        "both (exit 75)."
     )
     logout.add_argument("--instance", required=True, metavar="URL", help="e.g. mastodon.social")
     logout.add_argument(

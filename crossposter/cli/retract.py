@@ -8,12 +8,10 @@ from crossposter.cli.common import add_common, log
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE
 
 
-def add_retract_parser(commands) -> None:
-    parser = commands.add_parser(
-        "retract",
-        help="delete an entry's toot now; the entry is never announced again",
-        description="Delete the toot announcing an entry and record the entry as retracted: "
-        "no run announces it again, unless `state forget` says so.",
+def add_retract_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Delete the toot announcing an entry and record the entry as retracted: "
+        "no run announces it again, unless `state forget` says so."
     )
     add_common(parser)
     parser.add_argument("feed", metavar="FEED")

@@ -24,11 +24,9 @@ from crossposter.logsafe import plural
 from crossposter.summaries import SAMPLE_NOTE, first_run_summary, preview_outcome, text_diff
 
 
-def add_run_parser(commands) -> None:
-    run = commands.add_parser(
-        "run",
-        help="one pass over every feed",
-        description="Fetch every feed once and announce its new entries on Mastodon.",
+def add_run_arguments(run: argparse.ArgumentParser) -> None:
+    run.description = (
+        "Fetch every feed once and announce its new entries on Mastodon."
     )
     add_common(run)
     run.add_argument(

@@ -16,13 +16,11 @@ from crossposter.logsafe import escape, plural
 from crossposter.state import ENTRY_STATUSES
 
 
-def add_state_parser(commands) -> None:
-    state = commands.add_parser(
-        "state",
-        help="look after what crossposter remembers: list, forget, retry, back up",
-        description="Look into the state file and repair it. Commands that change it wait "
+def add_state_arguments(state: argparse.ArgumentParser) -> None:
+    state.description = (
+        "Look into the state file and repair it. Commands that change it wait "
         "for a run using it (up to lock_timeout), like a run does; with state_url, for the "
-        "runs working on the feeds they change.",
+        "runs working on the feeds they change."
     )
     actions = state.add_subparsers(dest="state_command", metavar="ACTION", required=True)
 
