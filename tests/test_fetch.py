@@ -58,6 +58,28 @@ def test_a_temporary_redirect_is_followed_silently(server):
     assert result.content.decode() == FEED and result.moved_permanently_to is None
 
 
+def test_a_redirect_chain_keeps_its_cookies_and_its_relative_and_percent_encoded_targets(
+    server,
+):
+    # A blog's cookie check: the first answer sets a cookie and sends the bot on; each hop
+    # resolves against the one before, and a target with a space is percent-encoded.
+    server.set_status(
+        "/check", 302, headers=[("Location", "/dir/a b"), ("Set-Cookie", "seen=1; Path=/")]
+    )
+    server.set_redirect("/dir/a%20b", "../feed", code=307, relative=True)
+    result = fetch_one(FetchRequest("blog", server.url("/check")))
+    assert result.content.decode() == FEED and result.final_url == server.url("/feed")
+    asked = [(path, headers.get("Cookie")) for _, path, headers in server.requests]
+    assert asked == [("/check", None), ("/dir/a%20b", "seen=1"), ("/feed", "seen=1")]
+
+
+def test_a_redirect_loop_stops_at_max_redirects(server):
+    server.set_redirect_loop("/loop")
+    with pytest.raises(FeedError, match="too many redirects"):
+        fetch_one(FetchRequest("blog", server.url("/loop")), FetchOptions(max_redirects=3))
+    assert len(server.requests) == 4, "the first request and three redirects followed"
+
+
 def test_a_body_over_the_cap_is_refused(server):
     server.set_large("/big", 2 * 1024 * 1024, declare_length=False)
     with pytest.raises(FeedError, match="larger than"):

@@ -16,6 +16,7 @@ import requests
 from crossposter.errors import FeedError, TemporaryFeedError
 from crossposter.models import Validators
 from crossposter.net.bounded import CutOff, Cutoff, TooLarge, read_capped
+from crossposter.net.following import get_following_redirects
 from crossposter.net.public import AddressPolicy, BlockedAddress, FeedAdapter, Unresolvable
 from crossposter.net.session import NoNetrcSession
 from crossposter.web import USER_AGENT, root_cause
@@ -230,14 +231,14 @@ def _fetch_http(
         headers["If-None-Match"] = request.validators.etag
     if request.validators.last_modified:
         headers["If-Modified-Since"] = request.validators.last_modified
-    session.max_redirects = options.max_redirects
     try:
         with session.get_adapter(request.url).fetching():
-            response = session.get(
+            response = get_following_redirects(
+                session,
                 request.url,
-                headers=headers,
+                headers,
                 timeout=(min(options.timeout, max(cutoff.remaining(), 0.01)), options.timeout),
-                stream=True,
+                max_redirects=options.max_redirects,
             )
     except requests.RequestException as error:
         cutoff.check()  # a connection the cutoff shut says so, not "connection reset"
