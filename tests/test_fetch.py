@@ -4,6 +4,7 @@ Failures come back as results or as FeedError, never as a traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -155,6 +156,43 @@ def test_feeds_are_fetched_at_the_same_time(server):
     results = fetch_all(requests, FetchOptions(workers=8))
     assert all(r.error is None for r in results)
     assert probe.peak >= 4
+
+
+def test_fetch_each_gives_a_result_while_later_feeds_are_still_on_the_network(server):
+    import threading
+
+    from crossposter.feeds.fetch import fetch_each
+
+    released, answered = threading.Event(), threading.Event()
+    answer = server.dispatch
+
+    def held_back_slow_feed(handler):
+        if handler.path == "/slow":
+            released.wait(10)
+            answered.set()
+        answer(handler)
+
+    server.dispatch = held_back_slow_feed
+    server.set_feed("/slow", FEED)
+    requests = [
+        FetchRequest("fast", server.url("/feed")),
+        FetchRequest("slow", server.url("/slow")),
+    ]
+    results = fetch_each(requests, FetchOptions(workers=2))
+
+    first = next(results)
+    assert first.name == "fast" and not answered.is_set(), "given before the slow one answered"
+    released.set()
+    assert [r.name for r in results] == ["slow"]
+
+
+def test_closing_fetch_each_early_cancels_the_fetches_not_started(server):
+    from crossposter.feeds.fetch import fetch_each
+
+    requests = [FetchRequest(f"f{i}", server.url("/feed")) for i in range(20)]
+    with contextlib.closing(fetch_each(requests, FetchOptions(workers=1))) as results:
+        next(results)
+    assert len(server.requests) < 20
 
 
 def test_a_proxy_named_by_the_environment_carries_the_fetch(server, monkeypatch):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,26 +76,40 @@ def fetch_all(
     options: FetchOptions = FetchOptions(),
     stop: threading.Event | None = None,
 ) -> list[FetchResult]:
-    """Fetch every feed through a bounded pool; failures come back as results, never raised.
+    """Fetch every feed through a bounded pool (fetch_each), all results at once."""
+    with contextlib.closing(fetch_each(requests_, options, stop)) as results:
+        return list(results)
+
+
+def fetch_each(
+    requests_: Iterable[FetchRequest],
+    options: FetchOptions = FetchOptions(),
+    stop: threading.Event | None = None,
+) -> Iterator[FetchResult]:
+    """Fetch every feed through a bounded pool, each result given in the order asked as soon
+    as it is in: the caller handles a feed while later ones are still on the network.
+    Failures come back as results, never raised.
 
     Once `stop` is set, fetches in flight are abandoned and come back as temporary failures.
+    Closing the iterator early cancels the fetches not started (close it: contextlib.closing).
     """
     pending = list(requests_)
     if not pending:
-        return []
+        return
     sessions = _ThreadSessions(options.addresses)
     hosts = _HostSlots(options.per_host)
     workers = max(1, min(options.workers, len(pending)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+    try:
         futures = {
             id(request): pool.submit(_fetch_one_safely, request, options, sessions, hosts, stop)
             for request in _spread_by_host(pending)
         }
-        results = []
-        for future in (futures[id(request)] for request in pending):
-            results.append(future.result())
-    sessions.close()
-    return results
+        for request in pending:
+            yield futures[id(request)].result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        sessions.close()
 
 
 def fetch_one(
