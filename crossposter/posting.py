@@ -294,7 +294,9 @@ def lease_holder(state: PostingState) -> str | None:
 
 def confirm_still_leased(state: PostingState, feed: str) -> None:
     """LeaseLost when a replica stalled past its feed's lease: nothing more is sent for the
-    feed (a deletion records no pending row that would confirm it, as a post does)."""
+    feed. A new post or edit confirms the lease in the transaction that records it; this is
+    asked before what records nothing first: a deletion, and the retry of a post or an
+    edit an earlier run recorded."""
     worker = lease_holder(state)
     if worker is not None:
         state.confirm_lease(feed, worker)
@@ -390,6 +392,7 @@ class AccountSession:
                     found.url or found.id,
                 )
                 return True
+        confirm_still_leased(self.state, pending.feed)
         return self.publish(pending, report)
 
     def publish(self, pending: PendingPost, report: FeedReport, toot: Toot | None = None) -> bool:

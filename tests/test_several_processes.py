@@ -117,6 +117,15 @@ def entry_statuses(database: str) -> Counter:
         return Counter(status for (status,) in db.execute("SELECT status FROM entries"))
 
 
+def recorded(database: str, n: int) -> tuple[str, str | None]:
+    """Article n's status in the state, and its toot's id."""
+    with psycopg.connect(database) as db:
+        [row] = db.execute(
+            "SELECT status, toot_id FROM entries WHERE link = %s", (link(n),)
+        ).fetchall()
+    return row
+
+
 def test_three_processes_with_faults_announce_300_entries_once_each(
     tmp_path, api, feeds, token, database
 ):
@@ -404,11 +413,7 @@ def test_a_replica_stalled_past_its_lease_leaves_the_new_entry_to_its_heir(
     assert api.count("POST", "/api/v1/statuses") == 1
     [status] = api.statuses
     assert "announced 'Article 2'" in heir_log and "announced" not in stalled_log
-    with psycopg.connect(database) as db:
-        [(entry_status, toot_id)] = db.execute(
-            "SELECT status, toot_id FROM entries WHERE link = %s", (link(2),)
-        ).fetchall()
-    assert (entry_status, toot_id) == ("posted", status["id"])
+    assert recorded(database, 2) == ("posted", status["id"])
 
 
 def test_a_replica_stalled_past_its_lease_deletes_no_toot(tmp_path, api, feeds, token, database):
@@ -478,3 +483,65 @@ def test_a_replica_stalled_past_its_lease_leaves_the_edit_to_its_heir(
     assert "edited the toot" in heir_log and "edited the toot" not in stalled_log
     [edited] = api.statuses
     assert len(edited["media_ids"]) == 1 and edited["media_ids"] != [first_image]
+
+
+def test_a_replica_stalled_past_its_lease_does_not_retry_the_pending_post(
+    tmp_path, api, feeds, token, database, monkeypatch
+):
+    monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0")
+    feeds.set_feed("/blog", feed_of(1))
+    # idempotency_window 0: a pending post is first looked for among the account's statuses.
+    config = config_of(
+        tmp_path, api, feeds, ["blog"], database, lease_timeout=LEASE, idempotency_window=0
+    )
+    assert main(["run", "--config", config]) == 0
+    feeds.set_feed("/blog", feed_of(1, 2))
+    api.fail_next("POST", "/api/v1/statuses", 503)
+    assert main(["run", "--config", config]) == 75  # article 2 left pending
+    # The stalled one reads that the account has not posted it yet: so it had not, then.
+    own_statuses = f"/api/v1/accounts/{api.account_id}/statuses"
+    api.fail_next("GET", own_statuses, "delay", seconds=LEASE, create=True)
+    api.idempotency_window = 0
+
+    # The stalled one wrote nothing yet, so nothing holds the heir up: it looks, finds no
+    # status and posts; only then does the stalled one go on, with its answer of before.
+    stalled_log, heir_log = stalled_past_its_lease(
+        config, lambda: api.count("GET", own_statuses) == 1, lambda: len(api.statuses) == 1
+    )
+    assert api.count("POST", "/api/v1/statuses") == 2  # the 503, and the heir's
+    [status] = api.statuses
+    assert "announced 'Article 2'" in heir_log and "announced" not in stalled_log
+    assert recorded(database, 2) == ("posted", status["id"])
+
+
+def test_a_replica_stalled_past_its_lease_does_not_send_an_edit_left_pending(
+    tmp_path, api, feeds, token, database, monkeypatch
+):
+    """Two feeds leased and handled in one slice: stalled on the first one's past both
+    leases, the replica must not go on to the second one's pending edit."""
+    monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0")
+    feeds.set_feed("/news", feed_of(100))
+    feeds.set_feed("/blog", feed_of(1))
+    config = config_of(
+        tmp_path, api, feeds, ["news", "blog"], database,
+        options=", image: true, on_change: edit", lease_timeout=LEASE,
+        allow_private_urls_in_feeds=True,
+    )  # fmt: skip
+    assert main(["run", "--config", config]) == 0
+    feeds.set_feed("/blog", feed_of(1, 2, title="Artcile {n}"))
+    assert main(["run", "--config", config]) == 0
+    [status] = api.statuses
+    feeds.set_feed("/blog", feed_of(1, 2))
+    api.fail_next("PUT", f"/api/v1/statuses/{status['id']}", 503)
+    assert main(["run", "--config", config]) == 75  # the typo's fix recorded, not sent
+    # News's new entry has an image: there the stalled one waits, before the blog's turn.
+    feeds.set_feed("/news", feed_of(100, 101, enclosure={"url": feeds.url("/n.png")}))
+    feeds.set_feed("/n.png", PNG, content_type="image/png")
+    feeds.set_slow("/n.png", LEASE, times=1)
+
+    stalled_log, heir_log = stalled_past_its_lease(
+        config, lambda: feeds.count("GET", "/n.png") == 1, fetched(feeds, 5)
+    )
+    assert api.count("PUT", f"/api/v1/statuses/{status['id']}") == 2  # the 503, the heir's
+    assert "edited the toot" in heir_log and "edited the toot" not in stalled_log
+    assert status["text"].startswith("Article 2")
