@@ -25,6 +25,7 @@ from crossposter.state import SqliteState, now_utc
 
 from conftest import PNG
 from support.blog import feed_of, write_config
+from support.mastodon_api import MastodonAPI
 
 # Every run and wait here ends within this many seconds, or the test fails.
 BOUND = 60
@@ -545,3 +546,31 @@ def test_a_replica_stalled_past_its_lease_does_not_send_an_edit_left_pending(
     assert api.count("PUT", f"/api/v1/statuses/{status['id']}") == 2  # the 503, the heir's
     assert "edited the toot" in heir_log and "edited the toot" not in stalled_log
     assert status["text"].startswith("Article 2")
+
+
+def test_a_replica_stalled_past_its_lease_does_not_post_again_without_the_image(
+    tmp_path, feeds, token, database
+):
+    """A toot refused with its image is posted again without it, once the upload is deleted
+    (Mastodon 4.4): stalled on that deletion, the replica must not post it again."""
+    with MastodonAPI(release="4.4") as api:
+        feeds.set_feed("/blog", feed_of(1))
+        config = config_of(
+            tmp_path, api, feeds, ["blog"], database,
+            options=", image: true", lease_timeout=LEASE, allow_private_urls_in_feeds=True,
+        )  # fmt: skip
+        assert main(["run", "--config", config]) == 0
+        feeds.set_feed("/blog", feed_of(1, 2, enclosure={"url": feeds.url("/2.png")}))
+        feeds.set_feed("/2.png", PNG, content_type="image/png")
+        api.fail_next("POST", "/api/v1/statuses", 422, message="Validation failed: media gone")
+        api.fail_next("DELETE", "/api/v1/media/*", "delay", seconds=LEASE, create=True)
+        api.idempotency_window = 0
+
+        # The stalled one holds no write: the heir posts the pending toot at once.
+        stalled_log, heir_log = stalled_past_its_lease(
+            config, lambda: api.count("DELETE") == 1, lambda: len(api.statuses) == 1
+        )
+        assert api.count("POST", "/api/v1/statuses") == 2  # the 422, and the heir's
+        [status] = api.statuses
+        assert "announced 'Article 2'" in heir_log and "announced" not in stalled_log
+        assert recorded(database, 2) == ("posted", status["id"])
