@@ -518,8 +518,8 @@ def test_a_replica_stalled_past_its_lease_does_not_retry_the_pending_post(
 def test_a_replica_stalled_past_its_lease_does_not_send_an_edit_left_pending(
     tmp_path, api, feeds, token, database, monkeypatch
 ):
-    """Two feeds leased and handled in one slice: stalled on the first one's past both
-    leases, the replica must not go on to the second one's pending edit."""
+    """Two feeds leased and handled in one slice: stalled on the first past both leases,
+    the replica must not go on to the second one's pending edit."""
     monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0")
     feeds.set_feed("/news", feed_of(100))
     feeds.set_feed("/blog", feed_of(1))
