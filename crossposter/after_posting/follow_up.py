@@ -35,7 +35,7 @@ from crossposter.config import FeedConfig, Settings
 from crossposter.models import Article, Entry, FeedInfo, FeedReport, Toot
 from crossposter.net.bounded import CutOff, Cutoff
 from crossposter.net.public import AddressPolicy, public_session
-from crossposter.posting import AccountSession, lease_holder
+from crossposter.posting import AccountSession, confirm_still_leased, lease_holder
 from crossposter.state import PostedEntry, PostingState
 from crossposter.web import USER_AGENT
 
@@ -63,11 +63,12 @@ class FollowUp:
 
     def retry_edits(self) -> None:
         """Send again the edits a run recorded but may not have sent (a crash, a 5xx)."""
-        for posted in self.state.posted_entries(self.feed.name):
-            if posted.edit is None or posted.edit_article is None:
+        for posted in self.state.posted_entries(self.feed.name, edit_recorded=True):
+            if posted.edit_article is None:
                 continue
             session = self.session_of(posted)
             if session is not None:
+                confirm_still_leased(self.state, self.feed.name)
                 self._send_edit(session, posted, posted.edit, "an interrupted edit, sent again")
 
     def revise(self, info: FeedInfo, entries: Sequence[Entry]) -> None:
