@@ -160,8 +160,10 @@ class AccountProfile:
     display_name: str
     # `name`, or `name@domain` once the instance's domain is known.
     acct: str
+    # The picture, which the preview page fetches (a run spends no request on it).
     avatar_url: str = ""
-    # The picture itself, as a data: URL, so that a preview asks the instance nothing.
+    # The picture itself as a data: URL, as crossposter kept it before the page fetched it;
+    # kept while the account's avatar_url stays the same, and shown instead of fetching.
     avatar: str = ""
 
 

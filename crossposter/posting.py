@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
 
 from crossposter.accounts import Account, handle
 from crossposter.config import TOKEN_VARIABLE, Settings
@@ -31,7 +30,7 @@ from crossposter.errors import (
 from crossposter.health import worker_id
 from crossposter.known_instance import KnownInstance
 from crossposter.mastodon.instance import fetch_limits
-from crossposter.mastodon.media import data_url, download_image
+from crossposter.mastodon.media import download_image
 from crossposter.models import (
     DEFAULT_ACCOUNT,
     AccountProfile,
@@ -53,9 +52,6 @@ if TYPE_CHECKING:
     from crossposter.mastodon.publish import Publisher
 
 log = logging.getLogger(__name__)
-
-# Instances serve a 400×400 picture; the preview page shows it 46 pixels wide.
-PICTURE_MAX_BYTES = 512 * 1024
 
 PublisherFactory = Callable[[Settings, Account], "Publisher"]
 
@@ -110,8 +106,6 @@ class Outbox(Protocol):
 
     def status(self, toot_id: str) -> Any:
         """One of the account's toots as the instance shows it now; PublishError when not read."""
-    def picture(self, url: str, stop: threading.Event) -> str:
-        """The account's picture at `url` as a data: URL; "" when it cannot be had."""
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         """Edit the status of `posted` to read as `toot`; StatusGone when it is gone."""
@@ -182,26 +176,6 @@ class LiveOutbox:
     def status(self, toot_id: str) -> Any:
         return self._publisher.status(toot_id)
 
-    def picture(self, url: str, stop: threading.Event) -> str:
-        settings = self._settings
-        # The instance is configured, and so is its own host: a picture elsewhere (a CDN)
-        # is any URL from the network, held to the public-address rule.
-        own = urlsplit(url).hostname == urlsplit(self._account.instance_url).hostname
-        policy = AddressPolicy(allow_private=own or settings.allow_private_urls_in_feeds)
-        try:
-            image = download_image(
-                ImageRef(url),
-                InstanceLimits(image_size_limit=PICTURE_MAX_BYTES),
-                timeout=settings.fetch_timeout,
-                deadline=settings.fetch_deadline,
-                stop=stop,
-                policy=policy,
-            )
-        except ImageUnavailable as error:
-            log.debug("%s: the account's picture is not kept: %s", self._account.name, error)
-            return ""
-        return data_url(image.data, PICTURE_MAX_BYTES) or ""
-
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         self._publisher.update(posted.toot_id, toot, stop)
         report.edited += 1
@@ -256,10 +230,6 @@ class RecordingOutbox:
     def status(self, toot_id: str) -> Any:
         # A preview looks at no toot: nothing to say about its card yet.
         return None
-
-    def picture(self, url: str, stop: threading.Event) -> str:
-        # A preview asks the instance nothing.
-        return ""
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         report.planned_edits.append(_planned(posted, toot))
@@ -552,13 +522,15 @@ class AccountSession:
 
 
 def keep_author(session: AccountSession, author: AccountProfile) -> None:
-    """Keep how the session's account shows on its toots, for the preview page: its picture
-    is fetched again only when it changed."""
+    """Keep how the session's account shows on its toots, for the preview page.
+
+    Only what the instance's answer to the post said: the picture is fetched by the page
+    that shows it (preview_page.build), so that posting spends no request on it. A picture
+    an older crossposter kept is kept while the account's picture stays the same.
+    """
     account = session.account
     known = session.state.account_profile(account.instance_url, account.name)
     avatar = known.avatar if known and known.avatar_url == author.avatar_url else ""
-    if author.avatar_url and not avatar:
-        avatar = session.outbox.picture(author.avatar_url, session.stop)
     acct = handle(author.acct, session.limits.domain or account.instance_url)
     session.state.save_account_profile(
         account.instance_url, account.name, replace(author, acct=acct, avatar=avatar)

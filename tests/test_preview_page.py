@@ -23,8 +23,14 @@ from crossposter.preview_page.status import (
     shortened_link,
     word_changes,
 )
-from crossposter.preview_page.view import Identity, card_view, placeholder_identity
+from crossposter.preview_page.view import (
+    PLACEHOLDER_AVATAR,
+    Identity,
+    card_view,
+    placeholder_identity,
+)
 
+from support.blog import blog_on
 from support.feeds import rss
 from support.pictures import png
 
@@ -386,6 +392,30 @@ def test_a_first_runs_page_says_what_it_would_record_and_shows_the_sample(tmp_pa
     assert "first run: would record 1 entry, announce none;" in page
     assert "sample (first run; not to be posted)" in page
     assert "<p>Hello</p>" in page
+
+
+def test_the_pages_show_the_accounts_picture_fetched_from_where_its_instance_said(
+    tmp_path, api, feeds, token
+):
+    api.avatar = png(40, 40, (230, 120, 40))
+    shown = inline(api.avatar)
+    config, publish = blog_on(feeds, tmp_path, api)
+    publish(1)
+    assert main(["run", "--config", config]) == 0
+    assert api.count("GET", "/avatars/original/missing.png") == 0  # the run only noted where
+    publish(2, 1)
+
+    assert main(["run", "--dry-run", "--config", config, "--html", "run.html"]) == 0
+    assert main(["check", "--config", config, "--html", "check.html"]) == 0
+
+    for page in ("run.html", "check.html"):
+        html = (tmp_path / page).read_text(encoding="utf-8")
+        assert f'src="{shown}"' in html and "Test bot" in html
+    assert api.count("GET", "/avatars/original/missing.png") == 2  # once for each page
+    api.avatar = None  # gone: the page shows the placeholder, and says nothing of it
+    assert main(["run", "--dry-run", "--config", config, "--html", "run.html"]) == 0
+    html = (tmp_path / "run.html").read_text(encoding="utf-8")
+    assert shown not in html and PLACEHOLDER_AVATAR in html and "Test bot" in html
 
 
 ME_SHOWN = placeholder_identity("https://mastodon.example")

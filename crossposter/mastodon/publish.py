@@ -360,7 +360,11 @@ def _posted(status: Any) -> Posted:
 
 
 def _author(status: Any) -> AccountProfile | None:
-    account = status.get("account") or {}
+    return account_profile(status.get("account") or {})
+
+
+def account_profile(account: Any) -> AccountProfile | None:
+    """How an account (as the API returns it) shows on its toots; None when it says not."""
     acct = account.get("acct")
     if not isinstance(acct, str) or not acct:
         return None

@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from crossposter.accounts import feed_accounts
 from crossposter.files import write_atomically
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 
 # Pages and images fetched at once; a preview shows a handful of articles.
 WORKERS = 8
+# Instances serve a 400×400 picture; the page shows it 46 pixels wide.
+PICTURE_MAX_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,22 @@ class Fetcher:
                 self._futures[key] = self._pool.submit(work, url)
             return self._futures[key]
 
+    def picture(self, url: str, instance_url: str) -> Future:
+        """An account's picture (an ImageResult), from where its instance said it is."""
+        # The instance is configured, and so is its own host: a picture elsewhere (a CDN)
+        # is any URL from the network, held to the public-address rule.
+        own = urlsplit(url).hostname == urlsplit(instance_url).hostname
+        limits = replace(
+            self._limits,
+            max_bytes=PICTURE_MAX_BYTES,
+            allow_private=own or self._limits.allow_private,
+        )
+        return self._submit(
+            "picture",
+            url,
+            lambda u: _image_result(fetch(u, limits, accept="image/*", stop=self._stop)),
+        )
+
     def image(self, url: str) -> Future:
         limits = replace(self._limits, max_bytes=MAX_INLINE_BYTES)
         return self._submit(
@@ -137,15 +156,30 @@ class Layout:
         self._identities = identities
 
     def prefetch(self, entries: list[tuple[str | None, Toot | None]]) -> None:
+        for feed in {account.name: feed for feed, account in self._accounts.items()}.values():
+            self._picture(feed)
         for link, toot in entries:
             if link:
                 self._fetcher.page(link)
             if toot is not None and toot.image_url:
                 self._fetcher.image(toot.image_url)
 
+    def _picture(self, feed: str) -> Future | None:
+        account = self._accounts[feed]
+        known = self._identities.get(account.name)
+        if known is None or not known.avatar_url:
+            return None
+        return self._fetcher.picture(known.avatar_url, account.instance_url)
+
     def identity(self, feed: str) -> Identity:
         account = self._accounts[feed]
-        return self._identities.get(account.name) or placeholder_identity(account.instance_url)
+        known = self._identities.get(account.name)
+        if known is None:
+            return placeholder_identity(account.instance_url)
+        picture = self._picture(feed)
+        if picture is not None and picture.result().src:
+            return replace(known, avatar=picture.result().src)
+        return known
 
     def toot(
         self,
@@ -243,13 +277,12 @@ def check_page(report: CheckReport, layout: Layout) -> Page:
 
 
 def identities_from_check(report: CheckReport) -> dict[str, Identity]:
-    """The handles the instances confirmed to `check`; pictures and names stay placeholders."""
-    identities = {}
-    for account in report.accounts:
-        if account.account:
-            user = account.account.split("@", 1)[0]
-            identities[account.name] = Identity(user, f"@{account.account}", known=True)
-    return identities
+    """The accounts as their instances described them to `check`."""
+    return {
+        account.name: recorded_identity(account.profile)
+        for account in report.accounts
+        if account.profile
+    }
 
 
 def write_page(
@@ -269,7 +302,8 @@ def write_run_page(
 ) -> Path:
     """Write the page of a preview (`run --dry-run --html PATH`); the path written.
 
-    The accounts are shown as the last real run recorded them (the pass read them)."""
+    The accounts are shown as the last real run recorded them (the pass read them), with
+    the pictures found where that run was told they are."""
     identities = {name: recorded_identity(profile) for name, profile in report.profiles.items()}
     return write_page(path, settings, lambda layout: run_page(report, layout), identities, stop)
 

@@ -35,15 +35,16 @@ class Identity:
     avatar: str = PLACEHOLDER_AVATAR
     # Whether the handle is the account's own (recorded by a run, or told by the instance).
     known: bool = False
+    # Where the account's picture is, for the page to fetch and inline as `avatar`.
+    avatar_url: str = ""
 
 
 def recorded_identity(profile: AccountProfile) -> Identity:
     """The account as a real run recorded it from its last toot."""
+    if profile.avatar:
+        return Identity(profile.display_name, f"@{profile.acct}", profile.avatar, known=True)
     return Identity(
-        display_name=profile.display_name,
-        handle=f"@{profile.acct}",
-        avatar=profile.avatar or PLACEHOLDER_AVATAR,
-        known=True,
+        profile.display_name, f"@{profile.acct}", known=True, avatar_url=profile.avatar_url
     )
 
 
