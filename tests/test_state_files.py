@@ -338,6 +338,8 @@ def test_a_run_writes_ahead_and_leaves_one_ordinary_file_behind(tmp_path):
     with SqliteState.open(path) as run:
         assert journal_mode(path) == "wal"
         run.record_fetch("news", "u", "ok")
+        for log in ("state.sqlite3-wal", "state.sqlite3-shm"):
+            assert stat.S_IMODE((tmp_path / log).stat().st_mode) == 0o600  # private, as the file
         # A reader that may not write reads what the run committed, while it runs.
         with SqliteState.open_read_only(path) as reader:
             assert {feed.name for feed in reader.feeds()} == {"blog", "news"}
