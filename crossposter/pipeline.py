@@ -12,6 +12,7 @@ would do, and it changes nothing outside its process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Collection, Iterable
@@ -37,7 +38,7 @@ from crossposter.config import FeedConfig, Settings
 from crossposter.errors import FeedError, StateError, TemporaryFeedError
 from crossposter.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
 from crossposter.feed_handling import FeedHandling, PassShared
-from crossposter.feeds.fetch import FetchRequest, fetch_all
+from crossposter.feeds.fetch import FetchRequest, fetch_each
 from crossposter.health import next_heartbeat, worker_id
 from crossposter.leases import FeedLeases
 from crossposter.logsafe import plural
@@ -264,11 +265,11 @@ class Pass:
         # Read once: the request's validators, and whether it is the feed's first run.
         known = {feed.name: self.state.feed(feed.name) for feed in feeds}
         requests = [_fetch_request(feed, known[feed.name]) for feed in feeds]
-        fetched = fetch_all(requests, self.settings.fetch_options(), stop=self.stop)
-        results = {result.name: result for result in fetched}
+        # Each feed handled as its answer comes, while later ones are still on the network.
+        fetching = fetch_each(requests, self.settings.fetch_options(), stop=self.stop)
         # One commit for the slice; the writes that guard a post still commit at once.
-        with self.state.batch():
-            for feed in feeds:
+        with self.state.batch(), contextlib.closing(fetching):
+            for feed, fetched in zip(feeds, fetching, strict=True):
                 if self._stop_requested():
                     self._interrupted_before(feed)
                     continue
@@ -276,7 +277,7 @@ class Pass:
                 self.report.feeds.append(feed_report)
                 try:
                     FeedHandling(feed, feed_report, self._shared).handle(
-                        results[feed.name], first_run=known[feed.name] is None
+                        fetched, first_run=known[feed.name] is None
                     )
                 except FeedError as error:
                     # Its address, as `check` gives it: a 404 or a refused connection is

@@ -20,6 +20,7 @@ from support.no_internet import NoInternet
 
 # Real feeds from other feed parsers' test suites; tests/corpus/SOURCES.md says whence.
 CORPUS = Path(__file__).resolve().parent / "corpus"
+CHILD_GUARD = Path(__file__).resolve().parent / "support" / "child_guard"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -46,16 +47,23 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
-def no_internet(request, monkeypatch):
+def no_internet(request, monkeypatch, tmp_path):
     """Only loopback may be reached, or even looked up (support.no_internet): a lookup of
     another name fails as an unknown name would, and then fails the test at teardown, unless
     a `refused_lookup` marker names it."""
     guard = NoInternet()
-    guard.install(monkeypatch)
+    guard.install(monkeypatch.setattr)
+    # The Python processes the test starts are guarded too (support/child_guard).
+    children_refused = tmp_path / "no-internet-refused-by-children"
+    monkeypatch.setenv("NO_INTERNET_REFUSED", str(children_refused))
+    paths = [str(CHILD_GUARD), os.environ.get("PYTHONPATH")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, paths)))
     expected = [
         str(host) for marker in request.node.iter_markers("refused_lookup") for host in marker.args
     ]
     yield
+    if children_refused.exists():
+        guard.refused += children_refused.read_text(encoding="utf-8").split()
     unexpected = guard.unexpected(expected)
     assert not unexpected, (
         f"the test looked up {unexpected} in DNS; use loopback URLs, an injected resolver "

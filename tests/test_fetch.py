@@ -4,6 +4,7 @@ Failures come back as results or as FeedError, never as a traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -56,6 +57,28 @@ def test_a_temporary_redirect_is_followed_silently(server):
     server.set_redirect("/tmp", server.url("/feed"), code=302)
     result = fetch_one(FetchRequest("blog", server.url("/tmp")))
     assert result.content.decode() == FEED and result.moved_permanently_to is None
+
+
+def test_a_redirect_chain_keeps_its_cookies_and_its_relative_and_percent_encoded_targets(
+    server,
+):
+    # A blog's cookie check: the first answer sets a cookie and sends the bot on; each hop
+    # resolves against the one before, and a target with a space is percent-encoded.
+    server.set_status(
+        "/check", 302, headers=[("Location", "/dir/a b"), ("Set-Cookie", "seen=1; Path=/")]
+    )
+    server.set_redirect("/dir/a%20b", "../feed", code=307, relative=True)
+    result = fetch_one(FetchRequest("blog", server.url("/check")))
+    assert result.content.decode() == FEED and result.final_url == server.url("/feed")
+    asked = [(path, headers.get("Cookie")) for _, path, headers in server.requests]
+    assert asked == [("/check", None), ("/dir/a%20b", "seen=1"), ("/feed", "seen=1")]
+
+
+def test_a_redirect_loop_stops_at_max_redirects(server):
+    server.set_redirect_loop("/loop")
+    with pytest.raises(FeedError, match="too many redirects"):
+        fetch_one(FetchRequest("blog", server.url("/loop")), FetchOptions(max_redirects=3))
+    assert len(server.requests) == 4, "the first request and three redirects followed"
 
 
 def test_a_body_over_the_cap_is_refused(server):
@@ -133,6 +156,43 @@ def test_feeds_are_fetched_at_the_same_time(server):
     results = fetch_all(requests, FetchOptions(workers=8))
     assert all(r.error is None for r in results)
     assert probe.peak >= 4
+
+
+def test_fetch_each_gives_a_result_while_later_feeds_are_still_on_the_network(server):
+    import threading
+
+    from crossposter.feeds.fetch import fetch_each
+
+    released, answered = threading.Event(), threading.Event()
+    answer = server.dispatch
+
+    def held_back_slow_feed(handler):
+        if handler.path == "/slow":
+            released.wait(10)
+            answered.set()
+        answer(handler)
+
+    server.dispatch = held_back_slow_feed
+    server.set_feed("/slow", FEED)
+    requests = [
+        FetchRequest("fast", server.url("/feed")),
+        FetchRequest("slow", server.url("/slow")),
+    ]
+    results = fetch_each(requests, FetchOptions(workers=2))
+
+    first = next(results)
+    assert first.name == "fast" and not answered.is_set(), "given before the slow one answered"
+    released.set()
+    assert [r.name for r in results] == ["slow"]
+
+
+def test_closing_fetch_each_early_cancels_the_fetches_not_started(server):
+    from crossposter.feeds.fetch import fetch_each
+
+    requests = [FetchRequest(f"f{i}", server.url("/feed")) for i in range(20)]
+    with contextlib.closing(fetch_each(requests, FetchOptions(workers=1))) as results:
+        next(results)
+    assert len(server.requests) < 20
 
 
 def test_a_proxy_named_by_the_environment_carries_the_fetch(server, monkeypatch):

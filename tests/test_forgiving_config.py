@@ -132,6 +132,24 @@ def test_a_yaml_error_says_file_line_and_column(tmp_path, capsys):
     assert f"{path}:6:1: not valid YAML: expected ',' or ']', but got '<stream end>'" in err
 
 
+@pytest.mark.parametrize(
+    ("text", "where", "key", "first_line"),
+    [
+        # A second `feeds:` at the end, pasted from another file: the first list was lost.
+        (MINIMAL + "feeds:\n  - {name: other, url: 'https://o.example/feed'}\n", 5, "feeds", 2),
+        # The same key twice in one feed: the first url silently lost.
+        (MINIMAL + "    url: https://blog.example.org/other\n", 5, "url", 4),
+    ],
+)
+def test_a_key_given_twice_is_refused_naming_both_lines(
+    tmp_path, capsys, text, where, key, first_line
+):
+    path = write(tmp_path, text)
+    err = refusal(capsys, "run", "--config", path)
+    assert f"{path}:{where}:" in err
+    assert f"{key} is given twice (first on line {first_line})" in err
+
+
 def test_a_tab_in_the_indentation_gets_a_hint(tmp_path, capsys):
     path = write(tmp_path, MINIMAL.replace("    url:", "\turl:"))
     err = refusal(capsys, "run", "--config", path)

@@ -20,7 +20,9 @@ def _without_the_driver(tmp_path) -> dict[str, str]:
     shadow = tmp_path / "no-driver" / "psycopg"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError(\"No module named 'psycopg'\")\n")
-    return {**os.environ, "PYTHONPATH": str(shadow.parent)}
+    # Before the rest of PYTHONPATH (the tests' child guard, conftest's no_internet).
+    paths = [str(shadow.parent), os.environ["PYTHONPATH"]]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def test_a_state_url_without_the_driver_gives_the_command_that_adds_it(tmp_path):

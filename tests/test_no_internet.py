@@ -40,7 +40,7 @@ def test_the_public_address_rule_takes_it_for_a_name_that_does_not_resolve():
 @pytest.mark.parametrize("lookup", LOOKUPS)
 def test_an_undeclared_lookup_is_remembered_so_the_test_fails(lookup, monkeypatch):
     guard = NoInternet()
-    guard.install(monkeypatch)  # a second guard over conftest's, so conftest's sees nothing
+    guard.install(monkeypatch.setattr)  # a second guard over conftest's, so conftest's sees nothing
     with pytest.raises(socket.gaierror):
         lookup("Feeds.Example.NET")
     assert guard.unexpected([]) == ["Feeds.Example.NET"]
@@ -50,8 +50,23 @@ def test_an_undeclared_lookup_is_remembered_so_the_test_fails(lookup, monkeypatc
 
 def test_an_address_written_out_asks_no_one_but_cannot_be_reached(monkeypatch):
     guard = NoInternet()
-    guard.install(monkeypatch)
+    guard.install(monkeypatch.setattr)
     assert socket.getaddrinfo("192.0.2.1", 80, type=socket.SOCK_STREAM)
     assert guard.refused == []
     with socket.socket() as sock, pytest.raises(OSError, match="loopback only"):
         sock.connect(("192.0.2.1", 80))
+
+
+@pytest.mark.refused_lookup("child.example")
+def test_a_python_process_the_test_starts_is_guarded_and_its_lookups_reach_the_test():
+    import subprocess
+    import sys
+
+    child = subprocess.run(
+        [sys.executable, "-c", "import socket; socket.getaddrinfo('child.example', 80)"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert child.returncode != 0 and "tests resolve loopback only" in child.stderr
+    # Without the marker above, the test would fail at teardown on this name.

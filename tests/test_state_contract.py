@@ -367,13 +367,16 @@ def test_a_hook_is_claimed_once_per_event_and_occurrence(state):
 @covers("posted_entries", "mark_edit_pending")
 def test_an_edit_is_recorded_before_its_request(state):
     posted(state, 1)
+    posted(state, 2)
     state.record_fetch("blog", "u", "ok", parsed_at=AT)
+    assert state.posted_entries("blog", edit_recorded=True) == []
     edited = Toot(text="edited")
     state.mark_edit_pending("blog", "id-1", edited, Article(title="New"))
-    [entry] = state.posted_entries("blog")
+    [entry, _] = state.posted_entries("blog")
     assert (entry.toot, entry.edit, entry.edit_article) == (TOOT, edited, Article(title="New"))
     assert entry.article == Article.of(make_entry(1))
     assert entry.in_feed
+    assert state.posted_entries("blog", edit_recorded=True) == [entry]
 
 
 @covers("mark_edited")

@@ -270,7 +270,7 @@ def test_an_accounts_instance_over_plain_http_is_refused(tmp_path, api, token):
 
 
 def crossposter(config: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.environ["PYTHONPATH"], *sys.path])}
     return subprocess.Popen(
         [sys.executable, "-m", "crossposter", "run", "--config", config],
         env=env,

@@ -63,8 +63,8 @@ class FollowUp:
 
     def retry_edits(self) -> None:
         """Send again the edits a run recorded but may not have sent (a crash, a 5xx)."""
-        for posted in self.state.posted_entries(self.feed.name):
-            if posted.edit is None or posted.edit_article is None:
+        for posted in self.state.posted_entries(self.feed.name, edit_recorded=True):
+            if posted.edit_article is None:
                 continue
             session = self.session_of(posted)
             if session is not None:

@@ -191,6 +191,7 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], Source]:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the configuration must be a mapping of keys to values")
+    _refuse_repeated_keys(node, path)
     _warn_literal_newlines(node, path)
     return data, Source(path, text, node)
 
@@ -208,6 +209,31 @@ def _compose(text: str, loader_class: type) -> tuple[yaml.Node | None, Any]:
         return node, loader.construct_document(node) if node is not None else None
     finally:
         loader.dispose()
+
+
+def _refuse_repeated_keys(root: yaml.Node | None, path: Path) -> None:
+    """A key given twice in one mapping: YAML keeps the last silently, and a second `feeds:`
+    pasted at the end of the file, or a feed's second `url:`, would drop the first."""
+    nodes = [root] if root is not None else []
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, yaml.SequenceNode):
+            nodes += node.value
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        first: dict[str, yaml.Node] = {}
+        for key, value in node.value:
+            nodes.append(value)
+            # `<<` merges another mapping in, and may be given more than once.
+            if not isinstance(key, yaml.ScalarNode) or key.value == "<<":
+                continue
+            if key.value in first:
+                mark = key.start_mark
+                raise ConfigError(
+                    f"{path}:{mark.line + 1}:{mark.column + 1}: {key.value} is given twice "
+                    f"(first on line {first[key.value].start_mark.line + 1}); keep one"
+                )
+            first[key.value] = key
 
 
 def _warn_literal_newlines(root: yaml.Node | None, path: Path) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import requests
 from crossposter.errors import FeedError, TemporaryFeedError
 from crossposter.models import Validators
 from crossposter.net.bounded import CutOff, Cutoff, TooLarge, read_capped
+from crossposter.net.following import get_following_redirects
 from crossposter.net.public import AddressPolicy, BlockedAddress, FeedAdapter, Unresolvable
 from crossposter.net.session import NoNetrcSession
 from crossposter.web import USER_AGENT, root_cause
@@ -74,26 +76,40 @@ def fetch_all(
     options: FetchOptions = FetchOptions(),
     stop: threading.Event | None = None,
 ) -> list[FetchResult]:
-    """Fetch every feed through a bounded pool; failures come back as results, never raised.
+    """Fetch every feed through a bounded pool (fetch_each), all results at once."""
+    with contextlib.closing(fetch_each(requests_, options, stop)) as results:
+        return list(results)
+
+
+def fetch_each(
+    requests_: Iterable[FetchRequest],
+    options: FetchOptions = FetchOptions(),
+    stop: threading.Event | None = None,
+) -> Iterator[FetchResult]:
+    """Fetch every feed through a bounded pool, each result given in the order asked as soon
+    as it is in: the caller handles a feed while later ones are still on the network.
+    Failures come back as results, never raised.
 
     Once `stop` is set, fetches in flight are abandoned and come back as temporary failures.
+    Closing the iterator early cancels the fetches not started (close it: contextlib.closing).
     """
     pending = list(requests_)
     if not pending:
-        return []
+        return
     sessions = _ThreadSessions(options.addresses)
     hosts = _HostSlots(options.per_host)
     workers = max(1, min(options.workers, len(pending)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+    try:
         futures = {
             id(request): pool.submit(_fetch_one_safely, request, options, sessions, hosts, stop)
             for request in _spread_by_host(pending)
         }
-        results = []
-        for future in (futures[id(request)] for request in pending):
-            results.append(future.result())
-    sessions.close()
-    return results
+        for request in pending:
+            yield futures[id(request)].result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        sessions.close()
 
 
 def fetch_one(
@@ -230,14 +246,14 @@ def _fetch_http(
         headers["If-None-Match"] = request.validators.etag
     if request.validators.last_modified:
         headers["If-Modified-Since"] = request.validators.last_modified
-    session.max_redirects = options.max_redirects
     try:
         with session.get_adapter(request.url).fetching():
-            response = session.get(
+            response = get_following_redirects(
+                session,
                 request.url,
-                headers=headers,
+                headers,
                 timeout=(min(options.timeout, max(cutoff.remaining(), 0.01)), options.timeout),
-                stream=True,
+                max_redirects=options.max_redirects,
             )
     except requests.RequestException as error:
         cutoff.check()  # a connection the cutoff shut says so, not "connection reset"

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from crossposter.errors import ImageUnavailable
-from crossposter.mastodon.client import describe_api_error
+from crossposter.mastodon.client import api_request, describe_api_error
 from crossposter.models import ImageRef, InstanceLimits
 from crossposter.net.bounded import CutOff, TooLarge
 from crossposter.net.public import AddressPolicy, BlockedAddress, get_public, public_session
@@ -158,12 +158,15 @@ def upload_image(
     from mastodon.errors import MastodonError
 
     try:
-        media = api.media_post(
-            image.data,
-            mime_type=image.mime_type,
-            description=description or None,
-            file_name=image.file_name,
-            synchronous=False,
+        # POST /api/v2/media (Mastodon 3.1.4+) sent directly: Mastodon.py's media_post first
+        # asks the deprecated GET /api/v1/instance which endpoint to use, a request and a
+        # Deprecation warning on every upload to Mastodon 4.x.
+        media = api_request(
+            api,
+            "POST",
+            "/api/v2/media",
+            {"description": description or None},
+            files={"file": (image.file_name, image.data, image.mime_type)},
         )
         deadline = clock() + timeout
         while media.get("url") is None:

@@ -90,13 +90,16 @@ class AfterPosting(SqlStore):
             )
         )
 
-    def posted_entries(self, feed: str) -> list[PostedEntry]:
-        """The feed's entries whose toot is on the instance, oldest first."""
+    def posted_entries(self, feed: str, *, edit_recorded: bool = False) -> list[PostedEntry]:
+        """The feed's entries whose toot is on the instance, oldest first; with
+        `edit_recorded`, only those with an edit recorded and maybe not sent (a run looks
+        for them every time, and a blog may have hundreds of toots)."""
         rows = self._rows(
             "SELECT entries.*, entries.last_seen >= feeds.last_parsed AS in_feed "
             "FROM entries LEFT JOIN feeds ON feeds.name = entries.feed "
             "WHERE feed = ? AND status = 'posted' AND toot_id IS NOT NULL "
-            "ORDER BY posted_at NULLS FIRST, entry_id COLLATE BINARY",
+            + ("AND edit_toot IS NOT NULL " if edit_recorded else "")
+            + "ORDER BY posted_at NULLS FIRST, entry_id COLLATE BINARY",
             (feed,),
         )
         moment = self.dialect.moment

@@ -14,8 +14,6 @@ import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import pytest
-
 LOOKUPS = ("getaddrinfo", "gethostbyname", "gethostbyname_ex")
 _LOOPBACK_NAMES = ("localhost", "localhost.", "ip6-localhost", "ip6-loopback")
 
@@ -54,12 +52,15 @@ def is_address_literal(host: object) -> bool:
 
 class NoInternet:
     """Installed on the socket module: refuses connections and lookups beyond loopback,
-    and remembers each name it refused to look up."""
+    and remembers each name it refused to look up (and hands it to `record`, if given)."""
 
-    def __init__(self) -> None:
+    def __init__(self, record: Callable[[str], None] | None = None) -> None:
         self.refused: list[str] = []
+        self._record = record
 
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def install(self, set_attribute: Callable[[Any, str, Any], None] = setattr) -> None:
+        """With monkeypatch.setattr in a test, undone after it; with setattr in a child
+        process (support/child_guard), for its whole life."""
         real_connect = socket.socket.connect
 
         def connect(sock: socket.socket, address: Any) -> None:
@@ -68,9 +69,9 @@ class NoInternet:
                 raise OSError(f"test tried to reach {address!r}; tests use loopback only")
             return real_connect(sock, address)
 
-        monkeypatch.setattr(socket.socket, "connect", connect)
+        set_attribute(socket.socket, "connect", connect)
         for name in LOOKUPS:
-            monkeypatch.setattr(socket, name, self._refusing(getattr(socket, name)))
+            set_attribute(socket, name, self._refusing(getattr(socket, name)))
 
     def _refusing(self, real: Callable[..., Any]) -> Callable[..., Any]:
         def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
@@ -78,6 +79,8 @@ class NoInternet:
                 return real(host, *args, **kwargs)
             name = _text(host)
             self.refused.append(name)
+            if self._record is not None:
+                self._record(name)
             # As an unknown name fails, so that the code's own error path runs.
             raise socket.gaierror(
                 socket.EAI_NONAME, f"test tried to look up {name!r}; tests resolve loopback only"
