@@ -264,10 +264,23 @@ def lease_holder(state: PostingState) -> str | None:
 
 def confirm_still_leased(state: PostingState, feed: str) -> None:
     """LeaseLost when a replica stalled past its feed's lease: nothing more is sent for the
-    feed (a deletion records no pending row that would confirm it, as a post does)."""
+    feed. A new post or edit confirms the lease in the transaction that records it; this
+    is asked before what goes out with no such record just before it: a deletion, a post
+    sent again without its image, the retry of a post or edit an earlier run recorded."""
     worker = lease_holder(state)
     if worker is not None:
         state.confirm_lease(feed, worker)
+
+
+def _beyond_idempotency_window(pending: PendingPost, settings: Settings) -> bool:
+    """Whether the instance may have forgotten the key of this pending post.
+
+    The margin covers the time one post may spend retrying after its
+    record was written, and one request on top.
+    """
+    margin = settings.post_retry_seconds + settings.request_timeout
+    age = (now_utc() - pending.pending_since).total_seconds()
+    return age >= settings.idempotency_window - margin
 
 
 class AccountSession:
@@ -343,7 +356,7 @@ class AccountSession:
 
     def retry(self, pending: PendingPost, report: FeedReport) -> bool:
         """Post a toot an earlier run left pending, unless the instance shows it went out."""
-        if self._beyond_idempotency_window(pending) and pending.link:
+        if _beyond_idempotency_window(pending, self.settings) and pending.link:
             try:
                 found = self.outbox.find_posted(pending, self.stop)
             except PublishError as error:
@@ -360,6 +373,7 @@ class AccountSession:
                     found.url or found.id,
                 )
                 return True
+        confirm_still_leased(self.state, pending.feed)
         return self.publish(pending, report)
 
     def publish(self, pending: PendingPost, report: FeedReport, toot: Toot | None = None) -> bool:
@@ -383,6 +397,7 @@ class AccountSession:
                     error,
                 )
                 self.instance.discard_uploads(toot.media_ids)
+                confirm_still_leased(self.state, pending.feed)
                 return self.publish(
                     pending, report, replace(toot, media_ids=(), image_url="", image_alt="")
                 )
@@ -509,16 +524,6 @@ class AccountSession:
             log.log(level, "feed %s: %r stays pending: %s", pending.feed, pending.label, error)
             report.fail(error)
             report.deferred += 1
-
-    def _beyond_idempotency_window(self, pending: PendingPost) -> bool:
-        """Whether the instance may have forgotten the key of this pending post.
-
-        The margin covers the time one post may spend retrying after its
-        record was written, and one request on top.
-        """
-        margin = self.settings.post_retry_seconds + self.settings.request_timeout
-        age = (now_utc() - pending.pending_since).total_seconds()
-        return age >= self.settings.idempotency_window - margin
 
 
 def keep_author(session: AccountSession, author: AccountProfile) -> None:

@@ -21,9 +21,11 @@ import pytest
 from crossposter.cli import main
 from crossposter.config import load_settings
 from crossposter.pipeline import run
-from crossposter.state import SqliteState
+from crossposter.state import SqliteState, now_utc
 
+from conftest import PNG
 from support.blog import feed_of, write_config
+from support.mastodon_api import MastodonAPI
 
 # Every run and wait here ends within this many seconds, or the test fails.
 BOUND = 60
@@ -37,14 +39,16 @@ def database(request) -> str:
     return fresh_database(server, f"t_{uuid.uuid4().hex[:16]}")
 
 
-def config_of(tmp_path, api, feeds, names: list[str], database: str, name="feeds", **settings):
+def config_of(
+    tmp_path, api, feeds, names: list[str], database: str, name="feeds", options="", **settings
+):
     """A configuration of the feeds `names` (served at /NAME), state in `database`; each
-    feed announces all its new entries at once."""
+    feed announces all its new entries at once, with the feed keys `options` (", key: value")."""
     folder = tmp_path / name
     folder.mkdir(exist_ok=True)
     listed = "\n".join(
         f"- {{name: {n}, url: '{feeds.url('/' + n)}', max_posts_per_run: 100, "
-        "flood_threshold: 0}"
+        f"flood_threshold: 0{options}}}"
         for n in names
     )
     return write_config(
@@ -73,13 +77,18 @@ def start_run(config: str, *extra: str, worker: str | None = None) -> subprocess
 
 
 def finish(process: subprocess.Popen) -> int:
+    return outcome(process)[0]
+
+
+def outcome(process: subprocess.Popen) -> tuple[int, str]:
+    """How a run ended: its exit code and its log."""
     try:
-        process.communicate(timeout=BOUND)
+        _, log = process.communicate(timeout=BOUND)
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
         pytest.fail("a run did not end in time")
-    return process.returncode
+    return process.returncode, log
 
 
 def wait_until(condition, what: str) -> None:
@@ -107,6 +116,15 @@ def link(n: int) -> str:
 def entry_statuses(database: str) -> Counter:
     with psycopg.connect(database) as db:
         return Counter(status for (status,) in db.execute("SELECT status FROM entries"))
+
+
+def recorded(database: str, n: int) -> tuple[str, str | None]:
+    """Article n's status in the state, and its toot's id."""
+    with psycopg.connect(database) as db:
+        [row] = db.execute(
+            "SELECT status, toot_id FROM entries WHERE link = %s", (link(n),)
+        ).fetchall()
+    return row
 
 
 def test_three_processes_with_faults_announce_300_entries_once_each(
@@ -340,3 +358,219 @@ def test_each_configuration_s_links_file_lists_every_feed_of_the_database(
     capsys.readouterr()
     assert main(["links", "--config", news]) == 0
     assert set(json.loads(capsys.readouterr().out)) == both
+
+
+# -- a replica stalled past its lease ------------------------------------------------------
+
+# The lease_timeout of these tests, in seconds.
+LEASE = 1.0
+LOST = "this process (stalled) no longer holds its lease"
+
+
+def stalled_past_its_lease(config: str, held, taken_over) -> tuple[str, str]:
+    """Replica "stalled" runs, and is frozen (SIGSTOP: its lease renewer too, as a paused
+    VM or container) once `held()` says it waits on the answer the test slowed down. Past
+    its lease, replica "heir" runs; once `taken_over()` says the heir has the feed, the
+    stalled one goes on. The log of each, once both ended: the stalled one's with 75 and
+    the lost lease, the heir's with 0."""
+    stalled = start_run(config, worker="stalled")
+    try:
+        wait_until(held, "the stalled replica waited on the slow answer")
+        stalled.send_signal(signal.SIGSTOP)
+        time.sleep(LEASE + 0.5)
+        heir = start_run(config, worker="heir")
+        wait_until(taken_over, "the heir took the feed over")
+    finally:
+        stalled.send_signal(signal.SIGCONT)
+    stalled_code, stalled_log = outcome(stalled)
+    heir_code, heir_log = outcome(heir)
+    assert (stalled_code, heir_code) == (75, 0), stalled_log + heir_log
+    assert LOST in stalled_log
+    return stalled_log, heir_log
+
+
+def fetched(feeds, times: int):
+    """A condition: the feed asked for `times` times in all. A run asks for it once it holds
+    its lease; the stalled one's uncommitted writes to the feed then hold the heir up until
+    the stalled one goes on."""
+    return lambda: feeds.count("GET", "/blog") == times
+
+
+def test_a_replica_stalled_past_its_lease_leaves_the_new_entry_to_its_heir(
+    tmp_path, api, feeds, token, database
+):
+    feeds.set_feed("/blog", feed_of(1))
+    config = config_of(tmp_path, api, feeds, ["blog"], database, lease_timeout=LEASE)
+    assert main(["run", "--config", config]) == 0  # nothing announced: limits not asked yet
+    feeds.set_feed("/blog", feed_of(1, 2))
+    # A run asks the instance's limits before its first post: there the stalled one waits.
+    api.fail_next("GET", "/api/v2/instance", "delay", seconds=LEASE, create=True)
+    # Each POST a new status, as when a stall outlasts Mastodon's idempotency hour.
+    api.idempotency_window = 0
+
+    stalled_log, heir_log = stalled_past_its_lease(
+        config, lambda: api.count("GET", "/api/v2/instance") == 1, fetched(feeds, 3)
+    )
+    assert api.count("POST", "/api/v1/statuses") == 1
+    [status] = api.statuses
+    assert "announced 'Article 2'" in heir_log and "announced" not in stalled_log
+    assert recorded(database, 2) == ("posted", status["id"])
+
+
+def test_a_replica_stalled_past_its_lease_deletes_no_toot(tmp_path, api, feeds, token, database):
+    on_site = feeds.url("/{n}/")  # each article's link: 404 unless served
+    feeds.set_feed("/", "<html>home</html>", content_type="text/html")
+
+    def publish(*numbers: int) -> None:
+        # No validators: every run reads the feed.
+        feeds.set_feed("/blog", feed_of(*numbers, link=on_site), etag=False, last_modified=False)
+
+    publish(1)
+    config = config_of(
+        tmp_path, api, feeds, ["blog"], database,
+        options=", on_remove: delete", lease_timeout=LEASE, allow_private_urls_in_feeds=True,
+    )  # fmt: skip
+    settings = load_settings(config)
+    assert run(settings).exit_code == 0
+    publish(1, 2)
+    assert run(settings).exit_code == 0
+    [status] = api.statuses
+    publish(1)  # article 2 left the feed, and its link answers 404
+    two_hours_ago = now_utc() - timedelta(hours=2)
+    assert run(settings, clock=lambda: two_hours_ago).exit_code == 0  # gone: once is not enough
+    # Gone again: before deleting, a run asks the site's root; there the stalled one waits.
+    feeds.set_slow("/", LEASE, times=1)
+
+    stalled_log, _ = stalled_past_its_lease(
+        config, lambda: feeds.count("GET", "/") == 1, fetched(feeds, 5)
+    )
+    assert api.count("DELETE", f"/api/v1/statuses/{status['id']}") == 0
+    assert "deleted the toot" not in stalled_log
+    assert api.statuses == [status]
+    # The stalled one's check of the link counts: it is asked again an hour later.
+    an_hour_later = now_utc() + timedelta(minutes=61)
+    assert run(settings, clock=lambda: an_hour_later).exit_code == 0
+    assert api.count("DELETE", f"/api/v1/statuses/{status['id']}") == 1
+    assert api.statuses == []
+
+
+def test_a_replica_stalled_past_its_lease_leaves_the_edit_to_its_heir(
+    tmp_path, api, feeds, token, database
+):
+    def publish(image: str) -> None:
+        feeds.set_feed("/blog", feed_of(1, 2, enclosure={"url": feeds.url(image)}))
+
+    for image in ("/a.png", "/b.png"):
+        feeds.set_feed(image, PNG, content_type="image/png")
+    feeds.set_feed("/blog", feed_of(1))
+    config = config_of(
+        tmp_path, api, feeds, ["blog"], database,
+        options=", image: true, on_change: edit", lease_timeout=LEASE,
+        allow_private_urls_in_feeds=True,
+    )  # fmt: skip
+    assert main(["run", "--config", config]) == 0
+    publish("/a.png")
+    assert main(["run", "--config", config]) == 0
+    [status] = api.statuses
+    [first_image] = status["media_ids"]
+    publish("/b.png")  # article 2 has a new image: its toot is edited to show it
+    # The edit first fetches the new image: there the stalled one waits.
+    feeds.set_slow("/b.png", LEASE, times=1)
+
+    stalled_log, heir_log = stalled_past_its_lease(
+        config, lambda: feeds.count("GET", "/b.png") == 1, fetched(feeds, 4)
+    )
+    assert api.count("PUT", f"/api/v1/statuses/{status['id']}") == 1
+    assert "edited the toot" in heir_log and "edited the toot" not in stalled_log
+    [edited] = api.statuses
+    assert len(edited["media_ids"]) == 1 and edited["media_ids"] != [first_image]
+
+
+def test_a_replica_stalled_past_its_lease_does_not_retry_the_pending_post(
+    tmp_path, api, feeds, token, database, monkeypatch
+):
+    monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0")
+    feeds.set_feed("/blog", feed_of(1))
+    # idempotency_window 0: a pending post is first looked for among the account's statuses.
+    config = config_of(
+        tmp_path, api, feeds, ["blog"], database, lease_timeout=LEASE, idempotency_window=0
+    )
+    assert main(["run", "--config", config]) == 0
+    feeds.set_feed("/blog", feed_of(1, 2))
+    api.fail_next("POST", "/api/v1/statuses", 503)
+    assert main(["run", "--config", config]) == 75  # article 2 left pending
+    # The stalled one reads that the account has not posted it yet: so it had not, then.
+    own_statuses = f"/api/v1/accounts/{api.account_id}/statuses"
+    api.fail_next("GET", own_statuses, "delay", seconds=LEASE, create=True)
+    api.idempotency_window = 0
+
+    # The stalled one wrote nothing yet, so nothing holds the heir up: it looks, finds no
+    # status and posts; only then does the stalled one go on, with its answer of before.
+    stalled_log, heir_log = stalled_past_its_lease(
+        config, lambda: api.count("GET", own_statuses) == 1, lambda: len(api.statuses) == 1
+    )
+    assert api.count("POST", "/api/v1/statuses") == 2  # the 503, and the heir's
+    [status] = api.statuses
+    assert "announced 'Article 2'" in heir_log and "announced" not in stalled_log
+    assert recorded(database, 2) == ("posted", status["id"])
+
+
+def test_a_replica_stalled_past_its_lease_does_not_send_an_edit_left_pending(
+    tmp_path, api, feeds, token, database, monkeypatch
+):
+    """Two feeds leased and handled in one slice: stalled on the first past both leases,
+    the replica must not go on to the second one's pending edit."""
+    monkeypatch.setenv("CROSSPOSTER_POST_RETRY_SECONDS", "0")
+    feeds.set_feed("/news", feed_of(100))
+    feeds.set_feed("/blog", feed_of(1))
+    config = config_of(
+        tmp_path, api, feeds, ["news", "blog"], database,
+        options=", image: true, on_change: edit", lease_timeout=LEASE,
+        allow_private_urls_in_feeds=True,
+    )  # fmt: skip
+    assert main(["run", "--config", config]) == 0
+    feeds.set_feed("/blog", feed_of(1, 2, title="Artcile {n}"))
+    assert main(["run", "--config", config]) == 0
+    [status] = api.statuses
+    feeds.set_feed("/blog", feed_of(1, 2))
+    api.fail_next("PUT", f"/api/v1/statuses/{status['id']}", 503)
+    assert main(["run", "--config", config]) == 75  # the typo's fix recorded, not sent
+    # News's new entry has an image: there the stalled one waits, before the blog's turn.
+    feeds.set_feed("/news", feed_of(100, 101, enclosure={"url": feeds.url("/n.png")}))
+    feeds.set_feed("/n.png", PNG, content_type="image/png")
+    feeds.set_slow("/n.png", LEASE, times=1)
+
+    stalled_log, heir_log = stalled_past_its_lease(
+        config, lambda: feeds.count("GET", "/n.png") == 1, fetched(feeds, 5)
+    )
+    assert api.count("PUT", f"/api/v1/statuses/{status['id']}") == 2  # the 503, the heir's
+    assert "edited the toot" in heir_log and "edited the toot" not in stalled_log
+    assert status["text"].startswith("Article 2")
+
+
+def test_a_replica_stalled_past_its_lease_does_not_post_again_without_the_image(
+    tmp_path, feeds, token, database
+):
+    """A toot refused with its image is posted again without it, once the upload is deleted
+    (Mastodon 4.4): stalled on that deletion, the replica must not post it again."""
+    with MastodonAPI(release="4.4") as api:
+        feeds.set_feed("/blog", feed_of(1))
+        config = config_of(
+            tmp_path, api, feeds, ["blog"], database,
+            options=", image: true", lease_timeout=LEASE, allow_private_urls_in_feeds=True,
+        )  # fmt: skip
+        assert main(["run", "--config", config]) == 0
+        feeds.set_feed("/blog", feed_of(1, 2, enclosure={"url": feeds.url("/2.png")}))
+        feeds.set_feed("/2.png", PNG, content_type="image/png")
+        api.fail_next("POST", "/api/v1/statuses", 422, message="Validation failed: media gone")
+        api.fail_next("DELETE", "/api/v1/media/*", "delay", seconds=LEASE, create=True)
+        api.idempotency_window = 0
+
+        # The stalled one holds no write: the heir posts the pending toot at once.
+        stalled_log, heir_log = stalled_past_its_lease(
+            config, lambda: api.count("DELETE") == 1, lambda: len(api.statuses) == 1
+        )
+        assert api.count("POST", "/api/v1/statuses") == 2  # the 422, and the heir's
+        [status] = api.statuses
+        assert "announced 'Article 2'" in heir_log and "announced" not in stalled_log
+        assert recorded(database, 2) == ("posted", status["id"])

@@ -35,7 +35,7 @@ from crossposter.config import FeedConfig, Settings
 from crossposter.models import Article, Entry, FeedInfo, FeedReport, Toot
 from crossposter.net.bounded import CutOff, Cutoff
 from crossposter.net.public import AddressPolicy, public_session
-from crossposter.posting import AccountSession, lease_holder
+from crossposter.posting import AccountSession, confirm_still_leased, lease_holder
 from crossposter.state import PostedEntry, PostingState
 from crossposter.web import USER_AGENT
 
@@ -68,6 +68,7 @@ class FollowUp:
                 continue
             session = self.session_of(posted)
             if session is not None:
+                confirm_still_leased(self.state, self.feed.name)
                 self._send_edit(session, posted, posted.edit, "an interrupted edit, sent again")
 
     def revise(self, info: FeedInfo, entries: Sequence[Entry]) -> None:

@@ -81,8 +81,8 @@ class Ledger(SqlStore):
         )
 
     def confirm_lease(self, feed: str, worker: str) -> None:
-        """LeaseLost unless `worker` still holds `feed`: asked before a deletion, which
-        records no pending row whose transaction could confirm it."""
+        """LeaseLost unless `worker` still holds `feed`: asked before a deletion or a retry,
+        which record no pending row whose transaction could confirm it."""
         with self._transaction() as db:
             self._confirm_lease(db, feed, worker)
 

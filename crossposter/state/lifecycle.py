@@ -91,9 +91,8 @@ class AfterPosting(SqlStore):
         )
 
     def posted_entries(self, feed: str, *, edit_recorded: bool = False) -> list[PostedEntry]:
-        """The feed's entries whose toot is on the instance, oldest first; with
-        `edit_recorded`, only those with an edit recorded and maybe not sent (a run looks
-        for them every time, and a blog may have hundreds of toots)."""
+        """The feed's entries whose toot is on the instance, oldest first; `edit_recorded`:
+        only those with an edit recorded, maybe unsent (looked for on every run)."""
         rows = self._rows(
             "SELECT entries.*, entries.last_seen >= feeds.last_parsed AS in_feed "
             "FROM entries LEFT JOIN feeds ON feeds.name = entries.feed "
