@@ -283,17 +283,6 @@ class Publisher:
     def _post_once(self, toot: Toot, key: str) -> Posted:
         from mastodon import errors as mastodon_errors
 
-        parameters = {
-            "status": toot.text,
-            "visibility": toot.visibility,
-            "language": toot.language,
-            # Mastodon 4.5 (API version 7); left out (None) as a server before wants.
-            "quote_approval_policy": toot.quote_approval_policy,
-            "spoiler_text": toot.spoiler_text or None,
-            # True with a content warning, as Mastodon's own interface sends it.
-            "sensitive": bool(toot.spoiler_text),
-            "media_ids": list(toot.media_ids) or None,
-        }
         try:
             # Mastodon.py's generic request, as its status_post sends it (the same session,
             # token, rate-limit bookkeeping and errors) but with the answer left a dict:
@@ -303,7 +292,7 @@ class Publisher:
                 self._api,
                 "POST",
                 "/api/v1/statuses",
-                {name: value for name, value in parameters.items() if value is not None},
+                _status_parameters(toot),
                 headers={"Idempotency-Key": key},
                 use_json=True,
                 override_type=dict,
@@ -363,6 +352,22 @@ def translate_error(error: Exception, api: Any = None) -> PublishError:
             return StatusGone(f"not on the instance: {describe_api_error(error)}")
         return RejectedPost(f"rejected by the server: {describe_api_error(error)}")
     return PublishError(f"unexpected Mastodon.py error: {describe_api_error(error)}")
+
+
+def _status_parameters(toot: Toot) -> dict[str, Any]:
+    """What POST /api/v1/statuses is sent for `toot`: what status_post sent, as JSON."""
+    parameters = {
+        "status": toot.text,
+        "visibility": toot.visibility,
+        "language": toot.language,
+        # Mastodon 4.5 (API version 7); left out (None) as a server before wants.
+        "quote_approval_policy": toot.quote_approval_policy,
+        "spoiler_text": toot.spoiler_text or None,
+        # True with a content warning, as Mastodon's own interface sends it.
+        "sensitive": bool(toot.spoiler_text),
+        "media_ids": list(toot.media_ids) or None,
+    }
+    return {name: value for name, value in parameters.items() if value is not None}
 
 
 def _posted(status: Any) -> Posted:

@@ -105,16 +105,14 @@ class Fetcher:
             max_bytes=PICTURE_MAX_BYTES,
             allow_private=own or self._limits.allow_private,
         )
-        return self._submit(
-            "picture",
-            url,
-            lambda u: _image_result(fetch(u, limits, accept="image/*", stop=self._stop)),
-        )
+        return self._image("picture", url, limits)
 
     def image(self, url: str) -> Future:
-        limits = replace(self._limits, max_bytes=MAX_INLINE_BYTES)
+        return self._image("image", url, replace(self._limits, max_bytes=MAX_INLINE_BYTES))
+
+    def _image(self, kind: str, url: str, limits: Limits) -> Future:
         return self._submit(
-            "image",
+            kind,
             url,
             lambda u: _image_result(fetch(u, limits, accept="image/*", stop=self._stop)),
         )
