@@ -160,10 +160,10 @@ class AccountProfile:
     display_name: str
     # `name`, or `name@domain` once the instance's domain is known.
     acct: str
-    # The picture, which the preview page fetches (a run spends no request on it).
     avatar_url: str = ""
-    # The picture itself as a data: URL, as crossposter kept it before the page fetched it;
-    # kept while the account's avatar_url stays the same, and shown instead of fetching.
+    # The picture itself, as a data: URL, so that a preview asks the instance nothing;
+    # fetched by a run with nothing to post (posting.keep_picture), kept while avatar_url
+    # stays the same.
     avatar: str = ""
 
 

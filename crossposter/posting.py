@@ -30,7 +30,12 @@ from crossposter.errors import (
 from crossposter.health import worker_id
 from crossposter.known_instance import KnownInstance
 from crossposter.mastodon.instance import fetch_limits
-from crossposter.mastodon.media import download_image
+from crossposter.mastodon.media import (
+    PICTURE_MAX_BYTES,
+    data_url,
+    download_image,
+    on_instance_host,
+)
 from crossposter.models import (
     DEFAULT_ACCOUNT,
     AccountProfile,
@@ -107,6 +112,9 @@ class Outbox(Protocol):
     def status(self, toot_id: str) -> Any:
         """One of the account's toots as the instance shows it now; PublishError when not read."""
 
+    def picture(self, url: str, stop: threading.Event) -> str:
+        """The account's picture at `url` as a data: URL; "" when it cannot be had."""
+
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         """Edit the status of `posted` to read as `toot`; StatusGone when it is gone."""
 
@@ -176,6 +184,24 @@ class LiveOutbox:
     def status(self, toot_id: str) -> Any:
         return self._publisher.status(toot_id)
 
+    def picture(self, url: str, stop: threading.Event) -> str:
+        settings = self._settings
+        own = on_instance_host(url, self._account.instance_url)
+        policy = AddressPolicy(allow_private=own or settings.allow_private_urls_in_feeds)
+        try:
+            image = download_image(
+                ImageRef(url),
+                InstanceLimits(image_size_limit=PICTURE_MAX_BYTES),
+                timeout=settings.fetch_timeout,
+                deadline=settings.fetch_deadline,
+                stop=stop,
+                policy=policy,
+            )
+        except ImageUnavailable as error:
+            log.debug("%s: the account's picture is not kept: %s", self._account.name, error)
+            return ""
+        return data_url(image.data, PICTURE_MAX_BYTES) or ""
+
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         self._publisher.update(posted.toot_id, toot, stop)
         report.edited += 1
@@ -230,6 +256,10 @@ class RecordingOutbox:
     def status(self, toot_id: str) -> Any:
         # A preview looks at no toot: nothing to say about its card yet.
         return None
+
+    def picture(self, url: str, stop: threading.Event) -> str:
+        # A preview asks the instance nothing.
+        return ""
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         report.planned_edits.append(_planned(posted, toot))
@@ -527,12 +557,10 @@ class AccountSession:
 
 
 def keep_author(session: AccountSession, author: AccountProfile) -> None:
-    """Keep how the session's account shows on its toots, for the preview page.
-
-    Only what the instance's answer to the post said: the picture is fetched by the page
-    that shows it (preview_page.build), so that posting spends no request on it. A picture
-    an older crossposter kept is kept while the account's picture stays the same.
-    """
+    """Keep how the session's account shows on its toots, for the preview page: what the
+    instance's answer to the post said. Its picture, kept while its address stays the same,
+    is fetched by a run with nothing to post (keep_picture): a posting run spends its
+    requests on posts (issue 17: 100 posts in 101 requests)."""
     account = session.account
     known = session.state.account_profile(account.instance_url, account.name)
     avatar = known.avatar if known and known.avatar_url == author.avatar_url else ""
@@ -540,3 +568,17 @@ def keep_author(session: AccountSession, author: AccountProfile) -> None:
     session.state.save_account_profile(
         account.instance_url, account.name, replace(author, acct=acct, avatar=avatar)
     )
+
+
+def keep_picture(session: AccountSession) -> None:
+    """Fetch the account's picture when a run recorded where it is but not the picture
+    itself, so that a preview shows it without asking the instance anything."""
+    account = session.account
+    known = session.state.account_profile(account.instance_url, account.name)
+    if known is None or not known.avatar_url or known.avatar:
+        return
+    avatar = session.outbox.picture(known.avatar_url, session.stop)
+    if avatar:
+        session.state.save_account_profile(
+            account.instance_url, account.name, replace(known, avatar=avatar)
+        )

@@ -394,7 +394,7 @@ def test_a_first_runs_page_says_what_it_would_record_and_shows_the_sample(tmp_pa
     assert "<p>Hello</p>" in page
 
 
-def test_the_pages_show_the_accounts_picture_fetched_from_where_its_instance_said(
+def test_a_quiet_run_keeps_the_accounts_picture_for_the_preview_and_check_fetches_its_own(
     tmp_path, api, feeds, token
 ):
     api.avatar = png(40, 40, (230, 120, 40))
@@ -402,19 +402,27 @@ def test_the_pages_show_the_accounts_picture_fetched_from_where_its_instance_sai
     config, publish = blog_on(feeds, tmp_path, api)
     publish(1)
     assert main(["run", "--config", config]) == 0
-    assert api.count("GET", "/avatars/original/missing.png") == 0  # the run only noted where
+    assert api.count("GET", "/avatars/original/missing.png") == 0  # a posting run only notes it
     publish(2, 1)
+    assert main(["run", "--dry-run", "--config", config, "--html", "run.html"]) == 0
+    html = (tmp_path / "run.html").read_text(encoding="utf-8")
+    assert shown not in html and PLACEHOLDER_AVATAR in html and "Test bot" in html
+    assert api.count("GET", "/avatars/original/missing.png") == 0  # a preview asks nothing
 
+    publish(1)
+    assert main(["run", "--config", config]) == 0  # nothing to post: it fetches the picture
+    publish(2, 1)
     assert main(["run", "--dry-run", "--config", config, "--html", "run.html"]) == 0
     assert main(["check", "--config", config, "--html", "check.html"]) == 0
 
     for page in ("run.html", "check.html"):
         html = (tmp_path / page).read_text(encoding="utf-8")
         assert f'src="{shown}"' in html and "Test bot" in html
-    assert api.count("GET", "/avatars/original/missing.png") == 2  # once for each page
-    api.avatar = None  # gone: the page shows the placeholder, and says nothing of it
-    assert main(["run", "--dry-run", "--config", config, "--html", "run.html"]) == 0
-    html = (tmp_path / "run.html").read_text(encoding="utf-8")
+    # The quiet run's, then check's own: check asks the instance anyway.
+    assert api.count("GET", "/avatars/original/missing.png") == 2
+    api.avatar = None  # gone: check's page shows the placeholder, and says nothing of it
+    assert main(["check", "--config", config, "--html", "check.html"]) == 0
+    html = (tmp_path / "check.html").read_text(encoding="utf-8")
     assert shown not in html and PLACEHOLDER_AVATAR in html and "Test bot" in html
 
 

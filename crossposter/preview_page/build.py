@@ -13,11 +13,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from crossposter.accounts import feed_accounts
 from crossposter.files import write_atomically
-from crossposter.mastodon.media import sniff_type
+from crossposter.mastodon.media import PICTURE_MAX_BYTES, on_instance_host, sniff_type
 from crossposter.preview_page.card import MAX_PAGE_BYTES, CardTags, PageOutcome, card_tags
 from crossposter.preview_page.fetch import PAGE_ACCEPT, Fetched, Limits, fetch
 from crossposter.preview_page.images import MAX_INLINE_BYTES, image_size, inline
@@ -31,6 +30,7 @@ from crossposter.preview_page.view import (
     Page,
     TootView,
     card_view,
+    described_identity,
     edit_view,
     placeholder_identity,
     recorded_identity,
@@ -46,8 +46,6 @@ if TYPE_CHECKING:
 
 # Pages and images fetched at once; a preview shows a handful of articles.
 WORKERS = 8
-# Instances serve a 400×400 picture; the page shows it 46 pixels wide.
-PICTURE_MAX_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -97,9 +95,7 @@ class Fetcher:
 
     def picture(self, url: str, instance_url: str) -> Future:
         """An account's picture (an ImageResult), from where its instance said it is."""
-        # The instance is configured, and so is its own host: a picture elsewhere (a CDN)
-        # is any URL from the network, held to the public-address rule.
-        own = urlsplit(url).hostname == urlsplit(instance_url).hostname
+        own = on_instance_host(url, instance_url)
         limits = replace(
             self._limits,
             max_bytes=PICTURE_MAX_BYTES,
@@ -277,7 +273,7 @@ def check_page(report: CheckReport, layout: Layout) -> Page:
 def identities_from_check(report: CheckReport) -> dict[str, Identity]:
     """The accounts as their instances described them to `check`."""
     return {
-        account.name: recorded_identity(account.profile)
+        account.name: described_identity(account.profile)
         for account in report.accounts
         if account.profile
     }
@@ -300,8 +296,7 @@ def write_run_page(
 ) -> Path:
     """Write the page of a preview (`run --dry-run --html PATH`); the path written.
 
-    The accounts are shown as the last real run recorded them (the pass read them), with
-    the pictures found where that run was told they are."""
+    The accounts are shown as the last real run recorded them (the pass read them)."""
     identities = {name: recorded_identity(profile) for name, profile in report.profiles.items()}
     return write_page(path, settings, lambda layout: run_page(report, layout), identities, stop)
 

@@ -40,9 +40,14 @@ class Identity:
 
 
 def recorded_identity(profile: AccountProfile) -> Identity:
-    """The account as a real run recorded it from its last toot."""
-    if profile.avatar:
-        return Identity(profile.display_name, f"@{profile.acct}", profile.avatar, known=True)
+    """The account as a real run recorded it: its picture as that run kept it (a preview
+    asks the instance nothing), the placeholder until one did."""
+    avatar = profile.avatar or PLACEHOLDER_AVATAR
+    return Identity(profile.display_name, f"@{profile.acct}", avatar, known=True)
+
+
+def described_identity(profile: AccountProfile) -> Identity:
+    """The account as its instance described it to `check`: its picture is where it said."""
     return Identity(
         profile.display_name, f"@{profile.acct}", known=True, avatar_url=profile.avatar_url
     )
