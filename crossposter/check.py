@@ -10,7 +10,7 @@ not raised, so one look lists them all.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from crossposter.accounts import (
@@ -39,8 +39,15 @@ from crossposter.mastodon.capabilities import Capabilities
 from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import InstanceLookup, look_up_instance
 from crossposter.mastodon.profile import attribution_domains
-from crossposter.mastodon.publish import translate_error
-from crossposter.models import DEFAULT_ACCOUNT, Entry, Failing, InstanceLimits, Toot
+from crossposter.mastodon.publish import account_profile, translate_error
+from crossposter.models import (
+    DEFAULT_ACCOUNT,
+    AccountProfile,
+    Entry,
+    Failing,
+    InstanceLimits,
+    Toot,
+)
 from crossposter.net.public import AddressPolicy
 from crossposter.redaction import redacted_url
 from crossposter.state import SqliteState
@@ -97,6 +104,8 @@ class AccountCheck:
     notes: list[str] = field(default_factory=list)
     # source.attribution_domains; None when the token or the instance does not say.
     attribution_domains: list[str] | None = None
+    # How the account shows on its toots (its handle as `account`), once confirmed.
+    profile: AccountProfile | None = None
 
     @property
     def label(self) -> str:
@@ -259,6 +268,8 @@ def _check_account(settings: Settings, account: Account, lookup: InstanceLookup)
         return checked
     checked.account = handle(verified["acct"], lookup.limits.domain or account.instance_url)
     checked.attribution_domains = attribution_domains(verified)
+    profile = account_profile(verified)
+    checked.profile = replace(profile, acct=checked.account) if profile else None
     return checked
 
 

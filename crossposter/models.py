@@ -161,7 +161,9 @@ class AccountProfile:
     # `name`, or `name@domain` once the instance's domain is known.
     acct: str
     avatar_url: str = ""
-    # The picture itself, as a data: URL, so that a preview asks the instance nothing.
+    # The picture itself, as a data: URL, so that a preview asks the instance nothing;
+    # fetched by a run with nothing to post (posting.keep_picture), kept while avatar_url
+    # stays the same.
     avatar: str = ""
 
 

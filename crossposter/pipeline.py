@@ -59,6 +59,7 @@ from crossposter.posting import (
     RecordingOutbox,
     default_publisher,
     keep_author,
+    keep_picture,
 )
 from crossposter.state import (
     AnnouncedPost,
@@ -368,11 +369,13 @@ class Pass:
             keep_author(self._session_of(account), posted.author)
 
     def _look_after_toots(self) -> None:
-        """After posting: delete the uploads earlier runs left unused, and look once at each
-        recent toot's link card (after_posting.cards)."""
+        """After posting: delete the uploads earlier runs left unused, fetch an account's
+        picture a posting run noted, and look once at each recent toot's link card."""
         for account in {account.name: account for account in self._accounts.values()}.values():
             if account.token is not None:
                 self._session_of(account).instance.sweep_unused_uploads()
+                if account.name not in self._authors_kept:  # it posted nothing this pass
+                    keep_picture(self._session_of(account))
 
         def status_of(post: AnnouncedPost) -> Any:
             session = self._session_to_ask_about(post)

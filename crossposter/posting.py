@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
 
 from crossposter.accounts import Account, handle
 from crossposter.config import TOKEN_VARIABLE, Settings
@@ -31,7 +30,12 @@ from crossposter.errors import (
 from crossposter.health import worker_id
 from crossposter.known_instance import KnownInstance
 from crossposter.mastodon.instance import fetch_limits
-from crossposter.mastodon.media import data_url, download_image
+from crossposter.mastodon.media import (
+    PICTURE_MAX_BYTES,
+    data_url,
+    download_image,
+    on_instance_host,
+)
 from crossposter.models import (
     DEFAULT_ACCOUNT,
     AccountProfile,
@@ -53,9 +57,6 @@ if TYPE_CHECKING:
     from crossposter.mastodon.publish import Publisher
 
 log = logging.getLogger(__name__)
-
-# Instances serve a 400×400 picture; the preview page shows it 46 pixels wide.
-PICTURE_MAX_BYTES = 512 * 1024
 
 PublisherFactory = Callable[[Settings, Account], "Publisher"]
 
@@ -110,6 +111,7 @@ class Outbox(Protocol):
 
     def status(self, toot_id: str) -> Any:
         """One of the account's toots as the instance shows it now; PublishError when not read."""
+
     def picture(self, url: str, stop: threading.Event) -> str:
         """The account's picture at `url` as a data: URL; "" when it cannot be had."""
 
@@ -184,9 +186,7 @@ class LiveOutbox:
 
     def picture(self, url: str, stop: threading.Event) -> str:
         settings = self._settings
-        # The instance is configured, and so is its own host: a picture elsewhere (a CDN)
-        # is any URL from the network, held to the public-address rule.
-        own = urlsplit(url).hostname == urlsplit(self._account.instance_url).hostname
+        own = on_instance_host(url, self._account.instance_url)
         policy = AddressPolicy(allow_private=own or settings.allow_private_urls_in_feeds)
         try:
             image = download_image(
@@ -557,14 +557,28 @@ class AccountSession:
 
 
 def keep_author(session: AccountSession, author: AccountProfile) -> None:
-    """Keep how the session's account shows on its toots, for the preview page: its picture
-    is fetched again only when it changed."""
+    """Keep how the session's account shows on its toots, for the preview page: what the
+    instance's answer to the post said. Its picture, kept while its address stays the same,
+    is fetched by a run with nothing to post (keep_picture): a posting run spends its
+    requests on posts (issue 17: 100 posts in 101 requests)."""
     account = session.account
     known = session.state.account_profile(account.instance_url, account.name)
     avatar = known.avatar if known and known.avatar_url == author.avatar_url else ""
-    if author.avatar_url and not avatar:
-        avatar = session.outbox.picture(author.avatar_url, session.stop)
     acct = handle(author.acct, session.limits.domain or account.instance_url)
     session.state.save_account_profile(
         account.instance_url, account.name, replace(author, acct=acct, avatar=avatar)
     )
+
+
+def keep_picture(session: AccountSession) -> None:
+    """Fetch the account's picture when a run recorded where it is but not the picture
+    itself, so that a preview shows it without asking the instance anything."""
+    account = session.account
+    known = session.state.account_profile(account.instance_url, account.name)
+    if known is None or not known.avatar_url or known.avatar:
+        return
+    avatar = session.outbox.picture(known.avatar_url, session.stop)
+    if avatar:
+        session.state.save_account_profile(
+            account.instance_url, account.name, replace(known, avatar=avatar)
+        )

@@ -12,6 +12,7 @@ from crossposter.cli import main
 
 from support.blog import TOKEN, write_config
 from support.blog import feed_of as any_feed_of
+from support.pictures import png
 
 
 def feed_of(*numbers: int, **extra) -> str:
@@ -75,6 +76,23 @@ def test_an_unchanged_feed_costs_one_conditional_request_and_no_mastodon_call(bl
     assert main(["run", "--config", blog]) == 0
     assert api.requests == []
     assert feeds.count("GET", "/feed") == 2
+
+
+def test_a_posting_run_asks_the_instance_its_limits_and_the_posts_and_nothing_else(
+    blog, api, feeds
+):
+    # The account has a picture to fetch: the run records where it is, the page fetches it.
+    api.avatar = png(40, 40)
+    feeds.set_feed("/feed", feed_of(1, 2, 3, 4))
+    api.requests.clear()
+
+    assert main(["run", "--config", blog]) == 0
+
+    assert sorted((method, path) for method, path, _ in api.requests) == [
+        ("GET", "/api/v2/instance"),
+        ("POST", "/api/v1/statuses"),
+        ("POST", "/api/v1/statuses"),
+    ]
 
 
 def test_dry_run_shows_the_toot_and_changes_nothing(blog, api, feeds, tmp_path, capsys):

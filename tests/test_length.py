@@ -318,3 +318,47 @@ def test_factored_alternation_matches_like_the_plain_one(words: list[str], probe
     factored = regex.compile(length._ordered_alternation(words), regex.I)
     m1, m2 = plain.match(probe), factored.match(probe)
     assert (m1 and m1.group()) == (m2 and m2.group())
+
+
+PLAIN_URL_WORDS = st.builds(
+    "{}://{}{}{}{}".format,
+    st.sampled_from(["https", "http", "HTTPS", "ftp", "gemini"]),
+    st.from_regex(r"(?:(?:[a-zA-Z0-9_-]{1,8}|com|fr|xn--p1ai)\.){0,3}", fullmatch=True),
+    st.one_of(
+        st.sampled_from(["com", "ORG", "fr", "co", "xn--p1ai", "localhost", "ex-ample", "a-"]),
+        st.from_regex(r"[a-z0-9-]{1,6}", fullmatch=True),
+    ),
+    st.sampled_from(["", ":8080", ".", ":", "?q=1", "/"]),
+    st.text(alphabet="/aZ09-_.,!?:;@#()[]<>~&|$%'\"*=+é「", max_size=14),
+)
+
+
+@FAST
+@given(PLAIN_URL_WORDS, st.sampled_from(["", "Voir ", "(", "\n"]), st.sampled_from(["", " fin"]))
+@example(word="https://blog.example.org/a/b.", before="", after="")
+@example(word="https://t.co/abc", before="", after="")
+@example(word="http://a.b.com/@", before="Voir ", after="")
+@example(word="https://blog1.example/posts/2", before="", after="")
+@example(word="https://blog1.example/to/https://a.com", before="", after="")
+def test_a_plain_url_is_found_where_the_expression_finds_it(word, before, after):
+    """The shortcut for a word that is one plain URL agrees with the whole expression,
+    for both releases' rules, wherever it answers."""
+    text = before + word + after
+    start = len(before)
+    for rules in (length._RULES_4_2, length._RULES_4_3):
+        shortcut = length._plain_url(text, start, start + len(word), rules)
+        if shortcut is None:
+            continue
+        expected = [
+            (*m.span("url"), m.group("domain"))
+            for m in rules.url.finditer(text, max(start - 1, 0), start + len(word))
+            if m.group("protocol") is not None
+        ]
+        assert list(shortcut) == expected
+
+
+@FAST
+@given(st.text(alphabet=st.characters(max_codepoint=0x2FF), max_size=30))
+@example(text="a\r\nb\n\rc")
+def test_clusters_below_the_combining_marks_are_counted_without_the_expression(text):
+    assert grapheme_count(text) == len(regex.findall(r"\X", text, flags=regex.DOTALL))

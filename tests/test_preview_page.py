@@ -23,8 +23,14 @@ from crossposter.preview_page.status import (
     shortened_link,
     word_changes,
 )
-from crossposter.preview_page.view import Identity, card_view, placeholder_identity
+from crossposter.preview_page.view import (
+    PLACEHOLDER_AVATAR,
+    Identity,
+    card_view,
+    placeholder_identity,
+)
 
+from support.blog import blog_on
 from support.feeds import rss
 from support.pictures import png
 
@@ -386,6 +392,38 @@ def test_a_first_runs_page_says_what_it_would_record_and_shows_the_sample(tmp_pa
     assert "first run: would record 1 entry, announce none;" in page
     assert "sample (first run; not to be posted)" in page
     assert "<p>Hello</p>" in page
+
+
+def test_a_quiet_run_keeps_the_accounts_picture_for_the_preview_and_check_fetches_its_own(
+    tmp_path, api, feeds, token
+):
+    api.avatar = png(40, 40, (230, 120, 40))
+    shown = inline(api.avatar)
+    config, publish = blog_on(feeds, tmp_path, api)
+    publish(1)
+    assert main(["run", "--config", config]) == 0
+    assert api.count("GET", "/avatars/original/missing.png") == 0  # a posting run only notes it
+    publish(2, 1)
+    assert main(["run", "--dry-run", "--config", config, "--html", "run.html"]) == 0
+    html = (tmp_path / "run.html").read_text(encoding="utf-8")
+    assert shown not in html and PLACEHOLDER_AVATAR in html and "Test bot" in html
+    assert api.count("GET", "/avatars/original/missing.png") == 0  # a preview asks nothing
+
+    publish(1)
+    assert main(["run", "--config", config]) == 0  # nothing to post: it fetches the picture
+    publish(2, 1)
+    assert main(["run", "--dry-run", "--config", config, "--html", "run.html"]) == 0
+    assert main(["check", "--config", config, "--html", "check.html"]) == 0
+
+    for page in ("run.html", "check.html"):
+        html = (tmp_path / page).read_text(encoding="utf-8")
+        assert f'src="{shown}"' in html and "Test bot" in html
+    # The quiet run's, then check's own: check asks the instance anyway.
+    assert api.count("GET", "/avatars/original/missing.png") == 2
+    api.avatar = None  # gone: check's page shows the placeholder, and says nothing of it
+    assert main(["check", "--config", config, "--html", "check.html"]) == 0
+    html = (tmp_path / "check.html").read_text(encoding="utf-8")
+    assert shown not in html and PLACEHOLDER_AVATAR in html and "Test bot" in html
 
 
 ME_SHOWN = placeholder_identity("https://mastodon.example")

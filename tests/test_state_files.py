@@ -4,6 +4,7 @@ no permission — each end in one clear line and the right exit code, never a tr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -319,3 +320,36 @@ def test_an_import_with_anything_unknown_or_mistyped_is_refused_whole(
     after = json.loads(capsys.readouterr().out)
     del before["exported_at"], after["exported_at"]
     assert after == before
+
+
+# -- the journal: write-ahead during a run, one plain file between runs ----------------
+
+
+def journal_mode(path) -> str:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return db.execute("PRAGMA journal_mode").fetchone()[0]
+
+
+def test_a_run_writes_ahead_and_leaves_one_ordinary_file_behind(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    a_state_with_one_feed(path)
+    assert journal_mode(path) == "delete"
+
+    with SqliteState.open(path) as run:
+        assert journal_mode(path) == "wal"
+        run.record_fetch("news", "u", "ok")
+        for log in ("state.sqlite3-wal", "state.sqlite3-shm"):
+            assert stat.S_IMODE((tmp_path / log).stat().st_mode) == 0o600  # private, as the file
+        # A reader that may not write reads what the run committed, while it runs.
+        with SqliteState.open_read_only(path) as reader:
+            assert {feed.name for feed in reader.feeds()} == {"blog", "news"}
+
+    assert journal_mode(path) == "delete"
+    assert sorted(p.name for p in tmp_path.glob("state*")) == [path.name, f"{path.name}.lock"]
+    # The one file is the whole state: a copy of it alone reads it all.
+    copy = tmp_path / "copy" / "state.sqlite3"
+    copy.parent.mkdir()
+    shutil.copyfile(path, copy)
+    with SqliteState.open_read_only(copy) as copied:
+        assert {feed.name for feed in copied.feeds()} == {"blog", "news"}
+

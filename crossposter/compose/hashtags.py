@@ -14,6 +14,7 @@ and [[:alpha:]] is the Alphabetic property.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterable, Mapping
 
@@ -152,6 +153,13 @@ def _skip_key(name: str) -> str:
     return normalize_tag(name)
 
 
+@functools.lru_cache(maxsize=16)
+def _skipped_keys(names: tuple[str, ...]) -> frozenset[str]:
+    """The keys of the category names to skip: made once per list, not once per toot (the
+    default list has dozens of names, each normalized)."""
+    return frozenset(_skip_key(name) for name in names) - {""}
+
+
 # A category whose hashtag is longer than this is a phrase, not a topic
 # ("Australian security and counter-terrorism"): it gives no hashtag, unless
 # `hashtag_map` names what it becomes.
@@ -194,8 +202,7 @@ def hashtags_for(
             fixed_tags.append(tag)
 
     mapped = {category_key(key, hashtag=True) for key in mapping or {}}
-    skipped = {_skip_key(name) for name in skip or ()}
-    skipped.discard("")
+    skipped = _skipped_keys(tuple(skip or ()))
     category_tags: list[str] = []
     cap = None if limit is None else max(limit, 0)
     for name in categories or ():

@@ -113,8 +113,10 @@ def api_request(api: Any, method: str, endpoint: str, params: Any = None, **opti
     Its internal `Mastodon.__api_request` (name-mangled; the method every public one
     calls) sends it like any other: the same session, token, User-Agent, rate-limit
     bookkeeping and errors. Used for DELETE /api/v1/media/:id (Mastodon 4.4), the
-    PKCE code exchange (Mastodon 4.3), which 2.3.3's `log_in` cannot send, and an upload
-    (POST /api/v2/media), which its `media_post` precedes with GET /api/v1/instance.
+    PKCE code exchange (Mastodon 4.3), which 2.3.3's `log_in` cannot send, an upload
+    (POST /api/v2/media), which its `media_post` precedes with GET /api/v1/instance,
+    and POST /api/v1/statuses, whose answer `status_post` would make typed objects of
+    (publish.Publisher._post_once says why not).
     """
     return api._Mastodon__api_request(method, endpoint, dict(params or {}), **options)
 

@@ -73,6 +73,17 @@ def data_url(data: bytes, max_bytes: int) -> str | None:
     return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+# Instances serve a 400×400 account picture; the preview page shows it 46 pixels wide.
+PICTURE_MAX_BYTES = 512 * 1024
+
+
+def on_instance_host(url: str, instance_url: str) -> bool:
+    """Whether `url` (an account's picture) is on the configured instance's own host, which
+    may be private as the instance may; a picture elsewhere (a CDN) is any URL from the
+    network, held to the public-address rule."""
+    return urlsplit(url).hostname == urlsplit(instance_url).hostname
+
+
 def download_image(
     image: ImageRef,
     limits: InstanceLimits,

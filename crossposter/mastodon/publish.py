@@ -284,17 +284,18 @@ class Publisher:
         from mastodon import errors as mastodon_errors
 
         try:
-            status = self._api.status_post(
-                toot.text,
-                visibility=toot.visibility,
-                language=toot.language,
-                # Mastodon 4.5 (API version 7); None leaves it out, as a server before wants.
-                quote_approval_policy=toot.quote_approval_policy,
-                spoiler_text=toot.spoiler_text or None,
-                # Mastodon.py always sends sensitive=0, which unmarks a content warning.
-                sensitive=bool(toot.spoiler_text),
-                media_ids=list(toot.media_ids) or None,
-                idempotency_key=key,
+            # Mastodon.py's generic request, as its status_post sends it (the same session,
+            # token, rate-limit bookkeeping and errors) but with the answer left a dict:
+            # status_post makes typed objects of the whole status and its account, ~2.5 ms
+            # of CPU a post, a fifth of a post's, for the three fields read here.
+            status = api_request(
+                self._api,
+                "POST",
+                "/api/v1/statuses",
+                _status_parameters(toot),
+                headers={"Idempotency-Key": key},
+                use_json=True,
+                override_type=dict,
             )
         except mastodon_errors.MastodonError as error:
             raise translate_error(error, self._api) from None
@@ -353,6 +354,22 @@ def translate_error(error: Exception, api: Any = None) -> PublishError:
     return PublishError(f"unexpected Mastodon.py error: {describe_api_error(error)}")
 
 
+def _status_parameters(toot: Toot) -> dict[str, Any]:
+    """What POST /api/v1/statuses is sent for `toot`: what status_post sent, as JSON."""
+    parameters = {
+        "status": toot.text,
+        "visibility": toot.visibility,
+        "language": toot.language,
+        # Mastodon 4.5 (API version 7); left out (None) as a server before wants.
+        "quote_approval_policy": toot.quote_approval_policy,
+        "spoiler_text": toot.spoiler_text or None,
+        # True with a content warning, as Mastodon's own interface sends it.
+        "sensitive": bool(toot.spoiler_text),
+        "media_ids": list(toot.media_ids) or None,
+    }
+    return {name: value for name, value in parameters.items() if value is not None}
+
+
 def _posted(status: Any) -> Posted:
     return Posted(
         id=str(status["id"]), url=status.get("url") or status.get("uri"), author=_author(status)
@@ -360,7 +377,11 @@ def _posted(status: Any) -> Posted:
 
 
 def _author(status: Any) -> AccountProfile | None:
-    account = status.get("account") or {}
+    return account_profile(status.get("account") or {})
+
+
+def account_profile(account: Any) -> AccountProfile | None:
+    """How an account (as the API returns it) shows on its toots; None when it says not."""
     acct = account.get("acct")
     if not isinstance(acct, str) or not acct:
         return None

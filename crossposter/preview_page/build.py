@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from crossposter.accounts import feed_accounts
 from crossposter.files import write_atomically
-from crossposter.mastodon.media import sniff_type
+from crossposter.mastodon.media import PICTURE_MAX_BYTES, on_instance_host, sniff_type
 from crossposter.preview_page.card import MAX_PAGE_BYTES, CardTags, PageOutcome, card_tags
 from crossposter.preview_page.fetch import PAGE_ACCEPT, Fetched, Limits, fetch
 from crossposter.preview_page.images import MAX_INLINE_BYTES, image_size, inline
@@ -30,6 +30,7 @@ from crossposter.preview_page.view import (
     Page,
     TootView,
     card_view,
+    described_identity,
     edit_view,
     placeholder_identity,
     recorded_identity,
@@ -92,10 +93,22 @@ class Fetcher:
                 self._futures[key] = self._pool.submit(work, url)
             return self._futures[key]
 
+    def picture(self, url: str, instance_url: str) -> Future:
+        """An account's picture (an ImageResult), from where its instance said it is."""
+        own = on_instance_host(url, instance_url)
+        limits = replace(
+            self._limits,
+            max_bytes=PICTURE_MAX_BYTES,
+            allow_private=own or self._limits.allow_private,
+        )
+        return self._image("picture", url, limits)
+
     def image(self, url: str) -> Future:
-        limits = replace(self._limits, max_bytes=MAX_INLINE_BYTES)
+        return self._image("image", url, replace(self._limits, max_bytes=MAX_INLINE_BYTES))
+
+    def _image(self, kind: str, url: str, limits: Limits) -> Future:
         return self._submit(
-            "image",
+            kind,
             url,
             lambda u: _image_result(fetch(u, limits, accept="image/*", stop=self._stop)),
         )
@@ -137,15 +150,30 @@ class Layout:
         self._identities = identities
 
     def prefetch(self, entries: list[tuple[str | None, Toot | None]]) -> None:
+        for feed in {account.name: feed for feed, account in self._accounts.items()}.values():
+            self._picture(feed)
         for link, toot in entries:
             if link:
                 self._fetcher.page(link)
             if toot is not None and toot.image_url:
                 self._fetcher.image(toot.image_url)
 
+    def _picture(self, feed: str) -> Future | None:
+        account = self._accounts[feed]
+        known = self._identities.get(account.name)
+        if known is None or not known.avatar_url:
+            return None
+        return self._fetcher.picture(known.avatar_url, account.instance_url)
+
     def identity(self, feed: str) -> Identity:
         account = self._accounts[feed]
-        return self._identities.get(account.name) or placeholder_identity(account.instance_url)
+        known = self._identities.get(account.name)
+        if known is None:
+            return placeholder_identity(account.instance_url)
+        picture = self._picture(feed)
+        if picture is not None and picture.result().src:
+            return replace(known, avatar=picture.result().src)
+        return known
 
     def toot(
         self,
@@ -243,13 +271,12 @@ def check_page(report: CheckReport, layout: Layout) -> Page:
 
 
 def identities_from_check(report: CheckReport) -> dict[str, Identity]:
-    """The handles the instances confirmed to `check`; pictures and names stay placeholders."""
-    identities = {}
-    for account in report.accounts:
-        if account.account:
-            user = account.account.split("@", 1)[0]
-            identities[account.name] = Identity(user, f"@{account.account}", known=True)
-    return identities
+    """The accounts as their instances described them to `check`."""
+    return {
+        account.name: described_identity(account.profile)
+        for account in report.accounts
+        if account.profile
+    }
 
 
 def write_page(

@@ -35,15 +35,21 @@ class Identity:
     avatar: str = PLACEHOLDER_AVATAR
     # Whether the handle is the account's own (recorded by a run, or told by the instance).
     known: bool = False
+    # Where the account's picture is, for the page to fetch and inline as `avatar`.
+    avatar_url: str = ""
 
 
 def recorded_identity(profile: AccountProfile) -> Identity:
-    """The account as a real run recorded it from its last toot."""
+    """The account as a real run recorded it: its picture as that run kept it (a preview
+    asks the instance nothing), the placeholder until one did."""
+    avatar = profile.avatar or PLACEHOLDER_AVATAR
+    return Identity(profile.display_name, f"@{profile.acct}", avatar, known=True)
+
+
+def described_identity(profile: AccountProfile) -> Identity:
+    """The account as its instance described it to `check`: its picture is where it said."""
     return Identity(
-        display_name=profile.display_name,
-        handle=f"@{profile.acct}",
-        avatar=profile.avatar or PLACEHOLDER_AVATAR,
-        known=True,
+        profile.display_name, f"@{profile.acct}", known=True, avatar_url=profile.avatar_url
     )
 
 

@@ -321,8 +321,8 @@ STEPS: tuple[Step, ...] = (
             )"""
         },
     ),
-    # How each account shows on its toots (name, handle, picture), kept by the run that
-    # posted, for the preview page: a preview asks the instance nothing.
+    # How each account shows on its toots (name, handle, picture), kept by the runs that
+    # posted and looked after toots, for the preview page: a preview asks the instance nothing.
     Step(
         "account profiles",
         tables="""

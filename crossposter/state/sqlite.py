@@ -125,6 +125,7 @@ class SqliteState(Ledger, AfterPosting, Coordination, Upkeep, Subscriptions, Adm
             raise
         state = cls(connection, path, lock_fd)
         state._prepare(create=new)
+        state._log_ahead()
         return state
 
     @classmethod
@@ -180,7 +181,42 @@ class SqliteState(Ledger, AfterPosting, Coordination, Upkeep, Subscriptions, Adm
         copy._prepare(create=False)
         return copy
 
+    def _log_ahead(self) -> None:
+        """Write-ahead logging for the run, each commit synced: as durable, and cheaper.
+
+        A commit appends to the `-wal` file and syncs it once, where the rollback journal
+        syncs the journal, then the file, and creates and deletes the journal each time
+        (about 0.2 ms a commit against 1.5 ms on this project's machines; two commits a post).
+        Durability is unchanged: with `synchronous = FULL` a commit that returned is on the
+        disk, so a post's pending record survives the process crashing, or the power
+        failing, before its request is sent, as long as the disk honours fsync (as before).
+        WAL shares memory between the processes of one machine, which a network file system
+        does not give; the README asks for a local disk already (the lock file needs one).
+        """
+        try:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+        except StateError:
+            self.close()
+            raise
+
+    def _log_back(self) -> None:
+        """The file back in rollback mode, its log checkpointed into it, once the run is done.
+
+        So a reader that may not write (check, a preview, a state in a read-only folder)
+        opens it as it always did, and the one file is the whole state. A reader still
+        open keeps the file in WAL mode until a later run's end: nothing is waited for.
+        (Within one process, once a read-only view has read the file in WAL mode, SQLite
+        keeps it so: `run --loop --listen`, whose probes read the state, may run in WAL
+        mode throughout, which its own readers and other processes' read as well.)
+        """
+        with contextlib.suppress(sqlite3.Error, StateError):
+            self._db.execute("PRAGMA busy_timeout = 0")
+            self._db.execute("PRAGMA journal_mode = DELETE")
+
     def close(self) -> None:
+        if self._lock_fd is not None:
+            self._log_back()
         self._db.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)

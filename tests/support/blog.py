@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from support.feeds import rss
 
-__all__ = ["DAY", "TOKEN", "article", "feed_of", "write_config"]
+__all__ = ["DAY", "TOKEN", "article", "blog_on", "feed_of", "write_config"]
 
 # The token the `token` fixture exports, which the loopback MastodonAPI accepts.
 TOKEN = "test-token"
@@ -62,3 +63,21 @@ def write_config(tmp_path, api, feeds_yaml: str, **top_level_settings: Any) -> s
     path = tmp_path / "feeds.yaml"
     path.write_text("\n".join([*lines, "feeds:", feeds]) + "\n", encoding="utf-8")
     return str(path)
+
+
+def blog_on(feeds, tmp_path, api) -> tuple[str, Callable[..., None]]:
+    """A blog served by `feeds`, its articles' pages there too, its newest article to be
+    announced: the config's path, and `publish(3, 2, 1)`, which puts those articles in its
+    feed, in that order."""
+
+    def publish(*numbers: int) -> None:
+        items = [article(n, link=feeds.url(f"/{n}/")) for n in numbers]
+        feeds.set_feed("/feed", rss(items), etag=False, last_modified=False)
+
+    config = write_config(
+        tmp_path,
+        api,
+        f"- {{name: blog, url: '{feeds.url('/feed')}', backfill: 1}}",
+        allow_private_urls_in_feeds=True,
+    )
+    return config, publish
