@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from crossposter.duration import format_duration
+from crossposter.errors import LeaseLost
 from crossposter.models import Failing
 
 log = logging.getLogger(__name__)
@@ -84,10 +85,12 @@ class Alerts:
     def feed_failed(self, feed: Any, report: Any, error: Exception, stopping: bool) -> None:
         """A feed failed, said in its report with its address (as `check` gives it: a 404
         or a refused connection is fixed there); only a temporary failure counts for
-        alert_after, and a stop asked for is none."""
+        alert_after, and a stop asked for is none, nor a lease lost (the feed changed
+        hands: another process serves it)."""
         said = str(error) if feed.url in str(error) else f"{error} ({feed.url})"
         report.fail(error, said)
-        if getattr(error, "temporary", False) and not stopping:
+        changed_hands = isinstance(error, LeaseLost)
+        if getattr(error, "temporary", False) and not stopping and not changed_hands:
             self.failed(FEED, feed.name, said)
 
     def sum_up(self, sessions: Iterable[Any]) -> list[str]:

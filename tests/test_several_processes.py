@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -367,7 +368,7 @@ LEASE = 1.0
 LOST = "this process (stalled) no longer holds its lease"
 
 
-def stalled_past_its_lease(config: str, held, taken_over) -> tuple[str, str]:
+def stalled_past_its_lease(database: str, config: str, held, taken_over) -> tuple[str, str]:
     """Replica "stalled" runs, and is frozen (SIGSTOP: its lease renewer too, as a paused
     VM or container) once `held()` says it waits on the answer the test slowed down. Past
     its lease, replica "heir" runs; once `taken_over()` says the heir has the feed, the
@@ -386,6 +387,11 @@ def stalled_past_its_lease(config: str, held, taken_over) -> tuple[str, str]:
     heir_code, heir_log = outcome(heir)
     assert (stalled_code, heir_code) == (75, 0), stalled_log + heir_log
     assert LOST in stalled_log
+    # The feed did not fail: it changed hands. Nothing counts toward alert_after, and the
+    # heir does not say it "recovered".
+    assert re.search(r"feed \S+: recovered", heir_log) is None, heir_log
+    with psycopg.connect(database) as db:
+        assert db.execute("SELECT name FROM failures WHERE kind = 'feed'").fetchall() == []
     return stalled_log, heir_log
 
 
@@ -409,7 +415,7 @@ def test_a_replica_stalled_past_its_lease_leaves_the_new_entry_to_its_heir(
     api.idempotency_window = 0
 
     stalled_log, heir_log = stalled_past_its_lease(
-        config, lambda: api.count("GET", "/api/v2/instance") == 1, fetched(feeds, 3)
+        database, config, lambda: api.count("GET", "/api/v2/instance") == 1, fetched(feeds, 3)
     )
     assert api.count("POST", "/api/v1/statuses") == 1
     [status] = api.statuses
@@ -442,7 +448,7 @@ def test_a_replica_stalled_past_its_lease_deletes_no_toot(tmp_path, api, feeds, 
     feeds.set_slow("/", LEASE, times=1)
 
     stalled_log, _ = stalled_past_its_lease(
-        config, lambda: feeds.count("GET", "/") == 1, fetched(feeds, 5)
+        database, config, lambda: feeds.count("GET", "/") == 1, fetched(feeds, 5)
     )
     assert api.count("DELETE", f"/api/v1/statuses/{status['id']}") == 0
     assert "deleted the toot" not in stalled_log
@@ -478,7 +484,7 @@ def test_a_replica_stalled_past_its_lease_leaves_the_edit_to_its_heir(
     feeds.set_slow("/b.png", LEASE, times=1)
 
     stalled_log, heir_log = stalled_past_its_lease(
-        config, lambda: feeds.count("GET", "/b.png") == 1, fetched(feeds, 4)
+        database, config, lambda: feeds.count("GET", "/b.png") == 1, fetched(feeds, 4)
     )
     assert api.count("PUT", f"/api/v1/statuses/{status['id']}") == 1
     assert "edited the toot" in heir_log and "edited the toot" not in stalled_log
@@ -507,7 +513,10 @@ def test_a_replica_stalled_past_its_lease_does_not_retry_the_pending_post(
     # The stalled one wrote nothing yet, so nothing holds the heir up: it looks, finds no
     # status and posts; only then does the stalled one go on, with its answer of before.
     stalled_log, heir_log = stalled_past_its_lease(
-        config, lambda: api.count("GET", own_statuses) == 1, lambda: len(api.statuses) == 1
+        database,
+        config,
+        lambda: api.count("GET", own_statuses) == 1,
+        lambda: len(api.statuses) == 1,
     )
     assert api.count("POST", "/api/v1/statuses") == 2  # the 503, and the heir's
     [status] = api.statuses
@@ -541,7 +550,7 @@ def test_a_replica_stalled_past_its_lease_does_not_send_an_edit_left_pending(
     feeds.set_slow("/n.png", LEASE, times=1)
 
     stalled_log, heir_log = stalled_past_its_lease(
-        config, lambda: feeds.count("GET", "/n.png") == 1, fetched(feeds, 5)
+        database, config, lambda: feeds.count("GET", "/n.png") == 1, fetched(feeds, 5)
     )
     assert api.count("PUT", f"/api/v1/statuses/{status['id']}") == 2  # the 503, the heir's
     assert "edited the toot" in heir_log and "edited the toot" not in stalled_log
@@ -568,7 +577,7 @@ def test_a_replica_stalled_past_its_lease_does_not_post_again_without_the_image(
 
         # The stalled one holds no write: the heir posts the pending toot at once.
         stalled_log, heir_log = stalled_past_its_lease(
-            config, lambda: api.count("DELETE") == 1, lambda: len(api.statuses) == 1
+            database, config, lambda: api.count("DELETE") == 1, lambda: len(api.statuses) == 1
         )
         assert api.count("POST", "/api/v1/statuses") == 2  # the 422, and the heir's
         [status] = api.statuses
