@@ -24,7 +24,7 @@ from crossposter.feeds.hubs import advertised_hub
 from crossposter.feeds.select import Selection, select_new
 from crossposter.logsafe import plural
 from crossposter.models import Entry, FeedInfo, FeedReport, ParsedFeed, Toot, link_key
-from crossposter.posting import AccountSession
+from crossposter.posting import AccountSession, uploads_dropped_if_lease_lost
 from crossposter.state import PostedEntry, State, now_utc
 
 # The logger the pass has always written under: `--log-format json` shows its name.
@@ -215,7 +215,8 @@ class FeedHandling:
                 # A stop abandoned the download: the entry waits, image and all, for next run.
                 report.left_for_later()
                 return False
-        pending = session.pend(feed.name, entry, toot)
+        with uploads_dropped_if_lease_lost(session, toot.media_ids):
+            pending = session.pend(feed.name, entry, toot)
         if pending is None:
             # Another feed of the account announced the link earlier in this pass.
             _log_repeated(feed, entry, preview=self.shared.preview)

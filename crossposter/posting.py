@@ -7,10 +7,11 @@ the instance itself, or, for a preview, a `RecordingOutbox` that sends nothing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,6 +22,7 @@ from crossposter.errors import (
     AuthenticationFailed,
     ImageUnavailable,
     InstanceUnreachable,
+    LeaseLost,
     PublishError,
     RateLimited,
     RejectedPost,
@@ -273,7 +275,7 @@ class RecordingOutbox:
         pass  # a preview uploaded nothing
 
 
-def _new_uploads(posted: PostedEntry, toot: Toot) -> tuple[str, ...]:
+def new_uploads(posted: PostedEntry, toot: Toot) -> tuple[str, ...]:
     """The media an edit uploaded for `toot` that the posted toot does not use.
 
     The posted toot's own media stay: Mastodon keeps them for the edit history.
@@ -290,6 +292,20 @@ def lease_holder(state: PostingState) -> str | None:
     """This process, when the state hands its feeds out by lease: a pending post or edit
     first confirms, as it is recorded, that the feed's lease is still its own."""
     return worker_id() if state.shared else None
+
+
+@contextlib.contextmanager
+def uploads_dropped_if_lease_lost(
+    session: AccountSession, media_ids: tuple[str, ...]
+) -> Iterator[None]:
+    """Around recording a post or an edit whose images are uploaded already: when the lease
+    turns out lost there, nothing will use them (the heir uploads its own), so they go now
+    rather than stay on the instance for a day."""
+    try:
+        yield
+    except LeaseLost:
+        session.instance.discard_uploads(media_ids)
+        raise
 
 
 def confirm_still_leased(state: PostingState, feed: str) -> None:
@@ -480,7 +496,7 @@ class AccountSession:
             # Deleted on the instance by hand: that choice is the person's, and final.
             self.state.mark_deleted(posted.feed, posted.entry_id, str(error))
             log.warning("feed %s: %r not edited: %s", posted.feed, posted.label, error)
-            self.instance.discard_uploads(_new_uploads(posted, toot))
+            self.instance.discard_uploads(new_uploads(posted, toot))
             return "gone"
         except (TemporaryPublishError, AuthenticationFailed) as error:
             self._left_pending(posted, error, report)
@@ -491,7 +507,7 @@ class AccountSession:
             self.state.drop_edit(posted.feed, posted.entry_id)
             log.error("feed %s: %r not edited: %s", posted.feed, posted.label, error)
             report.fail(error)
-            self.instance.discard_uploads(_new_uploads(posted, toot))
+            self.instance.discard_uploads(new_uploads(posted, toot))
             return "failed"
         self.state.mark_edited(posted.feed, posted.entry_id, at)
         return "edited"

@@ -423,6 +423,29 @@ def test_a_replica_stalled_past_its_lease_leaves_the_new_entry_to_its_heir(
     assert recorded(database, 2) == ("posted", status["id"])
 
 
+def test_a_replica_stalled_past_its_lease_drops_the_image_it_uploaded_for_the_heirs_post(
+    tmp_path, api_4_4, feeds, token, database
+):
+    api = api_4_4
+    feeds.set_feed("/a.png", PNG, content_type="image/png")
+    feeds.set_feed("/blog", feed_of(1))
+    config = config_of(
+        tmp_path, api, feeds, ["blog"], database, options=", image: true",
+        lease_timeout=LEASE, allow_private_urls_in_feeds=True,
+    )  # fmt: skip
+    assert main(["run", "--config", config]) == 0
+    feeds.set_feed("/blog", feed_of(1, 2, enclosure={"url": feeds.url("/a.png")}))
+    # The stalled one waits on the limits, then uploads the image before its lease is found lost.
+    api.fail_next("GET", "/api/v2/instance", "delay", seconds=LEASE, create=True)
+
+    stalled_past_its_lease(
+        database, config, lambda: api.count("GET", "/api/v2/instance") == 1, fetched(feeds, 3)
+    )
+    [status] = api.statuses
+    assert api.count("POST", "/api/v2/media") == 2, "the heir's and the stalled one's"
+    assert set(api.media) == set(status["media_ids"]), "the stalled one's upload deleted"
+
+
 def test_a_replica_stalled_past_its_lease_deletes_no_toot(tmp_path, api, feeds, token, database):
     on_site = feeds.url("/{n}/")  # each article's link: 404 unless served
     feeds.set_feed("/", "<html>home</html>", content_type="text/html")
@@ -460,9 +483,18 @@ def test_a_replica_stalled_past_its_lease_deletes_no_toot(tmp_path, api, feeds, 
     assert api.statuses == []
 
 
+@pytest.fixture
+def api_4_4():
+    """A loopback Mastodon 4.4: it deletes an upload no status uses (DELETE /api/v1/media)."""
+    with MastodonAPI(release="4.4") as server:
+        yield server
+
+
 def test_a_replica_stalled_past_its_lease_leaves_the_edit_to_its_heir(
-    tmp_path, api, feeds, token, database
+    tmp_path, api_4_4, feeds, token, database
 ):
+    api = api_4_4
+
     def publish(image: str) -> None:
         feeds.set_feed("/blog", feed_of(1, 2, enclosure={"url": feeds.url(image)}))
 
@@ -490,6 +522,11 @@ def test_a_replica_stalled_past_its_lease_leaves_the_edit_to_its_heir(
     assert "edited the toot" in heir_log and "edited the toot" not in stalled_log
     [edited] = api.statuses
     assert len(edited["media_ids"]) == 1 and edited["media_ids"] != [first_image]
+    # The stalled one had uploaded the new image too: nothing will use it, so it went.
+    deleted = [path for method, path, _ in api.requests if method == "DELETE"]
+    assert len(deleted) == 1 and deleted[0].startswith("/api/v1/media/"), deleted
+    assert deleted[0].rsplit("/", 1)[1] not in (first_image, *edited["media_ids"])
+    assert set(api.media) == {first_image, *edited["media_ids"]}
 
 
 def test_a_replica_stalled_past_its_lease_does_not_retry_the_pending_post(

@@ -35,7 +35,13 @@ from crossposter.config import FeedConfig, Settings
 from crossposter.models import Article, Entry, FeedInfo, FeedReport, Toot
 from crossposter.net.bounded import CutOff, Cutoff
 from crossposter.net.public import AddressPolicy, public_session
-from crossposter.posting import AccountSession, confirm_still_leased, lease_holder
+from crossposter.posting import (
+    AccountSession,
+    confirm_still_leased,
+    lease_holder,
+    new_uploads,
+    uploads_dropped_if_lease_lost,
+)
 from crossposter.state import PostedEntry, PostingState
 from crossposter.web import USER_AGENT
 
@@ -126,9 +132,10 @@ class FollowUp:
             toot = self._recomposed(session, posted, entry, info)
             if toot is None or not toot_differs(posted.toot, toot):
                 continue
-            self.state.mark_edit_pending(
-                self.feed.name, posted.entry_id, toot, article, worker=lease_holder(self.state)
-            )
+            with uploads_dropped_if_lease_lost(session, new_uploads(posted, toot)):
+                self.state.mark_edit_pending(
+                    self.feed.name, posted.entry_id, toot, article, worker=lease_holder(self.state)
+                )
             self._send_edit(session, posted, toot, reason)
 
     def _recomposed(
