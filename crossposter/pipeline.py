@@ -59,7 +59,7 @@ from crossposter.posting import (
     RecordingOutbox,
     default_publisher,
     keep_author,
-    keep_picture,
+    look_after_account,
 )
 from crossposter.state import (
     AnnouncedPost,
@@ -373,9 +373,8 @@ class Pass:
         picture a posting run noted, and look once at each recent toot's link card."""
         for account in {account.name: account for account in self._accounts.values()}.values():
             if account.token is not None:
-                self._session_of(account).instance.sweep_unused_uploads()
-                if account.name not in self._authors_kept:  # it posted nothing this pass
-                    keep_picture(self._session_of(account))
+                posted = account.name in self._authors_kept
+                look_after_account(self._session_of(account), posted_this_pass=posted)
 
         def status_of(post: AnnouncedPost) -> Any:
             session = self._session_to_ask_about(post)

@@ -586,6 +586,14 @@ def keep_author(session: AccountSession, author: AccountProfile) -> None:
     )
 
 
+def look_after_account(session: AccountSession, *, posted_this_pass: bool) -> None:
+    """After a pass: delete the uploads earlier runs left unused and, when this pass posted
+    nothing on the account, fetch the picture a posting run noted (keep_picture)."""
+    session.instance.sweep_unused_uploads()
+    if not posted_this_pass:
+        keep_picture(session)
+
+
 def keep_picture(session: AccountSession) -> None:
     """Fetch the account's picture when a run recorded where it is but not the picture
     itself, so that a preview shows it without asking the instance anything."""
