@@ -31,8 +31,10 @@ from crossposter.mastodon.client import mastodon_client
 from crossposter.mastodon.instance import look_up_instance
 from crossposter.mastodon.profile import attribution_domains, set_attribution_domains
 from crossposter.mastodon.publish import translate_error
-from crossposter.net.bounded import CutOff, TooLarge
-from crossposter.net.public import AddressPolicy, BlockedAddress, get_public, public_session
+from crossposter.net.addresses import AddressPolicy, BlockedAddress
+from crossposter.net.bounded import CutOff
+from crossposter.net.limits import TooLarge
+from crossposter.net.public import get_public, public_session
 from crossposter.web import USER_AGENT, root_cause
 
 CREATOR = "fediverse:creator"

@@ -48,7 +48,7 @@ from crossposter.models import (
     InstanceLimits,
     Toot,
 )
-from crossposter.net.public import AddressPolicy
+from crossposter.net.addresses import AddressPolicy
 from crossposter.redaction import redacted_url
 from crossposter.state import SqliteState
 from crossposter.state.sqlite import user_name

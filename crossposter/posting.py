@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -31,13 +32,6 @@ from crossposter.errors import (
 )
 from crossposter.health import worker_id
 from crossposter.known_instance import KnownInstance
-from crossposter.mastodon.instance import fetch_limits
-from crossposter.mastodon.media import (
-    PICTURE_MAX_BYTES,
-    data_url,
-    download_image,
-    on_instance_host,
-)
 from crossposter.models import (
     DEFAULT_ACCOUNT,
     AccountProfile,
@@ -50,7 +44,7 @@ from crossposter.models import (
     Thread,
     Toot,
 )
-from crossposter.net.public import AddressPolicy
+from crossposter.net.addresses import AddressPolicy
 from crossposter.state import PendingPost, PostedEntry, PostingState, now_utc
 
 if TYPE_CHECKING:
@@ -64,18 +58,17 @@ PublisherFactory = Callable[[Settings, Account], "Publisher"]
 
 
 @functools.cache
-def _mastodon_publish() -> ModuleType:
-    """crossposter.mastodon.publish, imported once something is about to be posted.
+def _mastodon(area: str) -> ModuleType:
+    """crossposter.mastodon's `area` module, imported once something is about to be sent.
 
-    It brings Mastodon.py and tenacity, which a pass with nothing new never needs.
+    publish brings Mastodon.py and tenacity, instance and media requests: a pass whose
+    feeds all answer 304 never needs them.
     """
-    from crossposter.mastodon import publish
-
-    return publish
+    return importlib.import_module(f"crossposter.mastodon.{area}")
 
 
 def default_publisher(settings: Settings, account: Account) -> Publisher:
-    publish = _mastodon_publish()
+    publish = _mastodon("publish")
     return publish.Publisher(
         account.instance_url,
         account.token or "",
@@ -145,20 +138,20 @@ class LiveOutbox:
         return self._publisher_factory(self._settings, self._account)
 
     def limits(self, stop: threading.Event) -> InstanceLimits:
-        return fetch_limits(
+        return _mastodon("instance").fetch_limits(
             self._account.instance_url, timeout=self._settings.request_timeout, stop=stop
         )
 
     def idempotency_key(self, feed: str, entry_id: str) -> str:
         account = self._account
-        return _mastodon_publish().idempotency_key(
+        return _mastodon("publish").idempotency_key(
             account.instance_url, account.name, feed, entry_id
         )
 
     def attach_image(self, image: ImageRef, limits: InstanceLimits, stop: threading.Event) -> str:
         # The image's URL comes from the feed: only public addresses, unless allowed.
         policy = AddressPolicy(allow_private=self._settings.allow_private_urls_in_feeds)
-        data = download_image(
+        data = _mastodon("media").download_image(
             image,
             limits,
             timeout=self._settings.fetch_timeout,
@@ -188,12 +181,13 @@ class LiveOutbox:
 
     def picture(self, url: str, stop: threading.Event) -> str:
         settings = self._settings
-        own = on_instance_host(url, self._account.instance_url)
+        media = _mastodon("media")
+        own = media.on_instance_host(url, self._account.instance_url)
         policy = AddressPolicy(allow_private=own or settings.allow_private_urls_in_feeds)
         try:
-            image = download_image(
+            image = media.download_image(
                 ImageRef(url),
-                InstanceLimits(image_size_limit=PICTURE_MAX_BYTES),
+                InstanceLimits(image_size_limit=media.PICTURE_MAX_BYTES),
                 timeout=settings.fetch_timeout,
                 deadline=settings.fetch_deadline,
                 stop=stop,
@@ -202,7 +196,7 @@ class LiveOutbox:
         except ImageUnavailable as error:
             log.debug("%s: the account's picture is not kept: %s", self._account.name, error)
             return ""
-        return data_url(image.data, PICTURE_MAX_BYTES) or ""
+        return media.data_url(image.data, media.PICTURE_MAX_BYTES) or ""
 
     def edit(self, posted: PostedEntry, toot: Toot, report: FeedReport, stop: threading.Event):
         self._publisher.update(posted.toot_id, toot, stop)

@@ -20,7 +20,7 @@ from crossposter.errors import TemporaryFeedError
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_all
 from crossposter.mastodon.media import download_image
 from crossposter.models import ImageRef, InstanceLimits
-from crossposter.net.public import AddressPolicy
+from crossposter.net.addresses import AddressPolicy
 
 from conftest import PNG
 from support.blog import feed_of, write_config

@@ -5,14 +5,20 @@ Failures come back as results or as FeedError, never as a traceback."""
 from __future__ import annotations
 
 import contextlib
+import gzip
 import time
+import zlib
 
 import pytest
+import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crossposter import distribution
 from crossposter.errors import FeedError, TemporaryFeedError
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_all, fetch_one
 from crossposter.models import Validators
+from crossposter.net.following import NotFetchable, prepared_url
 
 from support.feed_server import FeedServer, InFlight
 from support.feeds import rss
@@ -209,3 +215,63 @@ def test_validators_are_sent_only_when_known(server):
     fetch_one(FetchRequest("blog", server.url("/feed"), Validators()))
     _, _, headers = server.requests[-1]
     assert "If-None-Match" not in headers and "If-Modified-Since" not in headers
+
+
+def _deflated(data: bytes, wbits: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        ("deflate", _deflated(FEED.encode(), zlib.MAX_WBITS)),
+        # Without its zlib header, as some servers send it: urllib3 takes it too.
+        ("deflate", _deflated(FEED.encode(), -zlib.MAX_WBITS)),
+        # Two gzip members one after the other are one body.
+        ("gzip", gzip.compress(FEED[:40].encode()) + gzip.compress(FEED[40:].encode())),
+        ("identity", FEED.encode()),
+    ],
+)
+def test_each_content_encoding_a_feed_may_come_in_is_undone(server, encoding, body):
+    server.set_status("/coded", 200, body, headers=[("Content-Encoding", encoding)])
+    assert fetch_one(FetchRequest("blog", server.url("/coded"))).content.decode() == FEED
+
+
+def test_a_corrupt_compressed_body_is_refused_for_good(server):
+    corrupt = gzip.compress(FEED.encode())[:12] + b"not deflate at all"
+    server.set_status("/corrupt", 200, corrupt, headers=[("Content-Encoding", "gzip")])
+    with pytest.raises(FeedError, match="compressed body is corrupt") as raised:
+        fetch_one(FetchRequest("blog", server.url("/corrupt")))
+    assert not raised.value.temporary
+
+
+def test_a_body_without_a_declared_length_is_read_whole(server):
+    server.set_large("/chunked", 300 * 1024, declare_length=False)
+    result = fetch_one(FetchRequest("blog", server.url("/chunked")))
+    assert len(result.content) == 300 * 1024
+
+
+# Characters a configured feed URL may hold, requests' tricky ones among them.
+_URL_PARTS = st.lists(
+    st.sampled_from([*"aZ09-._~/?#%:@!$&'()*+,;=[] \"<>{}|\\^`é", "%20", "%7e", "/../", "/./"]),
+    max_size=30,
+).map("".join)
+_HOSTS = ["blog.example.org", "Blog.Example.org", "127.0.0.1:8080", "bl\u00f6g.fr"]
+
+
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP"]),
+    host=st.sampled_from(_HOSTS),
+    rest=_URL_PARTS,
+)
+def test_a_feed_url_is_sent_as_requests_would_send_it(scheme, host, rest):
+    url = f"{scheme}://{host}/{rest}"
+    prepared = requests.PreparedRequest()
+    try:
+        prepared.prepare_url(url, None)
+    except requests.RequestException:
+        with pytest.raises(NotFetchable):
+            prepared_url(url)
+        return
+    assert prepared_url(url) == prepared.url

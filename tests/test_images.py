@@ -19,7 +19,7 @@ from crossposter.mastodon.instance import limits_from_documents
 from crossposter.mastodon.media import ImageFile, download_image, sniff_type, upload_image
 from crossposter.mastodon.publish import Publisher, PublishOptions
 from crossposter.models import Entry, ImageRef, InstanceLimits
-from crossposter.net.public import AddressPolicy
+from crossposter.net.addresses import AddressPolicy
 from crossposter.pipeline import run
 
 from support.blog import TOKEN, write_config

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from crossposter.net.public import AddressPolicy, BlockedAddress
+from crossposter.net.addresses import AddressPolicy, BlockedAddress
 
 from support.no_internet import NoInternet
 

@@ -13,14 +13,14 @@ import time
 
 import pytest
 
-from crossposter.after_posting.follow_up import link_status
 from crossposter.cli import main
 from crossposter.errors import FeedError, ImageUnavailable
 from crossposter.feeds.parse import parse_feed
 from crossposter.mastodon.media import download_image
 from crossposter.models import ImageRef, InstanceLimits
+from crossposter.net.addresses import AddressPolicy
 from crossposter.net.bounded import API_MAX_BYTES, UnreadableAnswer, api_session
-from crossposter.net.public import AddressPolicy
+from crossposter.net.public import link_status
 
 from conftest import postgres_database
 from support.blog import article, feed_of, write_config

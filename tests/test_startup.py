@@ -31,6 +31,9 @@ NOT_FOR_AN_UNCHANGED_FEED = (
     "crossposter.compose.text",
     "crossposter.compose.toot",
     "crossposter.after_posting.replies",
+    # A feed's GET is net.http1's; requests serves images, pages and the instance.
+    "requests",
+    "urllib3",
 )
 
 WHAT_A_RUN_LOADED = """

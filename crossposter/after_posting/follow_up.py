@@ -14,9 +14,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-
-import requests
 
 from crossposter.after_posting.decisions import (
     DELETION_WINDOW,
@@ -33,8 +32,7 @@ from crossposter.after_posting.decisions import (
 )
 from crossposter.config import FeedConfig, Settings
 from crossposter.models import Article, Entry, FeedInfo, FeedReport, Toot
-from crossposter.net.bounded import CutOff, Cutoff
-from crossposter.net.public import AddressPolicy, public_session
+from crossposter.net.addresses import AddressPolicy
 from crossposter.posting import (
     AccountSession,
     confirm_still_leased,
@@ -43,7 +41,6 @@ from crossposter.posting import (
     uploads_dropped_if_lease_lost,
 )
 from crossposter.state import PostedEntry, PostingState
-from crossposter.web import USER_AGENT
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +209,7 @@ class FollowUp:
         for posted in absent:
             if self.stop.is_set():
                 break
-            status = link_status(
+            status = _link_status(
                 posted.link or "",
                 policy,
                 timeout=self.settings.fetch_timeout,
@@ -270,7 +267,7 @@ class FollowUp:
         asked += [newest] if newest else []
         timeout, deadline = self.settings.fetch_timeout, self.settings.fetch_deadline
         answers = [
-            link_status(url, policy, timeout=timeout, deadline=deadline, stop=self.stop)
+            _link_status(url, policy, timeout=timeout, deadline=deadline, stop=self.stop)
             for url in asked
         ]
         if not all(status in GONE_STATUSES for status in answers):
@@ -312,27 +309,8 @@ def _newest_link(entries: Sequence[Entry] | None, posted: Sequence[PostedEntry])
     return max(held, key=lambda entry: entry.posted_at).link if held else None
 
 
-def link_status(
-    url: str,
-    policy: AddressPolicy,
-    *,
-    timeout: float,
-    deadline: float,
-    stop: threading.Event | None = None,
-) -> int | None:
-    """The HTTP status an article's link answers (after redirects), or None when it cannot
-    be known. The link comes from a feed: the public-address rule applies."""
-    session = public_session(policy, USER_AGENT)
-    try:
-        with Cutoff(deadline, stop) as cutoff:
-            # GET, not HEAD: some servers answer HEAD with 405 or 404. The body is not read.
-            response = session.get(
-                url, stream=True, timeout=(min(timeout, max(cutoff.remaining(), 0.01)), timeout)
-            )
-            response.close()
-            return response.status_code
-    except (requests.RequestException, CutOff) as error:
-        log.debug("%s: cannot be checked: %s", url, error)
-        return None
-    finally:
-        session.close()
+def _link_status(url: str, policy: AddressPolicy, **limits: Any) -> int | None:
+    # requests, loaded only when a link is checked: a pass of 304s never checks one.
+    from crossposter.net.public import link_status
+
+    return link_status(url, policy, **limits)

@@ -30,7 +30,7 @@ from crossposter.feeds.fetch import FetchOptions
 from crossposter.feeds.filters import EntryFilter, Rules
 from crossposter.models import DEFAULT_ACCOUNT
 from crossposter.names import DEFAULT_SKIPPED_CATEGORIES
-from crossposter.net.public import AddressPolicy
+from crossposter.net.addresses import AddressPolicy
 from crossposter.web import is_loopback_host, with_scheme
 
 TOKEN_VARIABLE = "CROSSPOSTER_ACCESS_TOKEN"
@@ -448,7 +448,7 @@ class Settings(BaseSettings):
         "of a feed on a public address, reach loopback and private addresses: for blogs on "
         "your own network.",
     )
-    fetch_workers: int = Field(64, ge=1, le=256, description="Feeds fetched at the same time.")
+    fetch_workers: int = Field(256, ge=1, le=256, description="Feeds fetched at the same time.")
     max_feed_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     request_timeout: float = Field(
         30.0, gt=0, description="Seconds for each Mastodon request, its answer included."

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from urllib.parse import urljoin
 
-from requests.utils import parse_header_links
-
 from crossposter.models import FeedInfo, Hub
 
 
@@ -28,7 +26,11 @@ def _header_links(headers: dict[str, str], url: str) -> dict[str, str]:
     """rel → the first web address of that rel in the Link headers, made absolute."""
     value = next((v for k, v in headers.items() if k.lower() == "link"), "")
     found: dict[str, str] = {}
-    for link in parse_header_links(value) if value else []:
+    if not value:
+        return found
+    from requests.utils import parse_header_links  # requests' parser; loaded only then
+
+    for link in parse_header_links(value):
         target = urljoin(url, link.get("url", "").strip())
         if not target.startswith(("https://", "http://")):
             continue

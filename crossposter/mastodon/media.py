@@ -20,8 +20,10 @@ import requests
 from crossposter.errors import ImageUnavailable
 from crossposter.mastodon.client import api_request, describe_api_error
 from crossposter.models import ImageRef, InstanceLimits
-from crossposter.net.bounded import CutOff, TooLarge
-from crossposter.net.public import AddressPolicy, BlockedAddress, get_public, public_session
+from crossposter.net.addresses import AddressPolicy, BlockedAddress
+from crossposter.net.bounded import CutOff
+from crossposter.net.limits import TooLarge
+from crossposter.net.public import get_public, public_session
 from crossposter.web import USER_AGENT, root_cause
 
 MAX_REDIRECTS = 5

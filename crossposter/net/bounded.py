@@ -23,22 +23,17 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from crossposter.net.connect import connect_within
+from crossposter.net.connect import connect_within, current_cutoff, set_current_cutoff
+from crossposter.net.limits import CHUNK, TooLarge
 from crossposter.net.session import NoNetrcSession
 from crossposter.net.watcher import WATCHER
 
-CHUNK = 64 * 1024
 # Mastodon answers are small JSON documents; a bigger one is a broken or hostile server.
 API_MAX_BYTES = 8 * 1024 * 1024
-_current = threading.local()
 
 
 class CutOff(Exception):
     """The exchange was abandoned: its deadline passed, or a stop was requested."""
-
-
-class TooLarge(Exception):
-    """The body is larger than the limit (declared, or read)."""
 
 
 class Cutoff:
@@ -61,8 +56,8 @@ class Cutoff:
         self.why: str | None = None
 
     def __enter__(self) -> Cutoff:
-        self._outer = getattr(_current, "cutoff", None)
-        _current.cutoff = self
+        self._outer = current_cutoff()
+        set_current_cutoff(self)
         WATCHER.watch(self)
         return self
 
@@ -72,7 +67,7 @@ class Cutoff:
             # The watcher may have taken this cutoff out just before: its sockets, back in
             # their pool by now, are another exchange's.
             self._exited = True
-        _current.cutoff = self._outer
+        set_current_cutoff(self._outer)
 
     @property
     def stoppable(self) -> bool:
@@ -150,10 +145,6 @@ def read_capped(response: requests.Response, limit: int, cutoff: Cutoff | None =
         # A shut socket looks like the end of a body without a declared length.
         cutoff.check()
     return b"".join(chunks)
-
-
-def current_cutoff() -> Cutoff | None:
-    return getattr(_current, "cutoff", None)
 
 
 class _Watched:

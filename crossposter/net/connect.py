@@ -3,8 +3,9 @@
 The socket is in the Cutoff's hands before it connects, so the watcher's
 shutdown wakes a connect that hangs (a full backlog, a dropped SYN). A DNS
 lookup cannot be woken: a name is looked up by a small pool of reused daemon
-threads, and a Cutoff that fires first stops the wait for it (the lookup ends
-on its own, unread). An address needs no lookup and makes no thread work.
+threads, and a Cutoff (or, for feeds, an event loop's deadline) that fires
+first stops the wait for it (the lookup ends on its own, unread). An address
+needs no lookup and makes no thread work.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import ipaddress
 import queue
 import socket
 import threading
-from typing import Any, Protocol
-
-from urllib3.util.connection import allowed_gai_family
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, Protocol, TypeVar
 
 from crossposter.net.watcher import POLL
 
 Answers = list[tuple[Any, ...]]
+_current = threading.local()
+T = TypeVar("T")
 
 
 class Cutoff(Protocol):
@@ -32,6 +35,15 @@ class Cutoff(Protocol):
     def check(self) -> None: ...
 
 
+def current_cutoff() -> Cutoff | None:
+    """The Cutoff of the exchange this thread is in, if any (net.bounded sets it)."""
+    return getattr(_current, "cutoff", None)
+
+
+def set_current_cutoff(cutoff: Cutoff | None) -> None:
+    _current.cutoff = cutoff
+
+
 def connect_within(
     cutoff: Cutoff,
     address: tuple[str, int],
@@ -41,6 +53,8 @@ def connect_within(
 ) -> socket.socket:
     """A socket connected to `address` (urllib3's create_connection, abandonable):
     CutOff once `cutoff` fires, socket.gaierror, TimeoutError or OSError otherwise."""
+    from urllib3.util.connection import allowed_gai_family
+
     host, port = address
     answers = lookup(host.strip("[]"), port, cutoff, allowed_gai_family())
     error: OSError | None = None
@@ -81,33 +95,18 @@ def _is_address(host: str) -> bool:
     return True
 
 
-class _Lookup:
-    def __init__(self, host: str, port: int, family: int) -> None:
-        self.query = (host, port, family, socket.SOCK_STREAM)
-        self.done = threading.Event()
-        self.answers: Answers = []
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.answers = socket.getaddrinfo(*self.query)
-        except BaseException as error:  # raised again in the waiting thread
-            self.error = error
-        self.done.set()
-
-
 class _Resolver:
-    """Up to `most` daemon threads, started as lookups wait and then kept, making them."""
+    """Up to `most` daemon threads, started as work waits and then kept, doing it."""
 
     def __init__(self, most: int = 16) -> None:
         self._most = most
-        self._lookups: queue.SimpleQueue[_Lookup] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
         self._idle = 0
 
-    def resolve(self, host: str, port: int, family: int, cutoff: Cutoff) -> Answers:
-        lookup = _Lookup(host, port, family)
+    def submit(self, work: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
         with self._lock:
             if self._idle > 0:
                 self._idle -= 1
@@ -115,18 +114,33 @@ class _Resolver:
                 self._threads += 1
                 threading.Thread(target=self._serve, name="lookup", daemon=True).start()
             # else it waits for one of the busy threads
-        self._lookups.put(lookup)
-        while not lookup.done.wait(min(POLL, cutoff.remaining())):
-            cutoff.check()
-        if lookup.error is not None:
-            raise lookup.error
-        return lookup.answers
+        self._jobs.put((future, work))
+        return future
+
+    def resolve(self, host: str, port: int, family: int, cutoff: Cutoff) -> Answers:
+        answer = self.submit(lambda: socket.getaddrinfo(host, port, family, socket.SOCK_STREAM))
+        while True:
+            try:
+                return answer.result(min(POLL, cutoff.remaining()))
+            except TimeoutError:
+                cutoff.check()
 
     def _serve(self) -> None:
         while True:
-            self._lookups.get().run()
+            future, work = self._jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(work())
+                except BaseException as error:  # raised again where the answer is awaited
+                    future.set_exception(error)
             with self._lock:
                 self._idle += 1
 
 
 _RESOLVER = _Resolver()
+
+
+def aside(work: Callable[[], T]) -> Future[T]:
+    """`work` (a lookup: it may hang, nothing can wake it) done by one of the lookup
+    threads; whoever waits for the answer may stop waiting, the thread ends it unread."""
+    return _RESOLVER.submit(work)

@@ -1,102 +1,26 @@
-"""Requests to URLs a feed supplies: public addresses only, and the address checked is the
-address connected to.
+"""Requests to URLs a feed supplies, through requests: the address checked is the address
+connected to (net.addresses says which may be reached).
 
-A feed is written by someone else. Left alone, an image URL in it (or a redirect
-from one) could point the bot at a loopback admin page or a cloud metadata
-endpoint (169.254.169.254) and have the answer posted publicly. So the host is
-resolved once, every address is classified, and the connection goes to the
-address that passed, with the Host header, TLS SNI and certificate check still
-for the name: a second lookup could answer differently (DNS rebinding).
-Every redirect hop goes through the same check, and no credentials from
-~/.netrc or the environment ride along.
+The connection goes to the address that passed, with the Host header, TLS SNI and
+certificate check still for the name. Every redirect hop goes through the same
+check, and no credentials from ~/.netrc or the environment ride along.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
-import socket
+import logging
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.utils import select_proxy
 
-from crossposter.net.bounded import Cutoff, WatchedAdapter, current_cutoff, read_capped
-from crossposter.net.connect import lookup
+from crossposter.net.addresses import DEFAULT_PORTS, AddressPolicy, BlockedAddress
+from crossposter.net.bounded import CutOff, Cutoff, WatchedAdapter, read_capped
+from crossposter.web import USER_AGENT
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Resolver = Callable[[str, int], list[str]]
-Classifier = Callable[[Address], bool]
-
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class BlockedAddress(requests.ConnectionError):
-    """The URL's host is not a public address (or does not resolve)."""
-
-
-class Unresolvable(BlockedAddress):
-    """The URL's host has no address: the network's failure, not the URL's."""
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    try:
-        # Inside a download's Cutoff, a lookup that hangs is abandoned at its deadline or stop.
-        answers = lookup(host, port, current_cutoff())
-    except socket.gaierror as error:
-        raise Unresolvable(f"{host}: cannot resolve: {error.strerror}") from None
-    return [str(answer[4][0]) for answer in answers]
-
-
-def is_public_address(address: Address) -> bool:
-    """Whether `address` is on the public Internet; an IPv4 address inside IPv6 counts as itself."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is not None:
-            return is_public_address(embedded)
-        if address.teredo is not None or address.is_site_local:
-            return False
-    elif address in _CGNAT:
-        return False
-    # is_global alone has let special ranges through in some Python versions: say them all.
-    return address.is_global and not (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-    )
-
-
-@dataclass(frozen=True)
-class AddressPolicy:
-    """Which addresses URLs from feeds may reach; `allow_private` lifts the rule."""
-
-    allow_private: bool = False
-    resolve: Resolver = system_resolver
-    is_public: Classifier = is_public_address
-
-    def address_for(self, host: str, port: int) -> str:
-        """The one address to connect to for `host`, or BlockedAddress."""
-        try:
-            literal: Address | None = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            literal = None
-        answers = [str(literal)] if literal is not None else self.resolve(host, port)
-        refused = []
-        for answer in answers:
-            address = ipaddress.ip_address(answer.split("%", 1)[0])
-            if self.allow_private or self.is_public(address):
-                return str(address)
-            refused.append(str(address))
-        shown = ", ".join(refused) or "no address"
-        raise BlockedAddress(f"{host} is not a public address ({shown})")
+log = logging.getLogger(__name__)
 
 
 class PinnedAdapter(WatchedAdapter):
@@ -110,9 +34,9 @@ class PinnedAdapter(WatchedAdapter):
     def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
         parts = urlsplit(request.url)
         scheme = parts.scheme.lower()
-        if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        if scheme not in DEFAULT_PORTS or not parts.hostname:
             raise BlockedAddress(f"{request.url}: only http(s) URLs are fetched")
-        port = parts.port or _DEFAULT_PORTS[scheme]
+        port = parts.port or DEFAULT_PORTS[scheme]
         address = self.address_for(parts.hostname, port)
         # The pool is keyed by the address; the server still hears the name.
         request.headers["Host"] = parts.netloc.rsplit("@", 1)[-1]
@@ -140,47 +64,6 @@ class PinnedAdapter(WatchedAdapter):
                 pool_kwargs["server_hostname"] = name
                 pool_kwargs["assert_hostname"] = name
         return host_params, pool_kwargs
-
-
-class FeedAdapter(PinnedAdapter):
-    """For the feed URLs the user configured, each trusted for itself only.
-
-    When the configured URL reaches a public address, every redirect from it must reach
-    one too: a public blog must not lead the bot into the network it runs in. A blog on
-    the LAN may redirect within it. A hop through a proxy is the proxy's to connect (and
-    to police); a direct hop after one is held to the public rule.
-    """
-
-    def __init__(self, policy: AddressPolicy) -> None:
-        super().__init__(policy)
-        self._anywhere = replace(policy, allow_private=True)
-        self._fetch = threading.local()
-
-    @contextlib.contextmanager
-    def fetching(self) -> Iterator[None]:
-        """Around one fetch: its first request is the configured URL, the others redirects."""
-        self._fetch.configured_next = True
-        self._fetch.private_allowed = False
-        try:
-            yield
-        finally:
-            self._fetch.configured_next = self._fetch.private_allowed = False
-
-    def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
-        if select_proxy(request.url, kwargs.get("proxies")):
-            self._fetch.configured_next = False
-            return WatchedAdapter.send(self, request, *args, **kwargs)
-        return super().send(request, *args, **kwargs)
-
-    def address_for(self, host: str, port: int) -> str:
-        if getattr(self._fetch, "configured_next", False):
-            self._fetch.configured_next = False
-            address = self._anywhere.address_for(host, port)
-            self._fetch.private_allowed = not self.policy.is_public(ipaddress.ip_address(address))
-            return address
-        if getattr(self._fetch, "private_allowed", False):
-            return self._anywhere.address_for(host, port)
-        return self.policy.address_for(host, port)
 
 
 def public_session(policy: AddressPolicy, user_agent: str) -> requests.Session:
@@ -235,3 +118,29 @@ def get_public(
             return PublicAnswer(
                 answer.status, answer.url, declared, read_capped(response, max_bytes, cutoff)
             )
+
+
+def link_status(
+    url: str,
+    policy: AddressPolicy,
+    *,
+    timeout: float,
+    deadline: float,
+    stop: threading.Event | None = None,
+) -> int | None:
+    """The HTTP status an article's link answers (after redirects), or None when it cannot
+    be known. The link comes from a feed: the public-address rule applies."""
+    session = public_session(policy, USER_AGENT)
+    try:
+        with Cutoff(deadline, stop) as cutoff:
+            # GET, not HEAD: some servers answer HEAD with 405 or 404. The body is not read.
+            response = session.get(
+                url, stream=True, timeout=(min(timeout, max(cutoff.remaining(), 0.01)), timeout)
+            )
+            response.close()
+            return response.status_code
+    except (requests.RequestException, CutOff, BlockedAddress) as error:
+        log.debug("%s: cannot be checked: %s", url, error)
+        return None
+    finally:
+        session.close()

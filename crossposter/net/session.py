@@ -13,7 +13,29 @@ from typing import Any
 
 import requests
 
-from crossposter.net.environment import ProxiesReadOnce
+from crossposter.net.environment import ca_bundle_named, names_a_proxy
+
+
+class ProxiesReadOnce(requests.Session):
+    """Reads the environment's proxies once, not per request (net.environment)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proxies_in_environment = names_a_proxy()
+
+    def merge_environment_settings(
+        self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        if not self.trust_env or self.proxies_in_environment:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        # What else requests takes from the environment: the CA bundle.
+        if verify is True or verify is None:
+            verify = ca_bundle_named() or verify
+        self.trust_env = False
+        try:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        finally:
+            self.trust_env = True
 
 
 def _no_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import requests
 
-from crossposter.net.bounded import CutOff, Cutoff, TooLarge, read_capped
-from crossposter.net.public import AddressPolicy, BlockedAddress, public_session
+from crossposter.net.addresses import AddressPolicy, BlockedAddress
+from crossposter.net.bounded import CutOff, Cutoff, read_capped
+from crossposter.net.limits import TooLarge
+from crossposter.net.public import public_session
 from crossposter.web import USER_AGENT, root_cause
 
 MAX_REDIRECTS = 5

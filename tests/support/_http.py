@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -87,6 +88,8 @@ class LoopbackServer:
         self._thread: threading.Thread | None = None
         self.host = "127.0.0.1"
         self.port: int | None = None
+        # Set before start(): the server speaks TLS with it, and its URLs are https.
+        self.tls: ssl.SSLContext | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self):
@@ -95,6 +98,8 @@ class LoopbackServer:
         # A port set before start() is used (another loopback address, same port).
         httpd = _HTTPServer((self.host, self.port or 0), _Handler)
         httpd.owner = self
+        if self.tls is not None:
+            httpd.socket = self.tls.wrap_socket(httpd.socket, server_side=True)
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self._stopping.clear()
@@ -127,7 +132,8 @@ class LoopbackServer:
     def base_url(self) -> str:
         if self.port is None:
             raise RuntimeError("server not started: use it as a context manager or call start()")
-        return f"http://{self.host}:{self.port}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{self.host}:{self.port}"
 
     # -- clock -----------------------------------------------------------------------
     def now(self) -> float:
