@@ -258,6 +258,7 @@ _URL_PARTS = st.lists(
     max_size=30,
 ).map("".join)
 _HOSTS = ["blog.example.org", "Blog.Example.org", "127.0.0.1:8080", "bl\u00f6g.fr"]
+_HOSTS += ["blog.example.org:0", "blog.example.org:65536", "blog.example.org:12345", "[::1]:80"]
 
 
 @given(
@@ -275,3 +276,18 @@ def test_a_feed_url_is_sent_as_requests_would_send_it(scheme, host, rest):
             prepared_url(url)
         return
     assert prepared_url(url) == prepared.url
+
+
+def test_a_validator_in_latin_1_goes_back_byte_for_byte(server):
+    server.set_status("/latin", 200, FEED, headers=[("ETag", '"caf\xe9"')])
+    first = fetch_one(FetchRequest("blog", server.url("/latin")))
+    assert first.validators.etag == '"caf\xe9"'
+    fetch_one(FetchRequest("blog", server.url("/latin"), first.validators))
+    assert server.requests[-1][2]["If-None-Match"] == '"caf\xe9"'
+
+
+def test_a_server_that_closes_without_answering_is_said_plainly(server):
+    server.set_drop("/feed")
+    with pytest.raises(TemporaryFeedError) as raised:
+        fetch_one(FetchRequest("blog", server.url("/feed")))
+    assert raised.value.reason == "connection failed: the server closed the connection, no answer"

@@ -32,8 +32,8 @@ REDIRECTS = {301, 302, 303, 307, 308}
 # characters that need no quoting, no percent escape to normalise, no dot segment, no
 # fragment. Most feed URLs are; requests prepares any other (and loads only then).
 _AS_SENT = re.compile(
-    r"https?://[a-z0-9.-]+(?::[0-9]{1,5})?/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*"
-    r"(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*)?"
+    r"https?://[a-z0-9.-]+(?::[1-9][0-9]{0,3})?/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*"
+    r"(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]+)?"
 )
 _DOT_SEGMENT = re.compile(r"/\.\.?(?:/|\?|$)")
 

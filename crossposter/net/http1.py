@@ -74,8 +74,10 @@ class Connection:
     async def send(self, target: str, headers: list[tuple[str, str]]) -> Head:
         """GET `target`; the answer's head, its body left to read (`read_body`) or not."""
         try:
+            # Latin-1, as http.client sends them: a validator a server gave comes back as is.
+            raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
             self._writer.write(
-                self._h11.send(h11.Request(method="GET", target=target, headers=headers))
+                self._h11.send(h11.Request(method="GET", target=target, headers=raw))
                 + self._h11.send(h11.EndOfMessage())
             )
             while True:
@@ -144,7 +146,10 @@ class Connection:
             event = self._h11.next_event()
             if event is not h11.NEED_DATA:
                 return event
-            self._h11.receive_data(await _within(self._wait, self._reader.read(CHUNK)))
+            data = await _within(self._wait, self._reader.read(CHUNK))
+            if not data and self._h11.their_state is h11.SEND_RESPONSE:
+                raise ConnectionAbortedError("the server closed the connection, no answer")
+            self._h11.receive_data(data)
 
 
 async def connect(
