@@ -291,3 +291,18 @@ def test_a_server_that_closes_without_answering_is_said_plainly(server):
     with pytest.raises(TemporaryFeedError) as raised:
         fetch_one(FetchRequest("blog", server.url("/feed")))
     assert raised.value.reason == "connection failed: the server closed the connection, no answer"
+
+
+def test_a_feed_handled_slowly_holds_back_none_of_the_fetches_still_in_flight(server):
+    """Posting one feed's articles may take a minute: the others' fetches go on meanwhile,
+    within their own deadline, and the servers are not left waiting for their requests."""
+    from crossposter.feeds.fetch import fetch_each
+
+    server.set_slow("/slow", 0.3)
+    server.set_feed("/slow", FEED)
+    requests_ = [FetchRequest(name, server.url(f"/{name}")) for name in ("feed", "slow")]
+    with contextlib.closing(fetch_each(requests_, FetchOptions(deadline=1.0))) as results:
+        assert next(results).name == "feed"
+        time.sleep(1.5)  # the caller posts the fast feed's articles, slowly
+        slow = next(results)
+    assert slow.error is None and slow.content.decode() == FEED

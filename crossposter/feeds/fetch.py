@@ -1,7 +1,8 @@
 """Fetching feeds: conditional, bounded in size and time, many at once on one event loop.
 
-The loop runs only while the caller waits for the next result (fetch_each), in the
-caller's thread: no thread per fetch, and no thread for deadlines (a fetch's deadline is
+The caller runs the loop while it waits for its next result, and a keeper thread while
+the caller is away handling a feed for longer (net.shared_loop): a slow post holds none
+of the fetches in flight. No thread per fetch, none for deadlines (a fetch's deadline is
 a timer of the loop; a stop is looked at every net.watcher.POLL seconds).
 """
 
@@ -24,6 +25,7 @@ from crossposter.net.addresses import AddressPolicy, BlockedAddress, FeedHops, U
 from crossposter.net.following import Answer, Getter, NotFetchable, TooManyRedirects
 from crossposter.net.http1 import Broken, CorruptBody, WaitedTooLong
 from crossposter.net.limits import TooLarge
+from crossposter.net.shared_loop import SharedLoop
 from crossposter.net.watcher import POLL
 from crossposter.web import USER_AGENT, root_cause
 
@@ -116,21 +118,14 @@ def fetch_each(
     pending = list(requests_)
     if not pending:
         return
-    loop = asyncio.new_event_loop()
     fetching = _Fetching(options, stop)
-    tasks = {
-        id(request): loop.create_task(fetching.result(request))
-        for request in _spread_by_host(pending)
-    }
-    watching = loop.create_task(fetching.watch_stop(list(tasks.values())))
+    shared = SharedLoop()
     try:
+        results = shared.run(fetching.start(_spread_by_host(pending)))
         for request in pending:
-            yield loop.run_until_complete(tasks[id(request)])
+            yield shared.run(results[id(request)])
     finally:
-        for task in (*tasks.values(), watching):
-            task.cancel()
-        loop.run_until_complete(fetching.close([*tasks.values(), watching]))
-        loop.close()
+        shared.close(fetching.close())
 
 
 class _Fetching:
@@ -143,6 +138,8 @@ class _Fetching:
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(max(1, options.per_host))
         )
+        self._fetches: list[asyncio.Task[FetchResult]] = []
+        self._watcher: asyncio.Task[None] | None = None
         self._getter = Getter(
             options.timeout,
             {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
@@ -176,18 +173,31 @@ class _Fetching:
                 error=FeedError(f"unexpected error: {type(error).__name__}: {error}"),
             )
 
-    async def watch_stop(self, tasks: list[asyncio.Task[FetchResult]]) -> None:
+    async def start(self, requests_: list[FetchRequest]) -> dict[int, asyncio.Task[FetchResult]]:
+        """Every fetch started, by the id of its request."""
+        results = {}
+        for request in requests_:
+            task = asyncio.create_task(self.result(request))
+            self._fetches.append(task)
+            results[id(request)] = task
+        self._watcher = asyncio.create_task(self._watch_stop())
+        return results
+
+    async def close(self) -> None:
+        tasks = [*self._fetches, *([self._watcher] if self._watcher else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._getter.close()
+        await asyncio.sleep(0)  # the closed transports let go of their sockets
+
+    async def _watch_stop(self) -> None:
         if self._stop is None:
             return
         while not self._stop.is_set():
             await asyncio.sleep(POLL)
-        for task in tasks:
+        for task in self._fetches:
             task.cancel()
-
-    async def close(self, tasks: list[asyncio.Task]) -> None:  # type: ignore[type-arg]
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._getter.close()
-        await asyncio.sleep(0)  # the closed transports let go of their sockets
 
     async def _within_deadline(self, request: FetchRequest) -> FetchResult:
         deadline = asyncio.timeout(self.options.deadline)

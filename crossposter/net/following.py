@@ -32,7 +32,7 @@ REDIRECTS = {301, 302, 303, 307, 308}
 # characters that need no quoting, no percent escape to normalise, no dot segment, no
 # fragment. Most feed URLs are; requests prepares any other (and loads only then).
 _AS_SENT = re.compile(
-    r"https?://[a-z0-9.-]+(?::[1-9][0-9]{0,3})?/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*"
+    r"https?://[a-z0-9.-]+(?::(?P<port>[1-9][0-9]{0,4}))?/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*"
     r"(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]+)?"
 )
 _DOT_SEGMENT = re.compile(r"/\.\.?(?:/|\?|$)")
@@ -202,7 +202,8 @@ class Getter:
 
 def prepared_url(url: str) -> str:
     """The URL as requests sends it (its host IDNA-encoded, its path quoted); NotFetchable."""
-    if _AS_SENT.fullmatch(url) and not _DOT_SEGMENT.search(url):
+    plain = _AS_SENT.fullmatch(url)
+    if plain and int(plain["port"] or 1) <= 65535 and not _DOT_SEGMENT.search(url):
         return url
     import requests
 
