@@ -306,3 +306,12 @@ def test_a_feed_handled_slowly_holds_back_none_of_the_fetches_still_in_flight(se
         time.sleep(1.5)  # the caller posts the fast feed's articles, slowly
         slow = next(results)
     assert slow.error is None and slow.content.decode() == FEED
+
+
+def test_a_proxy_that_is_not_plain_http_fails_the_feed_saying_so(server, monkeypatch):
+    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "socks5://127.0.0.1:9")
+    with pytest.raises(FeedError, match="only http:// proxies carry feeds") as raised:
+        fetch_one(FetchRequest("blog", "http://blog.proxied.example/feed"))
+    assert not raised.value.temporary
