@@ -18,6 +18,7 @@ from crossposter import distribution
 from crossposter.errors import FeedError, TemporaryFeedError
 from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_all, fetch_one
 from crossposter.models import Validators
+from crossposter.net.addresses import AddressPolicy
 from crossposter.net.following import NotFetchable, prepared_url
 
 from support.feed_server import FeedServer, InFlight
@@ -315,3 +316,20 @@ def test_a_proxy_that_is_not_plain_http_fails_the_feed_saying_so(server, monkeyp
     with pytest.raises(FeedError, match="only http:// proxies carry feeds") as raised:
         fetch_one(FetchRequest("blog", "http://blog.proxied.example/feed"))
     assert not raised.value.temporary
+
+
+def test_a_redirect_keeps_only_the_cookies_set_for_its_own_site(server):
+    # 127.0.0.1 may not set a cookie for other.example, where it sends the bot next.
+    elsewhere = f"http://blog.other.example:{server.port}/feed"
+    server.set_status(
+        "/check",
+        302,
+        headers=[
+            ("Location", elsewhere),
+            ("Set-Cookie", "foreign=1; Domain=other.example; Path=/"),
+        ],
+    )
+    loopback = AddressPolicy(allow_private=True, resolve=lambda host, port: ["127.0.0.1"])
+    fetch_one(FetchRequest("blog", server.url("/check")), FetchOptions(addresses=loopback))
+    assert server.requests[-1][1] == "/feed"
+    assert "Cookie" not in server.requests[-1][2]

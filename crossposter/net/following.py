@@ -276,6 +276,8 @@ def _remember(cookies: dict[tuple[str, str], str], host: str, set_cookies: tuple
             continue
         for name, morsel in jar.items():
             domain = morsel["domain"].lstrip(".").lower()
+            if domain and not f".{host}".endswith(f".{domain}"):
+                continue  # a cookie for another site, which no client keeps
             cookies[(f".{domain}" if domain else host, name)] = morsel.value
 
 
