@@ -119,10 +119,16 @@ class ConnectProxy:
         port = int(line.split(" ")[1].rsplit(":", 1)[1])
         upstream = socket.create_connection(("127.0.0.1", port))
         client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+        back = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
+        back.start()
         _pipe(client, upstream)
+        back.join(5)
+        client.close()
+        upstream.close()
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() waiting on it
         self.listener.close()
 
 

@@ -189,7 +189,8 @@ class _Fetching:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._getter.close()
-        await asyncio.sleep(0)  # the closed transports let go of their sockets
+        for _ in range(2):  # the aborted transports (and TLS's beneath) let go of their sockets
+            await asyncio.sleep(0)
 
     async def _watch_stop(self) -> None:
         if self._stop is None:

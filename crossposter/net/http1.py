@@ -139,7 +139,8 @@ class Connection:
         return True
 
     def close(self) -> None:
-        self._writer.close()
+        # At once, as urllib3 closes a socket: TLS's polite close would wait on the peer.
+        self._writer.transport.abort()
 
     async def _next_event(self) -> h11.Event | type[h11.NEED_DATA]:
         while True:
