@@ -333,3 +333,34 @@ def test_a_redirect_keeps_only_the_cookies_set_for_its_own_site(server):
     fetch_one(FetchRequest("blog", server.url("/check")), FetchOptions(addresses=loopback))
     assert server.requests[-1][1] == "/feed"
     assert "Cookie" not in server.requests[-1][2]
+
+
+FETCH_UNDER_A_LOW_FILE_LIMIT = """
+import json, resource, sys
+from crossposter.feeds.fetch import FetchOptions, FetchRequest, fetch_all
+resource.setrlimit(resource.RLIMIT_NOFILE, (96, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+url = sys.argv[1]
+results = fetch_all(
+    [FetchRequest(f"f{i}", url) for i in range(150)], FetchOptions(workers=256, per_host=256)
+)
+print(json.dumps(sorted({r.error.reason if r.error else "ok" for r in results})))
+"""
+
+
+def test_fetches_in_flight_stay_within_the_files_the_process_may_open(server):
+    """A process may open 256 files on macOS by default, 1,024 on many Linux systems:
+    256 fetches at once must not run it out of sockets (each would fail, 'too many open
+    files')."""
+    import json
+    import subprocess
+    import sys
+
+    server.delay = 0.2  # all in flight together
+    done = subprocess.run(
+        [sys.executable, "-c", FETCH_UNDER_A_LOW_FILE_LIMIT, server.url("/feed")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["ok"]

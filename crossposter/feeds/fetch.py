@@ -134,7 +134,7 @@ class _Fetching:
     def __init__(self, options: FetchOptions, stop: threading.Event | None) -> None:
         self.options = options
         self._stop = stop
-        self._slots = asyncio.Semaphore(max(1, options.workers))
+        self._slots = asyncio.Semaphore(_within_open_files(options.workers))
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(max(1, options.per_host))
         )
@@ -267,6 +267,19 @@ async def _result(request: FetchRequest, answer: Answer, options: FetchOptions) 
         ),
         moved_permanently_to=moved_to,
     )
+
+
+def _within_open_files(wanted: int) -> int:
+    """Fetches in flight, each a socket, held to half the files this process may open
+    (256 by default on macOS): the state, the logs and the instance need theirs too."""
+    try:
+        import resource
+    except ImportError:  # no such limit to read (Windows)
+        return max(1, wanted)
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return max(1, wanted)
+    return max(1, min(wanted, (soft - 32) // 2))
 
 
 def _host(url: str) -> str:
