@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import requests
 
 from crossposter.net.addresses import AddressPolicy, BlockedAddress
-from crossposter.net.bounded import CutOff, Cutoff, read_capped
+from crossposter.net.bounded import CutOff
 from crossposter.net.limits import TooLarge
-from crossposter.net.public import public_session
+from crossposter.net.public import get_public, public_session
 from crossposter.web import USER_AGENT, root_cause
 
 MAX_REDIRECTS = 5
@@ -27,7 +27,9 @@ class Fetched:
     url: str
     final_url: str = ""
     status: int | None = None
+    # Lower-cased, without its parameters.
     content_type: str = ""
+    # A 200's only (net.public.get_public): no other status's body is of use.
     body: bytes = b""
     # Why nothing usable came back; empty when the server answered (whatever its status).
     failure: str = ""
@@ -54,22 +56,16 @@ def fetch(
     session = public_session(AddressPolicy(allow_private=limits.allow_private), USER_AGENT)
     session.max_redirects = MAX_REDIRECTS
     try:
-        with Cutoff(limits.deadline, stop) as cutoff:
-            response = session.get(
-                url,
-                stream=True,
-                timeout=(min(limits.timeout, max(cutoff.remaining(), 0.01)), limits.timeout),
-                headers={"Accept": accept},
-            )
-            with response:
-                body = read_capped(response, limits.max_bytes, cutoff)
-                return Fetched(
-                    url,
-                    final_url=response.url,
-                    status=response.status_code,
-                    content_type=response.headers.get("Content-Type", "").split(";")[0].strip(),
-                    body=body,
-                )
+        answer = get_public(
+            url,
+            session,
+            accept=accept,
+            max_bytes=limits.max_bytes,
+            timeout=limits.timeout,
+            deadline=limits.deadline,
+            stop=stop,
+        )
+        return Fetched(url, answer.url, answer.status, answer.content_type, answer.body)
     except TooLarge as error:
         failure = str(error)
     except CutOff as error:
