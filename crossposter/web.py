@@ -4,8 +4,10 @@ failed connection is told to a person."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
+import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -95,6 +97,10 @@ def root_cause(error: BaseException) -> str:
     error = innermost(error)
     if isinstance(error, socket.gaierror):
         return "no such host"
+    if isinstance(error, OSError) and error.errno and not isinstance(error, ssl.SSLError):
+        # By its errno: asyncio words its own ("Connect call failed ('10.0.0.1', 443)").
+        words = os.strerror(error.errno)
+        return words[:1].lower() + words[1:]
     if isinstance(error, OSError) and error.strerror:
         return error.strerror[:1].lower() + error.strerror[1:]
     text = str(error.args[0]) if error.args and isinstance(error.args[0], str) else str(error)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -251,7 +250,7 @@ async def _result(request: FetchRequest, answer: Answer, options: FetchOptions) 
         raise FeedError("the compressed body is corrupt") from None
     except Broken as error:
         raise TemporaryFeedError(
-            f"connection broken while reading: {_said(error.cause)}"
+            f"connection broken while reading: {root_cause(error.cause)}"
         ) from None
     except WaitedTooLong:
         raise TemporaryFeedError(f"timed out after {options.timeout:g} s") from None
@@ -323,18 +322,10 @@ def _request_failed(error: Exception, options: FetchOptions) -> FeedError:
     if isinstance(error, WaitedTooLong):
         return TemporaryFeedError(f"timed out after {options.timeout:g} s")
     if isinstance(error, Broken):
-        return TemporaryFeedError(f"connection failed: {_said(error.cause)}")
+        return TemporaryFeedError(f"connection failed: {root_cause(error.cause)}")
     if isinstance(error, Unresolvable):
         return TemporaryFeedError(f"connection failed: {root_cause(error)}")
     return FeedError(f"request failed: {error}")
-
-
-def _said(error: BaseException) -> str:
-    """An OSError by its errno's words: asyncio's own ("Connect call failed …") add nothing."""
-    if isinstance(error, OSError) and error.errno and not hasattr(error, "library"):
-        words = os.strerror(error.errno)
-        return words[:1].lower() + words[1:]
-    return root_cause(error)
 
 
 def _raise_for_status(status: int, reason_phrase: str) -> None:

@@ -80,16 +80,17 @@ def connect_within(
 def lookup(host: str, port: int, cutoff: Cutoff | None, family: int = 0) -> Answers:
     """getaddrinfo's answers for a stream to `host`; inside a Cutoff, a name is looked up
     aside and CutOff raised once the Cutoff fires first."""
-    if _is_address(host):
+    if is_address(host):
         return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
     if cutoff is None:
         return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
     return _RESOLVER.resolve(host, port, family, cutoff)
 
 
-def _is_address(host: str) -> bool:
+def is_address(host: str) -> bool:
+    """Whether `host` is an IP address (an IPv6 one bracketed or not), not a name."""
     try:
-        ipaddress.ip_address(host)
+        ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return False
     return True

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
 import os
 import re
 import ssl
@@ -23,7 +22,7 @@ from functools import partial
 from urllib.parse import unquote, urljoin, urlsplit
 
 from crossposter.net.addresses import DEFAULT_PORTS, BlockedAddress, FeedHops
-from crossposter.net.connect import aside, lookup
+from crossposter.net.connect import aside, is_address, lookup
 from crossposter.net.environment import ca_bundle_named, names_a_proxy
 from crossposter.net.http1 import Broken, Connection, Head, Pool, connect, tunnel
 
@@ -216,24 +215,16 @@ def prepared_url(url: str) -> str:
 
 
 async def _address_for(hops: FeedHops, host: str, port: int) -> str:
-    if _is_address(host):
+    if is_address(host):
         return hops.address_for(host, port)
     return await asyncio.wrap_future(aside(lambda: hops.address_for(host, port)))
 
 
 async def _looked_up(host: str, port: int) -> str:
-    if _is_address(host):
+    if is_address(host):
         return host
     answers = await asyncio.wrap_future(aside(lambda: lookup(host, port, None)))
     return str(answers[0][4][0])
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def _proxy_authorization(user: str | None, password: str | None) -> list[tuple[str, str]]:
